@@ -1,0 +1,105 @@
+"""Validate a sweep configuration against the JSON schema, before any job runs.
+
+The schema (``workflow/schemas/config.schema.yaml``) is the single source of
+keys, allowed values and defaults. :func:`validate_config` fills defaults,
+checks the whole document, and raises :class:`ConfigError` whose message is one
+line naming the offending key and what is allowed, e.g.::
+
+    config error: convergence.losses[1]: 'mse' is not one of ['cross_entropy', ...]
+
+This module must stay free of torch: the Snakefile imports it while building
+the DAG.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """A configuration that the schema refuses; ``str()`` is one line."""
+
+
+def load_schema(path: Path | str = SCHEMA_PATH) -> dict:
+    with open(path) as f:
+        return yaml.safe_load(f)
+
+
+def _fill_defaults(instance: Any, schema: dict) -> None:
+    """Insert each missing key's ``default`` (recursively, objects only)."""
+    if not isinstance(instance, dict) or schema.get("type") != "object":
+        return
+    for key, sub in schema.get("properties", {}).items():
+        if key not in instance and "default" in sub:
+            instance[key] = copy.deepcopy(sub["default"])
+        if key in instance:
+            _fill_defaults(instance[key], sub)
+
+
+def _key_path(error: jsonschema.ValidationError) -> str:
+    parts: list[str] = []
+    for p in error.absolute_path:
+        if isinstance(p, int):
+            parts.append(f"[{p}]")
+        else:
+            parts.append(("." if parts else "") + str(p))
+    return "".join(parts) or "<top level>"
+
+
+def _message(error: jsonschema.ValidationError) -> str:
+    """One line: ``<key>: <what is wrong>, allowed: <what is allowed>``."""
+    key = _key_path(error)
+    v = error.validator
+    if v == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(allowed))
+        where = f"{key}: " if error.absolute_path else ""
+        return f"{where}unknown key {', '.join(map(repr, extra))}; allowed keys: {allowed}"
+    if v == "enum":
+        return f"{key}: {error.instance!r} is not one of {error.validator_value}"
+    if v == "type":
+        return f"{key}: {error.instance!r} is not of type {error.validator_value}"
+    if v == "minItems":
+        return f"{key}: must not be empty"
+    if v in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
+        op = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}[v]
+        return f"{key}: {error.instance!r} is not allowed, must be {op} {error.validator_value}"
+    return f"{key}: {error.message}"
+
+
+def validate_config(config: dict, schema: dict | None = None) -> dict:
+    """Return a validated deep copy of ``config`` with every default filled in.
+
+    Raises :class:`ConfigError` (one line) on the first problem found, in a
+    stable order (the error closest to the top of the document first).
+    """
+    schema = load_schema() if schema is None else schema
+    if not isinstance(config, dict):
+        raise ConfigError(f"config error: the config must be a mapping of keys, got {type(config).__name__}")
+    cfg = copy.deepcopy(config)
+    _fill_defaults(cfg, schema)
+    validator = jsonschema.Draft7Validator(schema)
+    errors = sorted(validator.iter_errors(cfg), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    if errors:
+        raise ConfigError("config error: " + _message(errors[0]))
+    ov = cfg["overflow"]
+    if ov["gap_min"] >= ov["gap_max"]:
+        raise ConfigError(
+            f"config error: overflow.gap_min: {ov['gap_min']!r} must be below overflow.gap_max ({ov['gap_max']!r})"
+        )
+    return cfg
+
+
+def config_hash(config: dict) -> str:
+    """SHA-256 (first 16 hex digits) of the config as canonical JSON."""
+    blob = json.dumps(config, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]

@@ -1,0 +1,51 @@
+"""Figures for the report (seaborn/matplotlib). Each function returns a Figure
+and never reads or writes files."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+from .losses import LOSS_LABELS
+
+
+def convergence_figure(curves: pd.DataFrame, metric: str = "val_acc"):
+    """``metric`` against step (log axis), a line per loss and logit scale, with the
+    band between the lowest and highest seed; panels: dataset (columns) x activation (rows)."""
+    d = curves.copy()
+    d["loss"] = d["loss"].map(LOSS_LABELS).fillna(d["loss"])
+    d["logit scale"] = d["logit_scale"].map(lambda s: f"{s:g}")
+    d["step + 1"] = d["step"] + 1
+    g = sns.relplot(data=d, x="step + 1", y=metric, hue="loss", style="logit scale",
+                    col="dataset", row="activation", kind="line", errorbar=("pi", 100),
+                    height=2.6, aspect=1.4, facet_kws={"sharey": True})
+    g.set(xscale="log")
+    g.set_axis_labels("SGD step + 1", metric.replace("_", " "))
+    return g.figure
+
+
+def overflow_figure(probes: pd.DataFrame):
+    """Finiteness map: for each implementation (panel) and dtype (row of points),
+    whether loss and gradient are finite at each logit gap."""
+    d = probes.copy()
+    d["outcome"] = "loss and gradient finite"
+    d.loc[d["loss_finite"] & ~d["grad_finite"], "outcome"] = "gradient non-finite"
+    d.loc[~d["loss_finite"], "outcome"] = "loss non-finite"
+    palette = {"loss and gradient finite": "#4c72b0", "gradient non-finite": "#dd8452",
+               "loss non-finite": "#c44e52"}
+    impls = list(dict.fromkeys(d["implementation"]))
+    fig, axes = plt.subplots(1, len(impls), figsize=(5.5 * len(impls), 2.8), sharey=True, squeeze=False)
+    for ax, impl in zip(axes[0], impls):
+        sub = d[d["implementation"] == impl]
+        sns.scatterplot(data=sub, x="logit_gap", y="dtype", hue="outcome", palette=palette,
+                        hue_order=list(palette), marker="s", s=30, linewidth=0, ax=ax,
+                        legend=ax is axes[0][-1])
+        ax.set_xscale("log")
+        ax.set_title(impl)
+        ax.set_xlabel("logit gap (largest logit minus target logit)")
+    leg = axes[0][-1].get_legend()
+    if leg is not None:
+        sns.move_legend(axes[0][-1], "upper left", bbox_to_anchor=(1.02, 1), title=None, frameon=False)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,39 @@
+# Validate the config (one line naming the key on failure, before any job) and
+# expand the sweep into batched groups. torch is not imported here: the DAG
+# builds in well under a second.
+from pathlib import Path
+
+from experiments.config import ConfigError, validate_config
+from experiments.sweep import groups_from_config
+
+try:
+    CONFIG = validate_config(config)
+except ConfigError as err:
+    raise WorkflowError(str(err)) from None
+
+GROUPS = groups_from_config(CONFIG)
+# Sources next to the workflow, so that --directory elsewhere still finds them.
+REPO_DIR = str(Path(workflow.basedir).parent)
+REPORT_DIR = REPO_DIR + "/report"
+
+
+wildcard_constraints:
+    group=r"[A-Za-z0-9_]+\.[A-Za-z0-9_]+\.[A-Za-z0-9_]+\.[0-9]+",
+
+
+def group_params(wildcards):
+    """The group's full description: any change to it reruns exactly that group."""
+    return GROUPS[wildcards.group].to_dict()
+
+
+rule sweep:
+    output:
+        sweep="results/sweep.parquet",
+        config="results/config.yaml",
+    params:
+        config=CONFIG,
+    log:
+        "results/logs/sweep.log",
+    localrule: True
+    script:
+        "../scripts/sweep.py"

@@ -1,0 +1,14 @@
+# The lecture's worked numbers beside the values it states.
+
+
+rule lecture_examples:
+    output:
+        "results/lecture/examples.parquet",
+    params:
+        seed=CONFIG["seed"],
+    log:
+        "results/logs/lecture_examples.log",
+    threads: 1
+    localrule: True
+    script:
+        "../scripts/lecture_examples.py"

@@ -1,0 +1,39 @@
+# Provenance and the rendered report.
+
+
+rule provenance:
+    input:
+        runs="results/convergence/runs.parquet",
+        probes="results/overflow/probes.parquet",
+        examples="results/lecture/examples.parquet",
+        sweep="results/sweep.parquet",
+    output:
+        "results/provenance.json",
+    params:
+        config=CONFIG,
+        repo=REPO_DIR,
+    log:
+        "results/logs/provenance.log",
+    localrule: True
+    script:
+        "../scripts/provenance.py"
+
+
+rule report:
+    input:
+        qmd=REPORT_DIR + "/report.qmd",
+        project=REPORT_DIR + "/_quarto.yml",
+        runs="results/convergence/runs.parquet",
+        curves="results/convergence/curves.parquet",
+        probes="results/overflow/probes.parquet",
+        examples="results/lecture/examples.parquet",
+        provenance="results/provenance.json",
+    output:
+        "results/report.html",
+    params:
+        report_dir=REPORT_DIR,
+    log:
+        "results/logs/report.log",
+    localrule: True
+    script:
+        "../scripts/render_report.py"

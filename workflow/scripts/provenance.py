@@ -1,0 +1,19 @@
+"""Write results/provenance.json."""
+import sys
+
+import pandas as pd
+
+from experiments.provenance import provenance
+from experiments.storage import write_json
+
+sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
+runs = pd.read_parquet(snakemake.input.runs)
+record = provenance(
+    config=snakemake.params.config,
+    repo=snakemake.params.repo,
+    devices_used=runs["device"].tolist(),
+    started_at=runs["started_at"].min() if len(runs) else None,
+    stage_wall_s={"train (sum over groups)": float(runs["wall_time_s"].sum())},
+)
+print(record["git"], record["versions"])
+write_json(record, snakemake.output[0])
