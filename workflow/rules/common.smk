@@ -1,6 +1,7 @@
 # Validate the config (one line naming the key on failure, before any job) and
 # expand the sweep into batched groups. torch is not imported here: the DAG
 # builds in well under a second.
+import sys
 from pathlib import Path
 
 from experiments.config import ConfigError, validate_config
@@ -9,7 +10,7 @@ from experiments.sweep import groups_from_config
 try:
     CONFIG = validate_config(config)
 except ConfigError as err:
-    raise WorkflowError(str(err)) from None
+    sys.exit(str(err))  # one line, no traceback
 
 GROUPS = groups_from_config(CONFIG)
 # Sources next to the workflow, so that --directory elsewhere still finds them.

@@ -1,0 +1,86 @@
+"""The schema refuses bad configs with one line naming the key; defaults are complete."""
+import copy
+
+import pytest
+import yaml
+
+from experiments.config import ConfigError, config_hash, validate_config
+
+
+def _walk(schema, path="config"):
+    yield path, schema
+    for key, sub in schema.get("properties", {}).items():
+        yield from _walk(sub, f"{path}.{key}")
+
+
+def test_every_key_has_description_and_default_and_objects_are_closed(schema):
+    for path, sub in _walk(schema):
+        if path == "config":
+            assert sub["additionalProperties"] is False
+            continue
+        assert sub.get("description"), f"{path} has no description"
+        assert "default" in sub, f"{path} has no default"
+        if sub.get("type") == "object":
+            assert sub.get("additionalProperties") is False, f"{path} accepts unknown keys"
+
+
+def test_default_config_file_equals_schema_defaults(repo):
+    """config/config.yaml spells out every default, so reading it tells the whole sweep."""
+    from_file = validate_config(yaml.safe_load((repo / "config" / "config.yaml").read_text()))
+    assert from_file == validate_config({})
+
+
+def test_every_config_file_validates(repo):
+    for path in sorted((repo / "config").glob("*.yaml")):
+        validate_config(yaml.safe_load(path.read_text()))
+
+
+def _set(cfg, dotted, value):
+    cfg = copy.deepcopy(cfg)
+    node = cfg
+    *parents, last = dotted.split(".")
+    for p in parents:
+        node = node.setdefault(p, {})
+    node[last] = value
+    return cfg
+
+
+BAD = [
+    ("convergence.losses", ["cross_entropy", "mse"], "convergence.losses[1]", "'mse' is not one of"),
+    ("convergence.activations", ["swish"], "convergence.activations[0]", "not one of"),
+    ("convergence.datasets", ["mnist"], "convergence.datasets[0]", "not one of"),
+    ("overflow.dtypes", ["float8"], "overflow.dtypes[0]", "not one of"),
+    ("overflow.implementations", ["naive"], "overflow.implementations[0]", "not one of"),
+    ("convergence.learning_rates", [0.1, -1.0], "convergence.learning_rates[1]", "must be > 0"),
+    ("convergence.logit_scales", [0], "convergence.logit_scales[0]", "must be > 0"),
+    ("convergence.steps", 0, "convergence.steps", "must be >= 1"),
+    ("convergence.max_group_size", 0, "convergence.max_group_size", "must be >= 1"),
+    ("convergence.seeds", [], "convergence.seeds", "must not be empty"),
+    ("convergence.steps", "many", "convergence.steps", "is not of type integer"),
+    ("convergence.target_acc.digits", 1.5, "convergence.target_acc.digits", "must be <= 1"),
+    ("convergence.lossses", ["cross_entropy"], "convergence", "unknown key 'lossses'"),
+    ("devise", "cpu", "unknown key 'devise'", "allowed keys"),
+    ("device", "gpu", "device", "not one of ['auto', 'cpu', 'cuda']"),
+    ("overflow.gap_min", 1e5, "overflow.gap_min", "must be below overflow.gap_max"),
+]
+
+
+@pytest.mark.parametrize("key,value,names,says", BAD, ids=[b[0] + "=" + repr(b[1]) for b in BAD])
+def test_bad_config_is_one_clear_line(key, value, names, says):
+    with pytest.raises(ConfigError) as err:
+        validate_config(_set({}, key, value))
+    msg = str(err.value)
+    assert "\n" not in msg
+    assert msg.startswith("config error: ")
+    assert names in msg and says in msg, msg
+
+
+def test_config_that_is_not_a_mapping():
+    with pytest.raises(ConfigError, match="mapping"):
+        validate_config(["seed", 0])
+
+
+def test_config_hash_is_stable_and_sensitive():
+    a = validate_config({})
+    assert config_hash(a) == config_hash(validate_config({}))
+    assert config_hash(a) != config_hash(validate_config({"seed": 1}))

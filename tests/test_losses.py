@@ -1,0 +1,80 @@
+"""Each loss against the torch built-in or its closed form, values and gradients."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from experiments.losses import LOSS_LABELS, LOSSES, get_loss
+
+
+def _batch(seed=0, n=32, c=7, dtype=torch.float64, scale=3.0):
+    g = torch.Generator().manual_seed(seed)
+    z = (torch.randn(n, c, generator=g, dtype=dtype) * scale).requires_grad_()
+    y = torch.randint(0, c, (n,), generator=g)
+    return z, y
+
+
+REFERENCES = {
+    "cross_entropy": lambda z, y: F.cross_entropy(z, y),
+    "mse_softmax": lambda z, y: F.mse_loss(torch.softmax(z, -1), F.one_hot(y, z.shape[-1]).to(z.dtype)),
+    "mse_sigmoid": lambda z, y: F.mse_loss(torch.sigmoid(z), F.one_hot(y, z.shape[-1]).to(z.dtype)),
+    "hinge": lambda z, y: torch.nn.MultiMarginLoss(p=1, margin=1.0)(z, y),
+}
+
+
+def test_every_loss_has_a_reference_and_a_label():
+    assert set(REFERENCES) == set(LOSSES) == set(LOSS_LABELS)
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_loss_matches_reference_value_and_gradient(name):
+    z, y = _batch()
+    ours = LOSSES[name](z, y).mean()
+    ref = REFERENCES[name](z, y)
+    torch.testing.assert_close(ours, ref, rtol=1e-12, atol=1e-12)
+    (g_ours,) = torch.autograd.grad(ours, z)
+    (g_ref,) = torch.autograd.grad(REFERENCES[name](z, y), z)
+    torch.testing.assert_close(g_ours, g_ref, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_loss_keeps_leading_run_axis(name):
+    z, y = _batch(n=12)
+    stacked = LOSSES[name](z.detach().view(3, 4, -1), y.view(3, 4))   # (K=3, B=4)
+    assert stacked.shape == (3, 4)
+    torch.testing.assert_close(stacked.reshape(-1), LOSSES[name](z.detach(), y))
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_gradcheck_float64(name):
+    z, y = _batch(n=5, c=4, scale=1.0)
+    assert torch.autograd.gradcheck(lambda t: LOSSES[name](t, y).mean(), (z,))
+
+
+def test_cross_entropy_closed_form():
+    z, y = _batch()
+    expected = torch.logsumexp(z, -1) - z.gather(-1, y[:, None]).squeeze(-1)
+    torch.testing.assert_close(LOSSES["cross_entropy"](z, y), expected)
+
+
+def test_mse_sigmoid_gradient_vanishes_when_saturated():
+    """d l / d z_j = (2/C)(s_j - t_j) s_j (1 - s_j): the lecture's vanishing gradient."""
+    z = torch.tensor([[-30.0, 30.0, 0.0]], dtype=torch.float64, requires_grad=True)
+    y = torch.tensor([0])
+    (g,) = torch.autograd.grad(LOSSES["mse_sigmoid"](z, y).sum(), z)
+    s = torch.sigmoid(z.detach())
+    t = torch.tensor([[1.0, 0.0, 0.0]], dtype=torch.float64)
+    torch.testing.assert_close(g, 2 / 3 * (s - t) * s * (1 - s))
+    # wrong by the largest possible margin on classes 0 and 1, yet almost no gradient
+    assert g[0, :2].abs().max() < 1e-12
+    (g_ce,) = torch.autograd.grad(LOSSES["cross_entropy"](z, y).sum(), z)
+    assert g_ce[0, 0] < -0.99
+
+
+def test_unknown_loss_lists_valid_names():
+    with pytest.raises(ValueError, match="cross_entropy"):
+        get_loss("mse")
+
+
+def test_registry_equals_schema_enum(schema):
+    enum = schema["properties"]["convergence"]["properties"]["losses"]["items"]["enum"]
+    assert list(enum) == list(LOSSES)

@@ -1,0 +1,111 @@
+"""The fallback renderer: Quarto's syntax in, a self-contained page out."""
+import re
+
+import pytest
+
+from experiments.qmd import QmdError, inject_parameters, qmd_to_notebook
+from experiments.render import math_to_mathml, render_report
+
+DOC = '''---
+title: "A test report"
+---
+
+```{python}
+#| tags: [parameters]
+#| echo: false
+value = 1
+renderer = "?"
+```
+
+Intro with math $a^2 + b^2$ and code `x$y$`.
+
+::: {.callout-note}
+A note **in bold**.
+:::
+
+```{python}
+#| label: fig-line
+#| fig-cap: "A line of slope VALUE."
+#| fig-alt: "A straight line."
+import matplotlib.pyplot as plt
+plt.plot([0, 1], [0, value])
+```
+
+```{python}
+#| echo: false
+from IPython.display import Markdown, display
+display(Markdown(f"The value is **{value * 10}**."))
+```
+
+```{python}
+#| include: false
+hidden_marker = "SHOULD-NOT-APPEAR"
+print(hidden_marker)
+```
+'''
+
+
+def test_parse_cells_options_and_divs():
+    front, nb = qmd_to_notebook(DOC)
+    assert front["title"] == "A test report"
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert [c.metadata["quarto"].get("label") for c in code] == [None, "fig-line", None, None]
+    assert code[0].metadata["tags"] == ["parameters"]
+    assert not any("#|" in c.source for c in code)
+    md = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert '<div class="callout-note">' in md and ":::" not in md
+
+
+def test_inject_parameters_after_parameters_cell():
+    _, nb = qmd_to_notebook(DOC)
+    inject_parameters(nb, {"value": 7})
+    idx = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
+    assert nb.cells[idx + 1].source == "value = 7"
+
+
+@pytest.mark.parametrize("bad,says", [
+    ("Inline `{python} 1 + 1` here.", "inline code"),
+    ("::: {.note}\ntext\n", "never closed"),
+    ("```{python}\nx = 1\n", "never closed"),
+    (":::\n", "never opened"),
+    ("::: {.note}\n```{python}\nx = 1\n```\n:::\n", "inside a ':::' div"),
+])
+def test_unsupported_or_broken_syntax_is_refused(bad, says):
+    with pytest.raises(QmdError, match=re.escape(says)):
+        qmd_to_notebook(bad)
+
+
+def test_math_becomes_mathml_outside_code():
+    out = math_to_mathml("see $x_1$ and `cost $5$`")
+    assert "<math" in out and "`cost $5$`" in out and "$x_1$" not in out
+
+
+def test_fallback_render_is_self_contained(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "doc.qmd").write_text(DOC)
+    (src / "_quarto.yml").write_text("execute:\n  warning: false\n")
+    out = tmp_path / "out" / "doc.html"
+    used = render_report(src, "doc.qmd", out, params={"value": 3}, renderer="fallback", log=lambda *a: None)
+    page = out.read_text()
+    assert used.startswith("fallback")
+    # no raw Quarto syntax reaches the reader
+    for raw in ["{python}", "#|", ":::", "$a^2"]:
+        assert raw not in page, raw
+    # the parameter reached the document; hidden cells stay hidden
+    assert "<strong>30</strong>" in page
+    assert "SHOULD-NOT-APPEAR" not in page
+    # one captioned figure, embedded, with its alt text
+    figs = re.findall(r'<figure[^>]*id="fig-line"[^>]*>(.*?)</figure>', page, re.S)
+    assert len(figs) == 1
+    img = re.search(r"<img [^>]*>", figs[0]).group(0)
+    assert re.search(r'src="data:image/png;base64,[A-Za-z0-9+/=]{100,}"', img)
+    assert 'alt="A straight line."' in img
+    assert "Figure 1: A line of slope VALUE." in figs[0]
+    # nothing is fetched from elsewhere; the footer names the renderer
+    assert not re.search(r'(src|href)="(https?:)?//', page)
+    assert "Rendered by fallback" in page
+    assert '<div class="callout-note">' in page and "<math" in page
+    # nothing was written next to the sources
+    assert sorted(p.name for p in src.iterdir()) == ["_quarto.yml", "doc.qmd"]
+    assert sorted(p.name for p in out.parent.iterdir()) == ["doc.html"]

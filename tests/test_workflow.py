@@ -1,0 +1,100 @@
+"""End to end: the Snakemake workflow on the smoke config writes every contract file."""
+import json
+import re
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import yaml
+
+from experiments.config import validate_config
+from experiments.sweep import groups_from_config
+from experiments.tables import CONTRACT, check_columns
+
+pytestmark = pytest.mark.workflow
+
+
+def snakemake(repo, workdir, *args, timeout=600):
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(repo / "workflow" / "Snakefile"),
+           "-d", str(workdir), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def smoke_run(repo, tmp_path_factory):
+    work = tmp_path_factory.mktemp("smoke")
+    proc = snakemake(repo, work, "--configfile", str(repo / "config" / "smoke.yaml"), "--cores", "2")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return work
+
+
+def test_every_contract_file_is_written(smoke_run, repo):
+    res = smoke_run / "results"
+    cfg = validate_config(yaml.safe_load((repo / "config" / "smoke.yaml").read_text()))
+    tables = {
+        "runs": res / "convergence" / "runs.parquet",
+        "curves": res / "convergence" / "curves.parquet",
+        "probes": res / "overflow" / "probes.parquet",
+        "examples": res / "lecture" / "examples.parquet",
+    }
+    frames = {name: pd.read_parquet(path) for name, path in tables.items()}
+    for name, df in frames.items():
+        check_columns(df, CONTRACT[name], name)
+        assert len(df) > 0, name
+    n_runs = sum(len(g.runs) for g in groups_from_config(cfg).values())
+    assert len(frames["runs"]) == n_runs
+    assert set(frames["runs"]["status"]) <= {"ok", "not_reached", "diverged", "nonfinite"}
+    assert frames["examples"].loc[frames["examples"]["comparable"], "matches"].all()
+    cv = cfg["convergence"]
+    assert set(frames["runs"]["loss"]) == set(cv["losses"])
+    assert set(frames["probes"]["dtype"]) == set(cfg["overflow"]["dtypes"])
+
+
+def test_provenance_records_what_a_rerun_needs(smoke_run, repo):
+    prov = json.loads((smoke_run / "results" / "provenance.json").read_text())
+    for key in ["git", "versions", "device", "config", "config_hash", "started_at", "finished_at"]:
+        assert key in prov, key
+    for lib in ["python", "torch", "snakemake", "pandas"]:
+        assert prov["versions"][lib]
+    assert prov["device"]["used"] == ["cpu"]
+    assert prov["config"]["convergence"]["steps"] == 60
+    assert prov["started_at"] <= prov["finished_at"]
+
+
+def test_report_is_self_contained_html(smoke_run):
+    page = (smoke_run / "results" / "report.html").read_text()
+    assert page.lstrip().lower().startswith("<!doctype html")
+    for raw in ["{python}", "#|", ":::"]:
+        assert raw not in page, raw
+    assert len(re.findall(r'<img [^>]*src="data:image/(png|svg\+xml);base64,', page)) >= 2
+    assert not re.search(r'(src|href)="(https?:)?//', page)
+    assert re.search(r"Rendered (by|with) .*(quarto|fallback)", page)
+    assert "cross_entropy_q1" in page  # the lecture table
+    log = (smoke_run / "results" / "logs" / "report.log").read_text()
+    assert "rendering report.qmd with" in log
+
+
+def test_second_run_has_nothing_to_do(smoke_run, repo):
+    proc = snakemake(repo, smoke_run, "--configfile", str(repo / "config" / "smoke.yaml"), "--cores", "2", "-n")
+    assert proc.returncode == 0
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_bad_config_stops_before_any_job(repo, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("convergence:\n  learning_rates: [0.1, -0.5]\n")
+    proc = snakemake(repo, tmp_path, "--configfile", str(bad), "--cores", "1")
+    assert proc.returncode != 0
+    lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if "config error" in ln]
+    assert lines == ["config error: convergence.learning_rates[1]: -0.5 is not allowed, must be > 0"]
+    assert not (tmp_path / "results").exists()
+
+
+def test_default_config_plans_one_job_per_group(repo):
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--forceall", "--quiet", "rules"], cwd=repo,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    cfg = validate_config(yaml.safe_load((repo / "config" / "config.yaml").read_text()))
+    n_groups = len(groups_from_config(cfg))
+    assert re.search(rf"^train_group\s+{n_groups}$", proc.stdout, re.M), proc.stdout
