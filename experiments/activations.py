@@ -27,3 +27,35 @@ def get_activation(name: str):
     if name not in ACTIVATIONS:
         raise ValueError(f"unknown activation {name!r}; valid: {sorted(ACTIVATIONS)}")
     return ACTIVATIONS[name]
+
+
+SATURATION_TOL = 1e-3
+
+
+def saturated_fraction(activation: str, hidden: list[torch.Tensor]) -> torch.Tensor:
+    """Per run (K,): the fraction of hidden units that pass (almost) no gradient.
+
+    sigmoid: outputs within 1e-3 of 0 or 1, over examples and units;
+    tanh: outputs within 1e-3 of -1 or 1; relu: units that output 0 on every
+    example of the batch (dead); identity never saturates (0). For gelu the
+    notion is not defined: NaN.
+    Each element of ``hidden`` is (K, N, H).
+    """
+    k = hidden[0].shape[0] if hidden else 0
+    if not hidden:
+        return torch.zeros(k)
+    if activation == "gelu":
+        return torch.full((k,), float("nan"), device=hidden[0].device)
+    per_layer, sizes = [], []
+    for h in hidden:
+        if activation == "sigmoid":
+            sat = ((h < SATURATION_TOL) | (h > 1 - SATURATION_TOL)).float().mean(dim=(1, 2))
+        elif activation == "tanh":
+            sat = (h.abs() > 1 - SATURATION_TOL).float().mean(dim=(1, 2))
+        elif activation == "relu":
+            sat = (h <= 0).all(dim=1).float().mean(dim=1)        # dead units over the batch
+        else:
+            sat = torch.zeros(h.shape[0], device=h.device)
+        per_layer.append(sat * h.shape[-1])
+        sizes.append(h.shape[-1])
+    return torch.stack(per_layer).sum(0) / sum(sizes)

@@ -3,15 +3,32 @@
 Later capabilities add columns; none of these is ever renamed.
 """
 
-# results/convergence/runs.parquet: one row per run
-RUN_KEYS = ["dataset", "loss", "activation", "logit_scale", "lr", "seed"]
-RUNS = RUN_KEYS + [
-    "group", "hidden", "steps", "batch_size", "target_acc", "steps_to_target",
-    "final_train_loss", "final_train_acc", "final_val_acc",
-    "status", "nonfinite_step", "diverged_step", "device", "wall_time_s", "started_at",
-]
+# What identifies a run of the convergence sweep.
+RUN_KEYS = ["dataset", "loss", "activation", "hidden", "optimizer", "learn_scale", "logit_scale", "lr", "seed"]
+
 # results/convergence/curves.parquet: one row per run and logged step
-CURVES = RUN_KEYS + ["step", "train_loss", "train_acc", "val_acc", "grad_norm_logits"]
+CURVE_METRICS = ["step", "train_loss", "train_acc", "val_acc", "grad_norm_logits", "mean_abs_logit",
+                 "logit_norm", "saturated_frac", "logit_scale_value"]
+CURVES = RUN_KEYS + CURVE_METRICS
+
+# results/convergence/runs.parquet: one row per run
+RUNS = RUN_KEYS + [
+    "group", "steps", "batch_size", "target_acc", "steps_to_target",
+    "final_train_loss", "final_train_acc", "final_val_acc",
+    "final_grad_norm_logits", "final_mean_abs_logit", "logit_norm_growth", "final_saturated_frac",
+    "final_logit_scale", "status", "nonfinite_step", "diverged_step",
+    "device", "wall_time_s", "started_at",
+]
+
+# results/convergence/summary.parquet: one row per configuration (runs aggregated over seeds)
+CONFIG_KEYS = [k for k in RUN_KEYS if k != "seed"]
+SUMMARY = CONFIG_KEYS + [
+    "seeds", "reached_frac", "steps_to_target_median", "steps_to_target_q25", "steps_to_target_q75",
+    "final_val_acc_median", "final_val_acc_q25", "final_val_acc_q75", "best_lr",
+]
+
+# results/convergence/profile.parquet: Dolan-More performance profile of the losses
+PROFILE = ["loss", "tau", "fraction_solved", "problems"]
 
 # results/overflow/probes.parquet: one row per probe
 PROBES = [
@@ -25,5 +42,5 @@ EXAMPLES = ["example", "description", "stated", "computed", "decimals", "compara
 # Columns whose values legitimately differ between two identical runs.
 TIMING_COLUMNS = ["wall_time_s", "started_at", "finished_at"]
 
-# Run status values, in order of precedence (a later one never overrides an earlier).
+# Run status values, in order of precedence (an earlier one wins).
 STATUSES = ["nonfinite", "diverged", "not_reached", "ok"]

@@ -73,6 +73,8 @@ def _message(error: jsonschema.ValidationError) -> str:
     if v in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
         op = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}[v]
         return f"{key}: {error.instance!r} is not allowed, must be {op} {error.validator_value}"
+    if v == "anyOf":
+        return f"{key}: {error.instance!r} is not allowed; {error.schema.get('description', error.message)}"
     return f"{key}: {error.message}"
 
 

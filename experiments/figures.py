@@ -11,18 +11,35 @@ from .losses import LOSS_LABELS
 
 
 def convergence_figure(curves: pd.DataFrame, metric: str = "val_acc"):
-    """``metric`` against step (log axis), a line per loss and logit scale, with the
-    band between the lowest and highest seed; panels: dataset (columns) x activation (rows)."""
+    """``metric`` against step (log axis), a line per loss, with the band between the
+    lowest and highest seed; panels: dataset (columns) x activation (rows).
+    Pass curves already narrowed to one setting per loss (e.g. its best learning rate)."""
     d = curves.copy()
     d["loss"] = d["loss"].map(LOSS_LABELS).fillna(d["loss"])
-    d["logit scale"] = d["logit_scale"].map(lambda s: f"{s:g}")
     d["step + 1"] = d["step"] + 1
-    g = sns.relplot(data=d, x="step + 1", y=metric, hue="loss", style="logit scale",
+    g = sns.relplot(data=d, x="step + 1", y=metric, hue="loss", hue_order=[v for v in LOSS_LABELS.values()
+                                                                            if v in set(d["loss"])],
                     col="dataset", row="activation", kind="line", errorbar=("pi", 100),
-                    height=2.6, aspect=1.4, facet_kws={"sharey": True})
+                    height=2.3, aspect=1.5, facet_kws={"sharey": True})
     g.set(xscale="log")
-    g.set_axis_labels("SGD step + 1", metric.replace("_", " "))
+    g.set_axis_labels("step + 1", metric.replace("_", " "))
     return g.figure
+
+
+def profile_figure(profile: pd.DataFrame):
+    """Dolan-More performance profile: fraction of problems each loss solves within
+    a factor tau of the fastest loss (higher and further left is better)."""
+    d = profile.copy()
+    d["loss"] = d["loss"].map(LOSS_LABELS).fillna(d["loss"])
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    sns.lineplot(data=d, x="tau", y="fraction_solved", hue="loss", drawstyle="steps-post", ax=ax)
+    ax.set_xscale("log")
+    ax.set_xlabel("tau (steps-to-target relative to the fastest loss)")
+    ax.set_ylabel("fraction of problems solved")
+    ax.set_ylim(0, 1.02)
+    sns.move_legend(ax, "upper left", bbox_to_anchor=(1.02, 1), title=None, frameon=False)
+    fig.tight_layout()
+    return fig
 
 
 def overflow_figure(probes: pd.DataFrame):

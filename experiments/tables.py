@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from . import columns
@@ -18,21 +19,77 @@ def concat_parquet(paths: list[Path | str]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def steps_to_target_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per (dataset, loss, activation, logit_scale, lr): median steps-to-target over the
-    seeds that reached it, the fraction of seeds that reached it, and median final accuracy.
+def _steps_or_inf(runs: pd.DataFrame) -> pd.Series:
+    """steps_to_target as float with a missed target as +inf (AlgoPerf's convention)."""
+    return runs["steps_to_target"].astype("Float64").fillna(np.inf).astype(float)
 
-    A missed target never enters the median: ``reached`` says how many seeds count.
+
+def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per configuration (``columns.CONFIG_KEYS``), aggregated over seeds.
+
+    Steps-to-target statistics count a missed target as +inf, so a median of
+    inf means most seeds never reached it; ``reached_frac`` says how many did.
+    Quantiles are sample quantiles (inverted CDF): each is a value some seed had.
+    ``best_lr`` marks, for each configuration without its learning rate, the
+    rate with the fewest median steps to target (ties: higher median final
+    accuracy, then the smaller rate): the "each loss at its own best rate" view.
     """
-    keys = ["dataset", "loss", "activation", "logit_scale", "lr"]
-    g = runs.groupby(keys, sort=True)
+    keys = columns.CONFIG_KEYS
+    d = runs.assign(_t=_steps_or_inf(runs))
+    g = d.groupby(keys, sort=True, dropna=False)
+
+    def q(s: pd.Series, p: float) -> float:
+        """A sample quantile (inverted CDF): a value some seed actually had, inf included."""
+        return float(np.quantile(s.to_numpy(dtype=float), p, method="inverted_cdf"))
+
     out = pd.DataFrame({
-        "median_steps_to_target": g["steps_to_target"].median(),
-        "reached": g["steps_to_target"].apply(lambda s: s.notna().mean()),
-        "median_final_val_acc": g["final_val_acc"].median(),
         "seeds": g.size(),
+        "reached_frac": g["steps_to_target"].agg(lambda s: s.notna().mean()),
+        "steps_to_target_median": g["_t"].agg(q, 0.5),
+        "steps_to_target_q25": g["_t"].agg(q, 0.25),
+        "steps_to_target_q75": g["_t"].agg(q, 0.75),
+        "final_val_acc_median": g["final_val_acc"].agg(q, 0.5),
+        "final_val_acc_q25": g["final_val_acc"].agg(q, 0.25),
+        "final_val_acc_q75": g["final_val_acc"].agg(q, 0.75),
     }).reset_index()
-    return out
+    no_lr = [k for k in keys if k != "lr"]
+    ranked = out.sort_values(["steps_to_target_median", "final_val_acc_median", "lr"],
+                             ascending=[True, False, True])
+    best = ranked.groupby(no_lr, sort=False, dropna=False).head(1).index
+    out["best_lr"] = out.index.isin(best)
+    return out[columns.SUMMARY]
+
+
+def performance_profile(runs: pd.DataFrame, summary: pd.DataFrame,
+                        taus: np.ndarray | None = None) -> pd.DataFrame:
+    """Dolan-More performance profile of the losses, each at its own best learning rate.
+
+    A *problem* is (dataset, activation, hidden, optimizer, learn_scale,
+    logit_scale, seed); a loss's cost on it is steps-to-target (inf if missed)
+    at the learning rate ``summary.best_lr`` picked for that loss. With
+    r = cost / (best cost of any loss on the problem), the profile is
+    rho(tau) = fraction of problems with r <= tau. Problems that no loss solved
+    count in the denominator and are solved by none.
+    """
+    taus = np.unique(np.concatenate([[1.0], np.geomspace(1, 100, 41)])) if taus is None else taus
+    best = summary.loc[summary["best_lr"], columns.CONFIG_KEYS]
+    d = runs.merge(best, on=columns.CONFIG_KEYS).assign(_t=lambda x: _steps_or_inf(x))
+    problem = [k for k in columns.RUN_KEYS if k not in ("loss", "lr")]
+    d["_best"] = d.groupby(problem, dropna=False)["_t"].transform("min")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        d["_ratio"] = np.where(np.isfinite(d["_t"]), d["_t"].clip(lower=1) / d["_best"].clip(lower=1), np.inf)
+    rows = []
+    for loss, sub in d.groupby("loss", sort=False):
+        for tau in taus:
+            rows.append(dict(loss=loss, tau=float(tau), fraction_solved=float((sub["_ratio"] <= tau).mean()),
+                             problems=len(sub)))
+    return pd.DataFrame(rows, columns=columns.PROFILE)
+
+
+def best_lr_rows(df: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
+    """Rows of ``df`` (runs or curves) at each configuration's best learning rate."""
+    best = summary.loc[summary["best_lr"], columns.CONFIG_KEYS]
+    return df.merge(best, on=columns.CONFIG_KEYS)
 
 
 def first_break_table(probes: pd.DataFrame) -> pd.DataFrame:
@@ -57,6 +114,8 @@ def check_columns(df: pd.DataFrame, expected: list[str], name: str) -> None:
 
 CONTRACT = {
     "runs": columns.RUNS,
+    "summary": columns.SUMMARY,
+    "profile": columns.PROFILE,
     "curves": columns.CURVES,
     "probes": columns.PROBES,
     "examples": columns.EXAMPLES,

@@ -1,20 +1,22 @@
-"""Train every run of a group at once, as one stacked (batched) MLP with SGD.
+"""Train every run of a group, stack by stack, each stack as one batched MLP.
 
 Per run k (own seed, own minibatch order, own logit scale s_k and rate lr_k)::
 
-    z = s_k * MLP_k(x);  L_k = mean_i loss(z_i, y_i);  theta_k <- theta_k - lr_k * dL_k/dtheta_k
+    z = s_k * MLP_k(x);  L_k = mean_i loss(z_i, y_i);  theta_k <- opt_k(theta_k, dL_k/dtheta_k)
 
-The group's objective is sum_k L_k, whose gradient with respect to theta_k is
-exactly dL_k/dtheta_k, so runs never interact. A run whose loss or gradient
-becomes non-finite is frozen at that step (status ``nonfinite``); one whose
-full-training-set loss exceeds ``DIVERGENCE_FACTOR`` times its initial loss is
-frozen too (status ``diverged``). The others go on. Failures are rows, never
+The stack's objective is sum_k L_k, whose gradient with respect to theta_k is
+exactly dL_k/dtheta_k, so runs never interact: a run gives the same curve alone
+or inside any stack (up to float rounding of batched kernels). A run whose loss
+or gradient becomes non-finite is frozen at that step (status ``nonfinite``);
+one whose full-training-set loss exceeds ``DIVERGENCE_FACTOR`` times its initial
+loss is frozen too (``diverged``); the others go on. Failures are rows, never
 exceptions.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import time
 
 import numpy as np
@@ -22,12 +24,15 @@ import pandas as pd
 import torch
 
 from . import columns
-from .data import load_dataset
+from .activations import saturated_fraction
+from .data import Dataset, load_dataset
 from .losses import get_loss
 from .models import forward, init_params
-from .sweep import Group, derive_seed
+from .optim import make_optimizer
+from .sweep import Group, Run, Stack, derive_seed, hidden_name
 
 DIVERGENCE_FACTOR = 10.0
+CPU_STACK = 64  # runs per batched model on a CPU: past this, per-step overhead is already amortised
 
 
 def resolve_device(requested: str) -> torch.device:
@@ -38,6 +43,26 @@ def resolve_device(requested: str) -> torch.device:
         raise RuntimeError("config error: device: 'cuda' was requested but torch sees no CUDA device "
                            "(use device: auto or cpu)")
     return torch.device(requested)
+
+
+def stack_chunk_size(max_stack: int | str, device: torch.device, sizes: list[int], n_eval: int,
+                     batch_size: int) -> int:
+    """How many runs to train as one batched model on ``device``.
+
+    An integer ``max_stack`` is used as is. ``auto``: ``CPU_STACK`` on a CPU; on
+    a GPU, half the free memory divided by a per-run estimate (parameters,
+    gradients and two Adam moments, plus activations of a full-set evaluation
+    and a minibatch, float32).
+    """
+    if max_stack != "auto":
+        return int(max_stack)
+    if device.type != "cuda":
+        return CPU_STACK
+    n_params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    width = sum(sizes[1:])
+    per_run = 4 * (4 * n_params + 4 * (n_eval + batch_size) * width + n_eval * sizes[0])
+    free, _ = torch.cuda.mem_get_info(device)
+    return max(1, min(8192, int(0.5 * free / per_run)))
 
 
 def log_schedule(steps: int, points: int) -> np.ndarray:
@@ -54,38 +79,48 @@ def batch_indices(n: int, steps: int, batch: int, seed: int) -> torch.Tensor:
     return torch.cat(perms)[:need].view(steps, batch)
 
 
-@torch.no_grad()
-def _evaluate(params, x, y, activation, scale, loss_fn):
-    """Full-set loss, accuracy and mean per-example ||dl/dz||, each (K,)."""
+def _evaluate(params, scale, x, y, activation, loss_fn) -> dict[str, torch.Tensor]:
+    """Full-set metrics per run, each (K,)."""
+    with torch.no_grad():
+        z, hidden = forward(params, x, activation, scale)     # (K, N, C), [(K, N, H)]
+    z = z.detach().requires_grad_()
     with torch.enable_grad():
-        z, _ = forward(params, x, activation, scale)          # (K, N, C)
-        z = z.detach().requires_grad_()
         per_ex = loss_fn(z, y.expand(z.shape[0], -1))         # (K, N)
         (gz,) = torch.autograd.grad(per_ex.sum(), z)          # (K, N, C)
-    acc = (z.argmax(-1) == y).float().mean(-1)
-    return per_ex.mean(-1), acc, gz.norm(dim=-1).mean(-1)
+    with torch.no_grad():
+        return {
+            "loss": per_ex.mean(-1),
+            "acc": (z.argmax(-1) == y).float().mean(-1),
+            "grad_norm_logits": gz.norm(dim=-1).mean(-1),     # mean_i ||dl_i/dz_i||
+            "mean_abs_logit": z.abs().mean(dim=(1, 2)),
+            "logit_norm": z.norm(dim=-1).mean(-1),            # mean_i ||z_i||
+            "saturated_frac": saturated_fraction(activation, hidden),
+        }
 
 
-def train_group(group: Group, cfg: dict, device: torch.device | str = "cpu") -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Train all runs of ``group``; return (runs table, curves table)."""
-    t0 = time.perf_counter()
-    started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    device = torch.device(device)
-    ds = load_dataset(group.dataset, cfg)
-    loss_fn = get_loss(group.loss)
-    runs = group.runs
+def train_stack(group: Group, stack: Stack, runs: tuple[Run, ...], ds: Dataset,
+                device: torch.device, order_cache: dict | None = None) -> list[dict]:
+    """Train ``runs`` (all of one stack) as one batched model; return one record per run."""
+    order_cache = {} if order_cache is None else order_cache
     K = len(runs)
-
+    loss_fn = get_loss(group.loss, group.loss_params)
     x_tr = torch.as_tensor(ds.x_train, device=device)          # (N, D)
     y_tr = torch.as_tensor(ds.y_train, device=device)          # (N,)
     x_va = torch.as_tensor(ds.x_val, device=device)
     y_va = torch.as_tensor(ds.y_val, device=device)
-    sizes = [ds.num_features, *group.hidden, ds.num_classes]
+    sizes = [ds.num_features, *stack.hidden, ds.num_classes]
     params = init_params(sizes, [r.torch_seed for r in runs], device)
-    scale = torch.tensor([r.logit_scale for r in runs], device=device)          # (K,)
-    lr = torch.tensor([r.lr for r in runs], device=device)                      # (K,)
-    idx = torch.stack([batch_indices(len(y_tr), group.steps, group.batch_size, r.torch_seed)
-                       for r in runs], dim=1).to(device)                        # (steps, K, B)
+    log_scale = torch.tensor([math.log(r.logit_scale) for r in runs], device=device)  # (K,)
+    trainable = list(params)
+    if stack.learn_scale:
+        log_scale.requires_grad_()
+        trainable.append(log_scale)
+    lr = torch.tensor([r.lr for r in runs], device=device)                            # (K,)
+    opt = make_optimizer(stack.optimizer, trainable, lr)
+    for r in runs:
+        if r.torch_seed not in order_cache:
+            order_cache[r.torch_seed] = batch_indices(len(y_tr), group.steps, group.batch_size, r.torch_seed)
+    idx = torch.stack([order_cache[r.torch_seed] for r in runs], dim=1).to(device)  # (steps, K, B)
 
     alive = torch.ones(K, dtype=torch.bool, device=device)
     nonfinite_step = torch.full((K,), -1, dtype=torch.long, device=device)
@@ -96,75 +131,96 @@ def train_group(group: Group, cfg: dict, device: torch.device | str = "cpu") -> 
 
     for step in range(group.steps + 1):
         if step in log_steps:
-            tr_loss, tr_acc, gnorm = _evaluate(params, x_tr, y_tr, group.activation, scale, loss_fn)
-            _, va_acc, _ = _evaluate(params, x_va, y_va, group.activation, scale, loss_fn)
+            scale = log_scale.detach().exp()
+            tr = _evaluate(params, scale, x_tr, y_tr, stack.activation, loss_fn)
+            va = _evaluate(params, scale, x_va, y_va, stack.activation, loss_fn)
             if initial_loss is None:
-                initial_loss = tr_loss.clone()
-            blown = alive & torch.isfinite(tr_loss) & (tr_loss > DIVERGENCE_FACTOR * initial_loss.abs())
-            for k in torch.nonzero(blown).flatten().tolist():
-                diverged_step[k] = step
+                initial_loss = tr["loss"].clone()
+            blown = alive & torch.isfinite(tr["loss"]) & (tr["loss"] > DIVERGENCE_FACTOR * initial_loss.abs())
+            diverged_step[blown.cpu().numpy()] = step
             alive &= ~blown
-            records.append((step, tr_loss.cpu(), tr_acc.cpu(), va_acc.cpu(), gnorm.cpu()))
+            row = {"step": step, "train_loss": tr["loss"], "train_acc": tr["acc"], "val_acc": va["acc"],
+                   "grad_norm_logits": tr["grad_norm_logits"], "mean_abs_logit": tr["mean_abs_logit"],
+                   "logit_norm": tr["logit_norm"], "saturated_frac": tr["saturated_frac"],
+                   "logit_scale_value": scale}
+            records.append({k: (v.cpu().numpy() if torch.is_tensor(v) else v) for k, v in row.items()})
         if step == group.steps:
             break
         b = idx[step]                                                           # (K, B)
-        z, _ = forward(params, x_tr[b], group.activation, scale)                # (K, B, C)
+        z, _ = forward(params, x_tr[b], stack.activation, log_scale.exp())      # (K, B, C)
         loss = loss_fn(z, y_tr[b]).mean(-1)                                     # (K,)
-        grads = torch.autograd.grad(loss.sum(), params)
+        grads = torch.autograd.grad(loss.sum(), trainable)
         with torch.no_grad():
             finite = torch.isfinite(loss)
             for g in grads:
-                finite &= torch.isfinite(g).flatten(1).all(1)
-            newly = alive & ~finite
-            nonfinite_step = torch.where(newly, torch.full_like(nonfinite_step, step), nonfinite_step)
+                finite &= torch.isfinite(g).reshape(K, -1).all(1)
+            nonfinite_step = torch.where(alive & ~finite, torch.full_like(nonfinite_step, step), nonfinite_step)
             alive &= finite
-            for p, g in zip(params, grads):
-                upd = torch.where(alive.view(-1, 1, 1), lr.view(-1, 1, 1) * g, torch.zeros_like(g))
-                p.sub_(upd)
+        opt.step(grads, alive)
 
-    wall = time.perf_counter() - t0
-    runs_df, curves_df = _tables(group, runs, records, nonfinite_step.cpu().numpy(), diverged_step, str(device), wall)
-    runs_df["started_at"] = started_at
-    return runs_df[columns.RUNS], curves_df
+    nonfinite_step = nonfinite_step.cpu().numpy()
+    return [_run_record(group, stack, r, k, records, int(nonfinite_step[k]), int(diverged_step[k]))
+            for k, r in enumerate(runs)]
 
 
-def _tables(group, runs, records, nonfinite_step, diverged_step, device, wall):
-    curves, run_rows = [], []
-    for k, r in enumerate(runs):
-        keys = dict(dataset=r.dataset, loss=r.loss, activation=r.activation,
-                    logit_scale=r.logit_scale, lr=r.lr, seed=r.seed)
-        steps_to_target = None
-        last = None
-        broke = [s for s in (nonfinite_step[k], diverged_step[k]) if s >= 0]
-        stop = min(broke) if broke else group.steps
-        for step, tl, ta, va, gn in records:
-            if step > stop:  # a frozen run repeats its last state: not a measurement
-                break
-            row = dict(keys, step=step, train_loss=float(tl[k]), train_acc=float(ta[k]),
-                       val_acc=float(va[k]), grad_norm_logits=float(gn[k]))
-            curves.append(row)
-            last = row
-            if steps_to_target is None and row["val_acc"] >= group.target_acc:
-                steps_to_target = step
-        if nonfinite_step[k] >= 0:
-            status = "nonfinite"
-        elif diverged_step[k] >= 0:
-            status = "diverged"
-        elif steps_to_target is None:
-            status = "not_reached"
-        else:
-            status = "ok"
-        run_rows.append(dict(
-            keys, group=group.name, hidden="-".join(map(str, group.hidden)), steps=group.steps,
-            batch_size=group.batch_size, target_acc=group.target_acc, steps_to_target=steps_to_target,
-            final_train_loss=last["train_loss"], final_train_acc=last["train_acc"],
-            final_val_acc=last["val_acc"], status=status,
-            nonfinite_step=int(nonfinite_step[k]) if nonfinite_step[k] >= 0 else None,
-            diverged_step=int(diverged_step[k]) if diverged_step[k] >= 0 else None,
-            device=device, wall_time_s=wall / len(runs),
-        ))
-    runs_df = pd.DataFrame(run_rows)
-    runs_df["steps_to_target"] = runs_df["steps_to_target"].astype("Int64")
-    runs_df["nonfinite_step"] = runs_df["nonfinite_step"].astype("Int64")
-    runs_df["diverged_step"] = runs_df["diverged_step"].astype("Int64")
-    return runs_df, pd.DataFrame(curves, columns=columns.CURVES)
+def _run_record(group, stack, run, k, records, nonfinite_step, diverged_step) -> dict:
+    """The run's curve (up to where it broke) and its summary row."""
+    keys = dict(dataset=group.dataset, loss=group.loss, activation=stack.activation,
+                hidden=hidden_name(stack.hidden), optimizer=stack.optimizer, learn_scale=stack.learn_scale,
+                logit_scale=run.logit_scale, lr=run.lr, seed=run.seed)
+    broke = [s for s in (nonfinite_step, diverged_step) if s >= 0]
+    stop = min(broke) if broke else group.steps
+    curve = [dict(keys, **{c: (rec[c] if c == "step" else float(rec[c][k])) for c in columns.CURVE_METRICS})
+             for rec in records if rec["step"] <= stop]  # a frozen run repeats its last state: not data
+    reached = [c["step"] for c in curve if c["val_acc"] >= group.target_acc]
+    steps_to_target = reached[0] if reached else None
+    if nonfinite_step >= 0:
+        status = "nonfinite"
+    elif diverged_step >= 0:
+        status = "diverged"
+    elif steps_to_target is None:
+        status = "not_reached"
+    else:
+        status = "ok"
+    first, last = curve[0], curve[-1]
+    growth = last["logit_norm"] / first["logit_norm"] if first["logit_norm"] > 0 else math.nan
+    summary = dict(
+        keys, group=group.name, steps=group.steps, batch_size=group.batch_size,
+        target_acc=group.target_acc, steps_to_target=steps_to_target,
+        final_train_loss=last["train_loss"], final_train_acc=last["train_acc"], final_val_acc=last["val_acc"],
+        final_grad_norm_logits=last["grad_norm_logits"], final_mean_abs_logit=last["mean_abs_logit"],
+        logit_norm_growth=growth, final_saturated_frac=last["saturated_frac"],
+        final_logit_scale=last["logit_scale_value"], status=status,
+        nonfinite_step=nonfinite_step if nonfinite_step >= 0 else None,
+        diverged_step=diverged_step if diverged_step >= 0 else None,
+    )
+    return {"summary": summary, "curve": curve}
+
+
+def train_group(group: Group, cfg: dict, device: torch.device | str = "cpu",
+                max_stack: int | str = "auto") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Train every stack of ``group`` in chunks sized to the device; return (runs, curves)."""
+    device = torch.device(device)
+    started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    ds = load_dataset(group.dataset, cfg)
+    order_cache: dict = {}
+    records, wall = [], []
+    for stack in group.stacks:
+        sizes = [ds.num_features, *stack.hidden, ds.num_classes]
+        chunk = stack_chunk_size(max_stack, device, sizes, len(ds.y_train), group.batch_size)
+        for i in range(0, len(stack.runs), chunk):
+            t0 = time.perf_counter()
+            part = train_stack(group, stack, stack.runs[i:i + chunk], ds, device, order_cache)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            seconds = time.perf_counter() - t0
+            records += part
+            wall += [seconds / len(part)] * len(part)
+    runs = pd.DataFrame([r["summary"] for r in records])
+    runs["device"] = str(device)
+    runs["wall_time_s"] = wall
+    runs["started_at"] = started_at
+    for c in ["steps_to_target", "nonfinite_step", "diverged_step"]:
+        runs[c] = runs[c].astype("Int64")
+    curves = pd.DataFrame([row for r in records for row in r["curve"]], columns=columns.CURVES)
+    return runs[columns.RUNS], curves

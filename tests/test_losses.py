@@ -13,16 +13,28 @@ def _batch(seed=0, n=32, c=7, dtype=torch.float64, scale=3.0):
     return z, y
 
 
+def _t(z, y):
+    return F.one_hot(y, z.shape[-1]).to(z.dtype)
+
+
+# Each loss against the torch built-in (mean reduction), or its closed form where there is none.
 REFERENCES = {
     "cross_entropy": lambda z, y: F.cross_entropy(z, y),
-    "mse_softmax": lambda z, y: F.mse_loss(torch.softmax(z, -1), F.one_hot(y, z.shape[-1]).to(z.dtype)),
-    "mse_sigmoid": lambda z, y: F.mse_loss(torch.sigmoid(z), F.one_hot(y, z.shape[-1]).to(z.dtype)),
+    "cross_entropy_ls": lambda z, y: F.cross_entropy(z, y, label_smoothing=0.1),
+    "bce_ovr": lambda z, y: F.binary_cross_entropy_with_logits(z, _t(z, y)),
+    "mse_softmax": lambda z, y: F.mse_loss(torch.softmax(z, -1), _t(z, y)),
+    "mse_sigmoid": lambda z, y: F.mse_loss(torch.sigmoid(z), _t(z, y)),
+    "mse_logits": lambda z, y: F.mse_loss(z, _t(z, y)),           # k = M = 1
     "hinge": lambda z, y: torch.nn.MultiMarginLoss(p=1, margin=1.0)(z, y),
+    "squared_hinge": lambda z, y: torch.nn.MultiMarginLoss(p=2, margin=1.0)(z, y),
+    "focal": lambda z, y: (-(1 - torch.softmax(z, -1).gather(1, y[:, None])) ** 2
+                           * torch.log_softmax(z, -1).gather(1, y[:, None])).mean(),
 }
 
 
 def test_every_loss_has_a_reference_and_a_label():
-    assert set(REFERENCES) == set(LOSSES) == set(LOSS_LABELS)
+    assert set(REFERENCES) == set(LOSSES)
+    assert list(LOSS_LABELS) == list(LOSSES)
 
 
 @pytest.mark.parametrize("name", sorted(LOSSES))
@@ -68,6 +80,38 @@ def test_mse_sigmoid_gradient_vanishes_when_saturated():
     assert g[0, :2].abs().max() < 1e-12
     (g_ce,) = torch.autograd.grad(LOSSES["cross_entropy"](z, y).sum(), z)
     assert g_ce[0, 0] < -0.99
+
+
+def test_label_smoothing_closed_form():
+    z, y = _batch()
+    eps = 0.25
+    logp = torch.log_softmax(z, -1)
+    expected = (1 - eps) * -logp.gather(1, y[:, None]).squeeze(1) + eps * -logp.mean(-1)
+    torch.testing.assert_close(get_loss("cross_entropy_ls", {"label_smoothing": eps})(z, y), expected)
+
+
+def test_rescaled_square_loss_closed_form():
+    """Hui & Belkin: (1/C)[k (z_y - M)^2 + sum_{j != y} z_j^2]."""
+    z, y = _batch(c=5)
+    k, M = 3.0, 7.0
+    zy = z.gather(1, y[:, None]).squeeze(1)
+    others = (z ** 2).sum(-1) - zy ** 2
+    expected = (k * (zy - M) ** 2 + others) / 5
+    torch.testing.assert_close(get_loss("mse_logits", {"square_k": k, "square_M": M})(z, y), expected)
+
+
+def test_focal_with_gamma_zero_is_cross_entropy():
+    z, y = _batch()
+    torch.testing.assert_close(get_loss("focal", {"focal_gamma": 0.0})(z, y), LOSSES["cross_entropy"](z, y))
+
+
+def test_get_loss_binds_only_the_parameters_a_loss_takes():
+    params = {"label_smoothing": 0.3, "focal_gamma": 1.0, "square_k": 2.0, "square_M": 3.0, "margin": 2.0}
+    z, y = _batch()
+    for name in LOSSES:
+        get_loss(name, params)(z, y)  # no unexpected keyword
+    torch.testing.assert_close(get_loss("hinge", params)(z, y).mean(),
+                               torch.nn.MultiMarginLoss(p=1, margin=2.0)(z, y))
 
 
 def test_unknown_loss_lists_valid_names():

@@ -1,23 +1,32 @@
-"""Batched training: runs are independent of their group, failures become rows."""
+"""Batched training: runs are independent of their stack, failures become rows."""
 import dataclasses
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from experiments import columns
 from experiments.config import validate_config
 from experiments.data import load_dataset
+from experiments.losses import LOSSES
 from experiments.sweep import groups_from_config
-from experiments.training import log_schedule, train_group
+from experiments.training import log_schedule, stack_chunk_size, train_group
+
+METRICS = ["train_loss", "train_acc", "val_acc", "grad_norm_logits", "mean_abs_logit", "logit_norm",
+           "saturated_frac", "logit_scale_value"]
+
+
+def make_config(**convergence):
+    base = {"datasets": ["digits"], "losses": ["cross_entropy"], "activations": ["tanh"],
+            "logit_scales": [1.0, 10.0], "optimizers": ["sgd"], "learning_rates": {"sgd": [0.05, 0.2]},
+            "seeds": [0, 1], "steps": 40, "log_points": 6, "hidden_layers": [[16]]}
+    return validate_config({"convergence": {**base, **convergence}})
 
 
 @pytest.fixture(scope="module")
 def cfg():
-    return validate_config({"convergence": {
-        "datasets": ["digits"], "losses": ["cross_entropy"], "activations": ["tanh"],
-        "logit_scales": [1.0, 10.0], "learning_rates": [0.05, 0.2], "seeds": [0, 1],
-        "steps": 40, "log_points": 6, "hidden": [16]}})
+    return make_config()
 
 
 @pytest.fixture(scope="module")
@@ -31,26 +40,65 @@ def trained(group, cfg):
     return train_group(group, cfg)
 
 
-def _alone(group, k):
-    return dataclasses.replace(group, runs=(group.runs[k],))
+def only(group, k, stack=0):
+    """The same group with a single run: run k of stack ``stack``, trained alone."""
+    s = group.stacks[stack]
+    return dataclasses.replace(group, stacks=(dataclasses.replace(s, runs=(s.runs[k],)),))
+
+
+def with_runs(group, *runs, stack=0):
+    return dataclasses.replace(group, stacks=(dataclasses.replace(group.stacks[stack], runs=tuple(runs)),))
+
+
+def curve_of(curves, run):
+    sel = (curves.logit_scale == run.logit_scale) & (curves.lr == run.lr) & (curves.seed == run.seed)
+    return curves[sel]
 
 
 def test_tables_have_contract_columns(trained, group):
     runs, curves = trained
     assert list(runs.columns) == columns.RUNS
     assert list(curves.columns) == columns.CURVES
-    assert len(runs) == len(group.runs) == 8
+    assert len(runs) == group.num_runs == 8
     assert sorted(curves["step"].unique()) == log_schedule(40, 6).tolist()
+    assert curves[METRICS].notna().all().all()
 
 
 @pytest.mark.parametrize("k", [0, 5, 7])
-def test_run_gives_same_curve_alone_or_in_group(trained, group, cfg, k):
+def test_run_gives_same_curve_alone_or_in_stack(trained, group, cfg, k):
     _, curves = trained
-    r = group.runs[k]
-    together = curves[(curves.logit_scale == r.logit_scale) & (curves.lr == r.lr) & (curves.seed == r.seed)]
-    _, alone = train_group(_alone(group, k), cfg)
-    cols = ["train_loss", "train_acc", "val_acc", "grad_norm_logits"]
-    np.testing.assert_allclose(together[cols].to_numpy(), alone[cols].to_numpy(), rtol=1e-4, atol=1e-5)
+    run = group.stacks[0].runs[k]
+    _, alone = train_group(only(group, k), cfg)
+    np.testing.assert_allclose(curve_of(curves, run)[METRICS].to_numpy(), alone[METRICS].to_numpy(),
+                               rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("loss", list(LOSSES))
+@pytest.mark.parametrize("optimizer,learn", [("sgd", False), ("adam", True)])
+def test_every_loss_same_alone_or_batched(loss, optimizer, learn):
+    """A run trained inside a stack of 4 and in chunks of 3 equals the run trained alone."""
+    cfg = make_config(losses=[loss], optimizers=[optimizer], learn_logit_scale=[learn],
+                      learning_rates={"sgd": [0.1, 0.5], "adam": [0.003, 0.03]}, steps=25)
+    (g,) = groups_from_config(cfg).values()
+    _, together = train_group(g, cfg)
+    _, chunked = train_group(g, cfg, max_stack=3)
+    k = 3  # second scale, second rate... the last run of the stack
+    run = g.stacks[0].runs[k]
+    _, alone = train_group(only(g, k), cfg)
+    want = alone[METRICS].to_numpy()
+    np.testing.assert_allclose(curve_of(together, run)[METRICS].to_numpy(), want, rtol=2e-4, atol=1e-5)
+    np.testing.assert_allclose(curve_of(chunked, run)[METRICS].to_numpy(), want, rtol=2e-4, atol=1e-5)
+
+
+def test_learned_scale_moves_and_fixed_scale_does_not():
+    fixed = make_config(optimizers=["adam"], learning_rates={"adam": [0.01]})
+    learned = make_config(optimizers=["adam"], learning_rates={"adam": [0.01]}, learn_logit_scale=[True])
+    (gf,) = groups_from_config(fixed).values()
+    (gl,) = groups_from_config(learned).values()
+    rf, _ = train_group(gf, fixed)
+    rl, _ = train_group(gl, learned)
+    assert (rf["final_logit_scale"] == rf["logit_scale"]).all()
+    assert (abs(rl["final_logit_scale"] / rl["logit_scale"] - 1) > 1e-3).all()
 
 
 def test_same_group_twice_gives_identical_tables(trained, group, cfg):
@@ -61,7 +109,7 @@ def test_same_group_twice_gives_identical_tables(trained, group, cfg):
 
 
 def test_seeds_differ_and_pair_across_settings(trained):
-    runs, curves = trained
+    _, curves = trained
     first = curves[curves.step == 0].set_index(["logit_scale", "lr", "seed"])["train_acc"]
     # same replicate, same start: accuracy at step 0 does not depend on the learning rate
     assert first[(1.0, 0.05, 0)] == first[(1.0, 0.2, 0)]
@@ -69,28 +117,32 @@ def test_seeds_differ_and_pair_across_settings(trained):
 
 
 def test_nonfinite_run_is_a_row_and_does_not_touch_the_others(group, cfg):
-    bad = dataclasses.replace(group.runs[0], logit_scale=1e39)  # float32 logits overflow to inf
-    g = dataclasses.replace(group, runs=(bad, group.runs[1]))
-    runs, curves = train_group(g, cfg)
+    good = group.stacks[0].runs[1]
+    bad = dataclasses.replace(group.stacks[0].runs[0], logit_scale=1e39)  # float32 logits overflow
+    runs, curves = train_group(with_runs(group, bad, good), cfg)
     assert runs.loc[0, "status"] == "nonfinite"
     assert runs.loc[0, "nonfinite_step"] == 0
     assert pd.isna(runs.loc[0, "steps_to_target"])
     assert runs.loc[1, "status"] in ("ok", "not_reached")
-    _, alone = train_group(_alone(group, 1), cfg)
-    healthy = curves[curves.logit_scale == group.runs[1].logit_scale]
-    np.testing.assert_allclose(healthy["val_acc"].to_numpy(), alone["val_acc"].to_numpy(), rtol=1e-5)
+    _, alone = train_group(with_runs(group, good), cfg)
+    np.testing.assert_allclose(curve_of(curves, good)["val_acc"].to_numpy(), alone["val_acc"].to_numpy(),
+                               rtol=1e-5)
 
 
-def test_huge_learning_rate_fails_as_a_status(group, cfg):
-    hot = dataclasses.replace(group.runs[0], lr=1e6)
-    runs, _ = train_group(dataclasses.replace(group, runs=(hot,)), cfg)
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_huge_learning_rate_fails_as_a_status(group, cfg, optimizer):
+    hot = dataclasses.replace(group.stacks[0].runs[0], lr=1e6)
+    g = with_runs(group, hot)
+    g = dataclasses.replace(g, stacks=(dataclasses.replace(g.stacks[0], optimizer=optimizer),))
+    runs, curves = train_group(g, cfg)
     assert runs.loc[0, "status"] in ("nonfinite", "diverged")
     broke_at = runs.loc[0, "nonfinite_step"] if runs.loc[0, "status"] == "nonfinite" else runs.loc[0, "diverged_step"]
     assert 0 <= broke_at <= 40
+    assert curves["step"].max() <= broke_at  # no rows after the break
 
 
 def test_missed_target_is_null_not_a_number(group, cfg):
-    g = dataclasses.replace(group, target_acc=1.0, steps=3, runs=group.runs[:2])
+    g = dataclasses.replace(with_runs(group, *group.stacks[0].runs[:2]), target_acc=1.0, steps=3)
     runs, _ = train_group(g, cfg)
     assert runs["steps_to_target"].isna().all()
     assert (runs["status"] == "not_reached").all()
@@ -106,6 +158,24 @@ def test_steps_to_target_is_first_logged_step_reaching_it(trained, group):
         else:
             assert row.steps_to_target == hit.step.min()
             assert row.status == "ok"
+
+
+def test_saturation_metrics():
+    """sigmoid at a huge input scale saturates; relu units can die; identity never saturates."""
+    from experiments.activations import saturated_fraction
+    h = torch.tensor([[[0.0, 0.5], [1.0, 0.9995]]])                    # (K=1, N=2, H=2)
+    assert saturated_fraction("sigmoid", [h]).item() == pytest.approx(0.75)
+    r = torch.tensor([[[0.0, 0.3], [0.0, 0.0]]])                        # unit 0 dead on the batch
+    assert saturated_fraction("relu", [r]).item() == pytest.approx(0.5)
+    assert saturated_fraction("identity", [r]).item() == 0.0
+    t = torch.tensor([[[-0.9999, 0.2], [0.9995, 0.0]]])
+    assert saturated_fraction("tanh", [t]).item() == pytest.approx(0.5)
+
+
+def test_stack_chunk_size_on_cpu():
+    cpu = torch.device("cpu")
+    assert stack_chunk_size("auto", cpu, [64, 64, 10], 1000, 64) == 64
+    assert stack_chunk_size(5, cpu, [64, 64, 10], 1000, 64) == 5
 
 
 def test_log_schedule_is_geometric_and_complete():

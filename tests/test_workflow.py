@@ -35,6 +35,8 @@ def test_every_contract_file_is_written(smoke_run, repo):
     tables = {
         "runs": res / "convergence" / "runs.parquet",
         "curves": res / "convergence" / "curves.parquet",
+        "summary": res / "convergence" / "summary.parquet",
+        "profile": res / "convergence" / "profile.parquet",
         "probes": res / "overflow" / "probes.parquet",
         "examples": res / "lecture" / "examples.parquet",
     }
@@ -42,7 +44,7 @@ def test_every_contract_file_is_written(smoke_run, repo):
     for name, df in frames.items():
         check_columns(df, CONTRACT[name], name)
         assert len(df) > 0, name
-    n_runs = sum(len(g.runs) for g in groups_from_config(cfg).values())
+    n_runs = sum(g.num_runs for g in groups_from_config(cfg).values())
     assert len(frames["runs"]) == n_runs
     assert set(frames["runs"]["status"]) <= {"ok", "not_reached", "diverged", "nonfinite"}
     assert frames["examples"].loc[frames["examples"]["comparable"], "matches"].all()
@@ -83,11 +85,11 @@ def test_second_run_has_nothing_to_do(smoke_run, repo):
 
 def test_bad_config_stops_before_any_job(repo, tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("convergence:\n  learning_rates: [0.1, -0.5]\n")
+    bad.write_text("convergence:\n  learning_rates:\n    sgd: [0.1, -0.5]\n")
     proc = snakemake(repo, tmp_path, "--configfile", str(bad), "--cores", "1")
     assert proc.returncode != 0
     lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if "config error" in ln]
-    assert lines == ["config error: convergence.learning_rates[1]: -0.5 is not allowed, must be > 0"]
+    assert lines == ["config error: convergence.learning_rates.sgd[1]: -0.5 is not allowed, must be > 0"]
     assert not (tmp_path / "results").exists()
 
 

@@ -1,5 +1,5 @@
 # Validate the config (one line naming the key on failure, before any job) and
-# expand the sweep into batched groups. torch is not imported here: the DAG
+# expand the sweep into groups (one job per dataset x loss). torch is not imported here: the DAG
 # builds in well under a second.
 import sys
 from pathlib import Path
@@ -19,7 +19,7 @@ REPORT_DIR = REPO_DIR + "/report"
 
 
 wildcard_constraints:
-    group=r"[A-Za-z0-9_]+\.[A-Za-z0-9_]+\.[A-Za-z0-9_]+\.[0-9]+",
+    group=r"[A-Za-z0-9_]+\.[A-Za-z0-9_]+",
 
 
 def group_params(wildcards):

@@ -1,4 +1,5 @@
-# Convergence: one job per group of runs, trained as one batched model.
+# Convergence: one job per group (dataset x loss); inside, each stack of runs
+# that share an architecture trains as one batched model.
 
 
 rule train_group:
@@ -10,13 +11,14 @@ rule train_group:
         data=CONFIG["data"],
         seed=CONFIG["seed"],
         device=CONFIG["device"],
+        max_stack=CONFIG["convergence"]["max_stack"],
     log:
         "results/logs/train/{group}.log",
-    # Small matrix products: one core per group keeps jobs side by side;
+    # Small batched matrix products: one core per group keeps jobs side by side;
     # --cores N then trains N groups at once.
     threads: 1
     resources:
-        mem_mb=1000,  # digits and the default mixture need < 400 MB incl. torch
+        mem_mb=1500,  # measured peak RSS of a default group: ~450 MB, most of it torch
     script:
         "../scripts/train_group.py"
 
@@ -28,6 +30,8 @@ rule aggregate_convergence:
     output:
         runs="results/convergence/runs.parquet",
         curves="results/convergence/curves.parquet",
+        summary="results/convergence/summary.parquet",
+        profile="results/convergence/profile.parquet",
     log:
         "results/logs/aggregate_convergence.log",
     localrule: True

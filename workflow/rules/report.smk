@@ -25,6 +25,8 @@ rule report:
         project=REPORT_DIR + "/_quarto.yml",
         runs="results/convergence/runs.parquet",
         curves="results/convergence/curves.parquet",
+        summary="results/convergence/summary.parquet",
+        profile="results/convergence/profile.parquet",
         probes="results/overflow/probes.parquet",
         examples="results/lecture/examples.parquet",
         provenance="results/provenance.json",

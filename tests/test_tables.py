@@ -1,0 +1,58 @@
+"""Summary over seeds and the performance profile, on hand-made runs."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from experiments import columns
+from experiments.tables import best_lr_rows, performance_profile, summary_table
+
+
+def make_runs(rows):
+    """rows: (loss, lr, seed, steps_to_target or None, final_val_acc)."""
+    base = dict(dataset="d", activation="relu", hidden="64", optimizer="sgd", learn_scale=False, logit_scale=1.0)
+    df = pd.DataFrame([dict(base, loss=l, lr=lr, seed=s, steps_to_target=t, final_val_acc=a)
+                       for l, lr, s, t, a in rows])
+    df["steps_to_target"] = df["steps_to_target"].astype("Int64")
+    return df
+
+
+RUNS = make_runs([
+    # loss A: lr 0.1 reaches at 10, 20, 30; lr 1.0 at 5, 5, never
+    ("A", 0.1, 0, 10, 0.9), ("A", 0.1, 1, 20, 0.9), ("A", 0.1, 2, 30, 0.9),
+    ("A", 1.0, 0, 5, 0.8), ("A", 1.0, 1, 5, 0.8), ("A", 1.0, 2, None, 0.5),
+    # loss B: only lr 0.1, reaches at 20, 40, never
+    ("B", 0.1, 0, 20, 0.9), ("B", 0.1, 1, 40, 0.9), ("B", 0.1, 2, None, 0.4),
+])
+
+
+def test_summary_statistics_count_missed_as_infinite():
+    s = summary_table(RUNS).set_index(["loss", "lr"])
+    assert list(summary_table(RUNS).columns) == columns.SUMMARY
+    a1 = s.loc[("A", 1.0)]
+    assert a1["reached_frac"] == pytest.approx(2 / 3)
+    assert a1["steps_to_target_median"] == 5
+    assert a1["steps_to_target_q75"] == math.inf
+    b = s.loc[("B", 0.1)]
+    assert b["steps_to_target_median"] == 40
+    assert b["steps_to_target_q25"] == 20
+    assert s.loc[("A", 0.1), "steps_to_target_median"] == 20
+
+
+def test_best_lr_is_fewest_median_steps():
+    s = summary_table(RUNS).set_index(["loss", "lr"])
+    assert bool(s.loc[("A", 1.0), "best_lr"]) and not bool(s.loc[("A", 0.1), "best_lr"])
+    assert bool(s.loc[("B", 0.1), "best_lr"])
+    assert set(best_lr_rows(RUNS, summary_table(RUNS))["lr"]) == {1.0, 0.1}
+
+
+def test_performance_profile_by_hand():
+    """Problems are seeds 0, 1, 2. A at lr 1.0: 5, 5, inf. B: 20, 40, inf.
+    Best per problem: 5, 5, (none). Ratios A: 1, 1, inf; B: 4, 8, inf."""
+    prof = performance_profile(RUNS, summary_table(RUNS), taus=np.array([1.0, 4.0, 8.0, 100.0]))
+    got = prof.pivot(index="tau", columns="loss", values="fraction_solved")
+    np.testing.assert_allclose(got["A"].to_numpy(), [2 / 3, 2 / 3, 2 / 3, 2 / 3])
+    np.testing.assert_allclose(got["B"].to_numpy(), [0, 1 / 3, 2 / 3, 2 / 3])
+    assert (prof["problems"] == 3).all()
+    assert list(prof.columns) == columns.PROFILE
