@@ -151,9 +151,9 @@ def train_stack(group: Group, stack: Stack, runs: tuple[Run, ...], ds: Dataset,
         loss = loss_fn(z, y_tr[b]).mean(-1)                                     # (K,)
         grads = torch.autograd.grad(loss.sum(), trainable)
         with torch.no_grad():
-            finite = torch.isfinite(loss)
-            for g in grads:
-                finite &= torch.isfinite(g).reshape(K, -1).all(1)
+            # NaN/inf in any gradient entry makes the run's sum of entries non-finite
+            # (one cheap reduction per tensor; an overflowing sum of finite entries also counts)
+            finite = torch.isfinite(loss + sum(g.reshape(K, -1).sum(1) for g in grads))
             nonfinite_step = torch.where(alive & ~finite, torch.full_like(nonfinite_step, step), nonfinite_step)
             alive &= finite
         opt.step(grads, alive)
