@@ -46,8 +46,39 @@ def _gaussian_mixture(cfg: dict) -> tuple[np.ndarray, np.ndarray]:
     return x, y.astype(np.int64)
 
 
+# torchvision datasets for bigger machines (optional extra "vision"), flattened to vectors.
+# name -> (torchvision class, files torchvision expects under <data.root>/<folder>)
+VISION = {
+    "mnist": ("MNIST", "MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte"),
+    "fashion_mnist": ("FashionMNIST", "FashionMNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte"),
+    "cifar10": ("CIFAR10", "cifar-10-batches-py/{data_batch_1..5,test_batch,batches.meta}"),
+}
+
+
+def _vision(name: str):
+    def load(cfg: dict) -> tuple[np.ndarray, np.ndarray]:
+        """Train and test splits pooled (the project makes its own seeded split), pixels flattened."""
+        try:
+            import torchvision
+        except ImportError:
+            raise RuntimeError(f"dataset {name!r} needs torchvision: pip install -e '.[vision]'") from None
+        cls_name, files = VISION[name]
+        root = cfg["data"]["root"]
+        cls = getattr(torchvision.datasets, cls_name)
+        try:
+            parts = [cls(root, train=train, download=False) for train in (True, False)]
+        except RuntimeError:
+            raise RuntimeError(
+                f"dataset {name!r} is not under {root!r}: expected {root}/{files}. Fetch it with "
+                f"`snakemake download_data` where there is internet, or copy the files there") from None
+        x = np.concatenate([np.asarray(p.data, dtype=np.float64).reshape(len(p.data), -1) for p in parts])
+        y = np.concatenate([np.asarray(p.targets, dtype=np.int64) for p in parts])
+        return x, y
+    return load
+
+
 # name -> function(cfg) returning raw (x, y)
-DATASETS = {"digits": _digits, "gaussian_mixture": _gaussian_mixture}
+DATASETS = {"digits": _digits, "gaussian_mixture": _gaussian_mixture, **{n: _vision(n) for n in VISION}}
 
 
 def load_dataset(name: str, cfg: dict) -> Dataset:
@@ -64,3 +95,20 @@ def load_dataset(name: str, cfg: dict) -> Dataset:
     x_tr, x_va = (x_tr - mean) / std, (x_va - mean) / std
     return Dataset(name, x_tr.astype(np.float32), y_tr, x_va.astype(np.float32), y_va,
                    int(y.max()) + 1)
+
+
+def download(name: str, root: str) -> None:
+    """Fetch a torchvision dataset into ``root`` (run where there is internet, e.g. a login node)."""
+    if name not in VISION:
+        raise ValueError(f"{name!r} needs no download; downloadable: {sorted(VISION)}")
+    try:
+        import torchvision
+    except ImportError:
+        raise RuntimeError(f"dataset {name!r} needs torchvision: pip install -e '.[vision]'") from None
+    cls_name, files = VISION[name]
+    try:
+        for train in (True, False):
+            getattr(torchvision.datasets, cls_name)(root, train=train, download=True)
+    except Exception as err:  # URLError, HTTPError, socket errors, checksum failures
+        raise RuntimeError(f"could not download {name!r} ({type(err).__name__}: {err}); "
+                           f"place the files at {root}/{files} by hand") from None

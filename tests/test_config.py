@@ -48,7 +48,7 @@ def _set(cfg, dotted, value):
 BAD = [
     ("convergence.losses", ["cross_entropy", "mse"], "convergence.losses[1]", "'mse' is not one of"),
     ("convergence.activations", ["swish"], "convergence.activations[0]", "not one of"),
-    ("convergence.datasets", ["mnist"], "convergence.datasets[0]", "not one of"),
+    ("convergence.datasets", ["imagenet"], "convergence.datasets[0]", "not one of"),
     ("overflow.dtypes", ["float8"], "overflow.dtypes[0]", "not one of"),
     ("overflow.implementations", ["naive"], "overflow.implementations[0]", "not one of"),
     ("convergence.learning_rates.sgd", [0.1, -1.0], "convergence.learning_rates.sgd[1]", "must be > 0"),

@@ -197,3 +197,15 @@ def test_datasets_are_split_and_standardised(default_config):
         np.testing.assert_array_equal(ds.x_val, again.x_val)
     other = load_dataset("digits", {**default_config, "seed": 1})
     assert not np.array_equal(other.y_val, load_dataset("digits", default_config).y_val)
+
+
+def test_vision_dataset_without_torchvision_or_files_says_what_to_do(default_config, tmp_path):
+    cfg = {**default_config, "data": {**default_config["data"], "root": str(tmp_path)}}
+    try:
+        import torchvision  # noqa: F401
+    except ImportError:
+        with pytest.raises(RuntimeError, match=r"needs torchvision: pip install -e '\.\[vision\]'"):
+            load_dataset("mnist", cfg)
+    else:
+        with pytest.raises(RuntimeError, match=r"is not under .*MNIST/raw.*snakemake download_data"):
+            load_dataset("mnist", cfg)

@@ -1,0 +1,23 @@
+# Fetch torchvision datasets. Run it where there is internet (a login node):
+#   snakemake download_data --cores 1
+# Training never downloads: compute nodes often have no network.
+VISION_DATASETS = [d for d in CONFIG["convergence"]["datasets"] if d in ("mnist", "fashion_mnist", "cifar10")]
+
+
+rule download_data:
+    input:
+        expand(CONFIG["data"]["root"] + "/.{name}.complete", name=VISION_DATASETS),
+    localrule: True
+
+
+rule download_dataset:
+    output:
+        touch(CONFIG["data"]["root"] + "/.{name}.complete"),
+    params:
+        name="{name}",
+        root=CONFIG["data"]["root"],
+    log:
+        "results/logs/download_{name}.log",
+    localrule: True
+    script:
+        "../scripts/download_data.py"
