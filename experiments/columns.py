@@ -31,9 +31,23 @@ SUMMARY = CONFIG_KEYS + [
 PROFILE = ["loss", "tau", "fraction_solved", "problems"]
 
 # results/overflow/probes.parquet: one row per probe
+# logit_gap holds the axis value v (named in issue 2, before the other axes existed)
 PROBES = [
     "implementation", "dtype", "num_classes", "logit_gap",
     "loss", "loss_finite", "grad_finite", "reference_loss", "relative_error",
+    "axis", "autocast", "compute_dtype", "grad_norm", "error",
+]
+
+# results/overflow/thresholds.parquet: one row per (implementation, dtype, num_classes, axis, autocast)
+THRESHOLDS = [
+    "implementation", "dtype", "num_classes", "axis", "autocast", "compute_dtype", "supported",
+    "measured_threshold", "predicted_threshold", "tolerance", "rule", "rule_text", "agrees", "refused_from",
+]
+
+# results/overflow/amp_training.parquet: one row per reduced-precision training run
+AMP_TRAINING = [
+    "dtype", "implementation", "grad_scaler", "logit_scale", "steps", "first_nonfinite_step",
+    "skipped_steps", "final_train_loss", "final_val_acc", "status",
 ]
 
 # results/lecture/examples.parquet: one row per worked number

@@ -43,8 +43,8 @@ def profile_figure(profile: pd.DataFrame):
 
 
 def overflow_figure(probes: pd.DataFrame):
-    """Finiteness map: for each implementation (panel) and dtype (row of points),
-    whether loss and gradient are finite at each logit gap."""
+    """Finiteness map: for each implementation (panel) and dtype (row of marks),
+    whether loss and gradient are finite at each axis value."""
     d = probes.copy()
     d["outcome"] = "loss and gradient finite"
     d.loc[d["loss_finite"] & ~d["grad_finite"], "outcome"] = "gradient non-finite"
@@ -52,17 +52,34 @@ def overflow_figure(probes: pd.DataFrame):
     palette = {"loss and gradient finite": "#4c72b0", "gradient non-finite": "#dd8452",
                "loss non-finite": "#c44e52"}
     impls = list(dict.fromkeys(d["implementation"]))
-    fig, axes = plt.subplots(1, len(impls), figsize=(5.5 * len(impls), 2.8), sharey=True, squeeze=False)
-    for ax, impl in zip(axes[0], impls):
+    ncol = min(4, len(impls))
+    nrow = -(-len(impls) // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.6 * ncol, 2.3 * nrow), sharey=True, squeeze=False)
+    for ax in axes.flat[len(impls):]:
+        ax.set_visible(False)
+    last = axes.flat[len(impls) - 1]
+    for ax, impl in zip(axes.flat, impls):
         sub = d[d["implementation"] == impl]
         sns.scatterplot(data=sub, x="logit_gap", y="dtype", hue="outcome", palette=palette,
-                        hue_order=list(palette), marker="s", s=30, linewidth=0, ax=ax,
-                        legend=ax is axes[0][-1])
+                        hue_order=list(palette), marker="|", s=40, linewidth=1.2, ax=ax,
+                        legend=ax is last)
         ax.set_xscale("log")
-        ax.set_title(impl)
-        ax.set_xlabel("logit gap (largest logit minus target logit)")
-    leg = axes[0][-1].get_legend()
-    if leg is not None:
-        sns.move_legend(axes[0][-1], "upper left", bbox_to_anchor=(1.02, 1), title=None, frameon=False)
+        ax.set_title(impl, fontsize=10)
+        ax.set_xlabel("logit gap v")
+        ax.set_ylabel("")
+    if last.get_legend() is not None:
+        sns.move_legend(last, "upper left", bbox_to_anchor=(1.02, 1), title=None, frameon=False)
     fig.tight_layout()
     return fig
+
+
+def relative_error_figure(probes: pd.DataFrame):
+    """Relative error of each finite loss against the exact value, against the axis value,
+    one panel per dtype, a line per implementation (non-finite points are left out)."""
+    d = probes[probes["loss_finite"]].copy()
+    d["relative error"] = d["relative_error"].clip(lower=1e-17)
+    g = sns.relplot(data=d, x="logit_gap", y="relative error", hue="implementation", col="dtype",
+                    col_wrap=2, kind="line", height=2.4, aspect=1.5, facet_kws={"sharey": True})
+    g.set(xscale="log", yscale="log")
+    g.set_axis_labels("logit gap v", "relative error")
+    return g.figure

@@ -1,14 +1,25 @@
-"""Where does each way of computing cross-entropy stop giving finite numbers?
+"""Where does each way of computing a classification loss stop giving finite numbers?
 
-Probe logits for C classes put the largest logit ``gap`` above the target's::
+Implementations (a registry like the losses), each ``f(z (N, C), y (N,)) -> (N,)``:
 
-    z = [gap, 0, 0, ..., 0],  target y = 1
-    exact loss = logsumexp(z) - z_y = gap + log(1 + (C - 1) e^{-gap})
+- ``softmax_naive``:     p = exp(z) / sum exp(z) by hand, then -log p_y
+- ``log_softmax_naive``: ``torch.softmax`` then ``torch.log`` (the lecture's ``nll_loss(log(pred))``)
+- ``log_softmax_nll``:   ``F.log_softmax`` + ``F.nll_loss``
+- ``cross_entropy``:     ``F.cross_entropy`` (fused)
+- ``logsumexp_manual``:  m + log sum exp(z - m) - z_y, m = max z, by hand
+- ``bce_naive``:         sigmoid then ``F.binary_cross_entropy``, one-vs-rest
+- ``bce_logits``:        ``F.binary_cross_entropy_with_logits``, one-vs-rest
+- ``mse_softmax``:       mean_j (softmax(z)_j - t_j)^2: always finite, its gradient vanishes
 
-Each implementation computes the loss and its gradient with respect to ``z``
-in the probe's dtype; the table records whether both are finite and the
-relative error against the exact value (computed in float64 from the closed
-form above, which is itself stable for every gap).
+Axes (probe logits in float64, then cast or produced under autocast):
+
+- ``gap``:       z = 0 except z_y = -v (the target v below the largest logit, 0)
+- ``max_logit``: z = v except z_y = v - 1 (the largest logit's absolute size)
+- ``lecture``:   z = v * (x @ w.T), the lecture's x (1, 784), w (10, 784), target 3
+
+Every probe is compared with the exact loss of the intended logits, computed
+stably in float64 (log-sum-exp with the max subtracted; softplus for the binary
+losses), so a finite answer also carries its relative error.
 """
 
 from __future__ import annotations
@@ -21,6 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from . import columns
+from .lecture import lecture_logits
 
 DTYPES = {
     "float16": torch.float16,
@@ -28,68 +40,203 @@ DTYPES = {
     "float32": torch.float32,
     "float64": torch.float64,
 }
+AXES = ["gap", "max_logit", "lecture"]
 
 
-def log_softmax_naive(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """The lecture's ``nll_loss(log(softmax(z)), y)``: -log(softmax(z)_y).
+def _onehot(y, z):
+    return F.one_hot(y, z.shape[-1]).to(z.dtype)
 
-    Breaks when softmax(z)_y rounds to 0 (then log gives -inf).
-    """
+
+def softmax_naive(z, y):
+    """-log(exp(z_y) / sum_j exp(z_j)) with no max subtracted: exp overflows first."""
+    e = torch.exp(z)
+    return -torch.log(e / e.sum(-1, keepdim=True)).gather(-1, y[:, None]).squeeze(-1)
+
+
+def log_softmax_naive(z, y):
+    """``F.nll_loss(torch.log(torch.softmax(z)), y)``: log(0) once p_y underflows."""
     return F.nll_loss(torch.log(torch.softmax(z, dim=-1)), y, reduction="none")
 
 
-def cross_entropy(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """``F.cross_entropy``: logsumexp(z) - z_y with the max subtracted (fused, stable)."""
+def log_softmax_nll(z, y):
+    """``F.nll_loss(F.log_softmax(z), y)``: z - max - log sum exp(z - max)."""
+    return F.nll_loss(F.log_softmax(z, dim=-1), y, reduction="none")
+
+
+def cross_entropy(z, y):
+    """``F.cross_entropy(z, y)`` (fused log-softmax and NLL)."""
     return F.cross_entropy(z, y, reduction="none")
 
 
-# name -> f(z (N, C), y (N,)) -> per-example loss (N,)
+def logsumexp_manual(z, y):
+    """m + log sum_j exp(z_j - m) - z_y with m = max_j z_j, by hand."""
+    m = z.max(-1, keepdim=True).values
+    return (m + torch.log(torch.exp(z - m).sum(-1, keepdim=True))).squeeze(-1) - z.gather(-1, y[:, None]).squeeze(-1)
+
+
+def bce_naive(z, y):
+    """(1/C) sum_j BCE(sigmoid(z_j), t_j) via ``F.binary_cross_entropy``, which clamps log at -100."""
+    return F.binary_cross_entropy(torch.sigmoid(z), _onehot(y, z), reduction="none").mean(-1)
+
+
+def bce_logits(z, y):
+    """(1/C) sum_j BCE on logits via ``F.binary_cross_entropy_with_logits`` (stable softplus form)."""
+    return F.binary_cross_entropy_with_logits(z, _onehot(y, z), reduction="none").mean(-1)
+
+
+def mse_softmax(z, y):
+    """(1/C) sum_j (softmax(z)_j - t_j)^2: finite everywhere; the gradient is what vanishes."""
+    return ((torch.softmax(z, dim=-1) - _onehot(y, z)) ** 2).mean(-1)
+
+
+# name -> (function, which exact reference it approximates)
 IMPLEMENTATIONS = {
+    "softmax_naive": softmax_naive,
     "log_softmax_naive": log_softmax_naive,
+    "log_softmax_nll": log_softmax_nll,
     "cross_entropy": cross_entropy,
+    "logsumexp_manual": logsumexp_manual,
+    "bce_naive": bce_naive,
+    "bce_logits": bce_logits,
+    "mse_softmax": mse_softmax,
 }
+FAMILY = {name: "ce" for name in IMPLEMENTATIONS} | {"bce_naive": "bce", "bce_logits": "bce",
+                                                   "mse_softmax": "mse_softmax"}
 
 
-def probe_logits(gap: float, num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """float64 logits (1, C) with z_0 = gap and all others 0, target class 1."""
-    z = torch.zeros(1, num_classes, dtype=torch.float64)
-    z[0, 0] = gap
-    return z, torch.tensor([1])
+def exact_loss(z64: torch.Tensor, y: torch.Tensor, family: str) -> torch.Tensor:
+    """The loss of float64 logits, computed stably: (N,) float64."""
+    if family == "ce":
+        return torch.logsumexp(z64, -1) - z64.gather(-1, y[:, None]).squeeze(-1)
+    t = _onehot(y, z64)
+    if family == "bce":  # t softplus(-z) + (1 - t) softplus(z); softplus(x) = logaddexp(0, x) exactly
+        zero = torch.zeros_like(z64)                 # (F.softplus turns linear past x = 20: not exact)
+        return (t * torch.logaddexp(zero, -z64) + (1 - t) * torch.logaddexp(zero, z64)).mean(-1)
+    return ((torch.softmax(z64, -1) - t) ** 2).mean(-1)
 
 
-def exact_loss(gap: float, num_classes: int) -> float:
-    """gap + log(1 + (C-1) e^-gap), evaluated without overflow for any gap >= 0."""
-    return gap + math.log1p((num_classes - 1) * math.exp(-gap))
+def probe_logits(axis: str, values: np.ndarray, num_classes: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """float64 logits (N, C) and targets (N,) for each axis value."""
+    v = torch.as_tensor(values, dtype=torch.float64)[:, None]              # (N, 1)
+    n = len(values)
+    if axis == "lecture":
+        base, t = lecture_logits(seed)                                       # (1, 10), target 3
+        return v * base.to(torch.float64), t.expand(n).clone()
+    y = torch.ones(n, dtype=torch.long)                                      # target class 1
+    rows = torch.arange(n)
+    if axis == "gap":
+        z = torch.zeros(n, num_classes, dtype=torch.float64)
+        z[rows, y] = -v[:, 0]
+    elif axis == "max_logit":
+        z = v.expand(n, num_classes).clone()
+        z[rows, y] = v[:, 0] - 1
+    else:
+        raise ValueError(f"unknown axis {axis!r}; valid: {AXES}")
+    return z, y
 
 
-def gap_grid(gap_min: float, gap_max: float, per_decade: int) -> np.ndarray:
-    """Log-spaced gaps from gap_min to gap_max inclusive."""
-    n = int(round(math.log10(gap_max / gap_min) * per_decade)) + 1
-    return np.geomspace(gap_min, gap_max, n)
+def _compute_dtype(implementation: str, z: torch.Tensor, loss: torch.Tensor) -> str:
+    """The dtype of the arithmetic that can break: the probabilities p for the naive
+    softmax paths, the sigmoid outputs for ``bce_naive``, log p for ``log_softmax_nll``,
+    else the loss itself (CPU autocast leaves softmax and log_softmax in the half
+    format but runs the losses in float32)."""
+    if implementation in ("softmax_naive", "log_softmax_naive"):
+        dt = torch.softmax(z.detach(), dim=-1).dtype
+    elif implementation == "bce_naive":
+        dt = torch.sigmoid(z.detach()).dtype
+    elif implementation == "log_softmax_nll":
+        dt = torch.log_softmax(z.detach(), dim=-1).dtype
+    else:
+        dt = loss.dtype
+    return str(dt).removeprefix("torch.")
 
 
-def probe(implementation: str, dtype: str, num_classes: int, gap: float) -> dict:
-    """One probe: loss and d loss / d z in ``dtype``; never raises on inf/NaN."""
+def _probe_rows(fn, implementation, dtype, z64, y, autocast, device):
+    leaf = z64.to(device=device, dtype=DTYPES[dtype], copy=True).requires_grad_()
+    if autocast:
+        with torch.autocast(device, dtype=DTYPES[dtype]):
+            loss = fn(leaf, y.to(device))
+            compute = _compute_dtype(implementation, leaf, loss)
+    else:
+        loss = fn(leaf, y.to(device))
+        compute = _compute_dtype(implementation, leaf, loss)
+    (grad,) = torch.autograd.grad(loss.sum(), leaf)
+    g = grad.detach().to(torch.float64)
+    return (loss.detach().to(torch.float64).cpu().numpy(), g.norm(dim=-1).cpu().numpy(),
+            torch.isfinite(g).all(-1).cpu().numpy(), compute)
+
+
+def probe_batch(implementation: str, dtype: str, z64: torch.Tensor, y: torch.Tensor,
+                autocast: bool = False, device: str = "cpu") -> dict[str, np.ndarray | str]:
+    """Loss and d loss / d z for every row of ``z64``, the logits held in ``dtype``.
+
+    ``autocast=False``: the loss runs on the cast logits as is. ``autocast=True``:
+    it runs inside ``torch.autocast(device, dtype)``, as it would on a model's
+    output in mixed precision, and autocast may upcast some ops (see
+    ``compute_dtype``). Never raises on inf/NaN; where an op refuses a row, that
+    row gets NaN and the op's message in ``error``.
+    """
     fn = IMPLEMENTATIONS[implementation]
-    z64, y = probe_logits(gap, num_classes)
-    z = z64.to(DTYPES[dtype]).requires_grad_()
-    loss = fn(z, y).sum()
-    (grad,) = torch.autograd.grad(loss, z)
-    value = float(loss.detach().to(torch.float64))
-    ref = exact_loss(gap, num_classes)
-    finite = math.isfinite(value)
-    return dict(
-        implementation=implementation, dtype=dtype, num_classes=num_classes, logit_gap=float(gap),
-        loss=value, loss_finite=finite, grad_finite=bool(torch.isfinite(grad).all()),
-        reference_loss=ref, relative_error=abs(value - ref) / ref if finite else math.inf,
-    )
+    n = len(y)
+    out = {"loss": np.full(n, np.nan), "grad_norm": np.full(n, np.nan), "grad_finite": np.zeros(n, bool),
+           "compute_dtype": "", "error": np.full(n, "", dtype=object)}
+    try:
+        out["loss"], out["grad_norm"], out["grad_finite"], out["compute_dtype"] = _probe_rows(
+            fn, implementation, dtype, z64, y, autocast, device)
+        return out
+    except (RuntimeError, NotImplementedError):
+        pass
+    for i in range(n):  # find the rows the op refuses
+        try:
+            l, g, f, c = _probe_rows(fn, implementation, dtype, z64[i:i + 1], y[i:i + 1], autocast, device)
+            out["loss"][i], out["grad_norm"][i], out["grad_finite"][i], out["compute_dtype"] = l[0], g[0], f[0], c
+        except (RuntimeError, NotImplementedError) as err:
+            out["error"][i] = str(err).splitlines()[0]
+    return out
 
 
-def run_probes(cfg: dict) -> pd.DataFrame:
-    """Every (implementation, dtype, num_classes, gap) of the config's overflow section."""
+def log_grid(lo: float, hi: float, per_decade: int) -> np.ndarray:
+    """Log-spaced values from lo to hi inclusive."""
+    n = int(round(math.log10(hi / lo) * per_decade)) + 1
+    return np.geomspace(lo, hi, n)
+
+
+def dense_grid(around: list[float], lo: float, hi: float, width: float = 0.05, points: int = 41) -> np.ndarray:
+    """``points`` values spaced evenly within +-``width`` (relative) of each threshold."""
+    parts = [np.linspace(t * (1 - width), t * (1 + width), points) for t in around if t is not None]
+    d = np.concatenate(parts) if parts else np.array([])
+    return d[(d >= lo) & (d <= hi)]
+
+
+def run_probes(cfg: dict, device: str = "cpu") -> pd.DataFrame:
+    """Every implementation x dtype x class count x axis x autocast of the config,
+    on the log grid plus a dense grid around each predicted threshold."""
+    from .thresholds import predictions  # thresholds imports this module
+
     ov = cfg["overflow"]
-    gaps = gap_grid(ov["gap_min"], ov["gap_max"], ov["points_per_decade"])
-    rows = [probe(impl, dt, c, g)
-            for impl in ov["implementations"] for dt in ov["dtypes"]
-            for c in ov["num_classes"] for g in gaps]
-    return pd.DataFrame(rows, columns=columns.PROBES)
+    base = log_grid(ov["gap_min"], ov["gap_max"], ov["points_per_decade"])
+    frames = []
+    for impl in ov["implementations"]:
+        for dtype in ov["dtypes"]:
+            for axis in ov["axes"]:
+                for c in ([10] if axis == "lecture" else ov["num_classes"]):
+                    for ac in ov["autocast"]:
+                        if ac and dtype not in ("float16", "bfloat16"):
+                            continue  # autocast only ever lowers to a half format
+                        guesses = [p.threshold for p in predictions(impl, dtype, c, axis, cfg["seed"])]
+                        values = np.unique(np.concatenate([base, dense_grid(guesses, base[0], base[-1])]))
+                        z64, y = probe_logits(axis, values, c, cfg["seed"])
+                        out = probe_batch(impl, dtype, z64, y, autocast=ac, device=device)
+                        ref = exact_loss(z64, y, FAMILY[impl]).numpy()
+                        loss = out["loss"]
+                        finite = np.isfinite(loss)
+                        with np.errstate(invalid="ignore", divide="ignore"):
+                            rel = np.where(finite, np.abs(loss - ref) / np.abs(ref), np.inf)
+                        frames.append(pd.DataFrame({
+                            "implementation": impl, "dtype": dtype, "num_classes": c, "axis": axis,
+                            "logit_gap": values, "autocast": bool(ac), "compute_dtype": out["compute_dtype"],
+                            "loss": loss, "loss_finite": finite, "grad_finite": out["grad_finite"],
+                            "grad_norm": out["grad_norm"], "reference_loss": ref, "relative_error": rel,
+                            "error": out["error"],
+                        }))
+    return pd.concat(frames, ignore_index=True)[columns.PROBES]

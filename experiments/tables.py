@@ -92,19 +92,6 @@ def best_lr_rows(df: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
     return df.merge(best, on=columns.CONFIG_KEYS)
 
 
-def first_break_table(probes: pd.DataFrame) -> pd.DataFrame:
-    """Smallest probed logit gap at which loss or gradient is non-finite,
-    per (implementation, dtype, num_classes); NaN where all probes stayed finite."""
-    broken = probes[~(probes["loss_finite"] & probes["grad_finite"])]
-    first = broken.groupby(["implementation", "dtype", "num_classes"])["logit_gap"].min()
-    first_loss = probes[~probes["loss_finite"]].groupby(
-        ["implementation", "dtype", "num_classes"])["logit_gap"].min()
-    all_keys = probes[["implementation", "dtype", "num_classes"]].drop_duplicates()
-    out = all_keys.merge(first.rename("first_nonfinite_gap").reset_index(), how="left")
-    out = out.merge(first_loss.rename("first_nonfinite_loss_gap").reset_index(), how="left")
-    return out.sort_values(["implementation", "num_classes", "dtype"]).reset_index(drop=True)
-
-
 def check_columns(df: pd.DataFrame, expected: list[str], name: str) -> None:
     """Raise if ``df`` lacks any contract column of table ``name``."""
     missing = [c for c in expected if c not in df.columns]
@@ -118,5 +105,7 @@ CONTRACT = {
     "profile": columns.PROFILE,
     "curves": columns.CURVES,
     "probes": columns.PROBES,
+    "thresholds": columns.THRESHOLDS,
+    "amp_training": columns.AMP_TRAINING,
     "examples": columns.EXAMPLES,
 }

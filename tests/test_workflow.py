@@ -38,6 +38,8 @@ def test_every_contract_file_is_written(smoke_run, repo):
         "summary": res / "convergence" / "summary.parquet",
         "profile": res / "convergence" / "profile.parquet",
         "probes": res / "overflow" / "probes.parquet",
+        "thresholds": res / "overflow" / "thresholds.parquet",
+        "amp_training": res / "overflow" / "amp_training.parquet",
         "examples": res / "lecture" / "examples.parquet",
     }
     frames = {name: pd.read_parquet(path) for name, path in tables.items()}
@@ -51,6 +53,7 @@ def test_every_contract_file_is_written(smoke_run, repo):
     cv = cfg["convergence"]
     assert set(frames["runs"]["loss"]) == set(cv["losses"])
     assert set(frames["probes"]["dtype"]) == set(cfg["overflow"]["dtypes"])
+    assert frames["thresholds"]["agrees"].all()
 
 
 def test_provenance_records_what_a_rerun_needs(smoke_run, repo):

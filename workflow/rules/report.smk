@@ -28,6 +28,8 @@ rule report:
         summary="results/convergence/summary.parquet",
         profile="results/convergence/profile.parquet",
         probes="results/overflow/probes.parquet",
+        thresholds="results/overflow/thresholds.parquet",
+        amp="results/overflow/amp_training.parquet",
         examples="results/lecture/examples.parquet",
         provenance="results/provenance.json",
     output:

@@ -1,13 +1,18 @@
-"""Probe every implementation x dtype x classes x logit gap; write probes.parquet."""
+"""Probe every implementation x dtype x classes x axis x autocast; write probes and thresholds."""
 import sys
 
 import torch
 
 from experiments.overflow import run_probes
 from experiments.storage import write_parquet
+from experiments.thresholds import thresholds_table
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
 torch.set_num_threads(snakemake.threads)
-probes = run_probes(snakemake.params.config)
-print(f"{len(probes)} probes, {int((~probes['loss_finite']).sum())} with a non-finite loss")
-write_parquet(probes, snakemake.output[0])
+config = snakemake.params.config
+probes = run_probes(config)
+thresholds = thresholds_table(probes, config["seed"])
+print(f"{len(probes)} probes; {len(thresholds)} thresholds, {int(thresholds['agrees'].sum())} agree with IEEE-754")
+print(thresholds[~thresholds["agrees"].astype(bool)].to_string())
+write_parquet(probes, snakemake.output.probes)
+write_parquet(thresholds, snakemake.output.thresholds)

@@ -1,0 +1,83 @@
+"""Train in reduced precision at growing logit scale: when does training first produce NaN/inf?
+
+One MLP (digits, hidden 64, ReLU, SGD) per (autocast dtype, loss implementation,
+gradient scaler, logit scale). The forward pass and the loss run inside
+``torch.autocast`` on the device; the naive ``log(softmax(z))`` and the fused
+``F.cross_entropy`` are compared, float16 also with ``torch.amp.GradScaler``
+(which skips a step whose gradients are not finite and lowers its scale).
+Statuses: ``ok`` (never non-finite), ``nonfinite`` (without a scaler, training
+stops at the first non-finite loss or gradient), ``skipped`` (the scaler skipped
+some steps and training went on).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pandas as pd
+import torch
+
+from . import columns
+from .data import load_dataset
+from .models import forward, init_params
+from .overflow import DTYPES, IMPLEMENTATIONS
+from .sweep import derive_seed
+from .training import batch_indices
+
+AMP_IMPLEMENTATIONS = ["log_softmax_naive", "cross_entropy"]
+
+
+def train_amp(cfg: dict, dtype: str, implementation: str, scaler: bool, logit_scale: float,
+              device: str = "cpu") -> dict:
+    a = cfg["overflow"]["amp_training"]
+    ds = load_dataset("digits", cfg)
+    x, y = torch.as_tensor(ds.x_train, device=device), torch.as_tensor(ds.y_train, device=device)
+    seed = derive_seed(cfg["seed"], "amp")
+    params = init_params([ds.num_features, 64, ds.num_classes], [seed], device)
+    scale = torch.tensor([logit_scale], device=device)
+    opt = torch.optim.SGD(params, lr=a["lr"])
+    gs = torch.amp.GradScaler(device) if scaler else None
+    idx = batch_indices(len(y), a["steps"], 64, seed)
+    loss_fn = IMPLEMENTATIONS[implementation]
+    first_bad, skipped, step = None, 0, 0
+    for step in range(a["steps"]):
+        b = idx[step].to(device)
+        with torch.autocast(device, dtype=DTYPES[dtype]):
+            z, _ = forward(params, x[b][None], "relu", scale)             # (1, B, C)
+            loss = loss_fn(z[0], y[b]).float().mean()
+        opt.zero_grad()
+        if gs is None:
+            loss.backward()
+            finite = bool(torch.isfinite(loss)) and all(bool(torch.isfinite(p.grad).all()) for p in params)
+            if not finite:
+                first_bad = step
+                break
+            opt.step()
+        else:
+            before = gs.get_scale()
+            gs.scale(loss).backward()
+            gs.step(opt)
+            gs.update()
+            if gs.get_scale() < before:         # the scaler found inf/NaN gradients and skipped
+                skipped += 1
+                first_bad = step if first_bad is None else first_bad
+    with torch.no_grad():
+        zt, _ = forward(params, x[None], "relu", scale)
+        zv, _ = forward(params, torch.as_tensor(ds.x_val, device=device)[None], "relu", scale)
+        train_loss = float(IMPLEMENTATIONS["cross_entropy"](zt[0].double(), y).mean())
+        val_acc = float((zv[0].argmax(-1).cpu() == torch.as_tensor(ds.y_val)).float().mean())
+    status = "ok" if first_bad is None else ("skipped" if scaler else "nonfinite")
+    return dict(dtype=dtype, implementation=implementation, grad_scaler=scaler, logit_scale=logit_scale,
+                steps=a["steps"], first_nonfinite_step=first_bad, skipped_steps=skipped,
+                final_train_loss=train_loss, final_val_acc=val_acc, status=status)
+
+
+def run_amp_training(cfg: dict, device: str = "cpu") -> pd.DataFrame:
+    a = cfg["overflow"]["amp_training"]
+    rows = []
+    for dtype, impl, scale in itertools.product(a["dtypes"], AMP_IMPLEMENTATIONS, a["logit_scales"]):
+        for scaler in ([False, True] if dtype == "float16" else [False]):  # bfloat16 has float32's range
+            rows.append(train_amp(cfg, dtype, impl, scaler, float(scale), device))
+    df = pd.DataFrame(rows, columns=columns.AMP_TRAINING)
+    df["first_nonfinite_step"] = df["first_nonfinite_step"].astype("Int64")
+    return df
