@@ -43,6 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import torch
+import torch.nn.functional as F
 
 from .overflow import DTYPES, FAMILY, exact_loss, probe_logits
 
@@ -124,15 +125,11 @@ def _bce_breaks(ex: _Exact, fi, v: float) -> bool:
     p = torch.sigmoid(z)
     t = torch.zeros_like(z)
     t[y] = 1
-    log_p, log_q = F_logsigmoid(z), F_logsigmoid(-z)                   # log p, log(1 - p)
+    log_p, log_q = F.logsigmoid(z), F.logsigmoid(-z)                   # log p, log(1 - p)
     if bool((log_p < _log_half_subnormal(fi)).any()) or bool((log_q < math.log(fi.eps / 4)).any()):
         return True
     log_grad = torch.log((p - t).abs() / ex.c) - log_p - log_q
     return bool((log_grad > math.log(fi.max)).any())
-
-
-def F_logsigmoid(z: torch.Tensor) -> torch.Tensor:
-    return torch.nn.functional.logsigmoid(z)
 
 
 def predictions(implementation: str, dtype: str, c: int, axis: str, seed: int = 0,

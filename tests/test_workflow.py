@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from experiments import columns
 from experiments.config import validate_config
 from experiments.sweep import groups_from_config
 from experiments.tables import CONTRACT, check_columns
@@ -48,7 +49,7 @@ def test_every_contract_file_is_written(smoke_run, repo):
         assert len(df) > 0, name
     n_runs = sum(g.num_runs for g in groups_from_config(cfg).values())
     assert len(frames["runs"]) == n_runs
-    assert set(frames["runs"]["status"]) <= {"ok", "not_reached", "diverged", "nonfinite"}
+    assert set(frames["runs"]["status"]) <= set(columns.STATUSES)
     assert frames["examples"].loc[frames["examples"]["comparable"], "matches"].all()
     cv = cfg["convergence"]
     assert set(frames["runs"]["loss"]) == set(cv["losses"])
