@@ -83,3 +83,30 @@ def relative_error_figure(probes: pd.DataFrame):
     g.set(xscale="log", yscale="log")
     g.set_axis_labels("logit gap v", "relative error")
     return g.figure
+
+
+def gradient_figure(grads: pd.DataFrame):
+    """d loss / d z_y against the true-class logit z_y (other logits 0), a line per loss."""
+    d = grads.copy()
+    d["loss"] = d["loss"].map(LOSS_LABELS).fillna(d["loss"])
+    fig, ax = plt.subplots(figsize=(7, 3.4))
+    sns.lineplot(data=d, x="true_logit", y="grad", hue="loss", ax=ax)
+    ax.axhline(0, color="0.6", lw=0.8)
+    ax.set_ylim(-1.2, 0.6)  # the square losses on raw logits grow linearly past this window
+    ax.set_xlabel("true-class logit z_y (all other logits 0)")
+    ax.set_ylabel("d loss / d z_y")
+    sns.move_legend(ax, "upper left", bbox_to_anchor=(1.02, 1), title=None, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def grad_norm_figure(curves: pd.DataFrame):
+    """Mean ||d loss / d z|| during training (log axes), a line per loss, panels per dataset."""
+    d = curves.copy()
+    d["loss"] = d["loss"].map(LOSS_LABELS).fillna(d["loss"])
+    d["step + 1"] = d["step"] + 1
+    g = sns.relplot(data=d, x="step + 1", y="grad_norm_logits", hue="loss", col="dataset", kind="line",
+                    errorbar=("pi", 100), height=2.8, aspect=1.4)
+    g.set(xscale="log", yscale="log")
+    g.set_axis_labels("step + 1", "mean ||dl/dz||")
+    return g.figure

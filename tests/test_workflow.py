@@ -4,6 +4,8 @@ import re
 import subprocess
 import sys
 
+from conftest import snakemake
+
 import pandas as pd
 import pytest
 import yaml
@@ -14,20 +16,6 @@ from experiments.sweep import groups_from_config
 from experiments.tables import CONTRACT, check_columns
 
 pytestmark = pytest.mark.workflow
-
-
-def snakemake(repo, workdir, *args, timeout=600):
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(repo / "workflow" / "Snakefile"),
-           "-d", str(workdir), *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-
-
-@pytest.fixture(scope="module")
-def smoke_run(repo, tmp_path_factory):
-    work = tmp_path_factory.mktemp("smoke")
-    proc = snakemake(repo, work, "--configfile", str(repo / "config" / "smoke.yaml"), "--cores", "2")
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return work
 
 
 def test_every_contract_file_is_written(smoke_run, repo):
