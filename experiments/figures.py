@@ -110,3 +110,40 @@ def grad_norm_figure(curves: pd.DataFrame):
     g.set(xscale="log", yscale="log")
     g.set_axis_labels("step + 1", "mean ||dl/dz||")
     return g.figure
+
+
+def steps_heatmap_figure(summary: pd.DataFrame):
+    """Median steps to target (log colour scale; blank = most seeds never reached it)
+    over loss x activation, one panel per dataset and logit scale."""
+    import numpy as np
+    from matplotlib.colors import LogNorm
+
+    d = summary.copy()
+    d["loss"] = d["loss"].map(LOSS_LABELS).fillna(d["loss"])
+    d["steps"] = d["steps_to_target_median"].replace(np.inf, np.nan)
+    keys = list(d.groupby(["dataset", "logit_scale"]).groups)
+    datasets = sorted({k[0] for k in keys})
+    scales = sorted({k[1] for k in keys})
+    finite = d["steps"].dropna()
+    norm = LogNorm(vmin=max(1, finite.min()), vmax=max(2, finite.max())) if len(finite) else None
+    fig, axes = plt.subplots(len(datasets), len(scales), figsize=(2.6 * len(scales) + 1.5, 2.9 * len(datasets)),
+                             squeeze=False, sharey=True)
+    for i, ds in enumerate(datasets):
+        for j, sc in enumerate(scales):
+            ax = axes[i][j]
+            sub = d[(d["dataset"] == ds) & (d["logit_scale"] == sc)]
+            grid = sub.pivot_table(index="loss", columns="activation", values="steps", aggfunc="min",
+                                   dropna=False)
+            if grid.isna().all().all():  # seaborn cannot colour an all-empty grid
+                ax.text(0.5, 0.5, "target never reached", ha="center", va="center", transform=ax.transAxes)
+                ax.set_title(f"{ds}, scale {sc:g}", fontsize=9)
+                ax.set_xticks([])
+                continue
+            sns.heatmap(grid, ax=ax, norm=norm, cmap="viridis_r", cbar=(j == len(scales) - 1),
+                        cbar_kws={"label": "median steps"}, linewidths=0.3, linecolor="white")
+            ax.set_title(f"{ds}, scale {sc:g}", fontsize=9)
+            ax.set_xlabel("")
+            ax.set_ylabel("" if j else "loss")
+            ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    return fig
