@@ -79,6 +79,10 @@ class _Exact:
         z, y = probe_logits(self.axis, np.array([v]), self.c, self.seed)
         return z[0], int(y[0])
 
+    def loss(self, v: float, family: str) -> float:
+        z, y = probe_logits(self.axis, np.array([v]), self.c, self.seed)
+        return float(exact_loss(z, y, family)[0])
+
     def logp(self, v: float) -> torch.Tensor:
         z, _ = self.z(v)
         return z - torch.logsumexp(z, -1)
@@ -137,6 +141,7 @@ def predictions(implementation: str, dtype: str, c: int, axis: str, seed: int = 
     """Every rule that fires, sorted by threshold. ``dtype`` holds the logits;
     ``compute_dtype`` (default: the same) runs the breaking arithmetic."""
     fl, fc = torch.finfo(DTYPES[dtype]), torch.finfo(DTYPES[compute_dtype or dtype])
+    s_c = fc.smallest_normal * fc.eps  # smallest subnormal of the compute format
     ex = _Exact(axis, c, seed)
     family = FAMILY[implementation]
     out = []
@@ -149,18 +154,17 @@ def predictions(implementation: str, dtype: str, c: int, axis: str, seed: int = 
         out.append(Prediction(t, rule, (log_tol + fl.eps * ex.max_abs(t)) / slope))
 
     add("logit_overflow", lambda v: _logit_at_risk(ex, family, v), fl.max * (1 + fl.eps / 4), 0.0)
-    add("loss_overflow", lambda v: float(exact_loss(*probe_logits(axis, np.array([v]), c, seed), family)[0]),
-        fc.max * (1 + fc.eps / 4), 0.0)
+    add("loss_overflow", lambda v: ex.loss(v, family), fc.max * (1 + fc.eps / 4), 0.0)
     if implementation == "softmax_naive":
         add("sum_overflow", lambda v: float(torch.logsumexp(ex.z(v)[0], -1)),
             math.log(fc.max) + math.log1p(fc.eps / 4), fc.eps)
     if implementation in NAIVE_P:
         # p_y = 1/X is subnormal in every format, but with ~1/(s X) units of precision
         add("grad_overflow", lambda v: -ex.logp_y(v), math.log(fc.max),
-            math.log1p(smallest_subnormal(DTYPES[compute_dtype or dtype]) * fc.max) + 4 * fc.eps)
+            math.log1p(s_c * fc.max) + 4 * fc.eps)
         add("p_underflow", lambda v: -ex.logp_y(v), -_log_half_subnormal(fc), math.log(2))
         add("grad_nan", lambda v: -float(ex.logp(v).min()), -_log_half_subnormal(fc), math.log(2))
-    if implementation == "bce_naive" and BCE_EPS < smallest_subnormal(DTYPES[compute_dtype or dtype]) / 2:
+    if implementation == "bce_naive" and BCE_EPS < s_c / 2:
         t = _crossing(lambda v: float(_bce_breaks(ex, fc, v)), 0.5)
         if t is not None:
             slope = _slope(ex.max_abs, t) or float("inf")
