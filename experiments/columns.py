@@ -6,6 +6,9 @@ Later capabilities add columns; none of these is ever renamed.
 # What identifies a run of the convergence sweep.
 RUN_KEYS = ["dataset", "loss", "activation", "hidden", "optimizer", "learn_scale", "logit_scale", "lr", "seed"]
 
+# results/data/datasets.parquet: one row per dataset in the sweep
+DATASETS = ["dataset", "source", "n_train", "n_val", "num_features", "num_classes", "val_fraction", "split_seed"]
+
 # results/convergence/curves.parquet: one row per run and logged step
 CURVE_METRICS = ["step", "train_loss", "train_acc", "val_acc", "grad_norm_logits", "mean_abs_logit",
                  "logit_norm", "saturated_frac", "logit_scale_value"]

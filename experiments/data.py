@@ -97,6 +97,15 @@ def load_dataset(name: str, cfg: dict) -> Dataset:
                    int(y.max()) + 1)
 
 
+def describe(ds: Dataset, cfg: dict) -> dict:
+    """One row of ``results/data/datasets.parquet``: sizes and how the split was made."""
+    return {"dataset": ds.name, "source": "torchvision" if ds.name in VISION else
+            ("scikit-learn" if ds.name == "digits" else "generated"),
+            "n_train": len(ds.y_train), "n_val": len(ds.y_val), "num_features": ds.num_features,
+            "num_classes": ds.num_classes, "val_fraction": cfg["data"]["val_fraction"],
+            "split_seed": derive_seed(cfg["seed"], ds.name, "split")}
+
+
 def download(name: str, root: str) -> None:
     """Fetch a torchvision dataset into ``root`` (run where there is internet, e.g. a login node)."""
     if name not in VISION:

@@ -42,34 +42,46 @@ def profile_figure(profile: pd.DataFrame):
     return fig
 
 
+# What the value v on each probe axis means (see experiments.overflow.probe_logits).
+AXIS_LABELS = {"gap": "logit gap v (z = 0, z_y = -v)", "max_logit": "max logit v (z = v, z_y = v - 1)",
+               "lecture": "scale v of the lecture's x @ w.T"}
+OUTCOME_COLOURS = {"loss and gradient finite": "#4c72b0", "gradient non-finite": "#dd8452",
+                   "loss non-finite": "#c44e52"}
+
+
 def overflow_figure(probes: pd.DataFrame):
-    """Finiteness map: for each implementation (panel) and dtype (row of marks),
-    whether loss and gradient are finite at each axis value."""
+    """Finiteness map: one panel per implementation (rows) and probe axis (columns);
+    in each, a strip per dtype marking whether loss and gradient are finite at each axis value."""
     d = probes.copy()
     d["outcome"] = "loss and gradient finite"
     d.loc[d["loss_finite"] & ~d["grad_finite"], "outcome"] = "gradient non-finite"
     d.loc[~d["loss_finite"], "outcome"] = "loss non-finite"
-    palette = {"loss and gradient finite": "#4c72b0", "gradient non-finite": "#dd8452",
-               "loss non-finite": "#c44e52"}
     impls = list(dict.fromkeys(d["implementation"]))
-    ncol = min(4, len(impls))
-    nrow = -(-len(impls) // ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(3.6 * ncol, 2.3 * nrow), sharey=True, squeeze=False)
-    for ax in axes.flat[len(impls):]:
-        ax.set_visible(False)
-    last = axes.flat[len(impls) - 1]
-    for ax, impl in zip(axes.flat, impls):
-        sub = d[d["implementation"] == impl]
-        sns.scatterplot(data=sub, x="logit_gap", y="dtype", hue="outcome", palette=palette,
-                        hue_order=list(palette), marker="|", s=40, linewidth=1.2, ax=ax,
-                        legend=ax is last)
-        ax.set_xscale("log")
-        ax.set_title(impl, fontsize=10)
-        ax.set_xlabel("logit gap v")
-        ax.set_ylabel("")
-    if last.get_legend() is not None:
-        sns.move_legend(last, "upper left", bbox_to_anchor=(1.02, 1), title=None, frameon=False)
-    fig.tight_layout()
+    axes_present = [a for a in AXIS_LABELS if a in set(d["axis"])] + sorted(set(d["axis"]) - set(AXIS_LABELS))
+    dtypes = [t for t in ("float16", "bfloat16", "float32", "float64") if t in set(d["dtype"])]
+    fig, axes = plt.subplots(len(impls), len(axes_present), figsize=(3.7 * len(axes_present), 1.45 * len(impls) + 0.6),
+                             sharex="col", sharey=True, squeeze=False)
+    for i, impl in enumerate(impls):
+        for j, axis in enumerate(axes_present):
+            ax = axes[i][j]
+            sub = d[(d["implementation"] == impl) & (d["axis"] == axis)]
+            for outcome, colour in OUTCOME_COLOURS.items():
+                pts = sub[sub["outcome"] == outcome]
+                ax.scatter(pts["logit_gap"], pts["dtype"].map(dtypes.index), c=colour, marker="|", s=40,
+                           linewidths=1.2, label=outcome)
+            ax.set_xscale("log")
+            ax.set_yticks(range(len(dtypes)), dtypes, fontsize=7)
+            ax.set_ylim(-0.6, len(dtypes) - 0.4)
+            ax.tick_params(labelsize=7)
+            if i == 0:
+                ax.set_title(AXIS_LABELS.get(axis, axis), fontsize=9)
+            if j == 0:
+                ax.set_ylabel(impl, fontsize=8)
+            if i == len(impls) - 1:
+                ax.set_xlabel("axis value v", fontsize=8)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=3, frameon=False, fontsize=8)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / fig.get_figheight()))
     return fig
 
 

@@ -47,8 +47,35 @@ def device_info(devices_used: list[str]) -> dict:
     return info
 
 
+def _number(value) -> float:
+    """A benchmark field as a float; 'NA' or absent (platforms without psutil data) as 0."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return x if x == x else 0.0
+
+
+def stage_times(benchmark_files: list[str]) -> dict:
+    """Per stage (a rule; ``train_group/<group>.tsv`` files count as stage ``train_group``):
+    jobs, summed wall and CPU seconds, and the largest peak RSS, from Snakemake's ``benchmark:`` files."""
+    import pandas as pd
+
+    out: dict = {}
+    for f in benchmark_files:
+        p = Path(f)
+        stage = p.parent.name if p.parent.name != "benchmarks" else p.stem
+        row = pd.read_csv(p, sep="\t").iloc[-1]  # the last repeat, should a rule be benchmarked several times
+        s = out.setdefault(stage, {"jobs": 0, "wall_s": 0.0, "cpu_s": 0.0, "max_rss_mb": 0.0})
+        s["jobs"] += 1
+        s["wall_s"] += float(row["s"])
+        s["cpu_s"] += _number(row.get("cpu_time"))
+        s["max_rss_mb"] = max(s["max_rss_mb"], _number(row.get("max_rss")))
+    return out
+
+
 def provenance(config: dict, repo: Path | str, devices_used: list[str], started_at: str | None,
-               stage_wall_s: dict) -> dict:
+               stage_wall_s: dict, stages: dict | None = None) -> dict:
     """The provenance record written to ``results/provenance.json``."""
     return {
         "git": git_state(repo),
@@ -61,4 +88,5 @@ def provenance(config: dict, repo: Path | str, devices_used: list[str], started_
         "started_at": started_at,
         "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "stage_wall_s": stage_wall_s,
+        "stages": stages or {},
     }

@@ -92,6 +92,27 @@ def best_lr_rows(df: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
     return df.merge(best, on=columns.CONFIG_KEYS)
 
 
+def fixed_lr_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """The fixed-rate view beside the best-rate view, for comparing losses at equal settings.
+
+    Rows: loss. Columns: (optimizer, lr) for every rate of the grid, then
+    (optimizer, "best"). Each cell is the median, over problems (all
+    configuration keys but loss, optimizer and lr), of the median steps to
+    target over seeds; inf means most problems were not solved at that rate.
+    """
+    v = "steps_to_target_median"
+    fixed = summary.pivot_table(index="loss", columns=["optimizer", "lr"], values=v, aggfunc="median")
+    best = summary[summary["best_lr"]].pivot_table(index="loss", columns="optimizer", values=v, aggfunc="median")
+    parts = {}
+    for opt in sorted(summary["optimizer"].unique()):
+        for lr in sorted(summary.loc[summary["optimizer"] == opt, "lr"].unique()):
+            parts[(opt, f"{lr:g}")] = fixed[(opt, lr)]
+        parts[(opt, "best")] = best[opt]
+    out = pd.DataFrame(parts)
+    out.columns.names = ["optimizer", "lr"]
+    return out
+
+
 def check_columns(df: pd.DataFrame, expected: list[str], name: str) -> None:
     """Raise if ``df`` lacks any contract column of table ``name``."""
     missing = [c for c in expected if c not in df.columns]
@@ -108,4 +129,5 @@ CONTRACT = {
     "thresholds": columns.THRESHOLDS,
     "amp_training": columns.AMP_TRAINING,
     "examples": columns.EXAMPLES,
+    "datasets": columns.DATASETS,
 }

@@ -102,3 +102,35 @@ def test_no_raw_quarto_or_template_syntax_is_visible(page):
 def test_screenshot_is_written_next_to_the_report(page, report):
     shot = report.with_suffix(".png")
     assert shot.exists() and shot.stat().st_size > 50_000
+
+
+def _column(pg, table_id: str, col: int, visible_only: bool = True) -> list[str]:
+    return pg.evaluate("""([id, col, vis]) => Array.from(document.querySelectorAll('#' + id + ' tbody tr'))
+        .filter(r => !vis || !r.hidden).map(r => r.cells[col].getAttribute('data-v'))""", [table_id, col, visible_only])
+
+
+def test_summary_table_sorts_and_filters(page):
+    """Runs last in this module: it changes the page (after the screenshot was taken)."""
+    pg, errors, _ = page
+    root = pg.locator("#summary-table")
+    headers = root.locator("thead th").all_inner_texts()
+    n_rows = root.locator("tbody tr").count()
+    assert n_rows > 1 and root.locator(".xt-count").inner_text() == f"{n_rows} of {n_rows} rows"
+
+    col = headers.index("steps (median)")
+    root.locator("thead th").nth(col).click()
+    up = [float(v) for v in _column(pg, "summary-table", col) if v != ""]
+    assert up == sorted(up) and len(up) > 1
+    root.locator("thead th").nth(col).click()
+    down = [float(v) for v in _column(pg, "summary-table", col) if v != ""]
+    assert down == sorted(up, reverse=True)
+
+    loss_col = headers.index("loss")
+    loss = max(set(_column(pg, "summary-table", loss_col)), key=len)  # no other loss name contains it
+    root.locator("input").fill(loss)
+    kept = _column(pg, "summary-table", loss_col)
+    assert 0 < len(kept) < n_rows and set(kept) == {loss}
+    assert root.locator(".xt-count").inner_text() == f"{len(kept)} of {n_rows} rows"
+    root.locator("input").fill("")
+    assert len(_column(pg, "summary-table", loss_col)) == n_rows
+    assert errors == []

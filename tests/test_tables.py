@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from experiments import columns
-from experiments.tables import best_lr_rows, performance_profile, summary_table
+from experiments.tables import best_lr_rows, fixed_lr_table, performance_profile, summary_table
 
 
 def make_runs(rows):
@@ -56,3 +56,17 @@ def test_performance_profile_by_hand():
     np.testing.assert_allclose(got["B"].to_numpy(), [0, 1 / 3, 2 / 3, 2 / 3])
     assert (prof["problems"] == 3).all()
     assert list(prof.columns) == columns.PROFILE
+
+
+def test_fixed_lr_table_beside_best_rate_by_hand():
+    # a second problem (activation tanh) where A is slower at 0.1 and never reaches at 1.0
+    tanh = make_runs([("A", 0.1, s, 50, 0.9) for s in range(3)] + [("A", 1.0, s, None, 0.3) for s in range(3)]
+                     + [("B", 0.1, s, 60, 0.9) for s in range(3)]).assign(activation="tanh")
+    summary = summary_table(pd.concat([RUNS, tanh], ignore_index=True))
+    t = fixed_lr_table(summary)
+    assert list(t.columns) == [("sgd", "0.1"), ("sgd", "1"), ("sgd", "best")]
+    # A at 0.1: medians 20 (relu) and 50 (tanh) -> 35; at 1.0: 5 and inf -> inf; best: 5 (relu, lr 1.0) and 50 -> 27.5
+    assert t.loc["A"].tolist() == [35.0, math.inf, 27.5]
+    # B was only run at 0.1: medians 40 and 60
+    assert t.loc["B", ("sgd", "0.1")] == 50.0 and math.isnan(t.loc["B", ("sgd", "1")])
+    assert t.loc["B", ("sgd", "best")] == 50.0

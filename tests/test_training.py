@@ -8,7 +8,7 @@ import torch
 
 from experiments import columns
 from experiments.config import validate_config
-from experiments.data import load_dataset
+from experiments.data import describe, load_dataset
 from experiments.losses import LOSSES
 from experiments.sweep import groups_from_config
 from experiments.training import log_schedule, stack_chunk_size, train_group
@@ -197,6 +197,13 @@ def test_datasets_are_split_and_standardised(default_config):
         np.testing.assert_array_equal(ds.x_val, again.x_val)
     other = load_dataset("digits", {**default_config, "seed": 1})
     assert not np.array_equal(other.y_val, load_dataset("digits", default_config).y_val)
+
+
+def test_describe_gives_the_sizes_the_report_shows(default_config):
+    row = describe(load_dataset("digits", default_config), default_config)
+    assert set(row) == set(columns.DATASETS)
+    assert (row["n_train"], row["n_val"], row["num_features"], row["num_classes"]) == (1347, 450, 64, 10)
+    assert row["source"] == "scikit-learn" and row["val_fraction"] == 0.25
 
 
 def test_vision_dataset_without_torchvision_or_files_says_what_to_do(default_config, tmp_path):

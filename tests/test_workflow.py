@@ -30,6 +30,7 @@ def test_every_contract_file_is_written(smoke_run, repo):
         "thresholds": res / "overflow" / "thresholds.parquet",
         "amp_training": res / "overflow" / "amp_training.parquet",
         "examples": res / "lecture" / "examples.parquet",
+        "datasets": res / "data" / "datasets.parquet",
     }
     frames = {name: pd.read_parquet(path) for name, path in tables.items()}
     for name, df in frames.items():
@@ -54,6 +55,12 @@ def test_provenance_records_what_a_rerun_needs(smoke_run, repo):
     assert prov["device"]["used"] == ["cpu"]
     assert prov["config"]["convergence"]["steps"] == 60
     assert prov["started_at"] <= prov["finished_at"]
+    cfg = validate_config(yaml.safe_load((repo / "config" / "smoke.yaml").read_text()))
+    stages = prov["stages"]  # from Snakemake's benchmark files, one per job
+    assert set(stages) == {"sweep", "describe_datasets", "train_group", "aggregate_convergence", "overflow_probe",
+                           "amp_training", "lecture_examples"}
+    assert stages["train_group"]["jobs"] == len(groups_from_config(cfg))
+    assert all(s["wall_s"] > 0 for s in stages.values())
 
 
 def test_report_is_self_contained_html(smoke_run):
@@ -92,3 +99,4 @@ def test_default_config_plans_one_job_per_group(repo):
     cfg = validate_config(yaml.safe_load((repo / "config" / "config.yaml").read_text()))
     n_groups = len(groups_from_config(cfg))
     assert re.search(rf"^train_group\s+{n_groups}$", proc.stdout, re.M), proc.stdout
+

@@ -35,6 +35,9 @@ rule sweep:
         config=CONFIG,
     log:
         "results/logs/sweep.log",
+    # wall time, CPU time and peak memory of the job; provenance sums them per stage
+    benchmark:
+        "results/benchmarks/sweep.tsv"
     localrule: True
     script:
         "../scripts/sweep.py"

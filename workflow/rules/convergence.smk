@@ -14,6 +14,9 @@ rule train_group:
         max_stack=CONFIG["convergence"]["max_stack"],
     log:
         "results/logs/train/{group}.log",
+    # wall time, CPU time and peak memory of the job; provenance sums them per stage
+    benchmark:
+        "results/benchmarks/train_group/{group}.tsv"
     # Small batched matrix products: one core per group keeps jobs side by side;
     # --cores N then trains N groups at once.
     threads: 1
@@ -34,6 +37,9 @@ rule aggregate_convergence:
         profile="results/convergence/profile.parquet",
     log:
         "results/logs/aggregate_convergence.log",
+    # wall time, CPU time and peak memory of the job; provenance sums them per stage
+    benchmark:
+        "results/benchmarks/aggregate_convergence.tsv"
     localrule: True
     script:
         "../scripts/aggregate_convergence.py"

@@ -21,3 +21,19 @@ rule download_dataset:
     localrule: True
     script:
         "../scripts/download_data.py"
+
+
+rule describe_datasets:
+    output:
+        "results/data/datasets.parquet",
+    params:
+        datasets=CONFIG["convergence"]["datasets"],
+        data=CONFIG["data"],
+        seed=CONFIG["seed"],
+    log:
+        "results/logs/describe_datasets.log",
+    benchmark:
+        "results/benchmarks/describe_datasets.tsv"
+    localrule: True  # reads each dataset once (seconds), for the report's methods section
+    script:
+        "../scripts/describe_datasets.py"

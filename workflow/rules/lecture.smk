@@ -8,6 +8,9 @@ rule lecture_examples:
         seed=CONFIG["seed"],
     log:
         "results/logs/lecture_examples.log",
+    # wall time, CPU time and peak memory of the job; provenance sums them per stage
+    benchmark:
+        "results/benchmarks/lecture_examples.tsv"
     threads: 1
     localrule: True
     script:

@@ -7,9 +7,12 @@ rule overflow_probe:
         probes="results/overflow/probes.parquet",
         thresholds="results/overflow/thresholds.parquet",
     params:
-        config=CONFIG,
+        config={"seed": CONFIG["seed"], "overflow": CONFIG["overflow"]},  # only what it reads: other edits do not rerun it
     log:
         "results/logs/overflow_probe.log",
+    # wall time, CPU time and peak memory of the job; provenance sums them per stage
+    benchmark:
+        "results/benchmarks/overflow_probe.tsv"
     threads: 1  # tens of thousands of tiny rows, batched per setting: one core is plenty
     script:
         "../scripts/overflow_probe.py"
@@ -19,9 +22,12 @@ rule amp_training:
     output:
         "results/overflow/amp_training.parquet",
     params:
-        config=CONFIG,
+        config={"seed": CONFIG["seed"], "data": CONFIG["data"], "overflow": CONFIG["overflow"]},
     log:
         "results/logs/amp_training.log",
+    # wall time, CPU time and peak memory of the job; provenance sums them per stage
+    benchmark:
+        "results/benchmarks/amp_training.tsv"
     threads: 1  # 24 small runs of 200 steps
     script:
         "../scripts/amp_training.py"

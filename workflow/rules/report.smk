@@ -7,6 +7,11 @@ rule provenance:
         probes="results/overflow/probes.parquet",
         examples="results/lecture/examples.parquet",
         sweep="results/sweep.parquet",
+        datasets="results/data/datasets.parquet",
+        # every stage's benchmark, summed per stage into provenance (the report's own time is in its log)
+        benchmarks=[f"results/benchmarks/{stage}.tsv" for stage in
+                    ["sweep", "describe_datasets", "aggregate_convergence", "overflow_probe", "amp_training",
+                     "lecture_examples"]] + expand("results/benchmarks/train_group/{group}.tsv", group=GROUPS),
     output:
         "results/provenance.json",
     params:
@@ -31,6 +36,7 @@ rule report:
         thresholds="results/overflow/thresholds.parquet",
         amp="results/overflow/amp_training.parquet",
         examples="results/lecture/examples.parquet",
+        datasets="results/data/datasets.parquet",
         provenance="results/provenance.json",
     output:
         "results/report.html",

@@ -3,7 +3,7 @@ import sys
 
 import pandas as pd
 
-from experiments.provenance import provenance
+from experiments.provenance import provenance, stage_times
 from experiments.storage import write_json
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
@@ -14,6 +14,7 @@ record = provenance(
     devices_used=runs["device"].tolist(),
     started_at=runs["started_at"].min() if len(runs) else None,
     stage_wall_s={"train (sum over groups)": float(runs["wall_time_s"].sum())},
+    stages=stage_times(snakemake.input.benchmarks),
 )
 print(record["git"], record["versions"])
 write_json(record, snakemake.output[0])
