@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import platform
+import shutil
 import subprocess
 import sys
 from importlib import metadata
@@ -43,7 +45,7 @@ def device_info(devices_used: list[str]) -> dict:
             "torch_cuda": torch.version.cuda, "cpu": platform.processor() or platform.machine(),
             "torch_threads": torch.get_num_threads()}
     if torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name(0)
+        info.update(gpu_info("cuda"))
     return info
 
 
@@ -74,8 +76,32 @@ def stage_times(benchmark_files: list[str]) -> dict:
     return out
 
 
+def gpu_info(device) -> dict:
+    """Name, CUDA runtime and driver version of a CUDA ``device`` (empty on a CPU)."""
+    import torch
+
+    device = torch.device(device)
+    if device.type != "cuda":
+        return {}
+    props = torch.cuda.get_device_properties(device)
+    smi = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader",
+                          "-i", str(device.index or 0)], capture_output=True, text=True) \
+        if shutil.which("nvidia-smi") else None
+    return {"gpu": props.name, "gpu_memory_gib": round(props.total_memory / 2**30, 1),
+            "compute_capability": f"{props.major}.{props.minor}", "cuda_runtime": torch.version.cuda,
+            "driver": smi.stdout.strip() if smi is not None and smi.returncode == 0 else None}
+
+
+def job_environment(device) -> dict:
+    """Where a job ran: host, scheduler job id (SLURM), device and its GPU; written next to
+    each group's tables and collected into provenance."""
+    return {"host": platform.node(), "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+            "slurm_partition": os.environ.get("SLURM_JOB_PARTITION"), "device": str(device),
+            **gpu_info(device)}
+
+
 def provenance(config: dict, repo: Path | str, devices_used: list[str], started_at: str | None,
-               stage_wall_s: dict, stages: dict | None = None) -> dict:
+               stage_wall_s: dict, stages: dict | None = None, jobs: dict | None = None) -> dict:
     """The provenance record written to ``results/provenance.json``."""
     return {
         "git": git_state(repo),
@@ -89,4 +115,5 @@ def provenance(config: dict, repo: Path | str, devices_used: list[str], started_
         "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "stage_wall_s": stage_wall_s,
         "stages": stages or {},
+        "jobs": jobs or {},
     }

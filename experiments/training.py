@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import platform
 import time
 
 import numpy as np
@@ -35,13 +36,21 @@ DIVERGENCE_FACTOR = 10.0
 CPU_STACK = 64  # runs per batched model on a CPU: past this, per-step overhead is already amortised
 
 
+def cuda_problem() -> str | None:
+    """Why ``device: cuda`` cannot work here (one line), or None when it can."""
+    if torch.cuda.is_available():
+        return None
+    build = f"torch {torch.__version__}" + ("" if torch.version.cuda else ", a CPU-only build")
+    return (f"config error: device: 'cuda' was requested but torch sees no CUDA device on "
+            f"{platform.node()} ({build}); use device: auto or cpu")
+
+
 def resolve_device(requested: str) -> torch.device:
     """``auto`` -> CUDA when available, else CPU. ``cuda`` without CUDA raises one line."""
     if requested == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if requested == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("config error: device: 'cuda' was requested but torch sees no CUDA device "
-                           "(use device: auto or cpu)")
+    if requested == "cuda" and (problem := cuda_problem()):
+        raise RuntimeError(problem)
     return torch.device(requested)
 
 

@@ -26,6 +26,8 @@ def test_dependency_lists_agree(repo):
             name, spec = _split(dep)
             conda[name] = spec
     assert "conda-forge" in env["channels"]
+    # packages conda-forge lacks come from PyPI through the pip section
+    conda.update(dict(_split(r) for r in pip_section if r != "-e ."))
     assert {k: v for k, v in conda.items() if k not in CONDA_ONLY} == pip
     assert "quarto" in conda
     assert "-e ." in pip_section

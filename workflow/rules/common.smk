@@ -41,3 +41,15 @@ rule sweep:
     localrule: True
     script:
         "../scripts/sweep.py"
+
+
+onstart:
+    # `device: cuda` on a machine without CUDA stops here, before the first job, when jobs
+    # run on this machine. On a cluster the login node may well have no GPU: there each
+    # job checks its own node instead (and fails with the same line). torch is imported
+    # only in this case (about a second).
+    if CONFIG["device"] == "cuda" and workflow.local_exec:
+        from experiments.training import cuda_problem
+
+        if problem := cuda_problem():
+            sys.exit(problem)

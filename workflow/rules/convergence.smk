@@ -6,6 +6,7 @@ rule train_group:
     output:
         runs="results/convergence/groups/{group}.runs.parquet",
         curves="results/convergence/groups/{group}.curves.parquet",
+        job="results/convergence/groups/{group}.job.json",  # host, SLURM job id, device, GPU
     params:
         group=group_params,
         data=CONFIG["data"],
@@ -18,10 +19,11 @@ rule train_group:
     benchmark:
         "results/benchmarks/train_group/{group}.tsv"
     # Small batched matrix products: one core per group keeps jobs side by side;
-    # --cores N then trains N groups at once.
+    # --cores N then trains N groups at once. On a cluster the SLURM profile adds gpu=1.
     threads: 1
     resources:
         mem_mb=1500,  # measured peak RSS of a default group: ~450 MB, most of it torch
+        runtime=30,  # minutes; a default group takes about 1 on one CPU core
     script:
         "../scripts/train_group.py"
 

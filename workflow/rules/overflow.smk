@@ -13,7 +13,13 @@ rule overflow_probe:
     # wall time, CPU time and peak memory of the job; provenance sums them per stage
     benchmark:
         "results/benchmarks/overflow_probe.tsv"
-    threads: 1  # tens of thousands of tiny rows, batched per setting: one core is plenty
+    # Tens of thousands of tiny rows, batched per setting: one core is plenty. Always on
+    # the CPU: it measures the formats' arithmetic, and its autocast predictions are CPU
+    # autocast's (CUDA autocast upcasts softmax and log_softmax to float32).
+    threads: 1
+    resources:
+        mem_mb=2000,  # measured peak RSS ~330 MB
+        runtime=15,  # minutes; about 12 s on one core
     script:
         "../scripts/overflow_probe.py"
 
@@ -23,11 +29,15 @@ rule amp_training:
         "results/overflow/amp_training.parquet",
     params:
         config={"seed": CONFIG["seed"], "data": CONFIG["data"], "overflow": CONFIG["overflow"]},
+        device=CONFIG["device"],  # CUDA autocast on a GPU node, CPU autocast elsewhere
     log:
         "results/logs/amp_training.log",
     # wall time, CPU time and peak memory of the job; provenance sums them per stage
     benchmark:
         "results/benchmarks/amp_training.tsv"
     threads: 1  # 24 small runs of 200 steps
+    resources:
+        mem_mb=2000,  # measured peak RSS ~480 MB
+        runtime=15,  # minutes; about 8 s on one core
     script:
         "../scripts/amp_training.py"

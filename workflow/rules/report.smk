@@ -7,6 +7,7 @@ rule provenance:
         probes="results/overflow/probes.parquet",
         examples="results/lecture/examples.parquet",
         sweep="results/sweep.parquet",
+        jobs=expand("results/convergence/groups/{group}.job.json", group=GROUPS),
         datasets="results/data/datasets.parquet",
         # every stage's benchmark, summed per stage into provenance (the report's own time is in its log)
         benchmarks=[f"results/benchmarks/{stage}.tsv" for stage in

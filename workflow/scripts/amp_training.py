@@ -1,13 +1,20 @@
-"""Train in reduced precision at growing logit scale; write amp_training.parquet."""
+"""Train in reduced precision at growing logit scale; write amp_training.parquet.
+On a GPU node (device auto or cuda) this is CUDA autocast, else CPU autocast."""
 import sys
 
 import torch
 
 from experiments.amp import run_amp_training
 from experiments.storage import write_parquet
+from experiments.training import resolve_device
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
 torch.set_num_threads(snakemake.threads)
-table = run_amp_training(snakemake.params.config)
+try:
+    device = resolve_device(snakemake.params.device)
+except RuntimeError as err:
+    sys.exit(str(err))
+print(f"device {device}")
+table = run_amp_training(snakemake.params.config, device.type)
 print(table.to_string())
 write_parquet(table, snakemake.output[0])

@@ -1,5 +1,7 @@
 """Write results/provenance.json."""
+import json
 import sys
+from pathlib import Path
 
 import pandas as pd
 
@@ -15,6 +17,7 @@ record = provenance(
     started_at=runs["started_at"].min() if len(runs) else None,
     stage_wall_s={"train (sum over groups)": float(runs["wall_time_s"].sum())},
     stages=stage_times(snakemake.input.benchmarks),
+    jobs={Path(f).name.removesuffix(".job.json"): json.loads(Path(f).read_text()) for f in snakemake.input.jobs},
 )
 print(record["git"], record["versions"])
 write_json(record, snakemake.output[0])

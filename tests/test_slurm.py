@@ -1,0 +1,109 @@
+"""The workflow on a real SLURM cluster: Debian's slurmctld + slurmd + munge started
+as a single-node cluster in a temporary directory (tests/slurm/start_cluster.sh),
+driven by snakemake-executor-plugin-slurm through workflow/profiles/slurm.
+
+Skipped, saying why, where SLURM or the plugin is not installed; with
+``XENT_REQUIRE_SLURM=1`` (CI) that is a failure instead. Every command runs
+under ``timeout -k`` (the plugin can wait forever on a cluster it lost track of),
+and only the daemons this test started are stopped.
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from experiments.columns import TIMING_COLUMNS
+
+pytestmark = [pytest.mark.workflow, pytest.mark.slurm]
+
+SCRIPTS = Path(__file__).parent / "slurm"
+NEEDED = ["slurmctld", "slurmd", "munged", "sbatch", "squeue", "scontrol"]
+# The smoke config's tables; each must be the same on SLURM as in the local run.
+TABLES = ["convergence/runs.parquet", "convergence/curves.parquet", "convergence/summary.parquet",
+          "convergence/profile.parquet", "overflow/probes.parquet", "overflow/thresholds.parquet",
+          "overflow/amp_training.parquet", "lecture/examples.parquet", "data/datasets.parquet"]
+# This machine has 2 cores and fake GPUs: ask for what one node has.
+LOCAL_OVERRIDES = [
+    "--default-resources", "slurm_partition=debug", "runtime=10", "mem_mb=1000",
+    "--set-resources", "train_group:gpu=1", "train_group:cpus_per_gpu=1", "train_group:mem_mb=1500",
+    "amp_training:gpu=1", "amp_training:cpus_per_gpu=1", "amp_training:mem_mb=1500", "overflow_probe:mem_mb=1500",
+    "--jobs", "4", "--latency-wait", "5",
+    # no accounting database here: ask squeue, and start asking after 1 s (default 40 s)
+    "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "1",
+]
+
+
+def _missing() -> str | None:
+    absent = [b for b in NEEDED if shutil.which(b) is None and not Path("/usr/sbin", b).exists()]
+    if absent:
+        return f"SLURM is not installed ({', '.join(absent)} missing; apt-get install -y slurmctld slurmd slurm-client munge)"
+    try:
+        import snakemake_executor_plugin_slurm  # noqa: F401
+    except ImportError:
+        return "snakemake-executor-plugin-slurm is not installed (pip install -e '.[cluster]')"
+    if os.geteuid() != 0:
+        return "the local cluster runs its daemons as root"
+    return None
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    missing = _missing()
+    if missing:
+        if os.environ.get("XENT_REQUIRE_SLURM") == "1":
+            pytest.fail(f"SLURM test required but {missing}")
+        pytest.skip(f"SLURM test skipped: {missing}")
+    base = tmp_path_factory.mktemp("slurm")
+    env = {**os.environ, "XENT_SLURM_DIR": str(base)}
+    start = subprocess.run(["timeout", "-k", "5", "120", str(SCRIPTS / "start_cluster.sh")], env=env,
+                           capture_output=True, text=True)
+    try:
+        assert start.returncode == 0, start.stdout[-3000:] + start.stderr[-3000:]
+        env["SLURM_CONF"] = str(base / "etc" / "slurm.conf")
+        env["PATH"] = f"{base / 'bin'}:{env['PATH']}"  # srun wrapper: the jobstep plugin drops SLURM_CONF
+        yield env
+    finally:
+        subprocess.run(["timeout", "-k", "5", "60", str(SCRIPTS / "stop_cluster.sh")], env=env,
+                       capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def slurm_run(cluster, repo, tmp_path_factory):
+    work = tmp_path_factory.mktemp("slurm_work")
+    cmd = ["timeout", "-k", "10", "900", sys.executable, "-m", "snakemake", "-s", str(repo / "workflow" / "Snakefile"),
+           "-d", str(work), "--workflow-profile", str(repo / "workflow" / "profiles" / "slurm"),
+           "--configfile", str(repo / "config" / "smoke.yaml"), *LOCAL_OVERRIDES]
+    proc = subprocess.run(cmd, env=cluster, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    return work, proc.stdout + proc.stderr
+
+
+def test_every_training_job_ran_as_a_slurm_job_with_a_gpu_request(slurm_run, cluster):
+    work, log = slurm_run
+    jobs = json.loads((work / "results" / "provenance.json").read_text())["jobs"]
+    assert len(jobs) == 4  # the smoke config's groups
+    for group, env in jobs.items():
+        assert env["slurm_job_id"], group
+        assert env["device"] == "cpu"  # fake GPUs: scheduled as GPU jobs, no CUDA inside
+        info = subprocess.run(["timeout", "-k", "5", "30", "scontrol", "show", "job", env["slurm_job_id"]],
+                              env=cluster, capture_output=True, text=True).stdout
+        assert "JobState=COMPLETED" in info, info
+        assert re.search(r"(TresPerJob|TresPerNode)=\S*gpu[:=]1", info), info
+        assert f"rule_train_group_wildcards_{group}" in info  # the plugin's comment names the rule and group
+    # the aggregation, provenance and report rules ran on the submitting machine
+    assert re.search(r"localrule (aggregate_convergence|report)", log)
+
+
+def test_slurm_results_equal_the_local_run(slurm_run, smoke_run):
+    work, _ = slurm_run
+    for name in TABLES:
+        local = pd.read_parquet(smoke_run / "results" / name)
+        remote = pd.read_parquet(work / "results" / name)
+        drop = [c for c in TIMING_COLUMNS if c in local.columns]
+        pd.testing.assert_frame_equal(remote.drop(columns=drop), local.drop(columns=drop), obj=name)
