@@ -107,3 +107,31 @@ def test_slurm_results_equal_the_local_run(slurm_run, smoke_run):
         remote = pd.read_parquet(work / "results" / name)
         drop = [c for c in TIMING_COLUMNS if c in local.columns]
         pd.testing.assert_frame_equal(remote.drop(columns=drop), local.drop(columns=drop), obj=name)
+
+
+def test_cluster_config_plans_a_gpu_job_per_group(repo, tmp_path):
+    """`snakemake --workflow-profile workflow/profiles/slurm -n` on config/cluster.yaml: no cluster needed."""
+    try:
+        import snakemake_executor_plugin_slurm  # noqa: F401
+    except ImportError:
+        if os.environ.get("XENT_REQUIRE_SLURM") == "1":
+            pytest.fail("snakemake-executor-plugin-slurm is not installed")
+        pytest.skip("snakemake-executor-plugin-slurm is not installed (pip install -e '.[cluster]')")
+    import yaml
+
+    from experiments.config import validate_config
+    from experiments.sweep import groups_from_config
+
+    cmd = ["timeout", "-k", "5", "120", sys.executable, "-m", "snakemake", "-s", str(repo / "workflow" / "Snakefile"),
+           "-d", str(tmp_path), "--workflow-profile", str(repo / "workflow" / "profiles" / "slurm"),
+           "--configfile", str(repo / "config" / "cluster.yaml"), "-n"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    out = proc.stdout + proc.stderr
+    groups = groups_from_config(validate_config(yaml.safe_load((repo / "config" / "cluster.yaml").read_text())))
+    assert re.search(rf"^train_group\s+{len(groups)}$", out, re.M)
+    jobs = re.findall(r"rule train_group:.*?resources: ([^\n]*)", out, re.S)
+    assert len(jobs) == len(groups) == 45
+    for resources in jobs:
+        assert "gpu=1" in resources and "cpus_per_gpu=4" in resources and "runtime=120" in resources
+    assert not (tmp_path / "results").exists()

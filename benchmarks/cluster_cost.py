@@ -1,0 +1,124 @@
+"""What a sweep costs: FLOPs counted from the config, time measured per run-step here.
+
+For every group of a config (default: config/cluster.yaml) it counts the
+floating-point work of its runs,
+
+    training    6 * P * B * steps                 (forward 2PB, backward 4PB)
+    evaluation  2 * P * N * (log points + 1)       (full training and validation sets)
+
+with P the MLP's weights, B the batch size and N the dataset's size (from
+the dataset's shape; nothing is downloaded). It then measures, on this machine
+and in this process, one batched training step of a stack of K runs of each
+architecture (random data of the dataset's shape) to give a measured cost per
+run-step and the FLOP rate it reached. The GPU figure is an *estimate*:
+total FLOPs divided by an assumed sustained rate (``--gpu-tflops``), not a
+measurement; say which when quoting it.
+
+Usage: python benchmarks/cluster_cost.py [--config config/cluster.yaml] [--gpu-tflops 20] [--stack 16]
+Ends with one line:  runs=<n> jobs=<n> pflop=<x> cpu_core_hours=<y> gpu_hours_estimate=<z>
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+import yaml
+
+from experiments.config import validate_config
+from experiments.losses import get_loss
+from experiments.models import forward, init_params
+from experiments.sweep import groups_from_config
+
+REPO = Path(__file__).resolve().parent.parent
+# (examples, features, classes) of each dataset, as data.py loads it (train + test pooled)
+SHAPES = {"digits": (1797, 64, 10), "mnist": (70000, 784, 10), "fashion_mnist": (70000, 784, 10),
+          "cifar10": (60000, 3072, 10)}
+
+
+def shape(name: str, cfg: dict) -> tuple[int, int, int]:
+    if name == "gaussian_mixture":
+        g = cfg["data"]["gaussian_mixture"]
+        return g["n_samples"], g["n_features"], g["n_classes"]
+    return SHAPES[name]
+
+
+def n_weights(sizes: list[int]) -> int:
+    return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+
+
+def step_seconds(sizes: list[int], batch: int, k: int, repeats: int = 20) -> float:
+    """Measured seconds of one SGD step of a stack of k runs (forward, backward, update)."""
+    params = init_params(sizes, list(range(k)))
+    x = torch.randn(k, batch, sizes[0])
+    y = torch.randint(0, sizes[-1], (k, batch))
+    scale = torch.ones(k)
+    loss_fn = get_loss("cross_entropy", {})
+
+    def one():
+        z, _ = forward(params, x, "relu", scale)
+        grads = torch.autograd.grad(loss_fn(z, y).mean(-1).sum(), params)
+        with torch.no_grad():
+            for p, g in zip(params, grads):
+                p -= 0.01 * g
+
+    one()  # warm-up
+    t = time.perf_counter()
+    for _ in range(repeats):
+        one()
+    return (time.perf_counter() - t) / repeats
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config", default=str(REPO / "config" / "cluster.yaml"))
+    ap.add_argument("--gpu-tflops", type=float, default=20.0,
+                    help="assumed sustained float32 rate of one GPU for batched small matmuls (TFLOP/s)")
+    ap.add_argument("--stack", type=int, default=16, help="runs per measured batched step")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    cfg = validate_config(yaml.safe_load(Path(args.config).read_text()))
+    groups = groups_from_config(cfg)
+
+    total_flop, total_runs, measured = 0.0, 0, {}
+    cpu_seconds = 0.0
+    per_group = []
+    for g in groups.values():
+        n, d, c = shape(g.dataset, cfg)
+        flop = 0.0
+        secs = 0.0
+        for stack in g.stacks:
+            sizes = [d, *stack.hidden, c]
+            p = n_weights(sizes)
+            k = len(stack.runs)
+            flop += k * (6 * p * g.batch_size * g.steps + 2 * p * n * (g.log_points + 1))
+            key = (tuple(sizes), g.batch_size)
+            if key not in measured:
+                s = step_seconds(sizes, g.batch_size, args.stack)
+                measured[key] = (s / args.stack, 6 * p * g.batch_size / (s / args.stack))
+                print(f"measured: sizes {sizes}, batch {g.batch_size}: {1e3 * measured[key][0]:.3f} ms per "
+                      f"run-step (stack of {args.stack}, one thread), {measured[key][1] / 1e9:.1f} GFLOP/s")
+            per_run_step, rate = measured[key]
+            # evaluation at the training step's measured FLOP rate
+            secs += k * (g.steps * per_run_step + 2 * p * n * (g.log_points + 1) / rate)
+        per_group.append((g.name, g.num_runs, flop, secs))
+        total_flop += flop
+        total_runs += g.num_runs
+        cpu_seconds += secs
+
+    longest = max(per_group, key=lambda r: r[2])
+    gpu_hours = total_flop / (args.gpu_tflops * 1e12) / 3600
+    print(f"{args.config}: {total_runs} runs in {len(groups)} jobs; {total_flop / 1e15:.1f} PFLOP in all")
+    print(f"largest job {longest[0]}: {longest[1]} runs, {longest[2] / 1e15:.2f} PFLOP, "
+          f"{longest[2] / (args.gpu_tflops * 1e12) / 60:.0f} min at {args.gpu_tflops:g} TFLOP/s (estimate)")
+    print(f"one CPU core at the measured rates: {cpu_seconds:.0f} s = {cpu_seconds / 3600:.1f} core-hours "
+          f"(extrapolated from measured steps)")
+    print(f"GPU at an assumed {args.gpu_tflops:g} TFLOP/s sustained: {gpu_hours:.1f} GPU-hours (estimate)")
+    print(f"runs={total_runs} jobs={len(groups)} pflop={total_flop / 1e15:.3g} "
+          f"cpu_core_hours={cpu_seconds / 3600:.2f} gpu_hours_estimate={gpu_hours:.2f}")
+
+
+if __name__ == "__main__":
+    main()
