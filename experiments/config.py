@@ -105,3 +105,44 @@ def config_hash(config: dict) -> str:
     """SHA-256 (first 16 hex digits) of the config as canonical JSON."""
     blob = json.dumps(config, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def load_config_file(path: Path | str) -> dict:
+    """Read and validate a config file; a YAML syntax error is one line with its position.
+
+    Snakemake parses ``--configfile`` itself before the workflow runs and says
+    only that the file is not valid YAML; this says where.
+    """
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark
+        raise ConfigError(f"config error: {path}: YAML does not parse at line {mark.line + 1}, "
+                          f"column {mark.column + 1}: {err.problem}") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"config error: {path}: YAML does not parse: {' '.join(str(err).split())}") from None
+    return validate_config({} if data is None else data)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python3 -m experiments.config FILE...``: check config files without running anything."""
+    import sys
+
+    files = sys.argv[1:] if argv is None else argv
+    if not files:
+        print("usage: python3 -m experiments.config CONFIG.yaml [...]", file=sys.stderr)
+        return 2
+    status = 0
+    for f in files:
+        try:
+            load_config_file(f)
+            print(f"{f}: ok")
+        except ConfigError as err:
+            print(err, file=sys.stderr)
+            status = 1
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

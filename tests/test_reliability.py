@@ -1,0 +1,196 @@
+"""Reliability: a killed sweep resumes to the same tables without recomputing finished
+groups; bad input is refused in one line before any job; numerical failure is a row;
+reruns give the same tables."""
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import snakemake
+
+import pandas as pd
+import pytest
+import yaml
+
+from experiments.columns import TIMING_COLUMNS
+
+pytestmark = pytest.mark.workflow
+
+# Every results table of the smoke config (compared with TIMING_COLUMNS left out).
+TABLES = ["sweep.parquet", "convergence/runs.parquet", "convergence/curves.parquet", "convergence/summary.parquet",
+          "convergence/profile.parquet", "overflow/probes.parquet", "overflow/thresholds.parquet",
+          "overflow/amp_training.parquet", "lecture/examples.parquet", "data/datasets.parquet"]
+
+
+def assert_same_tables(a: Path, b: Path) -> None:
+    for name in TABLES:
+        x, y = pd.read_parquet(a / "results" / name), pd.read_parquet(b / "results" / name)
+        drop = [c for c in TIMING_COLUMNS if c in x.columns]
+        pd.testing.assert_frame_equal(x.drop(columns=drop), y.drop(columns=drop), obj=name)
+
+
+# --- interruption ----------------------------------------------------------------
+
+def _start(repo, work, cfg):
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(repo / "workflow" / "Snakefile"), "-d", str(work),
+           "--configfile", str(cfg), "--cores", "2"]
+    # own process group: SIGKILL takes the jobs down too, as when a node dies
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def _kill_when(proc, ready, timeout=300):
+    end = time.monotonic() + timeout
+    while not ready():
+        assert proc.poll() is None, "the run finished before the kill point"
+        assert time.monotonic() < end, "kill point never reached"
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def _planned_groups(repo, work, cfg) -> set[str]:
+    """Groups Snakemake would (re)train now: its own view of what is unfinished."""
+    proc = snakemake(repo, work, "--configfile", str(cfg), "--cores", "2", "-n")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    return set(re.findall(r"wildcards: group=(\S+)", proc.stdout + proc.stderr))
+
+
+def _every_table_reads(work: Path) -> None:
+    """Whatever a killed run left under results/ with a table's name is a whole table."""
+    for path in (work / "results").rglob("*.parquet"):
+        pd.read_parquet(path)
+
+
+def test_killed_sweep_resumes_to_the_same_tables(repo, smoke_run, tmp_path):
+    cfg = repo / "config" / "smoke.yaml"
+    groups_dir = tmp_path / "results" / "convergence" / "groups"
+    all_groups = {p.name.removesuffix(".runs.parquet") for p in (smoke_run / "results" / "convergence" / "groups")
+                  .glob("*.runs.parquet")}
+
+    # kill 1: as soon as the first group has written its tables (others mid-training)
+    proc = _start(repo, tmp_path, cfg)
+    _kill_when(proc, lambda: any(groups_dir.glob("*.runs.parquet")))
+    _every_table_reads(tmp_path)
+    assert snakemake(repo, tmp_path, "--unlock", "--configfile", str(cfg)).returncode == 0
+    todo = _planned_groups(repo, tmp_path, cfg)
+    assert todo, "the kill came after training: nothing was interrupted"
+    finished = all_groups - todo
+    stamps = {g: (groups_dir / f"{g}.runs.parquet").stat().st_mtime_ns for g in finished}
+
+    # kill 2: while the report renders (every table written, the report not yet)
+    proc = _start(repo, tmp_path, cfg)
+    _kill_when(proc, lambda: (tmp_path / "results" / "logs" / "report.log").exists())
+    _every_table_reads(tmp_path)
+    assert not (tmp_path / "results" / "report.html").exists()
+    assert snakemake(repo, tmp_path, "--unlock", "--configfile", str(cfg)).returncode == 0
+    finished_2 = all_groups - _planned_groups(repo, tmp_path, cfg)
+    assert finished_2 == all_groups
+    stamps.update({g: (groups_dir / f"{g}.runs.parquet").stat().st_mtime_ns for g in finished_2 - finished})
+
+    # resume to the end
+    proc = snakemake(repo, tmp_path, "--configfile", str(cfg), "--cores", "2")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert (tmp_path / "results" / "report.html").exists()
+    assert_same_tables(tmp_path, smoke_run)
+    # groups Snakemake had recorded as finished were not trained again
+    assert {g: (groups_dir / f"{g}.runs.parquet").stat().st_mtime_ns for g in stamps} == stamps
+    again = snakemake(repo, tmp_path, "--configfile", str(cfg), "--cores", "2", "-n")
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+# --- bad input -------------------------------------------------------------------
+
+BAD_INPUT = [
+    # (id, config text, what the one line must contain)
+    ("unknown-loss", "convergence: {losses: [cross_entropy, mse]}", "convergence.losses[1]: 'mse' is not one of"),
+    ("unknown-activation", "convergence: {activations: [swish]}", "convergence.activations[0]: 'swish' is not one of"),
+    ("unknown-dataset", "convergence: {datasets: [imagenet]}", "convergence.datasets[0]: 'imagenet' is not one of"),
+    ("unknown-implementation", "overflow: {implementations: [naive]}", "overflow.implementations[0]: 'naive'"),
+    ("unknown-dtype", "overflow: {dtypes: [float8]}", "overflow.dtypes[0]: 'float8' is not one of"),
+    ("negative-lr", "convergence: {learning_rates: {sgd: [0.1, -0.5]}}", "convergence.learning_rates.sgd[1]: -0.5"),
+    ("zero-scale", "convergence: {logit_scales: [0]}", "convergence.logit_scales[0]: 0 is not allowed, must be > 0"),
+    ("zero-steps", "convergence: {steps: 0}", "convergence.steps: 0 is not allowed, must be >= 1"),
+    ("zero-group-size", "convergence: {max_stack: 0}", "convergence.max_stack: 0"),
+    ("empty-axis", "convergence: {seeds: []}", "convergence.seeds: must not be empty"),
+    ("wrong-type", "convergence: {steps: many}", "convergence.steps: 'many' is not of type integer"),
+    ("unknown-key", "convergence: {lossses: [hinge]}", "unknown key 'lossses'"),
+    ("target-above-1", "convergence: {target_acc: {digits: 1.5}}", "convergence.target_acc.digits: 1.5"),
+]
+
+
+@pytest.mark.parametrize("text,says", [b[1:] for b in BAD_INPUT], ids=[b[0] for b in BAD_INPUT])
+def test_bad_input_is_one_line_and_nothing_runs(repo, tmp_path, text, says):
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "earlier.txt").write_text("finished work")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text + "\n")
+    proc = snakemake(repo, tmp_path, "--configfile", str(bad), "--cores", "1")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    lines = [ln for ln in out.splitlines() if "config error" in ln]
+    assert len(lines) == 1 and lines[0].startswith("config error: ") and says in lines[0], out[-2000:]
+    assert "Traceback" not in out
+    assert [p.name for p in (tmp_path / "results").iterdir()] == ["earlier.txt"]
+    assert (tmp_path / "results" / "earlier.txt").read_text() == "finished work"
+
+
+def test_yaml_that_does_not_parse_is_refused_before_any_job(repo, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("convergence:\n  losses: [cross_entropy\n  steps: 5\n")
+    proc = snakemake(repo, tmp_path, "--configfile", str(bad), "--cores", "1")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    # Snakemake reads --configfile itself, before the workflow: its own line says what is wrong ...
+    assert "Config file is not valid JSON or YAML" in out
+    assert not (tmp_path / "results").exists()
+    # ... and `python3 -m experiments.config FILE` says where
+    check = subprocess.run([sys.executable, "-m", "experiments.config", str(bad)], capture_output=True, text=True)
+    assert check.returncode != 0
+    assert check.stderr.strip().splitlines() == [check.stderr.strip()]
+    assert re.fullmatch(r"config error: .*bad\.yaml: YAML does not parse at line 3, column \d+: .+", check.stderr.strip())
+
+
+def test_device_cuda_without_cuda_is_refused_before_any_job(repo, tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    proc = snakemake(repo, tmp_path, "--configfile", str(repo / "config" / "smoke.yaml"), "--config", "device=cuda",
+                     "--cores", "1")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    lines = [ln for ln in out.splitlines() if "config error" in ln]
+    assert len(lines) == 1 and "device: 'cuda' was requested but torch sees no CUDA device" in lines[0]
+    assert not (tmp_path / "results").exists()
+
+
+def test_config_values_never_reach_a_shell(repo):
+    """Rules hand values to Python through params:, never through shell: strings."""
+    rules = "\n".join(p.read_text() for p in (repo / "workflow").rglob("*.smk")) + (repo / "workflow" / "Snakefile").read_text()
+    assert not re.search(r"^\s*(shell|run):", rules, re.M)
+
+
+# --- numerical failure and reproducibility ---------------------------------------------
+
+def test_numerical_failure_is_a_row_and_the_run_carries_on(smoke_run, repo):
+    """The smoke config trains at a huge learning rate too: those runs break, the rest go on."""
+    cfg = yaml.safe_load((repo / "config" / "smoke.yaml").read_text())
+    huge = max(cfg["convergence"]["learning_rates"]["sgd"])
+    assert huge >= 1000
+    runs = pd.read_parquet(smoke_run / "results" / "convergence" / "runs.parquet")
+    broke = runs[runs["status"].isin(["nonfinite", "diverged"])]
+    assert len(broke) > 0 and set(broke["lr"]) == {huge}
+    assert (broke["nonfinite_step"].fillna(-1).ge(0) | broke["diverged_step"].fillna(-1).ge(0)).all()
+    assert (runs.loc[runs["lr"] != huge, "status"].isin(["ok", "not_reached"])).all()
+    page = (smoke_run / "results" / "report.html").read_text()
+    failures = page[page.index("Failures"):page.index("Methods and provenance")]
+    assert failures.count("nonfinite") + failures.count("diverged") >= len(broke)
+
+
+def test_rerun_with_other_cores_gives_identical_tables(repo, smoke_run, tmp_path):
+    proc = snakemake(repo, tmp_path, "--configfile", str(repo / "config" / "smoke.yaml"), "--cores", "1")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert_same_tables(tmp_path, smoke_run)
