@@ -55,6 +55,17 @@ def _key_path(error: jsonschema.ValidationError) -> str:
     return "".join(parts) or "<top level>"
 
 
+def _allowed(sub: dict) -> str:
+    """A short phrase for one alternative of an ``anyOf``: 'an integer >= 1', 'auto', 'null'."""
+    if "enum" in sub:
+        return " or ".join(map(str, sub["enum"]))
+    kind = {"integer": "an integer", "number": "a number", "null": "null", "string": "a string"}.get(
+        sub.get("type"), str(sub.get("type")))
+    bounds = [f"{op} {sub[k]}" for k, op in [("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<="),
+                                              ("exclusiveMaximum", "<")] if k in sub]
+    return " ".join([kind, *bounds])
+
+
 def _message(error: jsonschema.ValidationError) -> str:
     """One line: ``<key>: <what is wrong>, allowed: <what is allowed>``."""
     key = _key_path(error)
@@ -74,7 +85,7 @@ def _message(error: jsonschema.ValidationError) -> str:
         op = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}[v]
         return f"{key}: {error.instance!r} is not allowed, must be {op} {error.validator_value}"
     if v == "anyOf":
-        return f"{key}: {error.instance!r} is not allowed; {error.schema.get('description', error.message)}"
+        return f"{key}: {error.instance!r} is not allowed, must be {', or '.join(map(_allowed, error.validator_value))}"
     return f"{key}: {error.message}"
 
 

@@ -7,7 +7,9 @@
   scale, learning rate and seed. The trainer splits a stack into chunks sized
   to the device (``training.stack_chunk_size``).
 - A *group* is one Snakemake job: every stack of one (dataset, loss), so a job
-  pays process start-up and ``import torch`` once for many stacks.
+  pays process start-up and ``import torch`` once for many stacks; with
+  ``max_group_runs`` set, split into jobs of at most that many runs
+  (``<dataset>.<loss>.<part>``), stacks split where they must be.
 
 Seeds are derived, never drawn: a run's seed is a hash of the base seed, the
 dataset, the architecture and its replicate id, so it does not depend on which
@@ -18,6 +20,7 @@ start from the same weights and see the same minibatches (a paired comparison).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 from dataclasses import asdict, dataclass
@@ -55,7 +58,7 @@ class Stack:
 
 @dataclass(frozen=True)
 class Group:
-    name: str                   # "<dataset>.<loss>", also a file name
+    name: str                   # "<dataset>.<loss>" or "<dataset>.<loss>.<part>", also a file name
     dataset: str
     loss: str
     steps: int
@@ -95,12 +98,27 @@ def groups_from_config(cfg: dict) -> dict[str, Group]:
                 for scale, lr, seed in itertools.product(
                     cv["logit_scales"], cv["learning_rates"][opt], cv["seeds"]))
             stacks.append(Stack(dataset, loss, act, tuple(hidden), opt, bool(learn), runs))
-        name = f"{dataset}.{loss}"
-        out[name] = Group(
-            name=name, dataset=dataset, loss=loss, steps=cv["steps"], batch_size=cv["batch_size"],
-            log_points=cv["log_points"], target_acc=float(cv["target_acc"][dataset]),
-            loss_params=dict(cv["loss_params"]), stacks=tuple(stacks))
+        parts = _split(stacks, cv.get("max_group_runs"))
+        for i, part in enumerate(parts):
+            name = f"{dataset}.{loss}" if len(parts) == 1 else f"{dataset}.{loss}.{i}"
+            out[name] = Group(
+                name=name, dataset=dataset, loss=loss, steps=cv["steps"], batch_size=cv["batch_size"],
+                log_points=cv["log_points"], target_acc=float(cv["target_acc"][dataset]),
+                loss_params=dict(cv["loss_params"]), stacks=tuple(part))
     return out
+
+
+def _split(stacks: list[Stack], cap: int | None) -> list[list[Stack]]:
+    """Pack stacks, in order, into parts of at most ``cap`` runs (a longer stack is cut)."""
+    if cap is None:
+        return [stacks]
+    pieces = [dataclasses.replace(s, runs=s.runs[i:i + cap]) for s in stacks for i in range(0, len(s.runs), cap)]
+    parts: list[list[Stack]] = [[]]
+    for piece in pieces:
+        if parts[-1] and sum(len(s.runs) for s in parts[-1]) + len(piece.runs) > cap:
+            parts.append([])
+        parts[-1].append(piece)
+    return parts
 
 
 def sweep_table(cfg: dict):

@@ -58,6 +58,7 @@ BAD = [
     ("convergence.learn_logit_scale", ["yes"], "convergence.learn_logit_scale[0]", "not of type boolean"),
     ("convergence.max_stack", 0, "convergence.max_stack", "an integer >= 1, or auto"),
     ("convergence.max_stack", "big", "convergence.max_stack", "an integer >= 1, or auto"),
+    ("convergence.max_group_runs", 0, "convergence.max_group_runs", "must be an integer >= 1, or null"),
     ("convergence.loss_params.label_smoothing", 1.0, "convergence.loss_params.label_smoothing", "must be < 1"),
     ("convergence.logit_scales", [0], "convergence.logit_scales[0]", "must be > 0"),
     ("convergence.steps", 0, "convergence.steps", "must be >= 1"),

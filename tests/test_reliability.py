@@ -113,7 +113,8 @@ BAD_INPUT = [
     ("negative-lr", "convergence: {learning_rates: {sgd: [0.1, -0.5]}}", "convergence.learning_rates.sgd[1]: -0.5"),
     ("zero-scale", "convergence: {logit_scales: [0]}", "convergence.logit_scales[0]: 0 is not allowed, must be > 0"),
     ("zero-steps", "convergence: {steps: 0}", "convergence.steps: 0 is not allowed, must be >= 1"),
-    ("zero-group-size", "convergence: {max_stack: 0}", "convergence.max_stack: 0"),
+    ("zero-stack-size", "convergence: {max_stack: 0}", "convergence.max_stack: 0 is not allowed, must be an integer"),
+    ("zero-group-size", "convergence: {max_group_runs: 0}", "convergence.max_group_runs: 0 is not allowed"),
     ("empty-axis", "convergence: {seeds: []}", "convergence.seeds: must not be empty"),
     ("wrong-type", "convergence: {steps: many}", "convergence.steps: 'many' is not of type integer"),
     ("unknown-key", "convergence: {lossses: [hinge]}", "unknown key 'lossses'"),
@@ -194,3 +195,35 @@ def test_rerun_with_other_cores_gives_identical_tables(repo, smoke_run, tmp_path
     proc = snakemake(repo, tmp_path, "--configfile", str(repo / "config" / "smoke.yaml"), "--cores", "1")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert_same_tables(tmp_path, smoke_run)
+
+
+def test_a_runs_numbers_do_not_depend_on_its_stack_or_group_mates(repo):
+    """The smoke group digits x cross-entropy trained alone and inside a bigger sweep (more
+    activations, seeds and scales: other stacks, and stacks of another size): its runs are
+    identical, bit for bit."""
+    import copy
+
+    import torch
+
+    from experiments.columns import CURVES, RUN_KEYS
+    from experiments.config import validate_config
+    from experiments.sweep import groups_from_config
+    from experiments.training import train_group
+
+    small = yaml.safe_load((repo / "config" / "smoke.yaml").read_text())
+    big = copy.deepcopy(small)
+    big["convergence"].update(activations=["relu", "tanh"], seeds=[0, 1, 5], logit_scales=[0.5, 1.0, 10.0])
+    tables = []
+    for raw in (small, big):
+        cfg = validate_config(raw)
+        group = groups_from_config(cfg)["digits.cross_entropy"]
+        tables.append(train_group(group, {"seed": cfg["seed"], "data": cfg["data"]}, torch.device("cpu"), "auto"))
+    (runs_a, curves_a), (runs_b, curves_b) = tables
+    assert len(runs_b) > 2 * len(runs_a)
+    keep = [c for c in runs_a.columns if c not in TIMING_COLUMNS]
+    shared = runs_b[keep].merge(runs_a[RUN_KEYS], on=RUN_KEYS)
+    pd.testing.assert_frame_equal(shared.sort_values(RUN_KEYS, ignore_index=True),
+                                  runs_a[keep].sort_values(RUN_KEYS, ignore_index=True))
+    shared_curves = curves_b.merge(runs_a[RUN_KEYS], on=RUN_KEYS)[CURVES]
+    pd.testing.assert_frame_equal(shared_curves.sort_values(RUN_KEYS + ["step"], ignore_index=True),
+                                  curves_a[CURVES].sort_values(RUN_KEYS + ["step"], ignore_index=True))

@@ -19,7 +19,7 @@ REPORT_DIR = REPO_DIR + "/report"
 
 
 wildcard_constraints:
-    group=r"[A-Za-z0-9_]+\.[A-Za-z0-9_]+",
+    group=r"[A-Za-z0-9_]+\.[A-Za-z0-9_]+(\.[0-9]+)?",  # <dataset>.<loss>[.<part>]
 
 
 def group_params(wildcards):
