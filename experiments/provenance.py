@@ -101,7 +101,7 @@ def job_environment(device) -> dict:
 
 
 def provenance(config: dict, repo: Path | str, devices_used: list[str], started_at: str | None,
-               stage_wall_s: dict, stages: dict | None = None, jobs: dict | None = None) -> dict:
+               stages: dict, jobs: dict) -> dict:
     """The provenance record written to ``results/provenance.json``."""
     return {
         "git": git_state(repo),
@@ -113,7 +113,6 @@ def provenance(config: dict, repo: Path | str, devices_used: list[str], started_
         "config_hash": config_hash(config),
         "started_at": started_at,
         "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "stage_wall_s": stage_wall_s,
-        "stages": stages or {},
-        "jobs": jobs or {},
+        "stages": stages,   # per rule: jobs, wall and CPU seconds, peak RSS (stage_times)
+        "jobs": jobs,       # per training group: host, SLURM job id, device, GPU (job_environment)
     }

@@ -135,3 +135,18 @@ def test_cluster_config_plans_a_gpu_job_per_group(repo, tmp_path):
     for resources in jobs:
         assert "gpu=1" in resources and "cpus_per_gpu=4" in resources and "runtime=120" in resources
     assert not (tmp_path / "results").exists()
+
+
+def test_device_cuda_on_a_node_without_cuda_fails_the_job_in_one_line(cluster, repo, tmp_path):
+    """On a cluster the login node is not checked (it need not have a GPU); the job is."""
+    target = "results/convergence/groups/digits.cross_entropy.runs.parquet"
+    cmd = ["timeout", "-k", "10", "300", sys.executable, "-m", "snakemake", "-s", str(repo / "workflow" / "Snakefile"),
+           "-d", str(tmp_path), "--workflow-profile", str(repo / "workflow" / "profiles" / "slurm"),
+           "--configfile", str(repo / "config" / "smoke.yaml"), "--config", "device=cuda", *LOCAL_OVERRIDES,
+           "--retries", "0", target]
+    proc = subprocess.run(cmd, env=cluster, capture_output=True, text=True)
+    assert proc.returncode != 0
+    log = (tmp_path / "results" / "logs" / "train" / "digits.cross_entropy.log").read_text()
+    assert log.strip().splitlines() == [log.strip()]
+    assert log.startswith("config error: device: 'cuda' was requested but torch sees no CUDA device on ")
+    assert not (tmp_path / target).exists()

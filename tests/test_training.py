@@ -216,3 +216,16 @@ def test_vision_dataset_without_torchvision_or_files_says_what_to_do(default_con
     else:
         with pytest.raises(RuntimeError, match=r"is not under .*MNIST/raw.*snakemake download_data"):
             load_dataset("mnist", cfg)
+
+
+def test_device_cuda_without_cuda_is_one_line():
+    from experiments.training import cuda_problem, resolve_device
+
+    if torch.cuda.is_available():
+        assert cuda_problem() is None and resolve_device("cuda").type == "cuda"
+        return
+    with pytest.raises(RuntimeError) as err:
+        resolve_device("cuda")
+    assert str(err.value) == cuda_problem()
+    assert "\n" not in str(err.value) and str(err.value).startswith("config error: device: 'cuda' was requested")
+    assert resolve_device("auto").type == "cpu"

@@ -15,7 +15,6 @@ record = provenance(
     repo=snakemake.params.repo,
     devices_used=runs["device"].tolist(),
     started_at=runs["started_at"].min() if len(runs) else None,
-    stage_wall_s={"train (sum over groups)": float(runs["wall_time_s"].sum())},
     stages=stage_times(snakemake.input.benchmarks),
     jobs={Path(f).name.removesuffix(".job.json"): json.loads(Path(f).read_text()) for f in snakemake.input.jobs},
 )
