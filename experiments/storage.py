@@ -36,6 +36,10 @@ def write_parquet(df: pd.DataFrame, path: Path | str) -> None:
     _atomic(path, lambda tmp: df.to_parquet(tmp, index=False))
 
 
+def write_bytes(data: bytes, path: Path | str) -> None:
+    _atomic(path, lambda tmp: Path(tmp).write_bytes(data))
+
+
 def write_json(obj: dict, path: Path | str) -> None:
     def w(tmp):
         with open(tmp, "w") as f:

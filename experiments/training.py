@@ -16,9 +16,13 @@ exceptions.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import math
+import pickle
 import platform
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -30,6 +34,7 @@ from .data import Dataset, load_dataset
 from .losses import get_loss
 from .models import forward, init_params
 from .optim import make_optimizer
+from .storage import write_bytes
 from .sweep import Group, Run, Stack, derive_seed, hidden_name
 
 DIVERGENCE_FACTOR = 10.0
@@ -206,23 +211,48 @@ def _run_record(group, stack, run, k, records, nonfinite_step, diverged_step) ->
     return {"summary": summary, "curve": curve}
 
 
+def _chunk_key(group: Group, cfg: dict, device: torch.device, stack_index: int, start: int, size: int) -> str:
+    """What a chunk's result depends on, hashed: a checkpoint is reused only for the same work."""
+    what = json.dumps([group.to_dict(), cfg["seed"], cfg["data"], str(device), stack_index, start, size],
+                      sort_keys=True, default=str)
+    return hashlib.sha256(what.encode()).hexdigest()[:16]
+
+
 def train_group(group: Group, cfg: dict, device: torch.device | str = "cpu",
-                max_stack: int | str = "auto") -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Train every stack of ``group`` in chunks sized to the device; return (runs, curves)."""
+                max_stack: int | str = "auto", checkpoint_dir: Path | str | None = None,
+                log=lambda msg: None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Train every stack of ``group`` in chunks sized to the device; return (runs, curves).
+
+    With ``checkpoint_dir``, each finished chunk is saved there (atomically) and a
+    rerun of the same group loads it instead of training it again, so a killed or
+    preempted job resumes from its last finished chunk. The caller removes the
+    directory once the group's tables are written.
+    """
     device = torch.device(device)
     started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     ds = load_dataset(group.dataset, cfg)
     order_cache: dict = {}
     records, wall = [], []
-    for stack in group.stacks:
+    for s_idx, stack in enumerate(group.stacks):
         sizes = [ds.num_features, *stack.hidden, ds.num_classes]
         chunk = stack_chunk_size(max_stack, device, sizes, len(ds.y_train), group.batch_size)
         for i in range(0, len(stack.runs), chunk):
-            t0 = time.perf_counter()
-            part = train_stack(group, stack, stack.runs[i:i + chunk], ds, device, order_cache)
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            seconds = time.perf_counter() - t0
+            runs = stack.runs[i:i + chunk]
+            ckpt = None
+            if checkpoint_dir is not None:
+                key = _chunk_key(group, cfg, device, s_idx, i, len(runs))
+                ckpt = Path(checkpoint_dir) / f"stack{s_idx}-runs{i}-{key}.pkl"
+            if ckpt is not None and ckpt.exists():
+                part, seconds = pickle.loads(ckpt.read_bytes())
+                log(f"stack {s_idx}, runs {i}-{i + len(runs) - 1}: from checkpoint {ckpt.name}")
+            else:
+                t0 = time.perf_counter()
+                part = train_stack(group, stack, runs, ds, device, order_cache)
+                if device.type == "cuda":
+                    torch.cuda.synchronize(device)
+                seconds = time.perf_counter() - t0
+                if ckpt is not None:
+                    write_bytes(pickle.dumps((part, seconds)), ckpt)
             records += part
             wall += [seconds / len(part)] * len(part)
     runs = pd.DataFrame([r["summary"] for r in records])

@@ -59,20 +59,29 @@ def _planned_groups(repo, work, cfg) -> set[str]:
 
 
 def _every_table_reads(work: Path) -> None:
-    """Whatever a killed run left under results/ with a table's name is a whole table."""
+    """Whatever a killed run left under results/ with a table's or checkpoint's name is whole."""
+    import pickle
+
     for path in (work / "results").rglob("*.parquet"):
         pd.read_parquet(path)
+    for path in (work / "results").rglob("*.pkl"):
+        pickle.loads(path.read_bytes())
 
 
 def test_killed_sweep_resumes_to_the_same_tables(repo, smoke_run, tmp_path):
-    cfg = repo / "config" / "smoke.yaml"
+    # the smoke config, trained two runs at a time, so that groups checkpoint chunk by chunk
+    cfg = tmp_path / "smoke_chunked.yaml"
+    raw = yaml.safe_load((repo / "config" / "smoke.yaml").read_text())
+    raw["convergence"]["max_stack"] = 2
+    cfg.write_text(yaml.safe_dump(raw))
     groups_dir = tmp_path / "results" / "convergence" / "groups"
+    checkpoints = tmp_path / "results" / "convergence" / "checkpoints"
     all_groups = {p.name.removesuffix(".runs.parquet") for p in (smoke_run / "results" / "convergence" / "groups")
                   .glob("*.runs.parquet")}
 
-    # kill 1: as soon as the first group has written its tables (others mid-training)
+    # kill 1: as soon as a group has checkpointed its first chunk (mid-group)
     proc = _start(repo, tmp_path, cfg)
-    _kill_when(proc, lambda: any(groups_dir.glob("*.runs.parquet")))
+    _kill_when(proc, lambda: any(checkpoints.glob("*/*.pkl")))
     _every_table_reads(tmp_path)
     assert snakemake(repo, tmp_path, "--unlock", "--configfile", str(cfg)).returncode == 0
     todo = _planned_groups(repo, tmp_path, cfg)
@@ -95,8 +104,12 @@ def test_killed_sweep_resumes_to_the_same_tables(repo, smoke_run, tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert (tmp_path / "results" / "report.html").exists()
     assert_same_tables(tmp_path, smoke_run)
-    # groups Snakemake had recorded as finished were not trained again
+    # groups Snakemake had recorded as finished were not trained again ...
     assert {g: (groups_dir / f"{g}.runs.parquet").stat().st_mtime_ns for g in stamps} == stamps
+    # ... and a group killed mid-way resumed from its checkpointed chunks, which are gone now
+    logs = [p.read_text() for p in (tmp_path / "results" / "logs" / "train").glob("*.log")]
+    assert any("from checkpoint" in text for text in logs)
+    assert not list(checkpoints.glob("*/*.pkl"))
     again = snakemake(repo, tmp_path, "--configfile", str(cfg), "--cores", "2", "-n")
     assert "Nothing to be done" in again.stdout + again.stderr
 

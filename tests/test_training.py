@@ -229,3 +229,36 @@ def test_device_cuda_without_cuda_is_one_line():
     assert str(err.value) == cuda_problem()
     assert "\n" not in str(err.value) and str(err.value).startswith("config error: device: 'cuda' was requested")
     assert resolve_device("auto").type == "cpu"
+
+
+def test_a_killed_group_resumes_from_its_checkpointed_chunks(group, cfg, trained, tmp_path, monkeypatch):
+    import experiments.training as training
+
+    real = training.train_stack
+    calls = []
+
+    def dies_on_second_chunk(*args, **kwargs):
+        calls.append(len(args[2]))
+        if len(calls) == 2:
+            raise KeyboardInterrupt("killed")  # what a SIGTERM/preemption looks like mid-group
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(training, "train_stack", dies_on_second_chunk)
+    with pytest.raises(KeyboardInterrupt):
+        train_group(group, cfg, "cpu", 2, checkpoint_dir=tmp_path)
+    assert len(list(tmp_path.glob("*.pkl"))) == 1  # the first chunk, saved whole
+
+    calls.clear()
+    monkeypatch.setattr(training, "train_stack", lambda *a, **k: (calls.append(len(a[2])), real(*a, **k))[1])
+    said = []
+    runs, curves = train_group(group, cfg, "cpu", 2, checkpoint_dir=tmp_path, log=said.append)
+    assert sum(calls) == group.num_runs - 2 and len(said) == 1 and "from checkpoint" in said[0]
+    keep = [c for c in runs.columns if c not in columns.TIMING_COLUMNS]
+    pd.testing.assert_frame_equal(runs[keep], trained[0][keep])
+    pd.testing.assert_frame_equal(curves, trained[1])
+
+    # a checkpoint of other work (here: other steps) is never taken for this one
+    calls.clear()
+    other = dataclasses.replace(group, steps=group.steps + 1)
+    train_group(other, cfg, "cpu", 2, checkpoint_dir=tmp_path)
+    assert sum(calls) == group.num_runs

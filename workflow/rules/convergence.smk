@@ -13,6 +13,9 @@ rule train_group:
         seed=CONFIG["seed"],
         device=CONFIG["device"],
         max_stack=CONFIG["convergence"]["max_stack"],
+        # finished chunks of a killed job, reused by its rerun (not an output: Snakemake
+        # deletes incomplete outputs before a rerun); removed when the group completes
+        checkpoint_dir="results/convergence/checkpoints/{group}",
     log:
         "results/logs/train/{group}.log",
     # wall time, CPU time and peak memory of the job; provenance sums them per stage
