@@ -262,3 +262,27 @@ def test_a_killed_group_resumes_from_its_checkpointed_chunks(group, cfg, trained
     other = dataclasses.replace(group, steps=group.steps + 1)
     train_group(other, cfg, "cpu", 2, checkpoint_dir=tmp_path)
     assert sum(calls) == group.num_runs
+
+
+def test_download_without_network_names_the_files_and_where_to_put_them(tmp_path, monkeypatch):
+    """torchvision's downloader fails as it does offline (a fake module stands in, so this
+    runs where torchvision cannot be installed); the message says what to do by hand."""
+    import sys
+    import types
+    import urllib.error
+
+    from experiments.data import download
+
+    class OfflineMNIST:
+        def __init__(self, root, train=True, download=False):
+            raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    fake = types.ModuleType("torchvision")
+    fake.datasets = types.SimpleNamespace(MNIST=OfflineMNIST)
+    monkeypatch.setitem(sys.modules, "torchvision", fake)
+    with pytest.raises(RuntimeError) as err:
+        download("mnist", str(tmp_path))
+    msg = str(err.value)
+    assert "\n" not in msg
+    assert msg.startswith("could not download 'mnist' (URLError")
+    assert f"place the files at {tmp_path}/MNIST/raw/{{train,t10k}}-{{images-idx3,labels-idx1}}-ubyte" in msg
