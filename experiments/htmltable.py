@@ -70,7 +70,7 @@ _STYLE = """<style>
 
 def _cell(value, float_format: str) -> tuple[str, str]:
     """(sort key, shown text) of one cell; missing values sort last and show empty."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return "", ""
     if isinstance(value, bool):
         return str(int(value)), "yes" if value else "no"
