@@ -1,6 +1,7 @@
 # Validate the config (one line naming the key on failure, before any job) and
-# expand the sweep into groups (one job per dataset x loss). torch is not imported here: the DAG
-# builds in well under a second.
+# expand the sweep into groups (one job per dataset x loss, or smaller). torch is not
+# imported here: the DAG builds in well under a second. Functions and globals only;
+# rules live in the other files.
 import sys
 from pathlib import Path
 
@@ -14,8 +15,9 @@ except ConfigError as err:
 
 GROUPS = groups_from_config(CONFIG)
 # Sources next to the workflow, so that --directory elsewhere still finds them.
-REPO_DIR = str(Path(workflow.basedir).parent)
-REPORT_DIR = REPO_DIR + "/report"
+REPO_DIR = Path(workflow.basedir).parent
+REPORT_DIR = REPO_DIR / "report"
+DATA_ROOT = CONFIG["data"]["root"]  # torchvision datasets (config key data.root)
 
 
 wildcard_constraints:
@@ -25,22 +27,6 @@ wildcard_constraints:
 def group_params(wildcards):
     """The group's full description: any change to it reruns exactly that group."""
     return GROUPS[wildcards.group].to_dict()
-
-
-rule sweep:
-    output:
-        sweep="results/sweep.parquet",
-        config="results/config.yaml",
-    params:
-        config=CONFIG,
-    log:
-        "results/logs/sweep.log",
-    # wall time, CPU time and peak memory of the job; provenance sums them per stage
-    benchmark:
-        "results/benchmarks/sweep.tsv"
-    localrule: True
-    script:
-        "../scripts/sweep.py"
 
 
 onstart:

@@ -6,16 +6,16 @@ VISION_DATASETS = [d for d in CONFIG["convergence"]["datasets"] if d in ("mnist"
 
 rule download_data:
     input:
-        expand(CONFIG["data"]["root"] + "/.{name}.complete", name=VISION_DATASETS),
+        expand(f"{DATA_ROOT}/.{{name}}.complete", name=VISION_DATASETS),
     localrule: True
 
 
 rule download_dataset:
     output:
-        touch(CONFIG["data"]["root"] + "/.{name}.complete"),
+        touch(f"{DATA_ROOT}/.{{name}}.complete"),
     params:
         name="{name}",
-        root=CONFIG["data"]["root"],
+        root=DATA_ROOT,
     log:
         "results/logs/download_{name}.log",
     localrule: True

@@ -17,7 +17,7 @@ rule provenance:
         "results/provenance.json",
     params:
         config=CONFIG,
-        repo=REPO_DIR,
+        repo=str(REPO_DIR),
     log:
         "results/logs/provenance.log",
     localrule: True
@@ -27,8 +27,8 @@ rule provenance:
 
 rule report:
     input:
-        qmd=REPORT_DIR + "/report.qmd",
-        project=REPORT_DIR + "/_quarto.yml",
+        qmd=REPORT_DIR / "report.qmd",
+        project=REPORT_DIR / "_quarto.yml",
         runs="results/convergence/runs.parquet",
         curves="results/convergence/curves.parquet",
         summary="results/convergence/summary.parquet",
@@ -42,7 +42,7 @@ rule report:
     output:
         "results/report.html",
     params:
-        report_dir=REPORT_DIR,
+        report_dir=str(REPORT_DIR),
     log:
         "results/logs/report.log",
     localrule: True
