@@ -25,6 +25,33 @@ def default_config() -> dict:
     return validate_config(yaml.safe_load((REPO / "config" / "config.yaml").read_text()))
 
 
+# Every results table of the contract (experiments.tables.CONTRACT), by name, under results/.
+TABLE_PATHS = {
+    "runs": "convergence/runs.parquet",
+    "curves": "convergence/curves.parquet",
+    "summary": "convergence/summary.parquet",
+    "profile": "convergence/profile.parquet",
+    "probes": "overflow/probes.parquet",
+    "thresholds": "overflow/thresholds.parquet",
+    "amp_training": "overflow/amp_training.parquet",
+    "examples": "lecture/examples.parquet",
+    "datasets": "data/datasets.parquet",
+}
+
+
+def assert_same_tables(a: Path, b: Path, also: tuple[str, ...] = ()) -> None:
+    """The results tables under workdirs ``a`` and ``b`` are equal, apart from the columns
+    that are timings or timestamps (experiments.columns.TIMING_COLUMNS)."""
+    import pandas as pd
+
+    from experiments.columns import TIMING_COLUMNS
+
+    for rel in [*TABLE_PATHS.values(), *also]:
+        x, y = pd.read_parquet(a / "results" / rel), pd.read_parquet(b / "results" / rel)
+        drop = [c for c in TIMING_COLUMNS if c in x.columns]
+        pd.testing.assert_frame_equal(x.drop(columns=drop), y.drop(columns=drop), obj=rel)
+
+
 def snakemake(repo, workdir, *args, timeout=900):
     """Run the workflow with this Python, in ``workdir``."""
     cmd = [sys.executable, "-m", "snakemake", "-s", str(repo / "workflow" / "Snakefile"),

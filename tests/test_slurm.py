@@ -15,19 +15,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pandas as pd
-import pytest
+from conftest import assert_same_tables
 
-from experiments.columns import TIMING_COLUMNS
+import pytest
 
 pytestmark = [pytest.mark.workflow, pytest.mark.slurm]
 
 SCRIPTS = Path(__file__).parent / "slurm"
 NEEDED = ["slurmctld", "slurmd", "munged", "sbatch", "squeue", "scontrol"]
-# The smoke config's tables; each must be the same on SLURM as in the local run.
-TABLES = ["convergence/runs.parquet", "convergence/curves.parquet", "convergence/summary.parquet",
-          "convergence/profile.parquet", "overflow/probes.parquet", "overflow/thresholds.parquet",
-          "overflow/amp_training.parquet", "lecture/examples.parquet", "data/datasets.parquet"]
 # This machine has 2 cores and fake GPUs: ask for what one node has.
 LOCAL_OVERRIDES = [
     "--default-resources", "slurm_partition=debug", "runtime=10", "mem_mb=1000",
@@ -102,11 +97,7 @@ def test_every_training_job_ran_as_a_slurm_job_with_a_gpu_request(slurm_run, clu
 
 def test_slurm_results_equal_the_local_run(slurm_run, smoke_run):
     work, _ = slurm_run
-    for name in TABLES:
-        local = pd.read_parquet(smoke_run / "results" / name)
-        remote = pd.read_parquet(work / "results" / name)
-        drop = [c for c in TIMING_COLUMNS if c in local.columns]
-        pd.testing.assert_frame_equal(remote.drop(columns=drop), local.drop(columns=drop), obj=name)
+    assert_same_tables(work, smoke_run, also=("sweep.parquet",))
 
 
 def test_cluster_config_plans_a_gpu_job_per_group(repo, tmp_path):

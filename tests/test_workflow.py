@@ -4,7 +4,7 @@ import re
 import subprocess
 import sys
 
-from conftest import snakemake
+from conftest import TABLE_PATHS, snakemake
 
 import pandas as pd
 import pytest
@@ -21,18 +21,8 @@ pytestmark = pytest.mark.workflow
 def test_every_contract_file_is_written(smoke_run, repo):
     res = smoke_run / "results"
     cfg = validate_config(yaml.safe_load((repo / "config" / "smoke.yaml").read_text()))
-    tables = {
-        "runs": res / "convergence" / "runs.parquet",
-        "curves": res / "convergence" / "curves.parquet",
-        "summary": res / "convergence" / "summary.parquet",
-        "profile": res / "convergence" / "profile.parquet",
-        "probes": res / "overflow" / "probes.parquet",
-        "thresholds": res / "overflow" / "thresholds.parquet",
-        "amp_training": res / "overflow" / "amp_training.parquet",
-        "examples": res / "lecture" / "examples.parquet",
-        "datasets": res / "data" / "datasets.parquet",
-    }
-    frames = {name: pd.read_parquet(path) for name, path in tables.items()}
+    assert set(TABLE_PATHS) == set(CONTRACT)  # the tests compare every table of the contract
+    frames = {name: pd.read_parquet(res / rel) for name, rel in TABLE_PATHS.items()}
     for name, df in frames.items():
         check_columns(df, CONTRACT[name], name)
         assert len(df) > 0, name
