@@ -34,26 +34,34 @@ LOCAL_OVERRIDES = [
 ]
 
 
-def _missing() -> str | None:
-    absent = [b for b in NEEDED if shutil.which(b) is None and not Path("/usr/sbin", b).exists()]
-    if absent:
-        return f"SLURM is not installed ({', '.join(absent)} missing; apt-get install -y slurmctld slurmd slurm-client munge)"
+def _plugin_missing() -> str | None:
     try:
         import snakemake_executor_plugin_slurm  # noqa: F401
     except ImportError:
         return "snakemake-executor-plugin-slurm is not installed (pip install -e '.[cluster]')"
-    if os.geteuid() != 0:
-        return "the local cluster runs its daemons as root"
     return None
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    missing = _missing()
+def _cluster_missing() -> str | None:
+    absent = [b for b in NEEDED if shutil.which(b) is None and not Path("/usr/sbin", b).exists()]
+    if absent:
+        return f"SLURM is not installed ({', '.join(absent)} missing; apt-get install -y slurmctld slurmd slurm-client munge)"
+    if os.geteuid() != 0:
+        return "the local cluster runs its daemons as root"
+    return _plugin_missing()
+
+
+def _require(missing: str | None) -> None:
+    """Skip, saying why, when something is missing; fail instead under XENT_REQUIRE_SLURM=1 (CI)."""
     if missing:
         if os.environ.get("XENT_REQUIRE_SLURM") == "1":
             pytest.fail(f"SLURM test required but {missing}")
         pytest.skip(f"SLURM test skipped: {missing}")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    _require(_cluster_missing())
     base = tmp_path_factory.mktemp("slurm")
     env = {**os.environ, "XENT_SLURM_DIR": str(base)}
     start = subprocess.run(["timeout", "-k", "5", "120", str(SCRIPTS / "start_cluster.sh")], env=env,
@@ -102,12 +110,7 @@ def test_slurm_results_equal_the_local_run(slurm_run, smoke_run):
 
 def test_cluster_config_plans_a_gpu_job_per_group(repo, tmp_path):
     """`snakemake --workflow-profile workflow/profiles/slurm -n` on config/cluster.yaml: no cluster needed."""
-    try:
-        import snakemake_executor_plugin_slurm  # noqa: F401
-    except ImportError:
-        if os.environ.get("XENT_REQUIRE_SLURM") == "1":
-            pytest.fail("snakemake-executor-plugin-slurm is not installed")
-        pytest.skip("snakemake-executor-plugin-slurm is not installed (pip install -e '.[cluster]')")
+    _require(_plugin_missing())
     import yaml
 
     from experiments.config import validate_config
