@@ -237,17 +237,17 @@ def train_group(group: Group, cfg: dict, device: torch.device | str = "cpu",
         sizes = [ds.num_features, *stack.hidden, ds.num_classes]
         chunk = stack_chunk_size(max_stack, device, sizes, len(ds.y_train), group.batch_size)
         for i in range(0, len(stack.runs), chunk):
-            runs = stack.runs[i:i + chunk]
+            chunk_runs = stack.runs[i:i + chunk]
             ckpt = None
             if checkpoint_dir is not None:
-                key = _chunk_key(group, cfg, device, s_idx, i, len(runs))
+                key = _chunk_key(group, cfg, device, s_idx, i, len(chunk_runs))
                 ckpt = Path(checkpoint_dir) / f"stack{s_idx}-runs{i}-{key}.pkl"
             if ckpt is not None and ckpt.exists():
                 part, seconds = pickle.loads(ckpt.read_bytes())
-                log(f"stack {s_idx}, runs {i}-{i + len(runs) - 1}: from checkpoint {ckpt.name}")
+                log(f"stack {s_idx}, runs {i}-{i + len(chunk_runs) - 1}: from checkpoint {ckpt.name}")
             else:
                 t0 = time.perf_counter()
-                part = train_stack(group, stack, runs, ds, device, order_cache)
+                part = train_stack(group, stack, chunk_runs, ds, device, order_cache)
                 if device.type == "cuda":
                     torch.cuda.synchronize(device)
                 seconds = time.perf_counter() - t0
