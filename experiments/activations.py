@@ -32,20 +32,22 @@ def get_activation(name: str):
 SATURATION_TOL = 1e-3
 
 
-def saturated_fraction(activation: str, hidden: list[torch.Tensor]) -> torch.Tensor:
+def saturated_fraction(activation: str, hidden: list[torch.Tensor], runs: int | None = None) -> torch.Tensor:
     """Per run (K,): the fraction of hidden units that pass (almost) no gradient.
 
     sigmoid: outputs within 1e-3 of 0 or 1, over examples and units;
     tanh: outputs within 1e-3 of -1 or 1; relu: units that output 0 on every
     example of the batch (dead); identity never saturates (0). For gelu the
-    notion is not defined: NaN.
+    notion is not defined: NaN. A linear model (``hidden`` empty) has no hidden
+    unit: NaN for each of its ``runs`` runs.
     Each element of ``hidden`` is (K, N, H).
     """
-    k = hidden[0].shape[0] if hidden else 0
     if not hidden:
-        return torch.zeros(k)
+        if runs is None:
+            raise ValueError("saturated_fraction of a linear model needs the number of runs")
+        return torch.full((runs,), float("nan"))
     if activation == "gelu":
-        return torch.full((k,), float("nan"), device=hidden[0].device)
+        return torch.full((hidden[0].shape[0],), float("nan"), device=hidden[0].device)
     per_layer, sizes = [], []
     for h in hidden:
         if activation == "sigmoid":

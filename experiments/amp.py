@@ -39,7 +39,7 @@ def train_amp(cfg: dict, dtype: str, implementation: str, scaler: bool, logit_sc
     gs = torch.amp.GradScaler(device) if scaler else None
     idx = batch_indices(len(y), a["steps"], 64, seed)
     loss_fn = IMPLEMENTATIONS[implementation]
-    first_bad, skipped, step = None, 0, 0
+    first_bad, skipped, step, broke = None, 0, 0, False
     for step in range(a["steps"]):
         b = idx[step].to(device)
         with torch.autocast(device, dtype=DTYPES[dtype]):
@@ -49,14 +49,15 @@ def train_amp(cfg: dict, dtype: str, implementation: str, scaler: bool, logit_sc
         if gs is None:
             loss.backward()
             finite = bool(torch.isfinite(loss)) and all(bool(torch.isfinite(p.grad).all()) for p in params)
-            if not finite:
+            if not finite or not _stepped(lambda: opt.step()):
                 first_bad = step
                 break
-            opt.step()
         else:
             before = gs.get_scale()
             gs.scale(loss).backward()
-            gs.step(opt)
+            if not _stepped(lambda: gs.step(opt)):
+                first_bad, broke = (step if first_bad is None else first_bad), True
+                break
             gs.update()
             if gs.get_scale() < before:         # the scaler found inf/NaN gradients and skipped
                 skipped += 1
@@ -66,10 +67,23 @@ def train_amp(cfg: dict, dtype: str, implementation: str, scaler: bool, logit_sc
         zv, _ = forward(params, torch.as_tensor(ds.x_val, device=device)[None], "relu", scale)
         train_loss = float(IMPLEMENTATIONS["cross_entropy"](zt[0].double(), y).mean())
         val_acc = float((zv[0].argmax(-1).cpu() == torch.as_tensor(ds.y_val)).float().mean())
-    status = "ok" if first_bad is None else ("skipped" if scaler else "nonfinite")
+    status = "ok" if first_bad is None else ("skipped" if scaler and not broke else "nonfinite")
     return dict(dtype=dtype, implementation=implementation, grad_scaler=scaler, logit_scale=logit_scale,
                 steps=a["steps"], first_nonfinite_step=first_bad, skipped_steps=skipped,
                 final_train_loss=train_loss, final_val_acc=val_acc, status=status)
+
+
+def _stepped(step) -> bool:
+    """Run an optimiser step; False when the learning rate itself does not fit the parameters'
+    format (torch refuses ``p.add_(g, alpha=-lr)`` for lr past float32's largest value): a
+    numerical failure, so a row with a status rather than a crash."""
+    try:
+        step()
+    except RuntimeError as err:
+        if "without overflow" not in str(err):
+            raise
+        return False
+    return True
 
 
 def run_amp_training(cfg: dict, device: str = "cpu") -> pd.DataFrame:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -109,7 +110,30 @@ def validate_config(config: dict, schema: dict | None = None) -> dict:
         raise ConfigError(
             f"config error: overflow.gap_min: {ov['gap_min']!r} must be below overflow.gap_max ({ov['gap_max']!r})"
         )
+    _check_splits(cfg)
     return cfg
+
+
+# Sizes the split check needs without loading data: digits (always loaded: reduced-precision training uses it).
+DIGITS_SIZE, DIGITS_CLASSES = 1797, 10
+
+
+def _check_splits(cfg: dict) -> None:
+    """A stratified train/validation split needs every class twice and at least one example per
+    class on each side (scikit-learn refuses otherwise): say so here, naming the key, not in a job."""
+    v = cfg["data"]["val_fraction"]
+    gm = cfg["data"]["gaussian_mixture"]
+    sizes = {"digits": ("data.val_fraction", DIGITS_SIZE, DIGITS_CLASSES)}
+    if "gaussian_mixture" in cfg["convergence"]["datasets"]:
+        sizes["gaussian_mixture"] = ("data.gaussian_mixture.n_samples", gm["n_samples"], gm["n_classes"])
+    for name, (key, n, c) in sizes.items():
+        n_val = math.ceil(v * n)
+        n_train = n - n_val
+        if n < 2 * c or min(n_val, n_train) < c:
+            raise ConfigError(
+                f"config error: {key}: with {n:,} examples, {c} classes and data.val_fraction {v:g}, {name} splits "
+                f"into {n_train:,} training and {n_val:,} validation examples; a stratified split needs at least "
+                f"{c} (one per class) on each side")
 
 
 def config_hash(config: dict) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 from .config import config_hash
 
 PACKAGES = ["torch", "snakemake", "pandas", "numpy", "pyarrow", "scikit-learn", "matplotlib",
-            "seaborn", "nbclient", "nbconvert"]
+            "seaborn", "nbclient", "nbconvert", "papermill", "itables"]
 
 
 def git_state(repo: Path | str) -> dict:
@@ -101,7 +101,7 @@ def job_environment(device) -> dict:
 
 
 def provenance(config: dict, repo: Path | str, devices_used: list[str], started_at: str | None,
-               stages: dict, jobs: dict) -> dict:
+               stages: dict, jobs: dict, renderer: str | None = None) -> dict:
     """The provenance record written to ``results/provenance.json``."""
     return {
         "git": git_state(repo),
@@ -115,4 +115,5 @@ def provenance(config: dict, repo: Path | str, devices_used: list[str], started_
         "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "stages": stages,   # per rule: jobs, wall and CPU seconds, peak RSS (stage_times)
         "jobs": jobs,       # per training group: host, SLURM job id, device, GPU (job_environment)
+        "renderer": renderer,  # what renders the report, with its version (experiments.render)
     }

@@ -131,3 +131,21 @@ CONTRACT = {
     "examples": columns.EXAMPLES,
     "datasets": columns.DATASETS,
 }
+
+
+def shown_setting(runs: pd.DataFrame) -> dict:
+    """The setting the report's per-loss figures show, among those swept: SGD, else the first
+    optimiser; a fixed scale, else a learned one; the scale nearest 1 (log distance)."""
+    opts = sorted(runs["optimizer"].unique())
+    learn = bool(runs["learn_scale"].all())              # fixed scales when there are any
+    scales = runs.loc[runs["learn_scale"] == learn, "logit_scale"].unique()
+    scale = float(min(scales, key=lambda s: (abs(np.log(s)), s)))
+    return {"optimizer": "sgd" if "sgd" in opts else opts[0], "logit_scale": scale, "learn_scale": learn}
+
+
+def in_setting(df: pd.DataFrame, setting: dict) -> pd.DataFrame:
+    """Rows of ``df`` in ``setting`` (a dict of column: value)."""
+    mask = np.ones(len(df), dtype=bool)
+    for k, v in setting.items():
+        mask &= (df[k] == v).to_numpy()
+    return df[mask]

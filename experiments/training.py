@@ -108,7 +108,7 @@ def _evaluate(params, scale, x, y, activation, loss_fn) -> dict[str, torch.Tenso
             "grad_norm_logits": gz.norm(dim=-1).mean(-1),     # mean_i ||dl_i/dz_i||
             "mean_abs_logit": z.abs().mean(dim=(1, 2)),
             "logit_norm": z.norm(dim=-1).mean(-1),            # mean_i ||z_i||
-            "saturated_frac": saturated_fraction(activation, hidden),
+            "saturated_frac": saturated_fraction(activation, hidden, runs=z.shape[0]).to(z.device),
         }
 
 

@@ -1,3 +1,4 @@
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -37,6 +38,10 @@ TABLE_PATHS = {
     "examples": "lecture/examples.parquet",
     "datasets": "data/datasets.parquet",
 }
+
+
+# What would make a browser load something from elsewhere (a plain <a href> link is not a load).
+REMOTE_LOADS = re.compile(r"""\bsrc=["']?(https?:)?//|<link\b[^>]*\bhref=["']?(https?:)?//|url\(["']?(https?:)?//""")
 
 
 def assert_same_tables(a: Path, b: Path, also: tuple[str, ...] = ()) -> None:

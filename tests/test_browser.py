@@ -1,9 +1,12 @@
 """Open the rendered report in headless Chromium (Debian's, driven by Playwright) with the
-network off, and check what a reader sees.
+network cut, and check what a reader sees: for the Quarto render and the fallback's.
 
-The report is ``$XENT_REPORT`` when set (CI points it at the default run's
-report), else the smoke workflow's. Without a browser the test is skipped and
-says why; with ``XENT_REQUIRE_BROWSER=1`` (CI) a missing browser is a failure.
+Without ``$XENT_REPORT`` the reports are the smoke workflow's: its ``report.html``
+(rendered by Quarto when ``quarto`` is on PATH) and a fallback render of the same
+results. With ``$XENT_REPORT`` (CI points it at the default run's reports in turn)
+that one file is tested. Without a browser, or without Quarto for the Quarto
+report, a test is skipped and says why; ``XENT_REQUIRE_BROWSER=1`` and
+``XENT_REQUIRE_QUARTO=1`` (CI) make those failures instead.
 """
 import os
 import re
@@ -12,27 +15,30 @@ from pathlib import Path
 
 import pytest
 
+from experiments.render import quarto_path, render_report
+
 pytestmark = pytest.mark.workflow
 
 CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
-SECTIONS = ["Summary", "The lecture, reproduced", "Why MSE with sigmoid learns slowly", "Convergence",
+SECTIONS = ["Summary", "Setup", "The lecture, reproduced", "Why MSE with sigmoid learns slowly", "Convergence",
             "Numerical overflow", "Failures", "Methods and provenance"]
-RAW = ["{python}", "#|", ":::", "{{", "{%", "```"]
+RAW = ["{python}", "#|", ":::", "{{", "{%", "```", "{=html}"]
+
+
+def need(what: str, env: str):
+    if os.environ.get(env) == "1":
+        pytest.fail(f"required ({env}=1) but {what}")
+    pytest.skip(f"skipped: {what}")
 
 
 @pytest.fixture(scope="module")
 def browser():
-    missing = None
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        missing = "the playwright package is not installed (pip install -e '.[test]')"
-    if missing is None and not Path(CHROMIUM).exists():
-        missing = f"no Chromium at {CHROMIUM} (apt-get install -y chromium)"
-    if missing:
-        if os.environ.get("XENT_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"browser test required but {missing}")
-        pytest.skip(f"browser test skipped: {missing}")
+        need("the playwright package is not installed (pip install -e '.[test]')", "XENT_REQUIRE_BROWSER")
+    if not Path(CHROMIUM).exists():
+        need(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)", "XENT_REQUIRE_BROWSER")
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=[
             "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -41,12 +47,19 @@ def browser():
         b.close()
 
 
-@pytest.fixture(scope="module")
-def report(request) -> Path:
-    env = os.environ.get("XENT_REPORT")
-    if env:
-        return Path(env).resolve()
-    return request.getfixturevalue("smoke_run") / "results" / "report.html"
+@pytest.fixture(scope="module", params=["given"] if os.environ.get("XENT_REPORT") else ["quarto", "fallback"])
+def report(request, tmp_path_factory, repo) -> Path:
+    if request.param == "given":
+        return Path(os.environ["XENT_REPORT"]).resolve()
+    if request.param == "quarto" and quarto_path() is None:
+        need("`quarto` is not on PATH (bash ../shared/tools/quarto/install.sh)", "XENT_REQUIRE_QUARTO")
+    results = request.getfixturevalue("smoke_run") / "results"
+    if request.param == "quarto":
+        return results / "report.html"   # the workflow renders with Quarto when it is on PATH
+    out = tmp_path_factory.mktemp("fallback") / "report.html"
+    render_report(repo / "report", "report.qmd", out, params={"results_dir": str(results)}, renderer="fallback",
+                  log=lambda *a: None)
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -66,29 +79,57 @@ def page(browser, report):
     ctx.close()
 
 
+def test_renderer_is_the_one_asked_for(page, request):
+    pg, _, _ = page
+    kind = request.node.callspec.params["report"]
+    text = pg.inner_text("body")
+    said = re.search(r"Rendered (?:with|by) (quarto [\d.]+|fallback \(nbclient [\d.]+, nbconvert [\d.]+\))", text)
+    assert said, "the page does not say which renderer made it"
+    if kind != "given":
+        assert said.group(1).startswith(kind)
+
+
 def test_no_console_errors_and_nothing_fetched(page):
     pg, errors, requests = page
     assert errors == []
     assert [u for u in requests if not u.startswith(("file:", "data:"))] == []
+    assert [u for u in requests if u.startswith("file:")] == [pg.url]  # one file: nothing beside it is read
 
 
-def test_every_figure_loaded_with_nonzero_size(page):
+def test_every_figure_decodes_with_nonzero_size(page):
     pg, _, _ = page
-    imgs = pg.evaluate("""Array.from(document.querySelectorAll('img, svg')).map(e => ({
-        tag: e.tagName, ok: e.tagName !== 'IMG' || (e.complete && e.naturalWidth > 0),
+    imgs = pg.evaluate("""Array.from(document.querySelectorAll('img')).map(e => ({
+        src: e.src.slice(0, 15), ok: e.complete && e.naturalWidth > 0,
         w: e.getBoundingClientRect().width, h: e.getBoundingClientRect().height}))""")
-    figures = [i for i in imgs if i["tag"] == "IMG"]
-    assert len(figures) >= 5
+    assert len(imgs) >= 5
     for i in imgs:
-        if i["tag"] == "IMG":
-            assert i["ok"] and i["w"] > 0 and i["h"] > 0, i
+        assert i["src"].startswith("data:image/") and i["ok"] and i["w"] > 0 and i["h"] > 0, i
 
 
-def test_every_section_is_present(page):
+def test_math_is_rendered_as_mathml(page):
     pg, _, _ = page
-    headings = [h.strip().rstrip("¶") for h in pg.eval_on_selector_all("h2", "els => els.map(e => e.innerText)")]
+    widths = pg.evaluate("Array.from(document.querySelectorAll('math')).map(m => m.getBoundingClientRect().width)")
+    assert len(widths) >= 5 and all(w > 0 for w in widths), widths
+    assert not re.search(r"\$[^$\s][^$]*\$", pg.inner_text("body")), "unrendered math"
+
+
+def test_every_section_is_present_and_the_toc_links_to_it(page):
+    pg, _, _ = page
+    headings = [h.strip().rstrip("¶").strip() for h in pg.eval_on_selector_all("main h2, #quarto-document-content h2",
+                                                                             "els => els.map(e => e.innerText)")]
     for s in SECTIONS:
         assert s in headings, (s, headings)
+    toc = pg.eval_on_selector_all("nav#TOC a", "els => els.map(e => [e.innerText.trim(), e.getAttribute('href')])")
+    assert [t for t, _ in toc] == [h for h in headings if h in SECTIONS]
+    for _, href in toc:
+        assert href.startswith("#") and pg.evaluate("id => !!document.getElementById(id)", href[1:]), href
+    # following a link scrolls its section to the top of the window
+    text, href = next((t, h) for t, h in toc if t == "Failures")
+    pg.locator("nav#TOC a", has_text=text).first.click()
+    pg.wait_for_timeout(400)
+    top = pg.evaluate("id => document.getElementById(id).getBoundingClientRect().top", href[1:])
+    assert -5 <= top < 200, top
+    assert pg.evaluate("window.scrollY") > 1000
 
 
 def test_no_raw_quarto_or_template_syntax_is_visible(page):
@@ -96,7 +137,14 @@ def test_no_raw_quarto_or_template_syntax_is_visible(page):
     text = pg.inner_text("body")
     for raw in RAW:
         assert raw not in text, raw
-    assert not re.search(r"\$[^$\s][^$]*\$", text), "unrendered math"
+    assert "Loading ITables" not in text and "static preview" not in text.lower()
+
+
+def test_every_table_is_interactive(page):
+    pg, _, _ = page
+    tables = pg.evaluate("Array.from(document.querySelectorAll('table.dataTable[id]')).map(t => t.id)")
+    assert len(tables) >= 8 and "summary-table" in tables and "thresholds-table" in tables
+    assert pg.evaluate("document.querySelectorAll('table.dataTable[id] thead th.dt-orderable-asc').length") > 20
 
 
 def test_screenshot_is_written_next_to_the_report(page, report):
@@ -104,33 +152,49 @@ def test_screenshot_is_written_next_to_the_report(page, report):
     assert shot.exists() and shot.stat().st_size > 50_000
 
 
-def _column(pg, table_id: str, col: int, visible_only: bool = True) -> list[str]:
-    return pg.evaluate("""([id, col, vis]) => Array.from(document.querySelectorAll('#' + id + ' tbody tr'))
-        .filter(r => !vis || !r.hidden).map(r => r.cells[col].getAttribute('data-v'))""", [table_id, col, visible_only])
+def _cells(pg, table_id: str, col: int) -> list[str]:
+    return pg.evaluate("""([id, col]) => Array.from(document.querySelectorAll('#' + id + ' tbody tr'))
+        .map(r => r.cells[col].innerText.trim())""", [table_id, col])
+
+
+def _sorted_cells(pg, table_id: str, col: int, reverse: bool) -> list[float]:
+    """Click heading ``col``, then read the column (DataTables redraws a moment later: poll up to 5 s)."""
+    pg.locator(f"#{table_id} thead th").nth(col).click()
+    for _ in range(50):
+        values = [_number(v) for v in _cells(pg, table_id, col)]
+        if values == sorted(values, reverse=reverse):
+            break
+        pg.wait_for_timeout(100)
+    return values
+
+
+def _number(text: str) -> float:
+    return {"∞": float("inf"), "−∞": float("-inf"), "–": float("nan")}.get(text, None) or float(text.replace(",", ""))
 
 
 def test_summary_table_sorts_and_filters(page):
     """Runs last in this module: it changes the page (after the screenshot was taken)."""
     pg, errors, _ = page
-    root = pg.locator("#summary-table")
-    headers = root.locator("thead th").all_inner_texts()
-    n_rows = root.locator("tbody tr").count()
-    assert n_rows > 1 and root.locator(".xt-count").inner_text() == f"{n_rows} of {n_rows} rows"
+    wrapper = pg.locator("#summary-table_wrapper")
+    info = wrapper.locator(".dt-info")
+    n_rows = int(re.search(r"of ([\d,]+) entries", info.inner_text()).group(1).replace(",", ""))
+    wrapper.locator("select").select_option("-1")   # show every row
+    assert len(_cells(pg, "summary-table", 0)) == n_rows > 1
 
-    col = headers.index("steps (median)")
-    root.locator("thead th").nth(col).click()
-    up = [float(v) for v in _column(pg, "summary-table", col) if v != ""]
-    assert up == sorted(up) and len(up) > 1
-    root.locator("thead th").nth(col).click()
-    down = [float(v) for v in _column(pg, "summary-table", col) if v != ""]
+    headers = [h.strip() for h in pg.locator("#summary-table thead th").all_inner_texts()]
+    col = headers.index("steps to target (median)")
+    up = _sorted_cells(pg, "summary-table", col, reverse=False)
+    assert up == sorted(up) and len(set(up)) > 1
+    down = _sorted_cells(pg, "summary-table", col, reverse=True)
     assert down == sorted(up, reverse=True)
 
     loss_col = headers.index("loss")
-    loss = max(set(_column(pg, "summary-table", loss_col)), key=len)  # no other loss name contains it
-    root.locator("input").fill(loss)
-    kept = _column(pg, "summary-table", loss_col)
+    losses = set(_cells(pg, "summary-table", loss_col))
+    loss = max(losses, key=len)  # no other loss name contains the longest one
+    wrapper.locator("input[type=search]").fill(loss)
+    kept = _cells(pg, "summary-table", loss_col)
     assert 0 < len(kept) < n_rows and set(kept) == {loss}
-    assert root.locator(".xt-count").inner_text() == f"{len(kept)} of {n_rows} rows"
-    root.locator("input").fill("")
-    assert len(_column(pg, "summary-table", loss_col)) == n_rows
+    assert f"of {len(kept)} entries (filtered from {n_rows} total entries)" in info.inner_text()
+    wrapper.locator("input[type=search]").fill("")
+    assert len(_cells(pg, "summary-table", loss_col)) == n_rows
     assert errors == []

@@ -69,6 +69,9 @@ BAD = [
     ("devise", "cpu", "unknown key 'devise'", "allowed keys"),
     ("device", "gpu", "device", "not one of ['auto', 'cpu', 'cuda']"),
     ("overflow.gap_min", 1e5, "overflow.gap_min", "must be below overflow.gap_max"),
+    # splits scikit-learn cannot stratify (found by the generated-config test)
+    ("data.val_fraction", 0.999, "data.val_fraction", "digits splits into 1 training and 1,796 validation"),
+    ("data.gaussian_mixture.n_samples", 20, "data.gaussian_mixture.n_samples", "needs at least 10 (one per class)"),
 ]
 
 

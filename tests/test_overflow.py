@@ -146,3 +146,11 @@ def test_amp_training_records_where_it_breaks():
     naive_big = t.loc[("log_softmax_naive", False, 1000.0)]
     assert naive_big["status"] == "nonfinite" and naive_big["first_nonfinite_step"] == 0
     assert t.loc[("log_softmax_naive", True, 1000.0), "skipped_steps"] > 0
+
+
+def test_amp_training_with_a_rate_past_float32_is_a_row_not_a_crash():
+    """torch refuses p.add_(g, alpha=-lr) when lr does not fit float32 (found by the generated-config test)."""
+    cfg = validate_config({"overflow": {"amp_training": {"dtypes": ["float16", "bfloat16"], "logit_scales": [1.0],
+                                                         "steps": 3, "lr": 1e300}}})
+    t = run_amp_training(cfg)
+    assert len(t) == 6 and set(t["status"]) == {"nonfinite"} and (t["first_nonfinite_step"] == 0).all()

@@ -1,10 +1,14 @@
-"""The fallback renderer: Quarto's syntax in, a self-contained page out."""
+"""Both renderers: Quarto's syntax in, one self-contained page out; choosing a renderer."""
+import os
 import re
 
 import pytest
 
+from conftest import REMOTE_LOADS
+
+from experiments import render
 from experiments.qmd import QmdError, inject_parameters, qmd_to_notebook
-from experiments.render import math_to_mathml, render_report
+from experiments.render import RenderError, choose_renderer, math_to_mathml, render_report
 
 DOC = '''---
 title: "A test report"
@@ -42,6 +46,16 @@ display(Markdown(f"The value is **{value * 10}**."))
 hidden_marker = "SHOULD-NOT-APPEAR"
 print(hidden_marker)
 ```
+
+## A table
+
+```{python}
+#| label: tbl-one
+#| tbl-cap: "One interactive table."
+import pandas as pd
+from experiments.display import Page
+Page().table(pd.DataFrame({"loss": ["a", "b"], "lr": [0.1, 0.25]}), table_id="the-table")
+```
 '''
 
 
@@ -49,7 +63,7 @@ def test_parse_cells_options_and_divs():
     front, nb = qmd_to_notebook(DOC)
     assert front["title"] == "A test report"
     code = [c for c in nb.cells if c.cell_type == "code"]
-    assert [c.metadata["quarto"].get("label") for c in code] == [None, "fig-line", None, None]
+    assert [c.metadata["quarto"].get("label") for c in code] == [None, "fig-line", None, None, "tbl-one"]
     assert code[0].metadata["tags"] == ["parameters"]
     assert not any("#|" in c.source for c in code)
     md = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
@@ -103,9 +117,70 @@ def test_fallback_render_is_self_contained(tmp_path):
     assert 'alt="A straight line."' in img
     assert "Figure 1: A line of slope VALUE." in figs[0]
     # nothing is fetched from elsewhere; the footer names the renderer
-    assert not re.search(r'(src|href)="(https?:)?//', page)
+    assert not REMOTE_LOADS.search(page)
     assert "Rendered by fallback" in page
     assert '<div class="callout-note">' in page and "<math" in page
+    # the table's raw HTML block is unwrapped into the page; a table of contents links the sections
+    assert 'id="the-table"' in page and "{=html}" not in page and "Table 1: One interactive table." in page
+    assert re.search(r'<nav id="TOC"[^>]*>.*<a href="#A-table">A table</a>', page, re.S)
     # nothing was written next to the sources
     assert sorted(p.name for p in src.iterdir()) == ["_quarto.yml", "doc.qmd"]
     assert sorted(p.name for p in out.parent.iterdir()) == ["doc.html"]
+
+
+QUARTO_PROJECT = """project:
+  type: default
+format:
+  html:
+    embed-resources: true
+    html-math-method: mathml
+    toc: true
+"""
+
+
+def test_quarto_render_applies_the_project_and_is_one_offline_file(tmp_path):
+    """Regression: a scratch copy in a hidden folder made Quarto ignore _quarto.yml (no embed-resources, no TOC,
+    report_files/ never copied), and any HTML output pulled jQuery and require.js from a CDN."""
+    if render.quarto_path() is None:
+        if os.environ.get("XENT_REQUIRE_QUARTO") == "1":
+            pytest.fail("quarto required (XENT_REQUIRE_QUARTO=1) but not on PATH")
+        pytest.skip("quarto is not on PATH (bash ../shared/tools/quarto/install.sh)")
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "doc.qmd").write_text(DOC.replace('title: "A test report"', 'title: "A test report"\njupyter: python3'))
+    (src / "_quarto.yml").write_text(QUARTO_PROJECT)
+    out = tmp_path / "out" / "doc.html"
+    used = render_report(src, "doc.qmd", out, params={"value": 3}, renderer="quarto", log=lambda *a: None)
+    page = out.read_text()
+    assert re.fullmatch(r"quarto [\d.]+", used)
+    assert sorted(p.name for p in out.parent.iterdir()) == ["doc.html"]       # no doc_files/ beside it
+    assert sorted(p.name for p in src.iterdir()) == ["_quarto.yml", "doc.qmd"]
+    assert '<nav id="TOC"' in page and "<math" in page and "<strong>30</strong>" in page
+    assert 'id="the-table"' in page and "{=html}" not in page
+    for cdn in ["cdn.jsdelivr.net", "cdnjs.cloudflare.com", "mathjax", "require.min.js"]:
+        assert cdn not in page, cdn
+    assert not re.search(r'<(script|img)[^>]+src="(?!data:)', page)          # every script and image embedded
+
+
+def test_renderer_choice(monkeypatch):
+    monkeypatch.delenv(render.RENDERER_ENV, raising=False)
+    monkeypatch.setattr(render, "quarto_path", lambda: None)
+    assert choose_renderer() == "fallback" and choose_renderer("fallback") == "fallback"
+    with pytest.raises(RenderError, match=r"^the quarto renderer was asked for but `quarto` is not on PATH: "
+                                          r"install Quarto .*XENT_RENDERER=fallback"):
+        choose_renderer("quarto")
+    monkeypatch.setenv(render.RENDERER_ENV, "latex")
+    with pytest.raises(RenderError, match=r"^XENT_RENDERER='latex' is not a renderer: use one of auto, quarto, fallback$"):
+        choose_renderer()
+    monkeypatch.setattr(render, "quarto_path", lambda: "/usr/bin/quarto")
+    monkeypatch.setenv(render.RENDERER_ENV, "auto")
+    assert choose_renderer() == "quarto"
+
+
+def test_asking_for_quarto_without_it_fails_in_one_line_before_rendering(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(render, "quarto_path", lambda: None)
+    out = tmp_path / "report.html"
+    assert render.main([str(tmp_path), str(out), "--renderer", "quarto"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("render error: the quarto renderer was asked for")
+    assert not out.exists()

@@ -10,7 +10,7 @@ from experiments import columns
 from experiments.config import validate_config
 from experiments.data import describe, load_dataset
 from experiments.losses import LOSSES
-from experiments.sweep import groups_from_config
+from experiments.sweep import groups_from_config, hidden_name
 from experiments.training import log_schedule, stack_chunk_size, train_group
 
 METRICS = ["train_loss", "train_acc", "val_acc", "grad_norm_logits", "mean_abs_logit", "logit_norm",
@@ -170,6 +170,18 @@ def test_saturation_metrics():
     assert saturated_fraction("identity", [r]).item() == 0.0
     t = torch.tensor([[[-0.9999, 0.2], [0.9995, 0.0]]])
     assert saturated_fraction("tanh", [t]).item() == pytest.approx(0.5)
+    # a linear model has no hidden unit: NaN, one per run
+    assert torch.isnan(saturated_fraction("sigmoid", [], runs=3)).tolist() == [True] * 3
+
+
+def test_linear_model_trains_and_is_a_row():
+    """hidden_layers: [[]] (the schema's linear model) trains; no hidden unit, so saturation is NaN."""
+    cfg = make_config(hidden_layers=[[]], activations=["sigmoid", "relu"], logit_scales=[1.0])
+    (g,) = groups_from_config(cfg).values()
+    runs, curves = train_group(g, cfg)
+    assert len(runs) == g.num_runs == 8 and set(runs["hidden"]) == {hidden_name([])}
+    assert runs["final_saturated_frac"].isna().all() and curves["saturated_frac"].isna().all()
+    assert (runs["final_val_acc"] > 0.5).all()  # a linear classifier on digits learns
 
 
 def test_stack_chunk_size_on_cpu():

@@ -4,7 +4,7 @@ import re
 import subprocess
 import sys
 
-from conftest import TABLE_PATHS, snakemake
+from conftest import REMOTE_LOADS, TABLE_PATHS, snakemake
 
 import pandas as pd
 import pytest
@@ -45,6 +45,7 @@ def test_provenance_records_what_a_rerun_needs(smoke_run, repo):
     assert prov["device"]["used"] == ["cpu"]
     assert prov["config"]["convergence"]["steps"] == 60
     assert prov["started_at"] <= prov["finished_at"]
+    assert re.fullmatch(r"quarto [\d.]+|fallback \(nbclient [\d.]+, nbconvert [\d.]+\)", prov["renderer"])
     cfg = validate_config(yaml.safe_load((repo / "config" / "smoke.yaml").read_text()))
     stages = prov["stages"]  # from Snakemake's benchmark files, one per job
     assert set(stages) == {"sweep", "describe_datasets", "train_group", "aggregate_convergence", "overflow_probe",
@@ -56,14 +57,23 @@ def test_provenance_records_what_a_rerun_needs(smoke_run, repo):
 def test_report_is_self_contained_html(smoke_run):
     page = (smoke_run / "results" / "report.html").read_text()
     assert page.lstrip().lower().startswith("<!doctype html")
-    for raw in ["{python}", "#|", ":::"]:
+    for raw in ["{python}", "#|", ":::", "{=html}"]:
         assert raw not in page, raw
-    assert len(re.findall(r'<img [^>]*src="data:image/(png|svg\+xml);base64,', page)) >= 2
-    assert not re.search(r'(src|href)="(https?:)?//', page)
+    assert len(re.findall(r'<img [^>]*src="data:image/(png|svg\+xml);base64,', page)) >= 5
+    assert not REMOTE_LOADS.search(page), REMOTE_LOADS.search(page)
     assert re.search(r"Rendered (by|with) .*(quarto|fallback)", page)
     assert "cross_entropy_q1" in page  # the lecture table
+    assert "<math" in page            # MathML, no MathJax
     log = (smoke_run / "results" / "logs" / "report.log").read_text()
     assert "rendering report.qmd with" in log
+
+
+def test_remote_load_pattern_catches_what_it_should():
+    for bad in ['<script src="https://cdn.x/a.js">', "<img src=//x/a.png>", '<link rel="stylesheet" href="http://x">',
+                "@import url('https://fonts.googleapis.com/x')"]:
+        assert REMOTE_LOADS.search(bad), bad
+    for fine in ['<a href="https://itables.org/">', '<img src="data:image/png;base64,AA">', '<link href="data:text/css,x">']:
+        assert not REMOTE_LOADS.search(fine), fine
 
 
 def test_second_run_has_nothing_to_do(smoke_run, repo):

@@ -30,6 +30,14 @@ def group_params(wildcards):
 
 
 onstart:
+    # An unknown $XENT_RENDERER, or `quarto` without Quarto on PATH, stops here in one line
+    # rather than after every job has run.
+    from experiments.render import RenderError, choose_renderer
+
+    try:
+        choose_renderer()
+    except RenderError as err:
+        sys.exit(f"render error: {err}")
     # `device: cuda` on a machine without CUDA stops here, before the first job, when jobs
     # run on this machine. On a cluster the login node may well have no GPU: there each
     # job checks its own node instead (and fails with the same line). torch is imported

@@ -6,6 +6,7 @@ from pathlib import Path
 import pandas as pd
 
 from experiments.provenance import provenance, stage_times
+from experiments.render import choose_renderer, renderer_version
 from experiments.storage import write_json
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
@@ -17,6 +18,7 @@ record = provenance(
     started_at=runs["started_at"].min() if len(runs) else None,
     stages=stage_times(snakemake.input.benchmarks),
     jobs={Path(f).name.removesuffix(".job.json"): json.loads(Path(f).read_text()) for f in snakemake.input.jobs},
+    renderer=renderer_version(choose_renderer()),
 )
 print(record["git"], record["versions"])
 write_json(record, snakemake.output[0])

@@ -1,0 +1,204 @@
+"""Every valid config renders: unusual-but-valid configs, and configs generated from the schema,
+each run through real Snakemake to a report.
+
+A section whose data the config did not sweep says so in one line; failed runs and
+linear models are rows. The named configs run two at a time (one core each); the
+generated ones come from ``hypothesis-jsonschema`` on the config schema narrowed to
+small sizes (``SMALL``), a few examples per run (``XENT_HYPOTHESIS_EXAMPLES``,
+default 3; derandomized, so CI sees the same configs every time).
+"""
+import copy
+import os
+import re
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import snakemake
+
+from experiments.config import ConfigError, load_schema, validate_config
+
+pytestmark = pytest.mark.workflow
+
+# Small enough that a whole workflow takes about 20 s; every axis the variants do not name stays small.
+BASE = {
+    "device": "cpu",
+    "convergence": {"datasets": ["digits"], "losses": ["cross_entropy", "mse_sigmoid"], "activations": ["sigmoid"],
+                    "logit_scales": [1.0], "optimizers": ["sgd"], "learning_rates": {"sgd": [0.1]},
+                    "seeds": [0, 1], "hidden_layers": [[8]], "steps": 8, "log_points": 3},
+    "overflow": {"implementations": ["log_softmax_naive", "cross_entropy"], "dtypes": ["float16", "float32"],
+                 "num_classes": [10], "axes": ["gap"], "autocast": [False], "points_per_decade": 2,
+                 "amp_training": {"dtypes": ["bfloat16"], "logit_scales": [1.0], "steps": 3}},
+}
+
+# name: (changes to BASE, lines the report must show)
+UNUSUAL = {
+    "linear_model": ({"convergence": {"hidden_layers": [[]], "activations": ["sigmoid", "relu"]}},
+                     ["No saturation measure in this run"]),
+    "one_of_each": ({"convergence": {"datasets": ["gaussian_mixture"], "losses": ["hinge"], "activations": ["gelu"],
+                                     "seeds": [0], "optimizers": ["adam"], "learning_rates": {"adam": [0.01]}}},
+                    ["Only multi-class hinge was swept"]),
+    "learned_scale_only": ({"convergence": {"learn_logit_scale": [True], "logit_scales": [0.1, 10.0]}},
+                           ["scale learned"]),
+    "overflow_without_float32": ({"overflow": {"dtypes": ["float16", "bfloat16", "float64"]}},
+                                 ["log_softmax_naive gave its first non-finite value at"]),
+    "overflow_without_10_classes_or_gap": ({"overflow": {"num_classes": [2, 100], "axes": ["max_logit", "lecture"],
+                                                         "autocast": [True]}},
+                                           ["No finite loss on the gap axis in this run"]),
+    "every_run_fails": ({"convergence": {"learning_rates": {"sgd": [1.0e30]}}},
+                        ["No loss reached the target", "and 0 reached it"]),
+    "every_run_succeeds": ({"convergence": {"target_acc": {"digits": 0.0}}},
+                           ["Every run reached its target: no failure to list"]),
+}
+
+
+def merged(base: dict, change: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in change.items():
+        out[k] = merged(out.get(k, {}), v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def run_to_report(repo: Path, work: Path, cfg: dict, cores: int = 1) -> str:
+    """Run the whole workflow on ``cfg`` in ``work``; return the report's visible text (tags stripped)."""
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "config.yaml").write_text(yaml.safe_dump(cfg))
+    proc = snakemake(repo, work, "--configfile", str(work / "config.yaml"), "--cores", str(cores), timeout=600)
+    assert proc.returncode == 0, (yaml.safe_dump(cfg), proc.stdout[-3000:], proc.stderr[-3000:],
+                                  (work / "results" / "logs" / "report.log").read_text()[-3000:]
+                                  if (work / "results" / "logs" / "report.log").exists() else "")
+    page = (work / "results" / "report.html").read_text()
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S)))
+
+
+def check_report(text: str, runs: pd.DataFrame) -> None:
+    for section in ["Summary", "The lecture, reproduced", "Convergence", "Numerical overflow", "Failures",
+                    "Methods and provenance"]:
+        assert section in text, section
+    assert re.search(r"Rendered (with|by) (quarto|fallback)", text)
+    assert f"Of {len(runs):,} runs" in text              # every run is counted, failed ones included
+    assert "Traceback" not in text and "Error" not in text.replace("relative error", "")
+
+
+@pytest.fixture(scope="module")
+def unusual_runs(repo, tmp_path_factory):
+    """Every named config through Snakemake, two at a time."""
+    root = tmp_path_factory.mktemp("unusual")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {name: pool.submit(run_to_report, repo, root / name, merged(BASE, change))
+                   for name, (change, _) in UNUSUAL.items()}
+    return {name: (root / name, f.result()) for name, f in futures.items()}
+
+
+@pytest.mark.parametrize("name", list(UNUSUAL))
+def test_unusual_config_renders_a_report(unusual_runs, name):
+    work, text = unusual_runs[name]
+    runs = pd.read_parquet(work / "results" / "convergence" / "runs.parquet")
+    check_report(text, runs)
+    for line in UNUSUAL[name][1]:
+        assert line in text, line
+
+
+def test_unusual_configs_are_valid_and_their_tables_say_what_was_swept(unusual_runs):
+    for name, (change, _) in UNUSUAL.items():
+        cfg = validate_config(merged(BASE, change))
+        work = unusual_runs[name][0]
+        runs = pd.read_parquet(work / "results" / "convergence" / "runs.parquet")
+        cv = cfg["convergence"]
+        assert set(runs["loss"]) == set(cv["losses"]) and set(runs["seed"]) == set(cv["seeds"]), name
+    linear = pd.read_parquet(unusual_runs["linear_model"][0] / "results" / "convergence" / "runs.parquet")
+    assert set(linear["hidden"]) == {"linear"} and linear["final_saturated_frac"].isna().all()
+    failed = pd.read_parquet(unusual_runs["every_run_fails"][0] / "results" / "convergence" / "runs.parquet")
+    assert len(failed) and "ok" not in set(failed["status"])   # NaN/inf, diverged or stuck: no run reached it
+
+
+# --- generated from the schema ------------------------------------------------------
+
+# Narrowings of the schema (deep-merged into it): the same keys and types, small sizes, no
+# dataset that needs a download, no device that needs a GPU.
+SMALL = {
+    "required": ["device", "data", "convergence", "overflow"],   # a left-out key takes its (large) default
+    "properties": {
+        "device": {"enum": ["cpu", "auto"]},
+        "data": {"required": ["gaussian_mixture"], "properties": {
+            "root": {"enum": ["data"]},
+            "gaussian_mixture": {"required": ["n_samples", "n_features"], "properties": {"n_samples": {"maximum": 300}, "n_features": {"maximum": 8},
+                                                "n_classes": {"maximum": 6}}}}},
+        "convergence": {"required": ["datasets", "losses", "activations", "logit_scales", "optimizers",
+                                     "learning_rates", "seeds", "hidden_layers", "steps", "log_points"], "properties": {
+            "datasets": {"maxItems": 1, "items": {"enum": ["digits", "gaussian_mixture"]}},
+            "losses": {"maxItems": 2}, "activations": {"maxItems": 2},
+            "logit_scales": {"maxItems": 2, "items": {"minimum": 1e-3, "maximum": 1e3}},
+            "learn_logit_scale": {"maxItems": 2},
+            "optimizers": {"maxItems": 2},
+            "learning_rates": {"required": ["sgd", "adam"],
+                               "properties": {o: {"maxItems": 2, "items": {"maximum": 1e3}} for o in ("sgd", "adam")}},
+            "seeds": {"maxItems": 2, "items": {"maximum": 1000}},
+            "hidden_layers": {"maxItems": 2, "items": {"maxItems": 2, "items": {"maximum": 16}}},
+            "steps": {"maximum": 12}, "batch_size": {"maximum": 128}, "log_points": {"maximum": 5},
+            "max_stack": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 8}, {"type": "string", "enum": ["auto"]}]},
+            "max_group_runs": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 8}, {"type": "null"}]},
+        }},
+        "overflow": {"required": ["implementations", "dtypes", "num_classes", "axes", "points_per_decade",
+                                  "amp_training"], "properties": {
+            "implementations": {"maxItems": 3}, "dtypes": {"maxItems": 2}, "axes": {"maxItems": 2},
+            "num_classes": {"maxItems": 2, "items": {"maximum": 100}},
+            "gap_min": {"minimum": 1e-3, "maximum": 10}, "gap_max": {"minimum": 20, "maximum": 1e5},
+            "points_per_decade": {"maximum": 2},
+            "amp_training": {"required": ["logit_scales", "steps"], "properties": {"dtypes": {"maxItems": 1}, "logit_scales": {"maxItems": 2},
+                                            "steps": {"maximum": 3}}},
+        }},
+    },
+}
+
+
+def narrowed(schema: dict, extra: dict) -> dict:
+    """``schema`` with ``extra`` deep-merged in (dicts merge, other values replace)."""
+    out = copy.deepcopy(schema)
+    for k, v in extra.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict) and k != "anyOf":
+            out[k] = narrowed(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def test_narrowed_schema_keeps_keys_and_only_narrows():
+    schema = load_schema()
+    small = narrowed(schema, SMALL)
+    assert small["properties"].keys() == schema["properties"].keys()
+    cv, cv0 = small["properties"]["convergence"]["properties"], schema["properties"]["convergence"]["properties"]
+    assert cv.keys() == cv0.keys() and cv["steps"]["minimum"] == cv0["steps"]["minimum"] and cv["steps"]["maximum"] == 12
+    assert set(cv["datasets"]["items"]["enum"]) < set(cv0["datasets"]["items"]["enum"])
+
+
+def _generated_examples() -> int:
+    return int(os.environ.get("XENT_HYPOTHESIS_EXAMPLES", "3"))
+
+
+def test_configs_generated_from_the_schema_render(repo, tmp_path_factory):
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis_jsonschema import from_schema
+
+    schema = narrowed(load_schema(), SMALL)
+    schema.pop("$schema", None)
+    seen = []
+
+    @settings(max_examples=_generated_examples(), derandomize=True, deadline=None, database=None,
+              phases=[Phase.generate], suppress_health_check=list(HealthCheck))
+    @given(from_schema(schema))
+    def one(raw):
+        try:
+            cfg = validate_config(raw)
+        except ConfigError as err:   # cross-key rules the schema cannot state: refused in one line, fine
+            assert str(err).startswith("config error: ") and "\n" not in str(err)
+            return
+        work = tmp_path_factory.mktemp("generated")
+        text = run_to_report(repo, work, cfg, cores=2)
+        check_report(text, pd.read_parquet(work / "results" / "convergence" / "runs.parquet"))
+        seen.append(cfg)
+
+    one()
+    assert seen, "every generated config was refused: the narrowing leaves nothing valid to run"
