@@ -44,6 +44,16 @@ TABLE_PATHS = {
 REMOTE_LOADS = re.compile(r"""\bsrc=["']?(https?:)?//|<link\b[^>]*\bhref=["']?(https?:)?//|url\(["']?(https?:)?//""")
 
 
+def table_rows(page: str, table_id: str) -> tuple[list[str], list[list]]:
+    """(column names, rows) of interactive table ``table_id`` in a rendered report (the data itables embeds)."""
+    import json
+
+    start = page.index(f'id="{table_id}"')
+    args = json.loads(re.search(r"let dt_args = (\{.*?\});\n", page[start:], re.S).group(1))
+    names = re.findall(r"<th>(.*?)</th>", args["table_html"])
+    return names, json.loads(args["data_json"])
+
+
 def assert_same_tables(a: Path, b: Path, also: tuple[str, ...] = ()) -> None:
     """The results tables under workdirs ``a`` and ``b`` are equal, apart from the columns
     that are timings or timestamps (experiments.columns.TIMING_COLUMNS)."""
