@@ -80,12 +80,14 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     cfg = validate_config(yaml.safe_load(Path(args.config).read_text()))
-    groups = groups_from_config(cfg)
+    # both stages: the tune stage's initial grid (the rates its search adds are not known in
+    # advance, so this is a lower bound) and the evaluate stage
+    groups = {f"{phase}/{name}": g for phase in ("tune", "eval") for name, g in groups_from_config(cfg, phase).items()}
 
     total_flop, total_runs, measured = 0.0, 0, {}
     cpu_seconds = 0.0
     per_group = []
-    for g in groups.values():
+    for name, g in groups.items():
         n, d, c = shape(g.dataset, cfg)
         flop = 0.0
         secs = 0.0
@@ -103,7 +105,7 @@ def main() -> None:
             per_run_step, rate = measured[key]
             # evaluation at the training step's measured FLOP rate
             secs += k * (g.steps * per_run_step + 2 * p * n * (g.log_points + 1) / rate)
-        per_group.append((g.name, g.num_runs, flop, secs))
+        per_group.append((name, g.num_runs, flop, secs))
         total_flop += flop
         total_runs += g.num_runs
         cpu_seconds += secs

@@ -112,7 +112,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     cfg = validate_config(yaml.safe_load(Path(args.config).read_text()))
-    group = groups_from_config(cfg)[args.group]
+    group = groups_from_config(cfg, "tune")[args.group]   # the tune stage's initial grid: every rate is set
     print(f"group {group.name}: {group.num_runs} runs in {len(group.stacks)} stacks, {group.steps} steps, "
           f"1 CPU thread, torch {torch.__version__}")
 

@@ -27,11 +27,19 @@ RUNS = RUN_KEYS + [
 CONFIG_KEYS = [k for k in RUN_KEYS if k != "seed"]
 SUMMARY = CONFIG_KEYS + [
     "seeds", "reached_frac", "steps_to_target_median", "steps_to_target_q25", "steps_to_target_q75",
-    "final_val_acc_median", "final_val_acc_q25", "final_val_acc_q75", "best_lr",
+    "final_val_acc_median", "final_val_acc_q25", "final_val_acc_q75", "best_lr", "best_scale",
 ]
 
+# results/convergence/tuning.parquet: one row per (configuration, learning rate tried) of the tune stage
+TUNING = CONFIG_KEYS + ["median_steps_to_target", "median_final_val_acc", "tuning_seeds", "chosen", "at_edge", "round"]
+# results/convergence/tuning_runs.parquet: every run of the tune stage, as in runs.parquet, with its search round
+TUNING_RUNS = RUNS + ["round"]
+
 # results/convergence/profile.parquet: Dolan-More performance profile of the losses
-PROFILE = ["loss", "tau", "fraction_solved", "problems"]
+PROFILE = ["loss", "tau", "fraction_solved", "problems", "ci_low", "ci_high"]
+
+# results/convergence/claims.parquet: one row per headline claim of the report (experiments.claims)
+CLAIMS = ["claim", "statement", "estimate", "ci_low", "ci_high", "n", "test", "p_value"]
 
 # results/overflow/probes.parquet: one row per probe
 # logit_gap holds the axis value v (named in issue 2, before the other axes existed)

@@ -111,7 +111,25 @@ def validate_config(config: dict, schema: dict | None = None) -> dict:
             f"config error: overflow.gap_min: {ov['gap_min']!r} must be below overflow.gap_max ({ov['gap_max']!r})"
         )
     _check_splits(cfg)
+    _check_tuning(cfg["convergence"])
     return cfg
+
+
+def _check_tuning(cv: dict) -> None:
+    """Tuning and evaluation seeds are disjoint; each optimiser's grid lies inside its search bounds."""
+    shared = sorted(set(cv["tuning_seeds"]) & set(cv["eval_seeds"]))
+    if shared:
+        raise ConfigError(f"config error: convergence.tuning_seeds: {shared} also in convergence.eval_seeds; rates "
+                          "are chosen on other seeds than those reported, so the two must be disjoint")
+    for opt in cv["optimizers"]:
+        lo, hi = cv["lr_search"]["bounds"][opt]
+        if lo >= hi:
+            raise ConfigError(f"config error: convergence.lr_search.bounds.{opt}: [{lo:g}, {hi:g}] must be "
+                              "[smallest, largest] with smallest < largest")
+        for i, lr in enumerate(cv["learning_rates"][opt]):
+            if not lo <= lr <= hi:
+                raise ConfigError(f"config error: convergence.learning_rates.{opt}[{i}]: {lr:g} is outside "
+                                  f"convergence.lr_search.bounds.{opt} [{lo:g}, {hi:g}]")
 
 
 # Sizes the split check needs without loading data: digits (always loaded: reduced-precision training uses it).

@@ -28,11 +28,16 @@ def convergence_figure(curves: pd.DataFrame, metric: str = "val_acc"):
 
 def profile_figure(profile: pd.DataFrame):
     """Dolan-More performance profile: fraction of problems each loss solves within
-    a factor tau of the fastest loss (higher and further left is better)."""
+    a factor tau of the fastest loss (higher and further left is better), with its
+    bootstrap band (``ci_low``, ``ci_high``) shaded."""
     d = profile.copy()
     d["loss"] = d["loss"].map(LOSS_LABELS).fillna(d["loss"])
     fig, ax = plt.subplots(figsize=(7, 3.6))
     sns.lineplot(data=d, x="tau", y="fraction_solved", hue="loss", drawstyle="steps-post", ax=ax)
+    colours = {line.get_label(): line.get_color() for line in ax.get_lines()}
+    for loss, sub in d.groupby("loss", sort=False):
+        ax.fill_between(sub["tau"], sub["ci_low"], sub["ci_high"], step="post", alpha=0.15, lw=0,
+                        color=colours.get(loss, "0.5"))
     ax.set_xscale("log")
     ax.set_xlabel("tau (steps-to-target relative to the fastest loss)")
     ax.set_ylabel("fraction of problems solved")

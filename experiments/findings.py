@@ -57,35 +57,18 @@ def gradient_finding(grads: pd.DataFrame, runs: pd.DataFrame, logit: float = -10
     return text
 
 
-def best_rate_ranking(summary: pd.DataFrame) -> pd.DataFrame:
-    """Per loss, at each configuration's best learning rate: the median over configurations of the
-    median steps to target (inf: most seeds missed), and how many configurations reached it on most seeds."""
-    best = summary[summary["best_lr"]]
-    out = best.groupby("loss").agg(steps=("steps_to_target_median", "median"),
-                                   configs=("steps_to_target_median", "size"),
-                                   solved=("steps_to_target_median", lambda s: int(np.isfinite(s).sum())))
-    return out.sort_values(["steps", "solved"], ascending=[True, False])
+def claim(claims: pd.DataFrame, claim_id: str) -> str | None:
+    """The sentence of one claim (``results/convergence/claims.parquet``), or None if it was not made."""
+    row = claims[claims["claim"] == claim_id]
+    return None if row.empty else str(row["statement"].iloc[0])
 
 
-def convergence_finding(summary: pd.DataFrame) -> str:
-    r = best_rate_ranking(summary)
-    if len(r) == 1:
-        loss, row = r.index[0], r.iloc[0]
-        n = int(row["configs"])
-        done = (f"needed a median of {row['steps']:,.0f} steps to reach the target" if np.isfinite(row["steps"])
-                else "did not reach the target on most seeds")
-        return (f"Only **{label(loss)}** was swept, so no loss is compared: at its best learning rate it {done} "
-                f"(median over {n} configuration{'s' if n != 1 else ''}).")
-    first, last = r.iloc[0], r.iloc[-1]
-    if not np.isfinite(first["steps"]):
-        return (f"No loss reached the target on most seeds in most configurations, even at its best learning "
-                f"rate; {int(r['solved'].sum())} of {int(r['configs'].sum())} configurations reached it.")
-    tie = r.index[r["steps"] == first["steps"]].tolist()
-    lead = " and ".join(f"**{label(x)}**" for x in tie)
-    return (f"At each configuration's best learning rate, {lead} reached the target fastest (median over "
-            f"{int(first['configs'])} configurations of the median steps: {_steps(first['steps'])}), and "
-            f"**{label(r.index[-1])}** slowest ({_steps(last['steps'])}); {int(last['solved'])} of "
-            f"{int(last['configs'])} of its configurations reached the target on most seeds.")
+def convergence_finding(claims: pd.DataFrame) -> str:
+    """Which loss was fastest under each optimiser, with its margin and interval (the best_loss claims)."""
+    said = [str(x) for x in claims.loc[claims["claim"].str.startswith("best_loss."), "statement"]]
+    if said:
+        return " ".join(said)
+    return absent("comparison of losses", "only one loss was swept, or none reached the target")
 
 
 def pick_threshold(thresholds: pd.DataFrame, implementation: str) -> pd.Series | None:
@@ -133,29 +116,30 @@ def overflow_finding(thresholds: pd.DataFrame) -> str:
 
 
 def failure_finding(runs: pd.DataFrame, divergence_factor: float) -> str:
+    """Counts per status over ``runs`` (tuning and evaluation runs together when ``stage`` is a column)."""
     counts = runs["status"].value_counts()
-    n = {s: int(counts.get(s, 0)) for s in ["nonfinite", "diverged", "not_reached", "ok"]}
-    return (f"Of {len(runs):,} runs, **{n['nonfinite']:,}** produced NaN/inf, **{n['diverged']:,}** diverged "
-            f"(training loss above {divergence_factor:g}× its start), **{n['not_reached']:,}** finished without "
-            f"reaching the target accuracy and {n['ok']:,} reached it; every one is a row, and a broken run "
-            f"stops updating while the others in its batch train on.")
+    n = {x: int(counts.get(x, 0)) for x in ["nonfinite", "diverged", "not_reached", "ok"]}
+    stages = ""
+    if "stage" in runs:
+        per = runs["stage"].value_counts()
+        stages = " (" + ", ".join(f"{int(per[x]):,} {x}" for x in ["tune", "evaluate"] if x in per) + ")"
+    return (f"Of {len(runs):,} runs{stages}, **{n['nonfinite']:,}** produced NaN/inf, **{n['diverged']:,}** "
+            f"diverged (training loss above {divergence_factor:g}× its start), **{n['not_reached']:,}** finished "
+            f"without reaching the target accuracy and {n['ok']:,} reached it; every one is a row, and a broken "
+            f"run stops updating while the others in its batch train on.")
 
 
-def summary_findings(runs, summary, profile, thresholds, examples, grads) -> list[str]:
-    """The bullets of the report's summary."""
-    out = []
-    at1 = profile[profile["tau"] == 1.0].set_index("loss")["fraction_solved"]
-    if len(at1) > 1:
-        top = at1.max()
-        leaders = " and ".join(f"**{label(x)}**" for x in at1.index[at1 == top])
-        out.append(f"{leaders} solved {top:.0%} of the problems fastest, **{label(at1.idxmin())}** "
-                   f"{at1.min():.0%} (performance profile at tau = 1, each loss at its best learning rate; "
-                   f"ties count for every loss that tied).")
-    out.append(convergence_finding(summary))
-    reached = runs.groupby("loss")["steps_to_target"].apply(lambda s: s.notna().mean())
-    if {"mse_sigmoid", "cross_entropy"} <= set(reached.index):
-        out.append(f"Over all rates, scales and optimisers, sigmoid + MSE reached the target in "
-                   f"{reached['mse_sigmoid']:.0%} of its runs and cross-entropy in {reached['cross_entropy']:.0%}.")
+def summary_findings(claims, thresholds, examples, grads, runs) -> list[str]:
+    """The bullets of the report's summary: convergence from the claims table (each with its interval),
+    then the analytic gradients, the overflow thresholds and the lecture (exact values, no sampling)."""
+    out = [convergence_finding(claims)]
+    for opt in ("sgd", "adam"):
+        for c in (f"speed_ratio.mse_sigmoid_vs_cross_entropy.{opt}", f"reach_fraction.mse_sigmoid.{opt}",
+                  f"reach_fraction.cross_entropy.{opt}"):
+            if (text := claim(claims, c)) is not None:
+                out.append(text)
+    if (text := claim(claims, "tuning.at_edge")) is not None:
+        out.append(text)
     out.append(gradient_finding(grads, runs))
     out.append(overflow_finding(thresholds))
     out.append(lecture_finding(examples))

@@ -10,6 +10,11 @@
   pays process start-up and ``import torch`` once for many stacks; with
   ``max_group_runs`` set, split into jobs of at most that many runs
   (``<dataset>.<loss>.<part>``), stacks split where they must be.
+- Two *phases* (experiments.tuning): ``tune`` groups hold every logit scale x
+  initial learning rate x tuning seed (a configuration's rates never straddle
+  two jobs, since its search extends them); ``eval`` groups hold every logit
+  scale x evaluation seed, their rates left NaN until the job reads the rates
+  the tune stage chose (:func:`with_chosen_rates`).
 
 Seeds are derived, never drawn: a run's seed is a hash of the base seed, the
 dataset, the architecture and its replicate id, so it does not depend on which
@@ -23,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import itertools
+import math
 from dataclasses import asdict, dataclass
 
 
@@ -84,21 +90,28 @@ class Group:
         return cls(**d)
 
 
-def groups_from_config(cfg: dict) -> dict[str, Group]:
-    """All groups of the convergence sweep, keyed by name, in a stable order."""
+PHASES = ("tune", "eval")
+
+
+def groups_from_config(cfg: dict, phase: str = "eval") -> dict[str, Group]:
+    """All groups of one phase of the convergence sweep, keyed by name, in a stable order."""
+    if phase not in PHASES:
+        raise ValueError(f"unknown phase {phase!r}; valid: {list(PHASES)}")
     cv = cfg["convergence"]
     out: dict[str, Group] = {}
     for dataset, loss in itertools.product(cv["datasets"], cv["losses"]):
         stacks = []
         for act, hidden, opt, learn in itertools.product(
                 cv["activations"], cv["hidden_layers"], cv["optimizers"], cv["learn_logit_scale"]):
-            runs = tuple(
-                Run(float(scale), float(lr), int(seed),
-                    derive_seed(cfg["seed"], dataset, hidden_name(tuple(hidden)), "replicate", seed))
-                for scale, lr, seed in itertools.product(
-                    cv["logit_scales"], cv["learning_rates"][opt], cv["seeds"]))
+            rates = cv["learning_rates"][opt] if phase == "tune" else [math.nan]
+            seeds = cv["tuning_seeds"] if phase == "tune" else cv["eval_seeds"]
+            runs = tuple(make_run(cfg["seed"], dataset, hidden, scale, lr, seed)
+                         for scale, lr, seed in itertools.product(cv["logit_scales"], rates, seeds))
             stacks.append(Stack(dataset, loss, act, tuple(hidden), opt, bool(learn), runs))
-        parts = _split(stacks, cv.get("max_group_runs"))
+        # a tuning configuration (one scale: every rate x seed) stays in one job
+        unit = (lambda s: len(cv["learning_rates"][s.optimizer]) * len(cv["tuning_seeds"])) if phase == "tune" \
+            else (lambda s: 1)
+        parts = _split(stacks, cv.get("max_group_runs"), unit)
         for i, part in enumerate(parts):
             name = f"{dataset}.{loss}" if len(parts) == 1 else f"{dataset}.{loss}.{i}"
             out[name] = Group(
@@ -108,29 +121,61 @@ def groups_from_config(cfg: dict) -> dict[str, Group]:
     return out
 
 
-def _split(stacks: list[Stack], cap: int | None) -> list[list[Stack]]:
-    """Pack stacks, in order, into parts of at most ``cap`` runs (a longer stack is cut)."""
+def make_run(base_seed: int, dataset: str, hidden, scale: float, lr: float, seed: int) -> Run:
+    """A run; its torch seed derives from the base seed, dataset, architecture and replicate only."""
+    return Run(float(scale), float(lr), int(seed),
+               derive_seed(base_seed, dataset, hidden_name(tuple(hidden)), "replicate", seed))
+
+
+def with_runs(group: Group, runs_of: dict[int, tuple[Run, ...]]) -> Group:
+    """``group`` with the runs of stack ``i`` replaced by ``runs_of[i]``; stacks left without runs dropped."""
+    stacks = tuple(dataclasses.replace(s, runs=tuple(runs_of.get(i, ()))) for i, s in enumerate(group.stacks))
+    return dataclasses.replace(group, stacks=tuple(s for s in stacks if s.runs))
+
+
+def with_chosen_rates(group: Group, rate_of: dict[tuple, float]) -> Group:
+    """An eval group with each run's rate set to its configuration's chosen rate.
+
+    ``rate_of`` maps (activation, hidden, optimizer, learn_scale, logit_scale) to a rate.
+    """
+    def rate(s: Stack, r: Run) -> float:
+        key = (s.activation, tuple(s.hidden), s.optimizer, s.learn_scale, r.logit_scale)
+        if key not in rate_of:
+            raise KeyError(f"{group.name}: no chosen rate for configuration {key}")
+        return float(rate_of[key])
+    return with_runs(group, {i: tuple(dataclasses.replace(r, lr=rate(s, r)) for r in s.runs)
+                             for i, s in enumerate(group.stacks)})
+
+
+def _split(stacks: list[Stack], cap: int | None, unit=lambda stack: 1) -> list[list[Stack]]:
+    """Pack stacks, in order, into parts of at most ``cap`` runs (a longer stack is cut, but only
+    between blocks of ``unit(stack)`` runs; a block longer than ``cap`` makes a part of its own)."""
     if cap is None:
         return [stacks]
-    pieces = [dataclasses.replace(s, runs=s.runs[i:i + cap]) for s in stacks for i in range(0, len(s.runs), cap)]
+    pieces = []
+    for s in stacks:
+        piece = max(unit(s), cap // unit(s) * unit(s))
+        pieces += [dataclasses.replace(s, runs=s.runs[i:i + piece]) for i in range(0, len(s.runs), piece)]
     parts: list[list[Stack]] = [[]]
-    for piece in pieces:
-        if parts[-1] and sum(len(s.runs) for s in parts[-1]) + len(piece.runs) > cap:
+    for p in pieces:
+        if parts[-1] and sum(len(s.runs) for s in parts[-1]) + len(p.runs) > cap:
             parts.append([])
-        parts[-1].append(piece)
+        parts[-1].append(p)
     return parts
 
 
 def sweep_table(cfg: dict):
-    """One row per run: its group, stack number, keys and derived seed (a pandas DataFrame)."""
+    """One row per run of both phases (the tune stage's initial grid; eval runs with lr NaN until
+    tuned): its phase, group, stack number, keys and derived seed (a pandas DataFrame)."""
     import pandas as pd
 
     rows = []
-    for g in groups_from_config(cfg).values():
-        for i, s in enumerate(g.stacks):
-            for r in s.runs:
-                rows.append(dict(group=g.name, stack=f"{g.name}.{i}", dataset=g.dataset, loss=g.loss,
-                                 activation=s.activation, hidden=hidden_name(s.hidden), optimizer=s.optimizer,
-                                 learn_scale=s.learn_scale, logit_scale=r.logit_scale, lr=r.lr, seed=r.seed,
-                                 torch_seed=r.torch_seed))
+    for phase in PHASES:
+        for g in groups_from_config(cfg, phase).values():
+            for i, s in enumerate(g.stacks):
+                for r in s.runs:
+                    rows.append(dict(phase=phase, group=g.name, stack=f"{g.name}.{i}", dataset=g.dataset, loss=g.loss,
+                                     activation=s.activation, hidden=hidden_name(s.hidden), optimizer=s.optimizer,
+                                     learn_scale=s.learn_scale, logit_scale=r.logit_scale, lr=r.lr, seed=r.seed,
+                                     torch_seed=r.torch_seed))
     return pd.DataFrame(rows)

@@ -24,7 +24,7 @@ def _steps_or_inf(runs: pd.DataFrame) -> pd.Series:
     return runs["steps_to_target"].astype("Float64").fillna(np.inf).astype(float)
 
 
-def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
+def summary_table(runs: pd.DataFrame, tuning: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per configuration (``columns.CONFIG_KEYS``), aggregated over seeds.
 
     Steps-to-target statistics count a missed target as +inf, so a median of
@@ -33,6 +33,11 @@ def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
     ``best_lr`` marks, for each configuration without its learning rate, the
     rate with the fewest median steps to target (ties: higher median final
     accuracy, then the smaller rate): the "each loss at its own best rate" view.
+    On evaluation runs, each configuration has its one tuned rate, so it is true.
+    ``best_scale`` marks, among the best-rate rows of each configuration without
+    its logit scale, the scale chosen: from the tune stage's scores when
+    ``tuning`` is given (chosen on the tuning seeds, not on these runs), else by
+    the same rule as ``best_lr`` on these runs.
     """
     keys = columns.CONFIG_KEYS
     d = runs.assign(_t=_steps_or_inf(runs))
@@ -57,33 +62,76 @@ def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
                              ascending=[True, False, True])
     best = ranked.groupby(no_lr, sort=False, dropna=False).head(1).index
     out["best_lr"] = out.index.isin(best)
+    no_scale = [k for k in no_lr if k != "logit_scale"]
+    if tuning is not None:
+        picked = best_scales(tuning)
+        out = out.merge(picked.rename("best_scale_value").reset_index(), on=no_scale, how="left")
+        out["best_scale"] = out["best_lr"] & (out["logit_scale"] == out.pop("best_scale_value"))
+    else:
+        ranked = out[out["best_lr"]].sort_values(["steps_to_target_median", "final_val_acc_median", "logit_scale"],
+                                                 ascending=[True, False, True])
+        out["best_scale"] = out.index.isin(ranked.groupby(no_scale, sort=False, dropna=False).head(1).index)
     return out[columns.SUMMARY]
 
 
-def performance_profile(runs: pd.DataFrame, summary: pd.DataFrame,
-                        taus: np.ndarray | None = None) -> pd.DataFrame:
-    """Dolan-More performance profile of the losses, each at its own best learning rate.
+def best_scales(tuning: pd.DataFrame) -> pd.Series:
+    """Per configuration without rate and scale: the logit scale whose chosen rate scored best on the
+    tuning seeds (fewest median steps, then higher median final accuracy, then the smaller scale)."""
+    no_scale = [k for k in columns.CONFIG_KEYS if k not in ("lr", "logit_scale")]
+    ranked = tuning[tuning["chosen"]].sort_values(["median_steps_to_target", "median_final_val_acc", "logit_scale"],
+                                                  ascending=[True, False, True])
+    return ranked.groupby(no_scale, sort=True, dropna=False).head(1).set_index(no_scale)["logit_scale"]
 
-    A *problem* is (dataset, activation, hidden, optimizer, learn_scale,
-    logit_scale, seed); a loss's cost on it is steps-to-target (inf if missed)
-    at the learning rate ``summary.best_lr`` picked for that loss. With
-    r = cost / (best cost of any loss on the problem), the profile is
-    rho(tau) = fraction of problems with r <= tau. Problems that no loss solved
-    count in the denominator and are solved by none.
+
+def performance_profile(runs: pd.DataFrame, summary: pd.DataFrame, taus: np.ndarray | None = None,
+                        seed: int = 0, resamples: int = 1000) -> pd.DataFrame:
+    """Dolan-More performance profile of the losses, each at its own best learning rate and logit
+    scale (``summary.best_lr & summary.best_scale``), with a 95% bootstrap band.
+
+    A *problem* is (dataset, activation, hidden, optimizer, learn_scale, seed);
+    a loss's cost on it is steps-to-target (inf if missed). With r = cost /
+    (best cost of any loss on the problem), the profile is rho(tau) = fraction of
+    problems with r <= tau. Problems that no loss solved count in the
+    denominator and are solved by none. The band resamples problems in clusters
+    of a setting's seeds (seeded), ``resamples`` times: ``ci_low``, ``ci_high``.
     """
     taus = np.unique(np.concatenate([[1.0], np.geomspace(1, 100, 41)])) if taus is None else taus
-    best = summary.loc[summary["best_lr"], columns.CONFIG_KEYS]
+    best = summary.loc[summary["best_lr"] & summary["best_scale"], columns.CONFIG_KEYS]
     d = runs.merge(best, on=columns.CONFIG_KEYS).assign(_t=lambda x: _steps_or_inf(x))
-    problem = [k for k in columns.RUN_KEYS if k not in ("loss", "lr")]
+    problem = [k for k in columns.RUN_KEYS if k not in ("loss", "lr", "logit_scale")]
     d["_best"] = d.groupby(problem, dropna=False)["_t"].transform("min")
     with np.errstate(invalid="ignore", divide="ignore"):
         d["_ratio"] = np.where(np.isfinite(d["_t"]), d["_t"].clip(lower=1) / d["_best"].clip(lower=1), np.inf)
-    rows = []
-    for loss, sub in d.groupby("loss", sort=False):
-        for tau in taus:
-            rows.append(dict(loss=loss, tau=float(tau), fraction_solved=float((sub["_ratio"] <= tau).mean()),
-                             problems=len(sub)))
+    ratios = d.pivot_table(index=problem, columns="loss", values="_ratio", aggfunc="first", dropna=False)
+    cluster = [k for k in problem if k != "seed"]
+    units = ratios.groupby(level=cluster, dropna=False).indices          # cluster -> row positions
+    blocks = list(units.values())
+    r = ratios.to_numpy()                                                 # (problems, losses)
+
+    def solved(rows: np.ndarray) -> np.ndarray:                           # (losses, taus)
+        return (rows[:, :, None] <= taus[None, None, :]).mean(0)
+
+    from .stats import bootstrap_rows
+    band = bootstrap_rows(np.arange(len(blocks)), lambda idx: solved(r[np.concatenate([blocks[i] for i in idx])]),
+                          seed=seed, resamples=resamples)                 # (resamples, losses, taus)
+    lo, hi = np.quantile(band, [0.025, 0.975], axis=0)
+    est = solved(r)
+    rows = [dict(loss=loss, tau=float(t), fraction_solved=float(est[i, j]), problems=len(r),
+                 ci_low=float(lo[i, j]), ci_high=float(hi[i, j]))
+            for i, loss in enumerate(ratios.columns) for j, t in enumerate(taus)]
     return pd.DataFrame(rows, columns=columns.PROFILE)
+
+
+def win_shares(runs: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
+    """Per problem (as in :func:`performance_profile`) and loss, the loss's share of the win: 1/k when it
+    is one of k losses with the fewest steps (a tie shares the win), 0 otherwise or when none reached."""
+    best = summary.loc[summary["best_lr"] & summary["best_scale"], columns.CONFIG_KEYS]
+    d = runs.merge(best, on=columns.CONFIG_KEYS).assign(_t=lambda x: _steps_or_inf(x))
+    problem = [k for k in columns.RUN_KEYS if k not in ("loss", "lr", "logit_scale")]
+    fastest = d.groupby(problem, dropna=False)["_t"].transform("min")
+    d["_win"] = (d["_t"] == fastest) & np.isfinite(d["_t"])
+    d["share"] = d["_win"] / d.groupby(problem, dropna=False)["_win"].transform("sum").replace(0, 1)
+    return d[problem + ["loss", "share"]]
 
 
 def best_lr_rows(df: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
@@ -92,22 +140,24 @@ def best_lr_rows(df: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
     return df.merge(best, on=columns.CONFIG_KEYS)
 
 
-def fixed_lr_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """The fixed-rate view beside the best-rate view, for comparing losses at equal settings.
+def fixed_lr_table(tuning: pd.DataFrame) -> pd.DataFrame:
+    """The fixed-rate view beside the tuned view, on the tuning seeds.
 
-    Rows: loss. Columns: (optimizer, lr) for every rate of the grid, then
-    (optimizer, "best"). Each cell is the median, over problems (all
-    configuration keys but loss, optimizer and lr), of the median steps to
-    target over seeds; inf means most problems were not solved at that rate.
+    Rows: loss. Columns: (optimizer, lr) for every rate of the initial grid
+    (round 0, tried by every configuration), then (optimizer, "tuned"). Each cell
+    is the median, over configurations (all keys but loss, optimizer and lr), of
+    the median steps to target over tuning seeds; inf means most configurations
+    were not solved at that rate.
     """
-    v = "steps_to_target_median"
-    fixed = summary.pivot_table(index="loss", columns=["optimizer", "lr"], values=v, aggfunc="median")
-    best = summary[summary["best_lr"]].pivot_table(index="loss", columns="optimizer", values=v, aggfunc="median")
+    v = "median_steps_to_target"
+    grid = tuning[tuning["round"] == 0]
+    fixed = grid.pivot_table(index="loss", columns=["optimizer", "lr"], values=v, aggfunc="median")
+    tuned = tuning[tuning["chosen"]].pivot_table(index="loss", columns="optimizer", values=v, aggfunc="median")
     parts = {}
-    for opt in sorted(summary["optimizer"].unique()):
-        for lr in sorted(summary.loc[summary["optimizer"] == opt, "lr"].unique()):
+    for opt in sorted(tuning["optimizer"].unique()):
+        for lr in sorted(grid.loc[grid["optimizer"] == opt, "lr"].unique()):
             parts[(opt, f"{lr:g}")] = fixed[(opt, lr)]
-        parts[(opt, "best")] = best[opt]
+        parts[(opt, "tuned")] = tuned[opt]
     out = pd.DataFrame(parts)
     out.columns.names = ["optimizer", "lr"]
     return out
@@ -124,6 +174,9 @@ CONTRACT = {
     "runs": columns.RUNS,
     "summary": columns.SUMMARY,
     "profile": columns.PROFILE,
+    "tuning": columns.TUNING,
+    "tuning_runs": columns.TUNING_RUNS,
+    "claims": columns.CLAIMS,
     "curves": columns.CURVES,
     "probes": columns.PROBES,
     "thresholds": columns.THRESHOLDS,

@@ -85,6 +85,19 @@ def log_schedule(steps: int, points: int) -> np.ndarray:
     return np.concatenate([[0], geo])
 
 
+def target_schedule(steps: int) -> np.ndarray:
+    """Steps at which validation accuracy is checked against the target: 0, 2, 4, ..., then about
+    5% apart, and ``steps``. A check at s follows the previous one by at most max(2, 5% of s), so
+    ``steps_to_target`` (the first check at or above the target; the check before was below it) is
+    within max(2 steps, 5%) of the step where the run got there. (Accuracy is not monotone: a brief
+    excursion above the target between two checks goes unseen.)"""
+    out, s = [0], 0
+    while s < steps:
+        s = min(steps, s + max(2, int(0.05 * s)))
+        out.append(s)
+    return np.asarray(out)
+
+
 def batch_indices(n: int, steps: int, batch: int, seed: int) -> torch.Tensor:
     """(steps, batch) example indices: shuffled epochs drawn from the run's own seed."""
     g = torch.Generator().manual_seed(derive_seed(seed, "data-order"))
@@ -139,11 +152,14 @@ def train_stack(group: Group, stack: Stack, runs: tuple[Run, ...], ds: Dataset,
     alive = torch.ones(K, dtype=torch.bool, device=device)
     nonfinite_step = torch.full((K,), -1, dtype=torch.long, device=device)
     diverged_step = np.full(K, -1)
+    reached_step = torch.full((K,), -1, dtype=torch.long, device=device)
     initial_loss = None
     log_steps = set(log_schedule(group.steps, group.log_points).tolist())
+    check_steps = set(target_schedule(group.steps).tolist())
     records = []
 
     for step in range(group.steps + 1):
+        va_acc = None
         if step in log_steps:
             scale = log_scale.detach().exp()
             tr = _evaluate(params, scale, x_tr, y_tr, stack.activation, loss_fn)
@@ -153,11 +169,19 @@ def train_stack(group: Group, stack: Stack, runs: tuple[Run, ...], ds: Dataset,
             blown = alive & torch.isfinite(tr["loss"]) & (tr["loss"] > DIVERGENCE_FACTOR * initial_loss.abs())
             diverged_step[blown.cpu().numpy()] = step
             alive &= ~blown
+            va_acc = va["acc"]
             row = {"step": step, "train_loss": tr["loss"], "train_acc": tr["acc"], "val_acc": va["acc"],
                    "grad_norm_logits": tr["grad_norm_logits"], "mean_abs_logit": tr["mean_abs_logit"],
                    "logit_norm": tr["logit_norm"], "saturated_frac": tr["saturated_frac"],
                    "logit_scale_value": scale}
             records.append({k: (v.cpu().numpy() if torch.is_tensor(v) else v) for k, v in row.items()})
+        waiting = alive & (reached_step < 0)
+        if (step in check_steps or va_acc is not None) and bool(waiting.any()):
+            if va_acc is None:                                                  # accuracy only: one forward pass
+                with torch.no_grad():
+                    z, _ = forward(params, x_va, stack.activation, log_scale.detach().exp())  # (K, N, C)
+                    va_acc = (z.argmax(-1) == y_va).float().mean(-1)
+            reached_step = torch.where(waiting & (va_acc >= group.target_acc), step, reached_step)
         if step == group.steps:
             break
         b = idx[step]                                                           # (K, B)
@@ -172,12 +196,12 @@ def train_stack(group: Group, stack: Stack, runs: tuple[Run, ...], ds: Dataset,
             alive &= finite
         opt.step(grads, alive)
 
-    nonfinite_step = nonfinite_step.cpu().numpy()
-    return [_run_record(group, stack, r, k, records, int(nonfinite_step[k]), int(diverged_step[k]))
-            for k, r in enumerate(runs)]
+    nonfinite_step, reached_step = nonfinite_step.cpu().numpy(), reached_step.cpu().numpy()
+    return [_run_record(group, stack, r, k, records, int(nonfinite_step[k]), int(diverged_step[k]),
+                        int(reached_step[k])) for k, r in enumerate(runs)]
 
 
-def _run_record(group, stack, run, k, records, nonfinite_step, diverged_step) -> dict:
+def _run_record(group, stack, run, k, records, nonfinite_step, diverged_step, reached_step) -> dict:
     """The run's curve (up to where it broke) and its summary row."""
     keys = dict(dataset=group.dataset, loss=group.loss, activation=stack.activation,
                 hidden=hidden_name(stack.hidden), optimizer=stack.optimizer, learn_scale=stack.learn_scale,
@@ -186,8 +210,7 @@ def _run_record(group, stack, run, k, records, nonfinite_step, diverged_step) ->
     stop = min(broke) if broke else group.steps
     curve = [dict(keys, **{c: (rec[c] if c == "step" else float(rec[c][k])) for c in columns.CURVE_METRICS})
              for rec in records if rec["step"] <= stop]  # a frozen run repeats its last state: not data
-    reached = [c["step"] for c in curve if c["val_acc"] >= group.target_acc]
-    steps_to_target = reached[0] if reached else None
+    steps_to_target = reached_step if reached_step >= 0 else None   # on target_schedule, while the run was alive
     if nonfinite_step >= 0:
         status = "nonfinite"
     elif diverged_step >= 0:

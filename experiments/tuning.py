@@ -87,3 +87,53 @@ def next_rates(chosen: pd.DataFrame, factor: float, bounds: dict[str, tuple[floa
 def _tidy(lr: float) -> float:
     """Round away float noise from repeated multiplication (12 significant digits)."""
     return float(f"{lr:.12g}") if lr > 0 and math.isfinite(lr) else lr
+
+
+def search(group, train, lr_search: dict, tuning_seeds: list[int], base_seed: int,
+           log=lambda msg: None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rate search of one tune group: train its initial grid on the tuning seeds, then, round by
+    round, the next rate past the edge of every configuration whose chosen rate sits at one, until
+    none does (or the bounds or ``max_extensions`` stop it). Returns (tuning table, tuning runs): one
+    row per (configuration, rate tried) with its scores, ``chosen``, ``at_edge`` and the ``round`` it
+    was tried in; and every run trained, with its ``round``.
+
+    ``train(group) -> runs`` trains a group's runs (``experiments.training.train_group``'s runs table);
+    injected, so that the search can be tested on a synthetic objective.
+    """
+    from .sweep import hidden_name, make_run, with_runs
+
+    s = lr_search
+    bounds = {opt: tuple(b) for opt, b in s["bounds"].items()}
+    done, extensions, pending, rnd = [], {}, group, 0
+    while pending.num_runs:
+        runs = train(pending)
+        done.append(runs.assign(round=rnd))
+        table = choose(score_rates(pd.concat(done, ignore_index=True)))
+        new = next_rates(table, s["factor"], bounds, extensions, s["max_extensions"])
+        log(f"round {rnd}: {pending.num_runs} runs; {int(table['at_edge'].sum())} of {int(table['chosen'].sum())} "
+            f"configurations at an edge, {len(new)} extended")
+        for key in new:
+            extensions[key] = extensions.get(key, 0) + 1
+        runs_of = {}
+        for i, st in enumerate(group.stacks):
+            mine = (group.dataset, group.loss, st.activation, hidden_name(st.hidden), st.optimizer, st.learn_scale)
+            runs_of[i] = tuple(make_run(base_seed, group.dataset, st.hidden, key[-1], lr, seed)
+                               for key, lr in new.items() if key[:-1] == mine for seed in tuning_seeds)
+        pending, rnd = with_runs(group, runs_of), rnd + 1
+    runs = pd.concat(done, ignore_index=True)
+    first = runs.groupby(columns.CONFIG_KEYS, dropna=False)["round"].min()
+    table = table.merge(first.reset_index(), on=columns.CONFIG_KEYS)
+    return table[columns.TUNING], runs[columns.TUNING_RUNS]
+
+
+def chosen_rates(tuning: pd.DataFrame) -> dict[tuple, float]:
+    """(activation, hidden, optimizer, learn_scale, logit_scale) -> chosen rate, for one (dataset, loss);
+    hidden as a tuple of widths (what :func:`experiments.sweep.with_chosen_rates` takes)."""
+    rows = tuning[tuning["chosen"]]
+    return {(r.activation, _widths(r.hidden), r.optimizer, bool(r.learn_scale), float(r.logit_scale)): float(r.lr)
+            for r in rows.itertuples()}
+
+
+def _widths(name: str) -> tuple[int, ...]:
+    """Inverse of ``hidden_name``: "64-32" -> (64, 32); "linear" -> ()."""
+    return () if name == "linear" else tuple(int(w) for w in name.split("-"))

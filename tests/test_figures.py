@@ -5,6 +5,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.colors import to_rgb  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
@@ -76,11 +77,16 @@ def test_gradient_and_grad_norm_figures():
     assert len(visible_axes(fig)) == 2 and visible_axes(fig)[0].get_yscale() == "log"
 
 
-def test_profile_figure_draws_one_step_curve_per_loss():
-    profile = pd.DataFrame([dict(loss=loss, tau=t, fraction_solved=f, problems=4)
+def test_profile_figure_draws_one_step_curve_and_one_band_per_loss():
+    profile = pd.DataFrame([dict(loss=loss, tau=t, fraction_solved=f, problems=4, ci_low=f / 2, ci_high=1.0)
                             for loss, f0 in [("cross_entropy", 0.5), ("hinge", 0.25)] for t, f in [(1.0, f0), (2.0, 1.0)]])
     fig = figures.profile_figure(profile)
-    assert len([line for line in fig.axes[0].get_lines() if len(line.get_xdata())]) == 2
+    lines = [line for line in fig.axes[0].get_lines() if len(line.get_xdata())]
+    assert len(lines) == 2
+    bands = [c for c in fig.axes[0].collections if c.get_paths()]
+    assert len(bands) == 2
+    # each band takes its loss's colour
+    assert {tuple(b.get_facecolor()[0][:3]) for b in bands} == {to_rgb(line.get_color()) for line in lines}
 
 
 def test_steps_heatmap_blank_where_target_never_reached():

@@ -6,31 +6,15 @@ import pytest
 from experiments import findings, tables
 from experiments.gradients import logit_gradients
 
-INF = np.inf
 
 
-def summary_rows(rows):
-    """Best-rate summary rows: (loss, steps median)."""
-    return pd.DataFrame([{"loss": loss, "steps_to_target_median": s, "best_lr": True} for loss, s in rows]
-                        + [{"loss": "cross_entropy", "steps_to_target_median": 1.0, "best_lr": False}])
-
-
-def test_convergence_finding_ranks_losses_by_median_steps_at_their_best_rate():
-    s = summary_rows([("cross_entropy", 100), ("cross_entropy", 300), ("mse_sigmoid", 400), ("mse_sigmoid", INF),
-                      ("mse_sigmoid", INF)])
-    r = findings.best_rate_ranking(s)
-    assert r.index.tolist() == ["cross_entropy", "mse_sigmoid"]
-    assert r.loc["cross_entropy", "steps"] == 200 and r.loc["mse_sigmoid", "steps"] == INF
-    text = findings.convergence_finding(s)
-    assert text.startswith("At each configuration's best learning rate, **cross-entropy** reached the target fastest")
-    assert "(median over 2 configurations of the median steps: 200)" in text
-    assert "**MSE on sigmoid** slowest (never" in text and "1 of 3 of its configurations" in text
-
-
-def test_convergence_finding_with_one_loss_or_no_success():
-    assert findings.convergence_finding(summary_rows([("hinge", 50)])).startswith("Only **multi-class hinge** was swept")
-    none = findings.convergence_finding(summary_rows([("hinge", INF), ("focal", INF)]))
-    assert none.startswith("No loss reached the target") and "0 of 2 configurations" in none
+def test_convergence_finding_reads_the_claims_table():
+    claims = pd.DataFrame({"claim": ["tuning.at_edge", "best_loss.sgd", "best_loss.adam"],
+                           "statement": ["edge", "Under SGD, X was fastest.", "Under Adam, Y was fastest."]})
+    assert findings.convergence_finding(claims) == "Under SGD, X was fastest. Under Adam, Y was fastest."
+    assert findings.claim(claims, "tuning.at_edge") == "edge" and findings.claim(claims, "nope") is None
+    none = findings.convergence_finding(claims.iloc[:1])
+    assert none.startswith("*No comparison of losses in this run")
 
 
 def thresholds(rows):
@@ -74,6 +58,8 @@ def test_gradient_and_failure_and_lecture_findings():
     f = findings.failure_finding(runs, 10)
     assert f.startswith("Of 4 runs, **1** produced NaN/inf, **1** diverged (training loss above 10× its start), "
                         "**1** finished without reaching the target accuracy and 1 reached it")
+    staged = findings.failure_finding(runs.assign(stage=["tune", "tune", "tune", "evaluate"]), 10)
+    assert staged.startswith("Of 4 runs (3 tune, 1 evaluate), **1** produced NaN/inf")
     ex = pd.DataFrame({"matches": [True, False, None], "comparable": [True, True, False]})
     assert findings.lecture_finding(ex).startswith("**1 of 2** of the lecture's numbers")
 

@@ -68,7 +68,7 @@ def test_killed_sweep_resumes_to_the_same_tables(repo, smoke_run, tmp_path):
 
     # kill 1: as soon as a group has checkpointed its first chunk (mid-group)
     proc = _start(repo, tmp_path, cfg)
-    _kill_when(proc, lambda: any(checkpoints.glob("*/*.pkl")))
+    _kill_when(proc, lambda: any(checkpoints.glob("*/*/*.pkl")))   # checkpoints/{tune,eval}/<group>/
     _every_table_reads(tmp_path)
     assert snakemake(repo, tmp_path, "--unlock", "--configfile", str(cfg)).returncode == 0
     todo = _planned_groups(repo, tmp_path, cfg)
@@ -94,9 +94,9 @@ def test_killed_sweep_resumes_to_the_same_tables(repo, smoke_run, tmp_path):
     # groups Snakemake had recorded as finished were not trained again ...
     assert {g: (groups_dir / f"{g}.runs.parquet").stat().st_mtime_ns for g in stamps} == stamps
     # ... and a group killed mid-way resumed from its checkpointed chunks, which are gone now
-    logs = [p.read_text() for p in (tmp_path / "results" / "logs" / "train").glob("*.log")]
+    logs = [p.read_text() for stage in ("tune", "train") for p in (tmp_path / "results" / "logs" / stage).glob("*.log")]
     assert any("from checkpoint" in text for text in logs)
-    assert not list(checkpoints.glob("*/*.pkl"))
+    assert not list(checkpoints.glob("*/*/*.pkl"))
     again = snakemake(repo, tmp_path, "--configfile", str(cfg), "--cores", "2", "-n")
     assert "Nothing to be done" in again.stdout + again.stderr
 
@@ -115,7 +115,9 @@ BAD_INPUT = [
     ("zero-steps", "convergence: {steps: 0}", "convergence.steps: 0 is not allowed, must be >= 1"),
     ("zero-stack-size", "convergence: {max_stack: 0}", "convergence.max_stack: 0 is not allowed, must be an integer"),
     ("zero-group-size", "convergence: {max_group_runs: 0}", "convergence.max_group_runs: 0 is not allowed"),
-    ("empty-axis", "convergence: {seeds: []}", "convergence.seeds: must not be empty"),
+    ("empty-axis", "convergence: {eval_seeds: []}", "convergence.eval_seeds: must not be empty"),
+    ("seeds-overlap", "convergence: {tuning_seeds: [3], eval_seeds: [1, 2, 3]}",
+     "convergence.tuning_seeds: [3] also in convergence.eval_seeds"),
     ("wrong-type", "convergence: {steps: many}", "convergence.steps: 'many' is not of type integer"),
     ("unknown-key", "convergence: {lossses: [hinge]}", "unknown key 'lossses'"),
     ("target-above-1", "convergence: {target_acc: {digits: 1.5}}", "convergence.target_acc.digits: 1.5"),
@@ -177,11 +179,13 @@ def test_config_values_never_reach_a_shell(repo):
 # --- numerical failure and reproducibility ---------------------------------------------
 
 def test_numerical_failure_is_a_row_and_the_run_carries_on(smoke_run, repo):
-    """The smoke config also trains at learning rates 1000 (losses explode) and 1e30 (weights
+    """The smoke config's tune stage also tries learning rates 1000 (losses explode) and 1e30 (weights
     overflow to inf and NaN): those runs break, the rest of their batch and the workflow go on."""
     cfg = yaml.safe_load((repo / "config" / "smoke.yaml").read_text())
     assert {1000.0, 1e30} <= set(cfg["convergence"]["learning_rates"]["sgd"])
-    runs = pd.read_parquet(smoke_run / "results" / "convergence" / "runs.parquet")
+    res = smoke_run / "results" / "convergence"
+    runs = pd.concat([pd.read_parquet(res / "tuning_runs.parquet").assign(stage="tune"),
+                      pd.read_parquet(res / "runs.parquet").assign(stage="evaluate")], ignore_index=True)
     broke = runs[runs["status"].isin(["nonfinite", "diverged"])]
     assert set(broke["status"]) == {"nonfinite", "diverged"}
     assert set(broke["lr"]) <= {1000.0, 1e30}
@@ -191,7 +195,7 @@ def test_numerical_failure_is_a_row_and_the_run_carries_on(smoke_run, repo):
     names, rows = table_rows((smoke_run / "results" / "report.html").read_text(), "failures-table")
     status = [r[names.index("status")] for r in rows]
     assert len(rows) == (runs["status"] != "ok").sum()        # the report's failures table lists every one
-    assert sorted(s for s in status if s in ("nonfinite", "diverged")) == sorted(broke["status"])
+    assert sorted(x for x in status if x in ("nonfinite", "diverged")) == sorted(broke["status"])
 
 
 def test_rerun_with_other_cores_gives_identical_tables(repo, smoke_run, tmp_path):
@@ -215,11 +219,11 @@ def test_a_runs_numbers_do_not_depend_on_its_stack_or_group_mates(repo):
 
     small = yaml.safe_load((repo / "config" / "smoke.yaml").read_text())
     big = copy.deepcopy(small)
-    big["convergence"].update(activations=["relu", "tanh"], seeds=[0, 1, 5], logit_scales=[0.5, 1.0, 10.0])
+    big["convergence"].update(activations=["relu", "tanh"], tuning_seeds=[100, 5, 7], logit_scales=[0.5, 1.0, 10.0])
     tables = []
     for raw in (small, big):
         cfg = validate_config(raw)
-        group = groups_from_config(cfg)["digits.cross_entropy"]
+        group = groups_from_config(cfg, "tune")["digits.cross_entropy"]
         tables.append(train_group(group, {"seed": cfg["seed"], "data": cfg["data"]}, torch.device("cpu"), "auto"))
     (runs_a, curves_a), (runs_b, curves_b) = tables
     assert len(runs_b) > 2 * len(runs_a)

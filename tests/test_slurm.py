@@ -26,7 +26,8 @@ NEEDED = ["slurmctld", "slurmd", "munged", "sbatch", "squeue", "scontrol"]
 # This machine has 2 cores and fake GPUs: ask for what one node has.
 LOCAL_OVERRIDES = [
     "--default-resources", "slurm_partition=debug", "runtime=10", "mem_mb=1000",
-    "--set-resources", "train_group:gpu=1", "train_group:cpus_per_gpu=1", "train_group:mem_mb=1500",
+    "--set-resources", *[f"{rule}:{r}" for rule in ("tune_group", "evaluate_group")
+                         for r in ("gpu=1", "cpus_per_gpu=1", "mem_mb=1500")],
     "amp_training:gpu=1", "amp_training:cpus_per_gpu=1", "amp_training:mem_mb=1500", "overflow_probe:mem_mb=1500",
     "--jobs", "4", "--latency-wait", "5",
     # no accounting database here: ask squeue, and start asking after 1 s (default 40 s)
@@ -90,15 +91,19 @@ def slurm_run(cluster, repo, tmp_path_factory):
 def test_every_training_job_ran_as_a_slurm_job_with_a_gpu_request(slurm_run, cluster):
     work, log = slurm_run
     jobs = json.loads((work / "results" / "provenance.json").read_text())["jobs"]
-    assert len(jobs) == 4  # the smoke config's groups
-    for group, env in jobs.items():
-        assert env["slurm_job_id"], group
+    assert sorted(jobs) == sorted(f"{stage}/{g}" for stage in ("tune", "evaluate") for g in
+                                  ["digits.cross_entropy", "digits.mse_sigmoid", "gaussian_mixture.cross_entropy",
+                                   "gaussian_mixture.mse_sigmoid"])  # the smoke config's groups, both stages
+    for name, env in jobs.items():
+        stage, group = name.split("/")
+        assert env["slurm_job_id"], name
         assert env["device"] == "cpu"  # fake GPUs: scheduled as GPU jobs, no CUDA inside
         info = subprocess.run(["timeout", "-k", "5", "30", "scontrol", "show", "job", env["slurm_job_id"]],
                               env=cluster, capture_output=True, text=True).stdout
         assert "JobState=COMPLETED" in info, info
         assert re.search(r"(TresPerJob|TresPerNode)=\S*gpu[:=]1", info), info
-        assert f"rule_train_group_wildcards_{group}" in info  # the plugin's comment names the rule and group
+        rule = "tune_group" if stage == "tune" else "evaluate_group"
+        assert f"rule_{rule}_wildcards_{group}" in info  # the plugin's comment names the rule and group
     # the aggregation, provenance and report rules ran on the submitting machine
     assert re.search(r"localrule (aggregate_convergence|report)", log)
 
@@ -122,25 +127,27 @@ def test_cluster_config_plans_a_gpu_job_per_group(repo, tmp_path):
     proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     out = proc.stdout + proc.stderr
-    groups = groups_from_config(validate_config(yaml.safe_load((repo / "config" / "cluster.yaml").read_text())))
-    assert re.search(rf"^train_group\s+{len(groups)}$", out, re.M)
-    jobs = re.findall(r"rule train_group:.*?resources: ([^\n]*)", out, re.S)
-    assert len(jobs) == len(groups) == 45
-    for resources in jobs:
-        assert "gpu=1" in resources and "cpus_per_gpu=4" in resources and "runtime=120" in resources
+    cfg = validate_config(yaml.safe_load((repo / "config" / "cluster.yaml").read_text()))
+    for rule, phase in (("tune_group", "tune"), ("evaluate_group", "eval")):
+        groups = groups_from_config(cfg, phase)
+        assert re.search(rf"^{rule}\s+{len(groups)}$", out, re.M), rule
+        jobs = re.findall(rf"rule {rule}:.*?resources: ([^\n]*)", out, re.S)
+        assert len(jobs) == len(groups) == 45
+        for resources in jobs:
+            assert "gpu=1" in resources and "cpus_per_gpu=4" in resources and "runtime=120" in resources
     assert not (tmp_path / "results").exists()
 
 
 def test_device_cuda_on_a_node_without_cuda_fails_the_job_in_one_line(cluster, repo, tmp_path):
     """On a cluster the login node is not checked (it need not have a GPU); the job is."""
-    target = "results/convergence/groups/digits.cross_entropy.runs.parquet"
+    target = "results/convergence/tuning/digits.cross_entropy.parquet"
     cmd = ["timeout", "-k", "10", "300", sys.executable, "-m", "snakemake", "-s", str(repo / "workflow" / "Snakefile"),
            "-d", str(tmp_path), "--workflow-profile", str(repo / "workflow" / "profiles" / "slurm"),
            "--configfile", str(repo / "config" / "smoke.yaml"), "--config", "device=cuda", *LOCAL_OVERRIDES,
            "--retries", "0", target]
     proc = subprocess.run(cmd, env=cluster, capture_output=True, text=True)
     assert proc.returncode != 0
-    log = (tmp_path / "results" / "logs" / "train" / "digits.cross_entropy.log").read_text()
+    log = (tmp_path / "results" / "logs" / "tune" / "digits.cross_entropy.log").read_text()
     assert log.strip().splitlines() == [log.strip()]
     assert log.startswith("config error: device: 'cuda' was requested but torch sees no CUDA device on ")
     assert not (tmp_path / target).exists()

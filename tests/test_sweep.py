@@ -20,12 +20,23 @@ def run_ids(groups) -> list[tuple]:
                   for g in groups.values() for s in g.stacks for r in s.runs)
 
 
+@pytest.mark.parametrize("phase", ["tune", "eval"])
 @pytest.mark.parametrize("cap", [1, 3, 5, 8, 1000])
-def test_split_groups_hold_every_run_once_and_respect_the_cap(smoke, cap):
-    whole = groups_from_config(smoke)
-    split = groups_from_config({**smoke, "convergence": {**smoke["convergence"], "max_group_runs": cap}})
+def test_split_groups_hold_every_run_once_and_respect_the_cap(smoke, cap, phase):
+    whole = groups_from_config(smoke, phase)
+    split = groups_from_config({**smoke, "convergence": {**smoke["convergence"], "max_group_runs": cap}}, phase)
     assert run_ids(split) == run_ids(whole)
-    assert all(g.num_runs <= cap for g in split.values())
+    # a tuning configuration (one scale: its rates x tuning seeds) is never cut, since its search extends it
+    unit = 1 if phase == "eval" else len(smoke["convergence"]["learning_rates"]["sgd"]) * len(
+        smoke["convergence"]["tuning_seeds"])
+    assert all(g.num_runs <= max(cap, unit) for g in split.values())
+    if phase == "tune":
+        where = {}
+        for g in split.values():
+            for st in g.stacks:
+                for r in st.runs:
+                    where.setdefault((g.dataset, g.loss, st.activation, st.learn_scale, r.logit_scale), set()).add(g.name)
+        assert all(len(names) == 1 for names in where.values())
     per_pair = -(-max(g.num_runs for g in whole.values()) // cap)
     if per_pair == 1:
         assert list(split) == list(whole)  # unsplit groups keep their names
@@ -38,9 +49,9 @@ def test_split_groups_hold_every_run_once_and_respect_the_cap(smoke, cap):
 
 def test_split_jobs_train_the_same_runs(smoke):
     cfg = {"seed": smoke["seed"], "data": smoke["data"]}
-    (whole,) = [g for n, g in groups_from_config(smoke).items() if n == "digits.cross_entropy"]
-    parts = [g for n, g in groups_from_config({**smoke, "convergence": {**smoke["convergence"], "max_group_runs": 3}})
-             .items() if n.startswith("digits.cross_entropy.")]
+    (whole,) = [g for n, g in groups_from_config(smoke, "tune").items() if n == "digits.cross_entropy"]
+    parts = [g for n, g in groups_from_config({**smoke, "convergence": {**smoke["convergence"], "max_group_runs": 3}},
+                                              "tune").items() if n.startswith("digits.cross_entropy.")]
     assert len(parts) > 1
     a, _ = train_group(whole, cfg, torch.device("cpu"), "auto")
     b = pd.concat([train_group(p, cfg, torch.device("cpu"), "auto")[0] for p in parts], ignore_index=True)
@@ -51,5 +62,21 @@ def test_split_jobs_train_the_same_runs(smoke):
 
 def test_sweep_table_has_one_row_per_run(smoke):
     t = sweep_table(smoke)
-    assert len(t) == sum(g.num_runs for g in groups_from_config(smoke).values())
-    assert not t.duplicated(RUN_KEYS).any()
+    for phase in ("tune", "eval"):
+        assert (t["phase"] == phase).sum() == sum(g.num_runs for g in groups_from_config(smoke, phase).values())
+    assert not t.duplicated(RUN_KEYS + ["phase"]).any()
+    assert t.loc[t["phase"] == "eval", "lr"].isna().all()        # set from the tune stage's choice
+    assert set(t.loc[t["phase"] == "tune", "seed"]).isdisjoint(t.loc[t["phase"] == "eval", "seed"])
+
+
+def test_eval_group_takes_the_chosen_rates(smoke):
+    from experiments.sweep import with_chosen_rates
+
+    g = groups_from_config(smoke, "eval")["digits.cross_entropy"]
+    rates = {(s.activation, s.hidden, s.optimizer, s.learn_scale, r.logit_scale): 0.01 * r.logit_scale
+             for s in g.stacks for r in s.runs}
+    filled = with_chosen_rates(g, rates)
+    assert all(r.lr == 0.01 * r.logit_scale for s in filled.stacks for r in s.runs)
+    assert [r.torch_seed for s in filled.stacks for r in s.runs] == [r.torch_seed for s in g.stacks for r in s.runs]
+    with pytest.raises(KeyError, match="no chosen rate"):
+        with_chosen_rates(g, {})

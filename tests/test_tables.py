@@ -7,6 +7,7 @@ import pytest
 
 from experiments import columns
 from experiments.tables import best_lr_rows, fixed_lr_table, performance_profile, summary_table
+from experiments.tuning import choose, score_rates
 
 
 def make_runs(rows):
@@ -58,15 +59,39 @@ def test_performance_profile_by_hand():
     assert list(prof.columns) == columns.PROFILE
 
 
-def test_fixed_lr_table_beside_best_rate_by_hand():
-    # a second problem (activation tanh) where A is slower at 0.1 and never reaches at 1.0
+def test_profile_band_holds_the_estimate_and_narrows_with_more_problems():
+    # two kinds of setting: RUNS as it is, and one where A at rate 1.0 never reaches the target
+    bad = RUNS.copy()
+    bad.loc[(bad["loss"] == "A") & (bad["lr"] == 1.0), "steps_to_target"] = pd.NA
+
+    def profile_of(n):
+        many = pd.concat([(RUNS if i % 2 else bad).assign(activation=f"a{i}") for i in range(n)], ignore_index=True)
+        return performance_profile(many, summary_table(many), taus=np.array([1.0, 8.0])).set_index(["loss", "tau"])
+
+    few, lots = profile_of(8), profile_of(80)
+    for prof in (few, lots):
+        assert (prof["ci_low"] <= prof["fraction_solved"]).all() and (prof["fraction_solved"] <= prof["ci_high"]).all()
+    width = lambda p: p.loc[("A", 1.0), "ci_high"] - p.loc[("A", 1.0), "ci_low"]  # noqa: E731
+    assert 0 < width(lots) < width(few)
+
+
+def test_best_scale_comes_from_the_tuning_scores_not_the_reported_runs():
+    two = pd.concat([RUNS[RUNS["lr"] == 0.1].assign(logit_scale=s) for s in (1.0, 10.0)], ignore_index=True)
+    tuning = choose(score_rates(two)).assign(round=0)
+    tuning.loc[tuning["logit_scale"] == 10.0, "median_steps_to_target"] = 1.0     # scale 10 wins on tuning seeds
+    s = summary_table(two, tuning)
+    assert set(s.loc[s["best_scale"], "logit_scale"]) == {10.0}
+    assert set(summary_table(two).loc[lambda d: d["best_scale"], "logit_scale"]) == {1.0}   # by the runs: a tie, smaller
+
+
+def test_fixed_lr_table_beside_tuned_rate_by_hand():
+    # a second configuration (activation tanh) where A is slower at 0.1 and never reaches at 1.0
     tanh = make_runs([("A", 0.1, s, 50, 0.9) for s in range(3)] + [("A", 1.0, s, None, 0.3) for s in range(3)]
                      + [("B", 0.1, s, 60, 0.9) for s in range(3)]).assign(activation="tanh")
-    summary = summary_table(pd.concat([RUNS, tanh], ignore_index=True))
-    t = fixed_lr_table(summary)
-    assert list(t.columns) == [("sgd", "0.1"), ("sgd", "1"), ("sgd", "best")]
-    # A at 0.1: medians 20 (relu) and 50 (tanh) -> 35; at 1.0: 5 and inf -> inf; best: 5 (relu, lr 1.0) and 50 -> 27.5
+    tuning = choose(score_rates(pd.concat([RUNS, tanh], ignore_index=True))).assign(round=0)
+    t = fixed_lr_table(tuning)
+    assert list(t.columns) == [("sgd", "0.1"), ("sgd", "1"), ("sgd", "tuned")]
+    # A at 0.1: medians 20 (relu) and 50 (tanh) -> 35; at 1.0: 5 and inf -> inf; tuned: 5 (relu, lr 1.0) and 50 -> 27.5
     assert t.loc["A"].tolist() == [35.0, math.inf, 27.5]
     # B was only run at 0.1: medians 40 and 60
     assert t.loc["B", ("sgd", "0.1")] == 50.0 and math.isnan(t.loc["B", ("sgd", "1")])
-    assert t.loc["B", ("sgd", "best")] == 50.0

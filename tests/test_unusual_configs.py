@@ -26,8 +26,9 @@ pytestmark = pytest.mark.workflow
 BASE = {
     "device": "cpu",
     "convergence": {"datasets": ["digits"], "losses": ["cross_entropy", "mse_sigmoid"], "activations": ["sigmoid"],
-                    "logit_scales": [1.0], "optimizers": ["sgd"], "learning_rates": {"sgd": [0.1]},
-                    "seeds": [0, 1], "hidden_layers": [[8]], "steps": 8, "log_points": 3},
+                    "logit_scales": [1.0], "learn_logit_scale": [False], "optimizers": ["sgd"],
+                    "learning_rates": {"sgd": [0.1, 0.3]}, "lr_search": {"max_extensions": 1},
+                    "tuning_seeds": [100], "eval_seeds": [0, 1], "hidden_layers": [[8]], "steps": 8, "log_points": 3},
     "overflow": {"implementations": ["log_softmax_naive", "cross_entropy"], "dtypes": ["float16", "float32"],
                  "num_classes": [10], "axes": ["gap"], "autocast": [False], "points_per_decade": 2,
                  "amp_training": {"dtypes": ["bfloat16"], "logit_scales": [1.0], "steps": 3}},
@@ -38,8 +39,9 @@ UNUSUAL = {
     "linear_model": ({"convergence": {"hidden_layers": [[]], "activations": ["sigmoid", "relu"]}},
                      ["No saturation measure in this run"]),
     "one_of_each": ({"convergence": {"datasets": ["gaussian_mixture"], "losses": ["hinge"], "activations": ["gelu"],
-                                     "seeds": [0], "optimizers": ["adam"], "learning_rates": {"adam": [0.01]}}},
-                    ["Only multi-class hinge was swept"]),
+                                     "eval_seeds": [0], "optimizers": ["adam"], "learning_rates": {"adam": [0.01]},
+                                     "lr_search": {"max_extensions": 0}}},
+                    ["No comparison of losses in this run"]),
     "learned_scale_only": ({"convergence": {"learn_logit_scale": [True], "logit_scales": [0.1, 10.0]}},
                            ["scale learned"]),
     "overflow_without_float32": ({"overflow": {"dtypes": ["float16", "bfloat16", "float64"]}},
@@ -47,8 +49,9 @@ UNUSUAL = {
     "overflow_without_10_classes_or_gap": ({"overflow": {"num_classes": [2, 100], "axes": ["max_logit", "lecture"],
                                                          "autocast": [True]}},
                                            ["No finite loss on the gap axis in this run"]),
-    "every_run_fails": ({"convergence": {"learning_rates": {"sgd": [1.0e30]}}},
-                        ["No loss reached the target", "and 0 reached it"]),
+    "every_run_fails": ({"convergence": {"learning_rates": {"sgd": [1.0e30]},
+                                         "lr_search": {"max_extensions": 0, "bounds": {"sgd": [1.0, 1.0e31]}}}},
+                        ["no loss reached the target on most seeds", "and 0 reached it"]),
     "every_run_succeeds": ({"convergence": {"target_acc": {"digits": 0.0}}},
                            ["Every run reached its target: no failure to list"]),
 }
@@ -73,12 +76,13 @@ def run_to_report(repo: Path, work: Path, cfg: dict, cores: int = 1) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S)))
 
 
-def check_report(text: str, runs: pd.DataFrame) -> None:
+def check_report(text: str, runs: pd.DataFrame, tuning_runs: pd.DataFrame) -> None:
     for section in ["Summary", "The lecture, reproduced", "Convergence", "Numerical overflow", "Failures",
                     "Methods and provenance"]:
         assert section in text, section
     assert re.search(r"Rendered (with|by) (quarto|fallback)", text)
-    assert f"Of {len(runs):,} runs" in text              # every run is counted, failed ones included
+    # every run of both stages is counted, failed ones included
+    assert f"Of {len(runs) + len(tuning_runs):,} runs ({len(tuning_runs):,} tune, {len(runs):,} evaluate)" in text
     assert "Traceback" not in text and "Error" not in text.replace("relative error", "")
 
 
@@ -95,8 +99,8 @@ def unusual_runs(repo, tmp_path_factory):
 @pytest.mark.parametrize("name", list(UNUSUAL))
 def test_unusual_config_renders_a_report(unusual_runs, name):
     work, text = unusual_runs[name]
-    runs = pd.read_parquet(work / "results" / "convergence" / "runs.parquet")
-    check_report(text, runs)
+    res = work / "results" / "convergence"
+    check_report(text, pd.read_parquet(res / "runs.parquet"), pd.read_parquet(res / "tuning_runs.parquet"))
     for line in UNUSUAL[name][1]:
         assert line in text, line
 
@@ -107,7 +111,7 @@ def test_unusual_configs_are_valid_and_their_tables_say_what_was_swept(unusual_r
         work = unusual_runs[name][0]
         runs = pd.read_parquet(work / "results" / "convergence" / "runs.parquet")
         cv = cfg["convergence"]
-        assert set(runs["loss"]) == set(cv["losses"]) and set(runs["seed"]) == set(cv["seeds"]), name
+        assert set(runs["loss"]) == set(cv["losses"]) and set(runs["seed"]) == set(cv["eval_seeds"]), name
     linear = pd.read_parquet(unusual_runs["linear_model"][0] / "results" / "convergence" / "runs.parquet")
     assert set(linear["hidden"]) == {"linear"} and linear["final_saturated_frac"].isna().all()
     failed = pd.read_parquet(unusual_runs["every_run_fails"][0] / "results" / "convergence" / "runs.parquet")
@@ -126,16 +130,20 @@ SMALL = {
             "root": {"enum": ["data"]},
             "gaussian_mixture": {"required": ["n_samples", "n_features"], "properties": {"n_samples": {"maximum": 300}, "n_features": {"maximum": 8},
                                                 "n_classes": {"maximum": 6}}}}},
-        "convergence": {"required": ["datasets", "losses", "activations", "logit_scales", "optimizers",
-                                     "learning_rates", "seeds", "hidden_layers", "steps", "log_points"], "properties": {
+        "convergence": {"required": ["datasets", "losses", "activations", "logit_scales", "learn_logit_scale",
+                                     "optimizers", "learning_rates", "lr_search", "tuning_seeds", "eval_seeds",
+                                     "hidden_layers", "steps", "log_points"], "properties": {
             "datasets": {"maxItems": 1, "items": {"enum": ["digits", "gaussian_mixture"]}},
             "losses": {"maxItems": 2}, "activations": {"maxItems": 2},
             "logit_scales": {"maxItems": 2, "items": {"minimum": 1e-3, "maximum": 1e3}},
             "learn_logit_scale": {"maxItems": 2},
             "optimizers": {"maxItems": 2},
-            "learning_rates": {"required": ["sgd", "adam"],
-                               "properties": {o: {"maxItems": 2, "items": {"maximum": 1e3}} for o in ("sgd", "adam")}},
-            "seeds": {"maxItems": 2, "items": {"maximum": 1000}},
+            "learning_rates": {"required": ["sgd", "adam"],     # inside the default search bounds
+                               "properties": {"sgd": {"maxItems": 2, "items": {"minimum": 1e-4, "maximum": 100}},
+                                              "adam": {"maxItems": 2, "items": {"minimum": 1e-6, "maximum": 1}}}},
+            "lr_search": {"required": ["max_extensions"], "properties": {"max_extensions": {"maximum": 1}}},
+            "tuning_seeds": {"maxItems": 1, "items": {"minimum": 1000, "maximum": 2000}},   # disjoint from eval_seeds
+            "eval_seeds": {"maxItems": 2, "items": {"maximum": 999}},
             "hidden_layers": {"maxItems": 2, "items": {"maxItems": 2, "items": {"maximum": 16}}},
             "steps": {"maximum": 12}, "batch_size": {"maximum": 128}, "log_points": {"maximum": 5},
             "max_stack": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 8}, {"type": "string", "enum": ["auto"]}]},
@@ -197,7 +205,8 @@ def test_configs_generated_from_the_schema_render(repo, tmp_path_factory):
             return
         work = tmp_path_factory.mktemp("generated")
         text = run_to_report(repo, work, cfg, cores=2)
-        check_report(text, pd.read_parquet(work / "results" / "convergence" / "runs.parquet"))
+        res = work / "results" / "convergence"
+        check_report(text, pd.read_parquet(res / "runs.parquet"), pd.read_parquet(res / "tuning_runs.parquet"))
         seen.append(cfg)
 
     one()

@@ -48,9 +48,10 @@ def test_provenance_records_what_a_rerun_needs(smoke_run, repo):
     assert re.fullmatch(r"quarto [\d.]+|fallback \(nbclient [\d.]+, nbconvert [\d.]+\)", prov["renderer"])
     cfg = validate_config(yaml.safe_load((repo / "config" / "smoke.yaml").read_text()))
     stages = prov["stages"]  # from Snakemake's benchmark files, one per job
-    assert set(stages) == {"sweep", "describe_datasets", "train_group", "aggregate_convergence", "overflow_probe",
-                           "amp_training", "lecture_examples"}
-    assert stages["train_group"]["jobs"] == len(groups_from_config(cfg))
+    assert set(stages) == {"sweep", "describe_datasets", "tune_group", "evaluate_group", "aggregate_convergence",
+                           "overflow_probe", "amp_training", "lecture_examples"}
+    assert stages["tune_group"]["jobs"] == len(groups_from_config(cfg, "tune"))
+    assert stages["evaluate_group"]["jobs"] == len(groups_from_config(cfg, "eval"))
     assert all(s["wall_s"] > 0 for s in stages.values())
 
 
@@ -97,6 +98,7 @@ def test_default_config_plans_one_job_per_group(repo):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     cfg = validate_config(yaml.safe_load((repo / "config" / "config.yaml").read_text()))
-    n_groups = len(groups_from_config(cfg))
-    assert re.search(rf"^train_group\s+{n_groups}$", proc.stdout, re.M), proc.stdout
+    n_groups = len(groups_from_config(cfg, "eval"))
+    assert re.search(rf"^tune_group\s+{len(groups_from_config(cfg, 'tune'))}$", proc.stdout, re.M), proc.stdout
+    assert re.search(rf"^evaluate_group\s+{n_groups}$", proc.stdout, re.M), proc.stdout
 

@@ -13,7 +13,18 @@ try:
 except ConfigError as err:
     sys.exit(str(err))  # one line, no traceback
 
-GROUPS = groups_from_config(CONFIG)
+TUNE_GROUPS = groups_from_config(CONFIG, "tune")
+EVAL_GROUPS = groups_from_config(CONFIG, "eval")
+
+
+def tune_group_params(wildcards):
+    """The tune group's full description: any change to it reruns exactly that group."""
+    return TUNE_GROUPS[wildcards.group].to_dict()
+
+
+def eval_group_params(wildcards):
+    """The evaluation group's description (its rates come from the tune stage's tables)."""
+    return EVAL_GROUPS[wildcards.group].to_dict()
 # Sources next to the workflow, so that --directory elsewhere still finds them.
 REPO_DIR = Path(workflow.basedir).parent
 REPORT_DIR = REPO_DIR / "report"
@@ -22,11 +33,6 @@ DATA_ROOT = CONFIG["data"]["root"]  # torchvision datasets (config key data.root
 
 wildcard_constraints:
     group=r"[A-Za-z0-9_]+\.[A-Za-z0-9_]+(\.[0-9]+)?",  # <dataset>.<loss>[.<part>]
-
-
-def group_params(wildcards):
-    """The group's full description: any change to it reruns exactly that group."""
-    return GROUPS[wildcards.group].to_dict()
 
 
 onstart:

@@ -1,45 +1,85 @@
-# Convergence: one job per group (dataset x loss); inside, each stack of runs
-# that share an architecture trains as one batched model.
+# Convergence, in two stages (experiments/tuning.py states the protocol):
+#   tune_group      per group (dataset x loss): the learning-rate search on the tuning seeds
+#   evaluate_group  per group: every configuration at its chosen rate on the evaluation seeds
+# Inside a job, each stack of runs that share an architecture trains as one batched model.
 
 
-rule train_group:
+rule tune_group:
+    output:
+        tuning="results/convergence/tuning/{group}.parquet",
+        runs="results/convergence/tuning/{group}.runs.parquet",
+        job="results/convergence/tuning/{group}.job.json",  # host, SLURM job id, device, GPU
+    params:
+        group=tune_group_params,
+        data=CONFIG["data"],
+        seed=CONFIG["seed"],
+        lr_search=CONFIG["convergence"]["lr_search"],
+        tuning_seeds=CONFIG["convergence"]["tuning_seeds"],
+        device=CONFIG["device"],
+        max_stack=CONFIG["convergence"]["max_stack"],
+        # finished chunks of a killed job, reused by its rerun; removed when the group completes
+        checkpoint_dir="results/convergence/checkpoints/tune/{group}",
+    log:
+        "results/logs/tune/{group}.log",
+    benchmark:
+        "results/benchmarks/tune_group/{group}.tsv"
+    # One core per group keeps jobs side by side; --cores N tunes N groups at once.
+    # On a cluster the SLURM profile adds gpu=1.
+    threads: 1
+    resources:
+        mem_mb=1500,  # measured peak RSS of a default group: ~450 MB, most of it torch
+        runtime=60,  # minutes; a default group takes a few on one CPU core
+    script:
+        "../scripts/tune_group.py"
+
+
+def tuning_of_pair(wildcards):
+    """The tune groups of this group's (dataset, loss): their tables hold its chosen rates."""
+    pair = ".".join(wildcards.group.split(".")[:2])
+    return [f"results/convergence/tuning/{g}.parquet" for g in TUNE_GROUPS if g.startswith(pair + ".") or g == pair]
+
+
+rule evaluate_group:
+    input:
+        tuning=tuning_of_pair,
     output:
         runs="results/convergence/groups/{group}.runs.parquet",
         curves="results/convergence/groups/{group}.curves.parquet",
         job="results/convergence/groups/{group}.job.json",  # host, SLURM job id, device, GPU
     params:
-        group=group_params,
+        group=eval_group_params,
         data=CONFIG["data"],
         seed=CONFIG["seed"],
         device=CONFIG["device"],
         max_stack=CONFIG["convergence"]["max_stack"],
-        # finished chunks of a killed job, reused by its rerun (not an output: Snakemake
-        # deletes incomplete outputs before a rerun); removed when the group completes
-        checkpoint_dir="results/convergence/checkpoints/{group}",
+        checkpoint_dir="results/convergence/checkpoints/eval/{group}",
     log:
         "results/logs/train/{group}.log",
     # wall time, CPU time and peak memory of the job; provenance sums them per stage
     benchmark:
-        "results/benchmarks/train_group/{group}.tsv"
-    # Small batched matrix products: one core per group keeps jobs side by side;
-    # --cores N then trains N groups at once. On a cluster the SLURM profile adds gpu=1.
+        "results/benchmarks/evaluate_group/{group}.tsv"
     threads: 1
     resources:
         mem_mb=1500,  # measured peak RSS of a default group: ~450 MB, most of it torch
         runtime=30,  # minutes; a default group takes about 1 on one CPU core
     script:
-        "../scripts/train_group.py"
+        "../scripts/evaluate_group.py"
 
 
 rule aggregate_convergence:
     input:
-        runs=expand("results/convergence/groups/{group}.runs.parquet", group=GROUPS),
-        curves=expand("results/convergence/groups/{group}.curves.parquet", group=GROUPS),
+        runs=expand("results/convergence/groups/{group}.runs.parquet", group=EVAL_GROUPS),
+        curves=expand("results/convergence/groups/{group}.curves.parquet", group=EVAL_GROUPS),
+        tuning=expand("results/convergence/tuning/{group}.parquet", group=TUNE_GROUPS),
+        tuning_runs=expand("results/convergence/tuning/{group}.runs.parquet", group=TUNE_GROUPS),
     output:
         runs="results/convergence/runs.parquet",
         curves="results/convergence/curves.parquet",
         summary="results/convergence/summary.parquet",
         profile="results/convergence/profile.parquet",
+        tuning="results/convergence/tuning.parquet",
+        tuning_runs="results/convergence/tuning_runs.parquet",
+        claims="results/convergence/claims.parquet",
     log:
         "results/logs/aggregate_convergence.log",
     # wall time, CPU time and peak memory of the job; provenance sums them per stage

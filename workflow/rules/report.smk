@@ -7,12 +7,15 @@ rule provenance:
         probes="results/overflow/probes.parquet",
         examples="results/lecture/examples.parquet",
         sweep="results/sweep.parquet",
-        jobs=expand("results/convergence/groups/{group}.job.json", group=GROUPS),
+        jobs=expand("results/convergence/tuning/{group}.job.json", group=TUNE_GROUPS)
+        + expand("results/convergence/groups/{group}.job.json", group=EVAL_GROUPS),
         datasets="results/data/datasets.parquet",
         # every stage's benchmark, summed per stage into provenance (the report's own time is in its log)
         benchmarks=[f"results/benchmarks/{stage}.tsv" for stage in
                     ["sweep", "describe_datasets", "aggregate_convergence", "overflow_probe", "amp_training",
-                     "lecture_examples"]] + expand("results/benchmarks/train_group/{group}.tsv", group=GROUPS),
+                     "lecture_examples"]]
+        + expand("results/benchmarks/tune_group/{group}.tsv", group=TUNE_GROUPS)
+        + expand("results/benchmarks/evaluate_group/{group}.tsv", group=EVAL_GROUPS),
     output:
         "results/provenance.json",
     params:
@@ -33,6 +36,8 @@ rule report:
         curves="results/convergence/curves.parquet",
         summary="results/convergence/summary.parquet",
         profile="results/convergence/profile.parquet",
+        tuning="results/convergence/tuning.parquet",
+        claims="results/convergence/claims.parquet",
         probes="results/overflow/probes.parquet",
         thresholds="results/overflow/thresholds.parquet",
         amp="results/overflow/amp_training.parquet",

@@ -17,7 +17,9 @@ record = provenance(
     devices_used=runs["device"].tolist(),
     started_at=runs["started_at"].min() if len(runs) else None,
     stages=stage_times(snakemake.input.benchmarks),
-    jobs={Path(f).name.removesuffix(".job.json"): json.loads(Path(f).read_text()) for f in snakemake.input.jobs},
+    # "tune/<group>" and "evaluate/<group>": the two stages' jobs share group names
+    jobs={("tune/" if Path(f).parent.name == "tuning" else "evaluate/") + Path(f).name.removesuffix(".job.json"):
+          json.loads(Path(f).read_text()) for f in snakemake.input.jobs},
     renderer=renderer_version(choose_renderer()),
 )
 print(record["git"], record["versions"])

@@ -1,0 +1,195 @@
+"""The report's headline claims about convergence, as data: ``results/convergence/claims.parquet``.
+
+One row per claim: a stable id, the sentence the report prints, the estimate
+with its 95% bootstrap interval (``experiments.stats``), the number of units
+behind it, and the paired test with its p-value where two things are compared.
+Every number is measured on the evaluation seeds, at rates (and, in the "best
+scale" view, logit scales) chosen on the tuning seeds.
+
+Units: a *problem* is a setting that every loss meets on the same seeds and
+data order (dataset, activation, architecture, optimiser, scale learned or not,
+and for per-scale claims the logit scale); a loss's cost on it is the median
+over evaluation seeds of its steps to the target (+inf when most seeds missed).
+Intervals resample problems; tests are paired sign tests over problems. A claim
+whose interval includes "no difference" says so in its sentence.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from . import columns
+from .losses import LOSS_LABELS
+from .stats import bootstrap_ci, sign_test
+
+OPT_LABELS = {"sgd": "SGD", "adam": "Adam"}
+
+
+def label(loss: str) -> str:
+    return LOSS_LABELS.get(loss, loss)
+
+
+def _n(x: float) -> str:
+    """A number for a sentence: 3 significant figures, inf as never."""
+    return "∞" if np.isinf(x) else f"{x:.3g}"
+
+
+def _ci(lo: float, hi: float, pct: bool = False) -> str:
+    if pct:
+        return f"95% CI [{lo:.0%}, {hi:.0%}]"
+    return f"95% CI [{_n(lo)}, {_n(hi)}]"
+
+
+def _p(p: float) -> str:
+    return f"p = {p:.2g}" if p >= 1e-4 else "p < 0.0001"
+
+
+def _row(claim, statement, est, lo, hi, n, test="", p=np.nan) -> dict:
+    return dict(claim=claim, statement=statement, estimate=float(est), ci_low=float(lo), ci_high=float(hi), n=int(n),
+                test=test, p_value=float(p))
+
+
+def _costs(summary: pd.DataFrame, by_scale: bool) -> pd.DataFrame:
+    """Problems x losses: median steps over eval seeds at the tuned rate; per scale, or at each loss's best scale."""
+    rows = summary[summary["best_lr"] & (True if by_scale else summary["best_scale"])]
+    problem = [k for k in columns.CONFIG_KEYS if k not in ("loss", "lr") and (by_scale or k != "logit_scale")]
+    return rows.pivot_table(index=problem, columns="loss", values="steps_to_target_median", aggfunc="first")
+
+
+def _ratio(slow: pd.Series, fast: pd.Series, seed: int) -> dict | None:
+    """slow / fast over problems where either reached: median ratio, its interval, and a sign test."""
+    both = pd.concat([slow.rename("slow"), fast.rename("fast")], axis=1).dropna()
+    both = both[np.isfinite(both).any(axis=1)]                      # neither reached: no speed to compare
+    if both.empty:
+        return None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = (both["slow"] / both["fast"]).to_numpy()
+    est, lo, hi = bootstrap_ci(ratio, seed=seed)
+    wins, losses, p = sign_test(both["fast"], both["slow"])
+    return dict(est=est, lo=lo, hi=hi, n=len(both), wins=wins, losses=losses, p=p,
+                same=" — the interval includes no difference" if lo <= 1 <= hi else "")
+
+
+def ratio_claim(claim: str, costs: pd.DataFrame, slow: str, fast: str, what: str) -> dict | None:
+    """How many times the steps of ``fast`` the loss ``slow`` needs, over problems where either reached."""
+    if slow not in costs or fast not in costs:
+        return None
+    r = _ratio(costs[slow], costs[fast], seed=len(claim))
+    if r is None:
+        return None
+    tested = (f"{label(fast)} was faster on {r['wins']} and slower on {r['losses']} ({_p(r['p'])}, sign test)")
+    if np.isinf(r["est"]):
+        statement = (f"{what}, {label(slow)} missed the target on most seeds in most of the {r['n']} problems where "
+                     f"either reached it (the median ratio of steps is infinite); {tested}.")
+    else:
+        statement = (f"{what}, {label(slow)} needed **{_n(r['est'])}×** the steps of {label(fast)} "
+                     f"({_ci(r['lo'], r['hi'])}, median over {r['n']} problems{r['same']}); {tested}.")
+    return _row(claim, statement, r["est"], r["lo"], r["hi"], r["n"], "sign test", r["p"])
+
+
+def reach_claims(runs: pd.DataFrame) -> list[dict]:
+    """Per optimiser and loss: the share of evaluation runs that reached the target, at tuned rates."""
+    out = []
+    cfg = [k for k in columns.CONFIG_KEYS]
+    for (opt, loss), sub in runs.groupby(["optimizer", "loss"], sort=True):
+        per_config = sub.groupby(cfg, dropna=False)["steps_to_target"].agg(lambda s: s.notna().mean())
+        est, lo, hi = bootstrap_ci(per_config.to_numpy(), statistic=np.mean, seed=len(loss))
+        est = float(sub["steps_to_target"].notna().mean())
+        out.append(_row(f"reach_fraction.{loss}.{opt}",
+                        f"Under {OPT_LABELS.get(opt, opt)} at tuned rates, {label(loss)} reached the target in "
+                        f"**{est:.0%}** of {len(sub)} runs ({_ci(lo, hi, pct=True)} over {len(per_config)} "
+                        f"configurations).", est, lo, hi, len(sub)))
+    return out
+
+
+def best_loss_claims(summary: pd.DataFrame, runs: pd.DataFrame) -> list[dict]:
+    """Per optimiser, at each loss's best scale and rate: the fastest loss (median over problems of its
+    steps) and its margin over the runner-up; and every loss's share of wins (a tie of k counts 1/k)."""
+    from .tables import win_shares
+
+    out = []
+    costs = _costs(summary, by_scale=False)
+    shares = win_shares(runs, summary)
+    for opt in sorted(summary["optimizer"].unique()):
+        c = costs.xs(opt, level="optimizer") if "optimizer" in costs.index.names else costs
+        c = c.dropna(axis=1, how="all")
+        o = OPT_LABELS.get(opt, opt)
+        sh = shares[shares["optimizer"] == opt]
+        unit = [k for k in sh.columns if k not in ("loss", "share", "seed")]
+        for loss, s in sh.groupby("loss"):
+            per_unit = s.groupby(unit, dropna=False)["share"].mean()
+            est, lo, hi = bootstrap_ci(per_unit.to_numpy(), statistic=np.mean, seed=len(loss) + 7)
+            est = float(s["share"].mean())
+            out.append(_row(f"win_share.{loss}.{opt}",
+                            f"Under {o}, {label(loss)} was fastest on **{est:.0%}** of {len(s)} problem-seeds "
+                            f"(a win shared by k losses counts 1/k; {_ci(lo, hi, pct=True)}).",
+                            est, lo, hi, len(s)))
+        if c.shape[1] < 2:
+            continue
+        order = c.median().sort_values(kind="stable")
+        best, runner = order.index[0], order.index[1]
+        if not np.isfinite(order.iloc[0]):
+            out.append(_row(f"best_loss.{opt}", f"Under {o}, no loss reached the target on most seeds of most "
+                                                f"problems, even at its best scale and rate.", np.inf, np.inf,
+                            np.inf, len(c)))
+            continue
+        r = ratio_claim(f"best_loss.{opt}", c, runner, best,
+                        f"Under {o}, at each loss's best scale and rate, **{label(best)}** was fastest "
+                        f"(median {_n(order.iloc[0])} steps over {len(c)} problems); the runner-up,")
+        if r is not None:
+            out.append(r)
+    return out
+
+
+def scale_claims(summary: pd.DataFrame, tuning: pd.DataFrame) -> list[dict]:
+    """Per loss: the steps at its worst logit scale over those at its best (both chosen on the tuning
+    seeds, both at their tuned rates), measured on the evaluation seeds."""
+    out = []
+    keys = [k for k in columns.CONFIG_KEYS if k not in ("lr", "logit_scale")]
+    chosen = tuning[tuning["chosen"]]
+    if chosen["logit_scale"].nunique() < 2:
+        return out
+    ranked = chosen.sort_values(["median_steps_to_target", "median_final_val_acc", "logit_scale"],
+                                ascending=[True, False, True])
+    best = ranked.groupby(keys, dropna=False).head(1).set_index(keys)["logit_scale"].rename("best")
+    worst = ranked.groupby(keys, dropna=False).tail(1).set_index(keys)["logit_scale"].rename("worst")
+    s = summary[summary["best_lr"]].set_index(keys)
+    pair = pd.concat([best, worst], axis=1).join(s[["logit_scale", "steps_to_target_median"]], how="left")
+    at_best = pair[pair["logit_scale"] == pair["best"]]["steps_to_target_median"]
+    at_worst = pair[pair["logit_scale"] == pair["worst"]]["steps_to_target_median"]
+    for loss in sorted(set(at_best.index.get_level_values("loss"))):
+        r = _ratio(at_worst.xs(loss, level="loss"), at_best.xs(loss, level="loss"), seed=len(loss) + 3)
+        if r is None:
+            continue
+        out.append(_row(f"scale_effect.{loss}",
+                        f"Logit scale and {label(loss)}: at its worst scale (on the tuning seeds) it needed "
+                        f"**{_n(r['est'])}×** the steps of its best scale on the evaluation seeds "
+                        f"({_ci(r['lo'], r['hi'])}, {r['n']} settings{r['same']}; {_p(r['p'])}, sign test).",
+                        r["est"], r["lo"], r["hi"], r["n"], "sign test", r["p"]))
+    return out
+
+
+def tuning_claim(tuning: pd.DataFrame) -> dict:
+    chosen = tuning[tuning["chosen"]]
+    edge = chosen["at_edge"].to_numpy(dtype=float)
+    est, lo, hi = bootstrap_ci(edge, statistic=np.mean, seed=1)
+    return _row("tuning.at_edge", f"The chosen learning rate is still at an edge of the rates tried for "
+                                  f"**{int(edge.sum())} of {len(edge)}** configurations ({est:.1%}) after the "
+                                  f"search extended the grid.", est, lo, hi, len(edge))
+
+
+def claims_table(runs: pd.DataFrame, summary: pd.DataFrame, tuning: pd.DataFrame) -> pd.DataFrame:
+    """Every headline claim about convergence, one row each (``columns.CLAIMS``)."""
+    rows = [tuning_claim(tuning)]
+    per_scale = _costs(summary, by_scale=True)
+    for opt in sorted(summary["optimizer"].unique()):
+        c = per_scale.xs(opt, level="optimizer")
+        r = ratio_claim(f"speed_ratio.mse_sigmoid_vs_cross_entropy.{opt}", c, "mse_sigmoid", "cross_entropy",
+                        f"Under {OPT_LABELS.get(opt, opt)} at tuned rates")
+        if r is not None:
+            rows.append(r)
+    rows += reach_claims(runs)
+    rows += best_loss_claims(summary, runs)
+    rows += scale_claims(summary, tuning)
+    return pd.DataFrame(rows, columns=columns.CLAIMS)

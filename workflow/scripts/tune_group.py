@@ -1,0 +1,39 @@
+"""Tune one group: the learning-rate search on the tuning seeds (experiments.tuning.search), each
+round's runs trained as batched stacks; write its tuning table and where the job ran."""
+import shutil
+import sys
+
+import torch
+
+from experiments.provenance import job_environment
+from experiments.storage import write_json, write_parquet
+from experiments.sweep import Group
+from experiments.training import resolve_device, train_group
+from experiments.tuning import search
+
+sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
+torch.set_num_threads(snakemake.threads)
+group = Group.from_dict(snakemake.params.group)
+cfg = {"seed": snakemake.params.seed, "data": snakemake.params.data}
+try:
+    device = resolve_device(snakemake.params.device)
+except RuntimeError as err:  # device: cuda on a node without CUDA: one line, no traceback
+    sys.exit(str(err))
+env = job_environment(device)
+print(f"tune {group.name}: {group.num_runs} runs in the initial grid, {len(group.stacks)} stacks; {env}")
+
+
+def train(g):
+    runs, _ = train_group(g, cfg, device, snakemake.params.max_stack,
+                          checkpoint_dir=snakemake.params.checkpoint_dir, log=print)
+    return runs
+
+
+tuning, runs = search(group, train, snakemake.params.lr_search, snakemake.params.tuning_seeds, snakemake.params.seed,
+                log=print)
+print(tuning[tuning["chosen"]].to_string())
+print(runs["status"].value_counts().to_string())
+write_parquet(tuning, snakemake.output.tuning)
+write_parquet(runs, snakemake.output.runs)
+write_json(env, snakemake.output.job)
+shutil.rmtree(snakemake.params.checkpoint_dir, ignore_errors=True)  # the table now holds it all
