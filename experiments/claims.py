@@ -136,7 +136,7 @@ def best_loss_claims(summary: pd.DataFrame, runs: pd.DataFrame) -> list[dict]:
             continue
         r = ratio_claim(f"best_loss.{opt}", c, runner, best,
                         f"Under {o}, at each loss's best scale and rate, **{label(best)}** was fastest "
-                        f"(median {_n(order.iloc[0])} steps over {len(c)} problems); the runner-up,")
+                        f"(median {_n(order.iloc[0])} steps over {len(c)} problems); the runner-up")
         if r is not None:
             out.append(r)
     return out

@@ -132,7 +132,8 @@ def failure_finding(runs: pd.DataFrame, divergence_factor: float) -> str:
 def summary_findings(claims, thresholds, examples, grads, runs) -> list[str]:
     """The bullets of the report's summary: convergence from the claims table (each with its interval),
     then the analytic gradients, the overflow thresholds and the lecture (exact values, no sampling)."""
-    out = [convergence_finding(claims)]
+    best = claims.loc[claims["claim"].str.startswith("best_loss."), "statement"].astype(str).tolist()
+    out = best or [convergence_finding(claims)]
     for opt in ("sgd", "adam"):
         for c in (f"speed_ratio.mse_sigmoid_vs_cross_entropy.{opt}", f"reach_fraction.mse_sigmoid.{opt}",
                   f"reach_fraction.cross_entropy.{opt}"):

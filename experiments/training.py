@@ -59,6 +59,19 @@ def resolve_device(requested: str) -> torch.device:
     return torch.device(requested)
 
 
+def start_job(requested_device: str, threads: int) -> tuple[torch.device, dict]:
+    """What a training job does first: set torch's threads, resolve the device and record where it
+    runs (host, SLURM job, GPU). A CUDA device asked for where there is none ends the job in one line."""
+    from .provenance import job_environment
+
+    torch.set_num_threads(threads)
+    try:
+        device = resolve_device(requested_device)
+    except RuntimeError as err:   # device: cuda on a node without CUDA: one line, no traceback
+        raise SystemExit(str(err)) from None
+    return device, job_environment(device)
+
+
 def stack_chunk_size(max_stack: int | str, device: torch.device, sizes: list[int], n_eval: int,
                      batch_size: int) -> int:
     """How many runs to train as one batched model on ``device``.

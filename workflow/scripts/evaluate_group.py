@@ -5,24 +5,16 @@ import shutil
 import sys
 
 import pandas as pd
-import torch
-
-from experiments.provenance import job_environment
 from experiments.storage import write_json, write_parquet
 from experiments.sweep import Group, with_chosen_rates
-from experiments.training import resolve_device, train_group
+from experiments.training import start_job, train_group
 from experiments.tuning import chosen_rates
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
-torch.set_num_threads(snakemake.threads)
 tuning = pd.concat([pd.read_parquet(f) for f in snakemake.input.tuning], ignore_index=True)
 group = with_chosen_rates(Group.from_dict(snakemake.params.group), chosen_rates(tuning))
 cfg = {"seed": snakemake.params.seed, "data": snakemake.params.data}
-try:
-    device = resolve_device(snakemake.params.device)
-except RuntimeError as err:  # device: cuda on a node without CUDA: one line, no traceback
-    sys.exit(str(err))
-env = job_environment(device)
+device, env = start_job(snakemake.params.device, snakemake.threads)
 print(f"evaluate {group.name}: {group.num_runs} runs in {len(group.stacks)} stacks, {group.steps} steps; {env}")
 runs, curves = train_group(group, cfg, device, snakemake.params.max_stack,
                            checkpoint_dir=snakemake.params.checkpoint_dir, log=print)

@@ -3,23 +3,15 @@ round's runs trained as batched stacks; write its tuning table and where the job
 import shutil
 import sys
 
-import torch
-
-from experiments.provenance import job_environment
 from experiments.storage import write_json, write_parquet
 from experiments.sweep import Group
-from experiments.training import resolve_device, train_group
+from experiments.training import start_job, train_group
 from experiments.tuning import search
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
-torch.set_num_threads(snakemake.threads)
 group = Group.from_dict(snakemake.params.group)
 cfg = {"seed": snakemake.params.seed, "data": snakemake.params.data}
-try:
-    device = resolve_device(snakemake.params.device)
-except RuntimeError as err:  # device: cuda on a node without CUDA: one line, no traceback
-    sys.exit(str(err))
-env = job_environment(device)
+device, env = start_job(snakemake.params.device, snakemake.threads)
 print(f"tune {group.name}: {group.num_runs} runs in the initial grid, {len(group.stacks)} stacks; {env}")
 
 
