@@ -129,6 +129,7 @@ def best_loss_claims(summary: pd.DataFrame, runs: pd.DataFrame) -> list[dict]:
             continue
         order = c.median().sort_values(kind="stable")
         best, runner = order.index[0], order.index[1]
+        _, b_lo, b_hi = bootstrap_ci(c[best].to_numpy(), seed=len(opt))
         if not np.isfinite(order.iloc[0]):
             out.append(_row(f"best_loss.{opt}", f"Under {o}, no loss reached the target on most seeds of most "
                                                 f"problems, even at its best scale and rate.", np.inf, np.inf,
@@ -136,7 +137,7 @@ def best_loss_claims(summary: pd.DataFrame, runs: pd.DataFrame) -> list[dict]:
             continue
         r = ratio_claim(f"best_loss.{opt}", c, runner, best,
                         f"Under {o}, at each loss's best scale and rate, **{label(best)}** was fastest "
-                        f"(median {_n(order.iloc[0])} steps over {len(c)} problems); the runner-up")
+                        f"(median {_n(order.iloc[0])} steps over {len(c)} problems, {_ci(b_lo, b_hi)}); the runner-up")
         if r is not None:
             out.append(r)
     return out
@@ -175,8 +176,8 @@ def tuning_claim(tuning: pd.DataFrame) -> dict:
     edge = chosen["at_edge"].to_numpy(dtype=float)
     est, lo, hi = bootstrap_ci(edge, statistic=np.mean, seed=1)
     return _row("tuning.at_edge", f"The chosen learning rate is still at an edge of the rates tried for "
-                                  f"**{int(edge.sum())} of {len(edge)}** configurations ({est:.1%}) after the "
-                                  f"search extended the grid.", est, lo, hi, len(edge))
+                                  f"**{int(edge.sum())} of {len(edge)}** configurations ({est:.1%}, 95% CI "
+                                  f"[{lo:.1%}, {hi:.1%}]) after the search extended the grid.", est, lo, hi, len(edge))
 
 
 def claims_table(runs: pd.DataFrame, summary: pd.DataFrame, tuning: pd.DataFrame) -> pd.DataFrame:

@@ -15,6 +15,7 @@ import pandas as pd
 
 from .gradients import gradient_at
 from .losses import LOSS_LABELS
+from .stats import bootstrap_ci
 
 # Which probe setting speaks for an implementation when several were run: the
 # lecture's (float32, 10 classes, the gap axis, explicit casts), else the nearest.
@@ -52,8 +53,9 @@ def gradient_finding(grads: pd.DataFrame, runs: pd.DataFrame, logit: float = -10
     mine = runs[runs["loss"] == "mse_sigmoid"]
     sat = mine[mine["activation"].isin(["sigmoid", "tanh"])]["final_saturated_frac"].dropna()
     if len(sat):
+        _, lo, hi = bootstrap_ci(sat.to_numpy())
         text += (f" In training, the median fraction of saturated sigmoid/tanh hidden units at the end of the "
-                 f"sigmoid + MSE runs was {sat.median():.2g} ({len(sat)} runs).")
+                 f"sigmoid + MSE runs was {sat.median():.2g} (95% CI [{lo:.2g}, {hi:.2g}], {len(sat)} runs).")
     return text
 
 

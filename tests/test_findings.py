@@ -53,7 +53,7 @@ def test_gradient_and_failure_and_lecture_findings():
                          "final_saturated_frac": [0.1, 0.2, np.nan, 0.0],
                          "status": ["ok", "diverged", "nonfinite", "not_reached"]})
     g = findings.gradient_finding(grads, runs)
-    assert "-9.1e-06, against -1.00" in g and "was 0.15 (2 runs)" in g
+    assert "-9.1e-06, against -1.00" in g and "was 0.15 (95% CI [0.1, 0.2], 2 runs)" in g
     assert "In training" not in findings.gradient_finding(grads, runs[runs["loss"] == "cross_entropy"])
     f = findings.failure_finding(runs, 10)
     assert f.startswith("Of 4 runs, **1** produced NaN/inf, **1** diverged (training loss above 10× its start), "
