@@ -135,8 +135,11 @@ def best_loss_claims(summary: pd.DataFrame, runs: pd.DataFrame) -> list[dict]:
                                                 f"problems, even at its best scale and rate.", np.inf, np.inf,
                             np.inf, len(c)))
             continue
+        tied = order.index[order == order.iloc[0]].tolist()        # a tie in the median is said as one
+        lead = (f"**{label(best)}** was fastest" if len(tied) == 1 else
+                " and ".join(f"**{label(x)}**" for x in tied) + " tied for fastest")
         r = ratio_claim(f"best_loss.{opt}", c, runner, best,
-                        f"Under {o}, at each loss's best scale and rate, **{label(best)}** was fastest "
+                        f"Under {o}, at each loss's best scale and rate, {lead} "
                         f"(median {_n(order.iloc[0])} steps over {len(c)} problems, {_ci(b_lo, b_hi)}); the runner-up")
         if r is not None:
             out.append(r)
