@@ -91,9 +91,8 @@ def ratio_claim(claim: str, costs: pd.DataFrame, slow: str, fast: str, what: str
 def reach_claims(runs: pd.DataFrame) -> list[dict]:
     """Per optimiser and loss: the share of evaluation runs that reached the target, at tuned rates."""
     out = []
-    cfg = [k for k in columns.CONFIG_KEYS]
     for (opt, loss), sub in runs.groupby(["optimizer", "loss"], sort=True):
-        per_config = sub.groupby(cfg, dropna=False)["steps_to_target"].agg(lambda s: s.notna().mean())
+        per_config = sub.groupby(columns.CONFIG_KEYS, dropna=False)["steps_to_target"].agg(lambda s: s.notna().mean())
         est, lo, hi = bootstrap_ci(per_config.to_numpy(), statistic=np.mean, seed=len(loss))
         est = float(sub["steps_to_target"].notna().mean())
         out.append(_row(f"reach_fraction.{loss}.{opt}",

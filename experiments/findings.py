@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 
 from .gradients import gradient_at
-from .losses import LOSS_LABELS
 from .stats import bootstrap_ci
 
 # Which probe setting speaks for an implementation when several were run: the
@@ -23,14 +22,6 @@ DTYPE_PREFERENCE = ["float32", "float16", "bfloat16", "float64"]
 AXIS_PREFERENCE = ["gap", "max_logit", "lecture"]
 NAIVE = ["log_softmax_naive", "softmax_naive", "bce_naive"]   # the lecture's and the other unfused paths
 FUSED = ["cross_entropy", "log_softmax_nll", "logsumexp_manual", "bce_logits"]
-
-
-def label(loss: str) -> str:
-    return LOSS_LABELS.get(loss, loss)
-
-
-def _steps(x: float) -> str:
-    return "never (most seeds missed the target)" if not np.isfinite(x) else f"{x:,.0f}"
 
 
 def absent(what: str, why: str) -> str:

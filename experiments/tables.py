@@ -19,7 +19,7 @@ def concat_parquet(paths: list[Path | str]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def _steps_or_inf(runs: pd.DataFrame) -> pd.Series:
+def steps_or_inf(runs: pd.DataFrame) -> pd.Series:
     """steps_to_target as float with a missed target as +inf (AlgoPerf's convention)."""
     return runs["steps_to_target"].astype("Float64").fillna(np.inf).astype(float)
 
@@ -40,7 +40,7 @@ def summary_table(runs: pd.DataFrame, tuning: pd.DataFrame | None = None) -> pd.
     the same rule as ``best_lr`` on these runs.
     """
     keys = columns.CONFIG_KEYS
-    d = runs.assign(_t=_steps_or_inf(runs))
+    d = runs.assign(_t=steps_or_inf(runs))
     g = d.groupby(keys, sort=True, dropna=False)
 
     def q(s: pd.Series, p: float) -> float:
@@ -97,7 +97,7 @@ def performance_profile(runs: pd.DataFrame, summary: pd.DataFrame, taus: np.ndar
     """
     taus = np.unique(np.concatenate([[1.0], np.geomspace(1, 100, 41)])) if taus is None else taus
     best = summary.loc[summary["best_lr"] & summary["best_scale"], columns.CONFIG_KEYS]
-    d = runs.merge(best, on=columns.CONFIG_KEYS).assign(_t=lambda x: _steps_or_inf(x))
+    d = runs.merge(best, on=columns.CONFIG_KEYS).assign(_t=lambda x: steps_or_inf(x))
     problem = [k for k in columns.RUN_KEYS if k not in ("loss", "lr", "logit_scale")]
     d["_best"] = d.groupby(problem, dropna=False)["_t"].transform("min")
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -126,7 +126,7 @@ def win_shares(runs: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
     """Per problem (as in :func:`performance_profile`) and loss, the loss's share of the win: 1/k when it
     is one of k losses with the fewest steps (a tie shares the win), 0 otherwise or when none reached."""
     best = summary.loc[summary["best_lr"] & summary["best_scale"], columns.CONFIG_KEYS]
-    d = runs.merge(best, on=columns.CONFIG_KEYS).assign(_t=lambda x: _steps_or_inf(x))
+    d = runs.merge(best, on=columns.CONFIG_KEYS).assign(_t=lambda x: steps_or_inf(x))
     problem = [k for k in columns.RUN_KEYS if k not in ("loss", "lr", "logit_scale")]
     fastest = d.groupby(problem, dropna=False)["_t"].transform("min")
     d["_win"] = (d["_t"] == fastest) & np.isfinite(d["_t"])

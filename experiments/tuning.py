@@ -27,16 +27,13 @@ import numpy as np
 import pandas as pd
 
 from . import columns
-
-
-def _steps(runs: pd.DataFrame) -> pd.Series:
-    return runs["steps_to_target"].astype("Float64").fillna(np.inf).astype(float)
+from .tables import steps_or_inf
 
 
 def score_rates(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per (configuration, rate tried): the median over tuning seeds of the steps to target
     (inf when most seeds missed) and of the final validation accuracy, and the seeds behind them."""
-    d = runs.assign(_t=_steps(runs))
+    d = runs.assign(_t=steps_or_inf(runs))
     g = d.groupby(columns.CONFIG_KEYS, dropna=False, sort=True)
     out = pd.DataFrame({
         "median_steps_to_target": g["_t"].agg(lambda s: float(np.quantile(s, 0.5, method="inverted_cdf"))),
