@@ -148,15 +148,14 @@ def best_loss_claims(summary: pd.DataFrame, runs: pd.DataFrame) -> list[dict]:
 def scale_claims(summary: pd.DataFrame, tuning: pd.DataFrame) -> list[dict]:
     """Per loss: the steps at its worst logit scale over those at its best (both chosen on the tuning
     seeds, both at their tuned rates), measured on the evaluation seeds."""
+    from .tables import best_scales
+
     out = []
     keys = [k for k in columns.CONFIG_KEYS if k not in ("lr", "logit_scale")]
-    chosen = tuning[tuning["chosen"]]
-    if chosen["logit_scale"].nunique() < 2:
+    if tuning.loc[tuning["chosen"], "logit_scale"].nunique() < 2:
         return out
-    ranked = chosen.sort_values(["median_steps_to_target", "median_final_val_acc", "logit_scale"],
-                                ascending=[True, False, True])
-    best = ranked.groupby(keys, dropna=False).head(1).set_index(keys)["logit_scale"].rename("best")
-    worst = ranked.groupby(keys, dropna=False).tail(1).set_index(keys)["logit_scale"].rename("worst")
+    best = best_scales(tuning).rename("best")
+    worst = best_scales(tuning, worst=True).rename("worst")
     s = summary[summary["best_lr"]].set_index(keys)
     pair = pd.concat([best, worst], axis=1).join(s[["logit_scale", "steps_to_target_median"]], how="left")
     at_best = pair[pair["logit_scale"] == pair["best"]]["steps_to_target_median"]

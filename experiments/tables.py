@@ -24,6 +24,12 @@ def steps_or_inf(runs: pd.DataFrame) -> pd.Series:
     return runs["steps_to_target"].astype("Float64").fillna(np.inf).astype(float)
 
 
+def ranked(df: pd.DataFrame, steps: str, acc: str, tie: str) -> pd.DataFrame:
+    """``df`` best first by the one selection rule of this project (rates, scales): fewer median steps
+    to target, then higher median final accuracy, then the smaller value of ``tie``."""
+    return df.sort_values([steps, acc, tie], ascending=[True, False, True])
+
+
 def summary_table(runs: pd.DataFrame, tuning: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per configuration (``columns.CONFIG_KEYS``), aggregated over seeds.
 
@@ -58,9 +64,8 @@ def summary_table(runs: pd.DataFrame, tuning: pd.DataFrame | None = None) -> pd.
         "final_val_acc_q75": g["final_val_acc"].agg(q, 0.75),
     }).reset_index()
     no_lr = [k for k in keys if k != "lr"]
-    ranked = out.sort_values(["steps_to_target_median", "final_val_acc_median", "lr"],
-                             ascending=[True, False, True])
-    best = ranked.groupby(no_lr, sort=False, dropna=False).head(1).index
+    best = ranked(out, "steps_to_target_median", "final_val_acc_median", "lr") \
+        .groupby(no_lr, sort=False, dropna=False).head(1).index
     out["best_lr"] = out.index.isin(best)
     no_scale = [k for k in no_lr if k != "logit_scale"]
     if tuning is not None:
@@ -68,19 +73,19 @@ def summary_table(runs: pd.DataFrame, tuning: pd.DataFrame | None = None) -> pd.
         out = out.merge(picked.rename("best_scale_value").reset_index(), on=no_scale, how="left")
         out["best_scale"] = out["best_lr"] & (out["logit_scale"] == out.pop("best_scale_value"))
     else:
-        ranked = out[out["best_lr"]].sort_values(["steps_to_target_median", "final_val_acc_median", "logit_scale"],
-                                                 ascending=[True, False, True])
-        out["best_scale"] = out.index.isin(ranked.groupby(no_scale, sort=False, dropna=False).head(1).index)
+        order = ranked(out[out["best_lr"]], "steps_to_target_median", "final_val_acc_median", "logit_scale")
+        out["best_scale"] = out.index.isin(order.groupby(no_scale, sort=False, dropna=False).head(1).index)
     return out[columns.SUMMARY]
 
 
-def best_scales(tuning: pd.DataFrame) -> pd.Series:
+def best_scales(tuning: pd.DataFrame, worst: bool = False) -> pd.Series:
     """Per configuration without rate and scale: the logit scale whose chosen rate scored best on the
-    tuning seeds (fewest median steps, then higher median final accuracy, then the smaller scale)."""
+    tuning seeds (fewest median steps, then higher median final accuracy, then the smaller scale);
+    with ``worst``, the one that scored worst by the same rule."""
     no_scale = [k for k in columns.CONFIG_KEYS if k not in ("lr", "logit_scale")]
-    ranked = tuning[tuning["chosen"]].sort_values(["median_steps_to_target", "median_final_val_acc", "logit_scale"],
-                                                  ascending=[True, False, True])
-    return ranked.groupby(no_scale, sort=True, dropna=False).head(1).set_index(no_scale)["logit_scale"]
+    order = ranked(tuning[tuning["chosen"]], "median_steps_to_target", "median_final_val_acc", "logit_scale")
+    g = order.groupby(no_scale, sort=True, dropna=False)
+    return (g.tail(1) if worst else g.head(1)).set_index(no_scale)["logit_scale"]
 
 
 def performance_profile(runs: pd.DataFrame, summary: pd.DataFrame, taus: np.ndarray | None = None,

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from . import columns
-from .tables import steps_or_inf
+from .tables import ranked, steps_or_inf
 
 
 def score_rates(runs: pd.DataFrame) -> pd.DataFrame:
@@ -48,9 +48,8 @@ def choose(scores: pd.DataFrame) -> pd.DataFrame:
     """``scores`` with ``chosen`` (the best rate of each configuration) and ``at_edge`` (the chosen
     rate is the smallest or largest rate tried for its configuration)."""
     cfg = [k for k in columns.CONFIG_KEYS if k != "lr"]
-    ranked = scores.sort_values(["median_steps_to_target", "median_final_val_acc", "lr"],
-                                ascending=[True, False, True])
-    best = ranked.groupby(cfg, sort=False, dropna=False).head(1).index
+    best = ranked(scores, "median_steps_to_target", "median_final_val_acc", "lr") \
+        .groupby(cfg, sort=False, dropna=False).head(1).index
     out = scores.copy()
     out["chosen"] = out.index.isin(best)
     lo = out.groupby(cfg, dropna=False)["lr"].transform("min")
