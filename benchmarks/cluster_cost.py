@@ -3,18 +3,21 @@
 For every group of a config (default: config/cluster.yaml) it counts the
 floating-point work of its runs,
 
-    training    6 * P * B * steps                 (forward 2PB, backward 4PB)
-    evaluation  2 * P * N * (log points + 1)       (full training and validation sets)
+    training    F_step * B * steps                 (forward, weight and input gradients)
+    evaluation  F_fwd * N * (log points + 1)        (full training and validation sets)
 
-with P the MLP's weights, B the batch size and N the dataset's size (from
-the dataset's shape; nothing is downloaded). It then measures, on this machine
-and in this process, one batched training step of a stack of K runs of each
-architecture (random data of the dataset's shape) to give a measured cost per
-run-step and the FLOP rate it reached. The GPU figure is an *estimate*:
+with F_fwd and F_step the model FLOPs per example that the training engine
+counts (``experiments.engine``: forward 2(n_in + 1)n_out per layer; a step
+adds the weight gradients and the input gradients of layers 2..L), B the batch
+size and N the dataset's size (from the dataset's shape; nothing is
+downloaded). It then measures, on this machine and in this process, steps of
+the engine on a stack of K runs of each architecture (random data of the
+dataset's shape) to give a measured cost per run-step and the FLOP rate it
+reached. The GPU figure is an *estimate*:
 total FLOPs divided by an assumed sustained rate (``--gpu-tflops``), not a
 measurement; say which when quoting it.
 
-Usage: python benchmarks/cluster_cost.py [--config config/cluster.yaml] [--gpu-tflops 20] [--stack 16]
+Usage: python benchmarks/cluster_cost.py [--config config/cluster.yaml] [--gpu-tflops 20] [--stack 128]
 Ends with one line:  runs=<n> jobs=<n> pflop=<x> cpu_core_hours=<y> gpu_hours_estimate=<z>
 """
 
@@ -28,8 +31,9 @@ import torch
 import yaml
 
 from experiments.config import validate_config
-from experiments.losses import get_loss
-from experiments.models import forward, init_params
+from experiments.engine import SHARED_MIN_FEATURES, StackedMLP, augment, engine_weights
+from experiments.losses import get_loss_grad
+from experiments.models import init_params
 from experiments.sweep import groups_from_config
 
 REPO = Path(__file__).resolve().parent.parent
@@ -45,29 +49,28 @@ def shape(name: str, cfg: dict) -> tuple[int, int, int]:
     return SHAPES[name]
 
 
-def n_weights(sizes: list[int]) -> int:
-    return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+def flops_per_example(sizes: list[int]) -> tuple[int, int]:
+    """(forward, training step) model FLOPs per example, as ``engine.StackedMLP`` counts them."""
+    layers = list(zip(sizes[:-1], sizes[1:]))
+    fwd = sum(2 * (a + 1) * b for a, b in layers)
+    return fwd, 2 * fwd + sum(2 * a * b for a, b in layers[1:])
 
 
 def step_seconds(sizes: list[int], batch: int, k: int, repeats: int = 20) -> float:
-    """Measured seconds of one SGD step of a stack of k runs (forward, backward, update)."""
-    params = init_params(sizes, list(range(k)))
-    x = torch.randn(k, batch, sizes[0])
+    """Measured seconds of one engine step (forward, backward, SGD update) of a stack of k runs."""
+    shared = sizes[0] + 1 >= SHARED_MIN_FEATURES
+    net = StackedMLP(engine_weights(init_params(sizes, list(range(k)))), log_scale=torch.zeros(k),
+                     learn=torch.zeros(k, dtype=torch.bool), lr=torch.full((k,), 0.01),
+                     activations=["relu"] * k, optimizers=["sgd"] * k, data_groups=[0] * k, shared=shared)
+    x = augment(torch.randn(batch, sizes[0]))
+    x = [x] if shared else x.expand(k, -1, -1).contiguous()
     y = torch.randint(0, sizes[-1], (k, batch))
-    scale = torch.ones(k)
-    loss_fn = get_loss("cross_entropy", {})
-
-    def one():
-        z, _ = forward(params, x, "relu", scale)
-        grads = torch.autograd.grad(loss_fn(z, y).mean(-1).sum(), params)
-        with torch.no_grad():
-            for p, g in zip(params, grads):
-                p -= 0.01 * g
-
-    one()  # warm-up
+    loss_grad, alive = get_loss_grad("cross_entropy"), torch.ones(k, dtype=torch.bool)
+    torch.set_flush_denormal(True)
+    net.step(x, y, loss_grad, alive)  # warm-up
     t = time.perf_counter()
     for _ in range(repeats):
-        one()
+        net.step(x, y, loss_grad, alive)
     return (time.perf_counter() - t) / repeats
 
 
@@ -76,7 +79,7 @@ def main() -> None:
     ap.add_argument("--config", default=str(REPO / "config" / "cluster.yaml"))
     ap.add_argument("--gpu-tflops", type=float, default=20.0,
                     help="assumed sustained float32 rate of one GPU for batched small matmuls (TFLOP/s)")
-    ap.add_argument("--stack", type=int, default=16, help="runs per measured batched step")
+    ap.add_argument("--stack", type=int, default=128, help="runs per measured batched step")
     args = ap.parse_args()
     torch.set_num_threads(1)
     cfg = validate_config(yaml.safe_load(Path(args.config).read_text()))
@@ -93,18 +96,18 @@ def main() -> None:
         secs = 0.0
         for stack in g.stacks:
             sizes = [d, *stack.hidden, c]
-            p = n_weights(sizes)
+            fwd, step = flops_per_example(sizes)
             k = len(stack.runs)
-            flop += k * (6 * p * g.batch_size * g.steps + 2 * p * n * (g.log_points + 1))
+            flop += k * (step * g.batch_size * g.steps + fwd * n * (g.log_points + 1))
             key = (tuple(sizes), g.batch_size)
             if key not in measured:
                 s = step_seconds(sizes, g.batch_size, args.stack)
-                measured[key] = (s / args.stack, 6 * p * g.batch_size / (s / args.stack))
+                measured[key] = (s / args.stack, step * g.batch_size / (s / args.stack))
                 print(f"measured: sizes {sizes}, batch {g.batch_size}: {1e3 * measured[key][0]:.3f} ms per "
                       f"run-step (stack of {args.stack}, one thread), {measured[key][1] / 1e9:.1f} GFLOP/s")
             per_run_step, rate = measured[key]
             # evaluation at the training step's measured FLOP rate
-            secs += k * (g.steps * per_run_step + 2 * p * n * (g.log_points + 1) / rate)
+            secs += k * (g.steps * per_run_step + fwd * n * (g.log_points + 1) / rate)
         per_group.append((name, g.num_runs, flop, secs))
         total_flop += flop
         total_runs += g.num_runs

@@ -9,14 +9,21 @@ one CPU thread, in one invocation:
   (b) one run at a time in this process (a seeded sample of runs);
   (c) this project's batched stacks (the whole group).
 
-It checks that (c) gives the same curves as (b) on the sampled runs, prints
-runs per second for each, the ratios, and the fraction of this machine's
-measured float32 matmul peak that (c)'s batched matmul kernels reach (FLOPs and
-kernel time from torch.profiler), ending with one line:
+Every mode does the same work per run: 400 training steps and every evaluation
+(the full training and validation sets at the logged steps, the validation set
+at the target checks). It checks that (c) gives the same curves as (b) on the
+sampled runs, prints runs per second for each and the cost of one run-step, and
+the model FLOPs utilisation (MFU) of (c) end to end: the model FLOPs of all its
+training and evaluation (the matrix products a run needs, counted by formula in
+``experiments.engine.MODEL_FLOPS``) / its wall time / this thread's float32
+GEMM peak, measured in the same invocation (best of square GEMMs, 512 to 2048).
+With ``--stack-sizes``, it also times (c) at several runs per stacked model
+(the measurement behind ``training.CPU_STACK``). It ends with one line:
 
-    batched_vs_serial=<x> batched_vs_process=<y> peak_fraction=<z>
+    batched_vs_serial=<x> batched_vs_process=<y> mfu=<z>
 
 Usage: python benchmarks/throughput.py [--group digits.cross_entropy] [--sample 24] [--processes 3]
+                                       [--stack-sizes 16,32,64,128,256]
 """
 
 from __future__ import annotations
@@ -31,28 +38,30 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 import yaml
 
-from experiments import columns
+from experiments import columns, engine
 from experiments.config import validate_config
 from experiments.sweep import Group, groups_from_config
 from experiments.training import train_group
 
 REPO = Path(__file__).resolve().parent.parent
-MATMUL_OPS = {"aten::mm", "aten::bmm", "aten::addmm", "aten::baddbmm"}
 METRICS = ["train_loss", "train_acc", "val_acc", "grad_norm_logits"]
 
 
-def matmul_peak_gflops(n: int = 1024, seconds: float = 1.0) -> float:
-    """Best float32 GFLOP/s of an n x n matmul on this thread count."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    torch.mm(a, b)
-    best, end = 0.0, time.perf_counter() + seconds
-    while time.perf_counter() < end:
-        t = time.perf_counter()
+def matmul_peak_gflops(sizes=(512, 1024, 2048), seconds: float = 1.0) -> float:
+    """Best float32 GFLOP/s of an n x n matmul on this thread count, over ``sizes``."""
+    best = 0.0
+    for n in sizes:
+        a, b = torch.randn(n, n), torch.randn(n, n)
         torch.mm(a, b)
-        best = max(best, 2 * n ** 3 / (time.perf_counter() - t) / 1e9)
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            t = time.perf_counter()
+            torch.mm(a, b)
+            best = max(best, 2 * n ** 3 / (time.perf_counter() - t) / 1e9)
     return best
 
 
@@ -87,20 +96,12 @@ def per_process(group: Group, cfg: dict, n: int) -> tuple[float, int]:
     return time.perf_counter() - t, len(singles)
 
 
-def kernel_fraction(group: Group, cfg: dict, peak: float) -> tuple[float, float]:
-    """(GFLOP/s inside the batched matmul kernels, fraction of peak) for the group's first stack."""
-    from torch.profiler import ProfilerActivity, profile
-
-    one = dataclasses.replace(group, stacks=group.stacks[:1], steps=min(group.steps, 200))
-    with profile(activities=[ProfilerActivity.CPU], with_flops=True) as prof:
-        train_group(one, cfg, "cpu")
-    flops = us = 0.0
-    for e in prof.key_averages():
-        if e.key in MATMUL_OPS:
-            flops += e.flops
-            us += e.self_cpu_time_total
-    rate = flops / (us * 1e-6) / 1e9 if us else float("nan")
-    return rate, rate / peak
+def timed(group: Group, cfg: dict, max_stack="auto") -> tuple[float, dict, pd.DataFrame]:
+    """(seconds, model FLOPs by kind, curves) of training ``group``."""
+    engine.MODEL_FLOPS.clear()
+    t = time.perf_counter()
+    _, curves = train_group(group, cfg, "cpu", max_stack=max_stack)
+    return time.perf_counter() - t, dict(engine.MODEL_FLOPS), curves
 
 
 def main() -> None:
@@ -109,25 +110,25 @@ def main() -> None:
     ap.add_argument("--group", default="digits.cross_entropy")
     ap.add_argument("--sample", type=int, default=24, help="runs timed one at a time in-process (b)")
     ap.add_argument("--processes", type=int, default=3, help="runs timed one process each (a)")
+    ap.add_argument("--stack-sizes", default="", help="comma-separated runs per stacked model to time (c) at")
     args = ap.parse_args()
     torch.set_num_threads(1)
     cfg = validate_config(yaml.safe_load(Path(args.config).read_text()))
     group = groups_from_config(cfg, "tune")[args.group]   # the tune stage's initial grid: every rate is set
-    print(f"group {group.name}: {group.num_runs} runs in {len(group.stacks)} stacks, {group.steps} steps, "
-          f"1 CPU thread, torch {torch.__version__}")
+    print(f"group {group.name}: {group.num_runs} runs, {group.steps} steps each, 1 CPU thread, "
+          f"torch {torch.__version__}")
 
     peak = matmul_peak_gflops()
-    print(f"float32 matmul peak (1024^3, 1 thread): {peak:.1f} GFLOP/s")
+    print(f"float32 GEMM peak (best of 512^3..2048^3, 1 thread): {peak:.1f} GFLOP/s")
 
-    t = time.perf_counter()
-    _, batched = train_group(group, cfg, "cpu")
-    c_s = time.perf_counter() - t
+    timed(sample_group(group, 2), cfg)                    # warm-up: dataset cache, first-call kernel setup
+    c_s, flops, batched = timed(group, cfg)
+    c_flops = sum(flops.values())
     c_rate = group.num_runs / c_s
+    mfu = c_flops / c_s / 1e9 / peak
 
     sample = sample_group(group, args.sample)
-    t = time.perf_counter()
-    _, serial = train_group(sample, cfg, "cpu", max_stack=1)
-    b_s = time.perf_counter() - t
+    b_s, _, serial = timed(sample, cfg, max_stack=1)
     b_rate = sample.num_runs / b_s
 
     a_s, a_n = per_process(group, cfg, args.processes)
@@ -139,16 +140,24 @@ def main() -> None:
     same = all(np.allclose(merged[f"{m}_b"], merged[f"{m}_c"], rtol=1e-4, atol=1e-5, equal_nan=True)
                for m in METRICS)
 
-    gflops, fraction = kernel_fraction(group, cfg, peak)
+    per_step = lambda seconds, runs: seconds / (runs * group.steps) * 1e6   # noqa: E731
     print(f"(a) one process per run : {a_rate:8.2f} runs/s  ({a_n} runs, {a_s:.1f} s)")
-    print(f"(b) one run at a time    : {b_rate:8.2f} runs/s  ({sample.num_runs} runs, {b_s:.1f} s)")
-    print(f"(c) batched stacks       : {c_rate:8.2f} runs/s  ({group.num_runs} runs, {c_s:.1f} s)")
+    print(f"(b) one run at a time    : {b_rate:8.2f} runs/s  ({sample.num_runs} runs, {b_s:.1f} s, "
+          f"{per_step(b_s, sample.num_runs):.0f} us per run-step)")
+    print(f"(c) batched stacks       : {c_rate:8.2f} runs/s  ({group.num_runs} runs, {c_s:.1f} s, "
+          f"{per_step(c_s, group.num_runs):.1f} us per run-step)")
+    print(f"(c) model FLOPs: {c_flops / 1e9:.1f} GFLOP ({flops['train'] / c_flops:.0%} training, "
+          f"rest evaluation) in {c_s:.1f} s = {c_flops / c_s / 1e9:.1f} GFLOP/s = MFU {mfu:.2f}")
     print(f"(c) equals (b) on the sampled runs: {same} (largest difference {diff:.2e})")
-    print(f"batched matmul kernels: {gflops:.1f} GFLOP/s = {fraction:.0%} of the matmul peak")
     if not same:
         sys.exit("batched and serial runs disagree")
-    print(f"batched_vs_serial={c_rate / b_rate:.1f} batched_vs_process={c_rate / a_rate:.1f} "
-          f"peak_fraction={fraction:.2f}")
+    for k in [int(v) for v in args.stack_sizes.split(",") if v]:
+        s, f, _ = timed(group, cfg, max_stack=k)
+        print(f"max_stack={k:4d}: {s:6.2f} s, {per_step(s, group.num_runs):5.1f} us per run-step, "
+              f"MFU {sum(f.values()) / s / 1e9 / peak:.2f}")
+    x, y = c_rate / b_rate, c_rate / a_rate
+    print(f"targets x >= 10, y >= 30, z >= 0.4: {'met' if x >= 10 and y >= 30 and mfu >= 0.4 else 'not met'}")
+    print(f"batched_vs_serial={x:.1f} batched_vs_process={y:.1f} mfu={mfu:.2f}")
 
 
 if __name__ == "__main__":

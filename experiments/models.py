@@ -1,4 +1,9 @@
-"""A multilayer perceptron whose weights are stacked along a leading run axis.
+"""A multilayer perceptron whose weights are stacked along a leading run axis, through autograd.
+
+The sweep trains with ``engine.StackedMLP`` (the same model, backward written
+out); this autograd version is its reference in the tests, and AMP training
+(``amp.py``) runs it under ``torch.autocast``. ``init_params`` is the one
+initialisation both use.
 
 K independent MLPs (one per run of a group) are stored as tensors with a
 leading ``K`` dimension and applied with batched matrix products, so a whole

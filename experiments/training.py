@@ -29,16 +29,16 @@ import pandas as pd
 import torch
 
 from . import columns
-from .activations import saturated_fraction
 from .data import Dataset, load_dataset
-from .losses import get_loss
-from .models import forward, init_params
-from .optim import make_optimizer
+from .engine import EVAL_BLOCK_BYTES, SHARED_MIN_FEATURES, StackedMLP, augment, engine_weights
+from .losses import get_loss_grad
+from .models import init_params
 from .storage import write_bytes
 from .sweep import Group, Run, Stack, derive_seed, hidden_name
 
 DIVERGENCE_FACTOR = 10.0
-CPU_STACK = 64  # runs per batched model on a CPU: past this, per-step overhead is already amortised
+CPU_STACK = 128  # runs per stacked model on a CPU: the fastest of 32..512 in benchmarks/throughput.py
+                 # --stack-sizes (71 us per run-step at 128; 79 at 64, 74 at 256, 77 at 512; one thread)
 
 
 def cuda_problem() -> str | None:
@@ -74,22 +74,23 @@ def start_job(requested_device: str, threads: int) -> tuple[torch.device, dict]:
 
 def stack_chunk_size(max_stack: int | str, device: torch.device, sizes: list[int], n_eval: int,
                      batch_size: int) -> int:
-    """How many runs to train as one batched model on ``device``.
+    """How many runs to train as one stacked model on ``device``.
 
     An integer ``max_stack`` is used as is. ``auto``: ``CPU_STACK`` on a CPU; on
-    a GPU, half the free memory divided by a per-run estimate (parameters,
-    gradients and two Adam moments, plus activations of a full-set evaluation
-    and a minibatch, float32).
+    a GPU, half the free memory divided by a per-run estimate (float32 weights,
+    gradients, two Adam moments and Adam's step buffer, plus a minibatch's
+    activations, their gradients and a gathered input; full-set evaluation runs in
+    blocks within ``engine.EVAL_BLOCK_BYTES`` whatever ``n_eval`` is).
     """
     if max_stack != "auto":
         return int(max_stack)
     if device.type != "cuda":
         return CPU_STACK
-    n_params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
-    width = sum(sizes[1:])
-    per_run = 4 * (4 * n_params + 4 * (n_eval + batch_size) * width + n_eval * sizes[0])
+    n_params = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
+    width = sum(b + 1 for b in sizes[1:])
+    per_run = 4 * (5 * n_params + 4 * batch_size * width + batch_size * (sizes[0] + 1))
     free, _ = torch.cuda.mem_get_info(device)
-    return max(1, min(8192, int(0.5 * free / per_run)))
+    return max(1, min(8192, int((0.5 * free - EVAL_BLOCK_BYTES) / per_run)))
 
 
 def log_schedule(steps: int, points: int) -> np.ndarray:
@@ -119,48 +120,53 @@ def batch_indices(n: int, steps: int, batch: int, seed: int) -> torch.Tensor:
     return torch.cat(perms)[:need].view(steps, batch)
 
 
-def _evaluate(params, scale, x, y, activation, loss_fn) -> dict[str, torch.Tensor]:
-    """Full-set metrics per run, each (K,)."""
-    with torch.no_grad():
-        z, hidden = forward(params, x, activation, scale)     # (K, N, C), [(K, N, H)]
-    z = z.detach().requires_grad_()
-    with torch.enable_grad():
-        per_ex = loss_fn(z, y.expand(z.shape[0], -1))         # (K, N)
-        (gz,) = torch.autograd.grad(per_ex.sum(), z)          # (K, N, C)
-    with torch.no_grad():
-        return {
-            "loss": per_ex.mean(-1),
-            "acc": (z.argmax(-1) == y).float().mean(-1),
-            "grad_norm_logits": gz.norm(dim=-1).mean(-1),     # mean_i ||dl_i/dz_i||
-            "mean_abs_logit": z.abs().mean(dim=(1, 2)),
-            "logit_norm": z.norm(dim=-1).mean(-1),            # mean_i ||z_i||
-            "saturated_frac": saturated_fraction(activation, hidden, runs=z.shape[0]).to(z.device),
-        }
+def train_chunk(group: Group, members: list[tuple[Stack, Run]], ds: Dataset, device: torch.device,
+                order_cache: dict | None = None, shared: bool | None = None) -> list[dict]:
+    """Train ``members`` (runs of one architecture, from any of the group's stacks) as one stacked
+    model (:class:`engine.StackedMLP`); return one record per member, in the given order.
+
+    ``shared``: first-layer GEMMs shared by runs of one data order; default: on a GPU or for inputs
+    of at least ``engine.SHARED_MIN_FEATURES`` features.
+    """
+    torch.set_flush_denormal(True)
+    try:
+        return _train_chunk(group, members, ds, device, order_cache, shared)
+    finally:
+        torch.set_flush_denormal(False)
 
 
-def train_stack(group: Group, stack: Stack, runs: tuple[Run, ...], ds: Dataset,
-                device: torch.device, order_cache: dict | None = None) -> list[dict]:
-    """Train ``runs`` (all of one stack) as one batched model; return one record per run."""
+def _train_chunk(group, members, ds, device, order_cache, shared) -> list[dict]:
     order_cache = {} if order_cache is None else order_cache
+    if shared is None:
+        shared = device.type == "cuda" or ds.num_features + 1 >= SHARED_MIN_FEATURES
+    # sorted so that each optimiser, activation (and, for shared GEMMs, data order) is a few
+    # contiguous ranges: one kernel per range
+    def key(i):
+        stack, run = members[i]
+        return (run.torch_seed, stack.optimizer, stack.activation) if shared else \
+            (stack.optimizer, stack.activation, run.torch_seed)
+    order = sorted(range(len(members)), key=key)
+    stacks = [members[i][0] for i in order]
+    runs = [members[i][1] for i in order]
     K = len(runs)
-    loss_fn = get_loss(group.loss, group.loss_params)
-    x_tr = torch.as_tensor(ds.x_train, device=device)          # (N, D)
-    y_tr = torch.as_tensor(ds.y_train, device=device)          # (N,)
-    x_va = torch.as_tensor(ds.x_val, device=device)
+    x_tr = augment(torch.as_tensor(ds.x_train, device=device))           # (N, D + 1)
+    y_tr = torch.as_tensor(ds.y_train, device=device)                     # (N,)
+    x_va = augment(torch.as_tensor(ds.x_val, device=device))
     y_va = torch.as_tensor(ds.y_val, device=device)
-    sizes = [ds.num_features, *stack.hidden, ds.num_classes]
-    params = init_params(sizes, [r.torch_seed for r in runs], device)
-    log_scale = torch.tensor([math.log(r.logit_scale) for r in runs], device=device)  # (K,)
-    trainable = list(params)
-    if stack.learn_scale:
-        log_scale.requires_grad_()
-        trainable.append(log_scale)
-    lr = torch.tensor([r.lr for r in runs], device=device)                            # (K,)
-    opt = make_optimizer(stack.optimizer, trainable, lr)
-    for r in runs:
-        if r.torch_seed not in order_cache:
-            order_cache[r.torch_seed] = batch_indices(len(y_tr), group.steps, group.batch_size, r.torch_seed)
-    idx = torch.stack([order_cache[r.torch_seed] for r in runs], dim=1).to(device)  # (steps, K, B)
+    sizes = [ds.num_features, *stacks[0].hidden, ds.num_classes]
+    seeds = list(dict.fromkeys(r.torch_seed for r in runs))              # data orders, in run order
+    for s in seeds:
+        if s not in order_cache:
+            order_cache[s] = batch_indices(len(y_tr), group.steps, group.batch_size, s)
+    idx = torch.stack([order_cache[s] for s in seeds], dim=1).to(device)  # (steps, G, B)
+    net = StackedMLP(
+        engine_weights(init_params(sizes, [r.torch_seed for r in runs], device)),
+        log_scale=torch.tensor([math.log(r.logit_scale) for r in runs], device=device),
+        learn=torch.tensor([s.learn_scale for s in stacks], device=device),
+        lr=torch.tensor([r.lr for r in runs], device=device),
+        activations=[s.activation for s in stacks], optimizers=[s.optimizer for s in stacks],
+        data_groups=[seeds.index(r.torch_seed) for r in runs], shared=shared)
+    loss_grad = get_loss_grad(group.loss, group.loss_params)
 
     alive = torch.ones(K, dtype=torch.bool, device=device)
     nonfinite_step = torch.full((K,), -1, dtype=torch.long, device=device)
@@ -174,9 +180,8 @@ def train_stack(group: Group, stack: Stack, runs: tuple[Run, ...], ds: Dataset,
     for step in range(group.steps + 1):
         va_acc = None
         if step in log_steps:
-            scale = log_scale.detach().exp()
-            tr = _evaluate(params, scale, x_tr, y_tr, stack.activation, loss_fn)
-            va = _evaluate(params, scale, x_va, y_va, stack.activation, loss_fn)
+            tr = net.evaluate(x_tr, y_tr, loss_grad, saturation=True)
+            va = net.evaluate(x_va, y_va)
             if initial_loss is None:
                 initial_loss = tr["loss"].clone()
             blown = alive & torch.isfinite(tr["loss"]) & (tr["loss"] > DIVERGENCE_FACTOR * initial_loss.abs())
@@ -186,32 +191,27 @@ def train_stack(group: Group, stack: Stack, runs: tuple[Run, ...], ds: Dataset,
             row = {"step": step, "train_loss": tr["loss"], "train_acc": tr["acc"], "val_acc": va["acc"],
                    "grad_norm_logits": tr["grad_norm_logits"], "mean_abs_logit": tr["mean_abs_logit"],
                    "logit_norm": tr["logit_norm"], "saturated_frac": tr["saturated_frac"],
-                   "logit_scale_value": scale}
+                   "logit_scale_value": net.log_scale.exp()}
             records.append({k: (v.cpu().numpy() if torch.is_tensor(v) else v) for k, v in row.items()})
         waiting = alive & (reached_step < 0)
         if (step in check_steps or va_acc is not None) and bool(waiting.any()):
-            if va_acc is None:                                                  # accuracy only: one forward pass
-                with torch.no_grad():
-                    z, _ = forward(params, x_va, stack.activation, log_scale.detach().exp())  # (K, N, C)
-                    va_acc = (z.argmax(-1) == y_va).float().mean(-1)
+            if va_acc is None:                                                  # accuracy only
+                va_acc = net.evaluate(x_va, y_va)["acc"]
             reached_step = torch.where(waiting & (va_acc >= group.target_acc), step, reached_step)
         if step == group.steps:
             break
-        b = idx[step]                                                           # (K, B)
-        z, _ = forward(params, x_tr[b], stack.activation, log_scale.exp())      # (K, B, C)
-        loss = loss_fn(z, y_tr[b]).mean(-1)                                     # (K,)
-        grads = torch.autograd.grad(loss.sum(), trainable)
-        with torch.no_grad():
-            # NaN/inf in any gradient entry makes the run's sum of entries non-finite
-            # (one cheap reduction per tensor; an overflowing sum of finite entries also counts)
-            finite = torch.isfinite(loss + sum(g.reshape(K, -1).sum(1) for g in grads))
-            nonfinite_step = torch.where(alive & ~finite, torch.full_like(nonfinite_step, step), nonfinite_step)
-            alive &= finite
-        opt.step(grads, alive)
+        b = idx[step]                                                           # (G, B)
+        x = [x_tr[rows] for rows in b] if shared else x_tr[b].index_select(0, net.data_group)  # G x (B, D+1) | (K, B, D+1)
+        _, finite = net.step(x, y_tr[b].index_select(0, net.data_group), loss_grad, alive)
+        nonfinite_step = torch.where(alive & ~finite, step, nonfinite_step)
+        alive &= finite
 
     nonfinite_step, reached_step = nonfinite_step.cpu().numpy(), reached_step.cpu().numpy()
-    return [_run_record(group, stack, r, k, records, int(nonfinite_step[k]), int(diverged_step[k]),
-                        int(reached_step[k])) for k, r in enumerate(runs)]
+    out = [None] * K
+    for k, i in enumerate(order):
+        out[i] = _run_record(group, stacks[k], runs[k], k, records, int(nonfinite_step[k]),
+                             int(diverged_step[k]), int(reached_step[k]))
+    return out
 
 
 def _run_record(group, stack, run, k, records, nonfinite_step, diverged_step, reached_step) -> dict:
@@ -247,9 +247,9 @@ def _run_record(group, stack, run, k, records, nonfinite_step, diverged_step, re
     return {"summary": summary, "curve": curve}
 
 
-def _chunk_key(group: Group, cfg: dict, device: torch.device, stack_index: int, start: int, size: int) -> str:
+def _chunk_key(group: Group, cfg: dict, device: torch.device, arch_index: int, start: int, size: int) -> str:
     """What a chunk's result depends on, hashed: a checkpoint is reused only for the same work."""
-    what = json.dumps([group.to_dict(), cfg["seed"], cfg["data"], str(device), stack_index, start, size],
+    what = json.dumps([group.to_dict(), cfg["seed"], cfg["data"], str(device), arch_index, start, size],
                       sort_keys=True, default=str)
     return hashlib.sha256(what.encode()).hexdigest()[:16]
 
@@ -268,29 +268,37 @@ def train_group(group: Group, cfg: dict, device: torch.device | str = "cpu",
     started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     ds = load_dataset(group.dataset, cfg)
     order_cache: dict = {}
-    records, wall = [], []
+    # runs of one architecture train together, whatever their activation, optimiser and scale
+    by_arch: dict[tuple, list] = {}
     for s_idx, stack in enumerate(group.stacks):
-        sizes = [ds.num_features, *stack.hidden, ds.num_classes]
+        by_arch.setdefault(tuple(stack.hidden), []).extend(
+            ((s_idx, j), (stack, run)) for j, run in enumerate(stack.runs))
+    done: dict[tuple, tuple[dict, float]] = {}
+    for a_idx, (hidden, members) in enumerate(by_arch.items()):
+        sizes = [ds.num_features, *hidden, ds.num_classes]
         chunk = stack_chunk_size(max_stack, device, sizes, len(ds.y_train), group.batch_size)
-        for i in range(0, len(stack.runs), chunk):
-            chunk_runs = stack.runs[i:i + chunk]
+        for i in range(0, len(members), chunk):
+            part_members = members[i:i + chunk]
             ckpt = None
             if checkpoint_dir is not None:
-                key = _chunk_key(group, cfg, device, s_idx, i, len(chunk_runs))
-                ckpt = Path(checkpoint_dir) / f"stack{s_idx}-runs{i}-{key}.pkl"
+                key = _chunk_key(group, cfg, device, a_idx, i, len(part_members))
+                ckpt = Path(checkpoint_dir) / f"arch{a_idx}-runs{i}-{key}.pkl"
             if ckpt is not None and ckpt.exists():
                 part, seconds = pickle.loads(ckpt.read_bytes())
-                log(f"stack {s_idx}, runs {i}-{i + len(chunk_runs) - 1}: from checkpoint {ckpt.name}")
+                log(f"architecture {hidden_name(hidden)}, runs {i}-{i + len(part_members) - 1}: "
+                    f"from checkpoint {ckpt.name}")
             else:
                 t0 = time.perf_counter()
-                part = train_stack(group, stack, chunk_runs, ds, device, order_cache)
+                part = train_chunk(group, [m for _, m in part_members], ds, device, order_cache)
                 if device.type == "cuda":
                     torch.cuda.synchronize(device)
                 seconds = time.perf_counter() - t0
                 if ckpt is not None:
                     write_bytes(pickle.dumps((part, seconds)), ckpt)
-            records += part
-            wall += [seconds / len(part)] * len(part)
+            for (pos, _), rec in zip(part_members, part):
+                done[pos] = (rec, seconds / len(part))
+    ordered = [done[pos] for pos in sorted(done)]                 # the group's stack and run order
+    records, wall = [r for r, _ in ordered], [w for _, w in ordered]
     runs = pd.DataFrame([r["summary"] for r in records])
     runs["device"] = str(device)
     runs["wall_time_s"] = wall

@@ -207,8 +207,10 @@ def test_linear_model_trains_and_is_a_row():
 
 
 def test_stack_chunk_size_on_cpu():
+    from experiments import training
+
     cpu = torch.device("cpu")
-    assert stack_chunk_size("auto", cpu, [64, 64, 10], 1000, 64) == 64
+    assert stack_chunk_size("auto", cpu, [64, 64, 10], 1000, 64) == training.CPU_STACK
     assert stack_chunk_size(5, cpu, [64, 64, 10], 1000, 64) == 5
 
 
@@ -268,22 +270,22 @@ def test_device_cuda_without_cuda_is_one_line():
 def test_a_killed_group_resumes_from_its_checkpointed_chunks(group, cfg, trained, tmp_path, monkeypatch):
     import experiments.training as training
 
-    real = training.train_stack
+    real = training.train_chunk
     calls = []
 
     def dies_on_second_chunk(*args, **kwargs):
-        calls.append(len(args[2]))
+        calls.append(len(args[1]))
         if len(calls) == 2:
             raise KeyboardInterrupt("killed")  # what a SIGTERM/preemption looks like mid-group
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(training, "train_stack", dies_on_second_chunk)
+    monkeypatch.setattr(training, "train_chunk", dies_on_second_chunk)
     with pytest.raises(KeyboardInterrupt):
         train_group(group, cfg, "cpu", 2, checkpoint_dir=tmp_path)
     assert len(list(tmp_path.glob("*.pkl"))) == 1  # the first chunk, saved whole
 
     calls.clear()
-    monkeypatch.setattr(training, "train_stack", lambda *a, **k: (calls.append(len(a[2])), real(*a, **k))[1])
+    monkeypatch.setattr(training, "train_chunk", lambda *a, **k: (calls.append(len(a[1])), real(*a, **k))[1])
     said = []
     runs, curves = train_group(group, cfg, "cpu", 2, checkpoint_dir=tmp_path, log=said.append)
     assert sum(calls) == group.num_runs - 2 and len(said) == 1 and "from checkpoint" in said[0]

@@ -1,0 +1,183 @@
+"""The hand-written engine against autograd and torch's own optimisers, kernel by kernel."""
+import pytest
+import torch
+
+from experiments import engine
+from experiments.activations import ACTIVATION_GRADS, ACTIVATIONS, Saturation, saturated_fraction
+from experiments.engine import StackedMLP, augment, correct, engine_weights, ranges
+from experiments.losses import LOSSES, get_loss, get_loss_grad
+from experiments.models import forward, init_params
+
+
+def _net(sizes, seeds, activations, optimizers, lr=0.0, scale=2.0, learn=True, dtype=torch.float64,
+         data_groups=None, shared=False):
+    K = len(seeds)
+    params = init_params(sizes, seeds, dtype=dtype)
+    net = StackedMLP(engine_weights(params), log_scale=torch.full((K,), scale, dtype=dtype).log(),
+                     learn=torch.full((K,), learn), lr=torch.full((K,), lr, dtype=dtype),
+                     activations=activations, optimizers=optimizers,
+                     data_groups=data_groups or [0] * K, shared=shared)
+    return net, params
+
+
+def test_ranges():
+    assert ranges(["a", "a", "b", "a"]) == [(0, 2, "a"), (2, 3, "b"), (3, 4, "a")]
+    assert ranges([]) == []
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "mse_sigmoid", "hinge", "focal"])
+def test_step_gradients_equal_autograd(loss):
+    """One engine step's gradients (weights, biases, log scale) equal autograd's on models.forward, for
+    a two-hidden-layer stack whose runs have different activations, in float64."""
+    sizes, acts = [7, 6, 5, 4], ["sigmoid", "sigmoid", "tanh", "relu", "gelu", "identity"]
+    K, B = len(acts), 9
+    net, params = _net(sizes, list(range(K)), acts, ["sgd"] * K)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(K, B, sizes[0], generator=g, dtype=torch.float64)
+    y = torch.randint(0, sizes[-1], (K, B), generator=g)
+    net.step(augment(x.reshape(-1, sizes[0])).view(K, B, -1), y, get_loss_grad(loss), torch.ones(K, dtype=torch.bool))
+
+    log_s = torch.full((K,), 2.0, dtype=torch.float64).log().requires_grad_()
+    want = []
+    for k, act in enumerate(acts):        # each run by itself, through autograd
+        p = [t[k:k + 1].detach().clone().requires_grad_() for t in params]
+        z, _ = forward(p, x[k:k + 1], act, log_s[k:k + 1].exp())
+        total = LOSSES[loss](z, y[k:k + 1]).mean()
+        want.append(torch.autograd.grad(total, p + [log_s]))
+    for layer, grad in enumerate(net.grads):
+        for k in range(K):
+            w_grad, b_grad = want[k][2 * layer], want[k][2 * layer + 1]       # (1, n_in, n_out), (1, 1, n_out)
+            torch.testing.assert_close(grad[k, :, :-1], w_grad[0].T)
+            torch.testing.assert_close(grad[k, :, -1], b_grad[0, 0])
+    torch.testing.assert_close(net.grad_log_scale, torch.stack([w[-1][k] for k, w in enumerate(want)]))
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_updates_equal_torch_optim(optimizer):
+    """Ten steps of the engine's SGD / Adam (per-run rates, a mixed stack) equal torch.optim.SGD / Adam
+    run on each run's parameters with the same gradients."""
+    sizes, K = [5, 4, 3], 4
+    opts = [optimizer, optimizer, "sgd" if optimizer == "adam" else "adam", optimizer]
+    opts = sorted(opts)                                  # the engine wants ranges: sorted, as training does
+    net, _ = _net(sizes, list(range(K)), ["tanh"] * K, opts, learn=True)
+    lrs = torch.tensor([0.1, 0.03, 0.01, 0.3], dtype=torch.float64)
+    net.lr = lrs.clone()
+    refs = []
+    for k in range(K):
+        p = [w[k].detach().clone().requires_grad_() for w in net.W] + [net.log_scale[k:k + 1].detach().clone().requires_grad_()]
+        cls = torch.optim.Adam if opts[k] == "adam" else torch.optim.SGD
+        refs.append((p, cls(p, lr=float(lrs[k]))))
+    g = torch.Generator().manual_seed(1)
+    for _ in range(10):
+        x = torch.randn(K, 6, sizes[0], generator=g, dtype=torch.float64)
+        y = torch.randint(0, sizes[-1], (K, 6), generator=g)
+        net.step(augment(x.reshape(-1, sizes[0])).view(K, 6, -1), y, get_loss_grad("cross_entropy"),
+                 torch.ones(K, dtype=torch.bool))
+        grads = [*net.grads, net.grad_log_scale]
+        for k, (p, opt) in enumerate(refs):
+            for t, gr in zip(p, grads):
+                t.grad = gr[k:k + 1].reshape(t.shape).clone()
+            opt.step()
+    for k, (p, _) in enumerate(refs):
+        for t, w in zip(p, [*net.W, net.log_scale]):
+            torch.testing.assert_close(w[k:k + 1].reshape(t.shape), t.detach(), rtol=1e-10, atol=1e-12)
+
+
+def test_a_frozen_run_is_not_updated():
+    net, _ = _net([5, 4, 3], [0, 1], ["relu"] * 2, ["adam"] * 2, lr=0.1)
+    before = [w.clone() for w in net.W]
+    x = augment(torch.randn(12, 5, dtype=torch.float64)).view(2, 6, -1)
+    net.step(x, torch.zeros(2, 6, dtype=torch.long), get_loss_grad("cross_entropy"), torch.tensor([True, False]))
+    assert all(not torch.equal(w[0], b[0]) and torch.equal(w[1], b[1]) for w, b in zip(net.W, before))
+
+
+def test_shared_first_layer_equals_per_run_inputs():
+    """Runs of one data order sharing first-layer GEMMs give what per-run inputs give."""
+    K, B = 6, 8
+    groups = [0, 0, 0, 1, 1, 1]
+    a, _ = _net([9, 5, 3], list(range(K)), ["sigmoid"] * K, ["adam"] * K, lr=0.05, data_groups=groups)
+    b, _ = _net([9, 5, 3], list(range(K)), ["sigmoid"] * K, ["adam"] * K, lr=0.05, data_groups=groups, shared=True)
+    g = torch.Generator().manual_seed(2)
+    for _ in range(3):
+        xs = [augment(torch.randn(B, 9, generator=g, dtype=torch.float64)) for _ in range(2)]
+        ys = torch.randint(0, 3, (2, B), generator=g)
+        y = ys[groups]
+        a.step(torch.stack([xs[i] for i in groups]), y, get_loss_grad("cross_entropy"), torch.ones(K, dtype=torch.bool))
+        b.step(xs, y, get_loss_grad("cross_entropy"), torch.ones(K, dtype=torch.bool))
+    for wa, wb in zip(a.W, b.W):
+        torch.testing.assert_close(wa, wb)
+
+
+def test_evaluate_in_blocks_equals_one_block(monkeypatch):
+    """Metrics over a full set are the same whether it is evaluated in blocks of 7 examples or at once."""
+    acts = ["sigmoid", "tanh", "relu", "relu"]
+    net, params = _net([6, 5, 4], [0, 1, 2, 3], acts, ["sgd"] * 4)
+    g = torch.Generator().manual_seed(3)
+    x = augment(torch.randn(50, 6, generator=g, dtype=torch.float64) * 3)
+    y = torch.randint(0, 4, (50,), generator=g)
+    whole = net.evaluate(x, y, get_loss_grad("mse_softmax"), saturation=True)
+    width = sum(w.shape[1] + 1 for w in net.W)
+    monkeypatch.setattr(engine, "EVAL_BLOCK_BYTES", 7 * 4 * 4 * 2 * width)   # 7 examples per block
+    blocks = net.evaluate(x, y, get_loss_grad("mse_softmax"), saturation=True)
+    for key in whole:
+        torch.testing.assert_close(blocks[key], whole[key].to(blocks[key].dtype))
+    # and against the definitions: autograd for the logit gradient, saturated_fraction on the hidden outputs
+    z, hidden = forward(params, x[:, :-1].expand(4, -1, -1), "relu", torch.full((4,), 2.0, dtype=torch.float64))
+    for k, act in enumerate(acts):
+        zk, hk = forward([p[k:k + 1] for p in params], x[None, :, :-1], act, torch.tensor([2.0], dtype=torch.float64))
+        zk = zk.detach().requires_grad_()
+        per_ex = get_loss("mse_softmax")(zk, y[None])
+        (gz,) = torch.autograd.grad(per_ex.sum(), zk)
+        torch.testing.assert_close(whole["loss"][k], per_ex.mean())
+        torch.testing.assert_close(whole["grad_norm_logits"][k], gz.norm(dim=-1).mean())
+        torch.testing.assert_close(whole["acc"][k], (zk.argmax(-1) == y).double().mean())
+        torch.testing.assert_close(whole["saturated_frac"][k], saturated_fraction(act, [h.detach() for h in hk])[0].to(whole["saturated_frac"].dtype))
+
+
+def test_correct_is_argmax_with_its_tie_rule():
+    g = torch.Generator().manual_seed(4)
+    z = torch.randint(0, 3, (5, 4, 200), generator=g).float()      # many ties
+    y = torch.randint(0, 4, (200,), generator=g)
+    assert torch.equal(correct(z, y), z.argmax(1) == y)
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_activation_gradients_equal_autograd(name):
+    from experiments.activations import get_activation
+
+    pre = (torch.randn(3, 4, 5, dtype=torch.float64) * 3).requires_grad_()
+    h = get_activation(name)(pre)
+    dh = torch.randn_like(h)
+    (want,) = torch.autograd.grad(h, pre, dh)
+    out = torch.empty_like(want)
+    ACTIVATION_GRADS[name](dh, pre.detach(), h.detach(), out)
+    torch.testing.assert_close(out, want)
+
+
+def test_saturation_accumulates_like_saturated_fraction():
+    h = torch.rand(3, 40, 6) * 1.002 - 0.001          # (K, N, H): some outside [1e-3, 1 - 1e-3]
+    for act in ["sigmoid", "relu"]:
+        sat = Saturation(act, 3)
+        for block in h.split(9, dim=1):
+            sat.add(0, block.transpose(1, 2))
+        torch.testing.assert_close(sat.fraction(), saturated_fraction(act, [h]))
+
+
+def test_model_flops_are_counted_by_formula():
+    net, _ = _net([7, 6, 4], [0, 1], ["relu"] * 2, ["sgd"] * 2)
+    engine.MODEL_FLOPS.clear()
+    net.step(augment(torch.randn(10, 7, dtype=torch.float64)).view(2, 5, -1), torch.zeros(2, 5, dtype=torch.long),
+             get_loss_grad("cross_entropy"), torch.ones(2, dtype=torch.bool))
+    net.evaluate(augment(torch.randn(3, 7, dtype=torch.float64)), torch.zeros(3, dtype=torch.long))
+    fwd = 2 * (8 * 6 + 7 * 4)                                  # per example, biases as a ones column
+    assert engine.MODEL_FLOPS == {"train": 2 * 5 * (2 * fwd + 2 * 6 * 4), "eval": 2 * 3 * fwd}
+
+
+@pytest.mark.parametrize("name", ["identity", "sigmoid", "tanh", "relu"])
+def test_in_place_activations_equal_the_registry(name):
+    from experiments.activations import ACTIVATIONS_INTO
+
+    pre = torch.tensor([[-3.0, -0.0, 0.0, 2.5, float("nan")]])
+    out = torch.empty_like(pre)
+    ACTIVATIONS_INTO[name](pre, out)
+    torch.testing.assert_close(out, ACTIVATIONS[name](pre), equal_nan=True)
