@@ -138,29 +138,37 @@ LOSS_LABELS = {
 
 # Closed-form gradients, for the training engine: each returns (l, dl/dz) for the same (z, y) and
 # keyword parameters as the loss of the same name, without autograd (a test checks both against
-# autograd of LOSSES). Fewer passes over the (K, B, C) logits than autograd's chain, one fused
-# expression per loss. Notation as above; g = dl/dz has z's shape.
+# autograd of LOSSES). Fewer passes over the (K, B, C) logits than autograd's chain. Notation as
+# above; g = dl/dz has z's shape *and memory layout*: the engine's logits are class-first (a
+# (K, C, B) tensor seen as (K, B, C)), and an element-wise op between tensors of two layouts
+# cannot vectorise (3-10x slower), so one-hot targets are built like z, and scatters write in place.
 
-def _minus_onehot(p: torch.Tensor, y: torch.Tensor, weight: float = 1.0) -> torch.Tensor:
-    """p - weight * t, by one scatter (no one-hot tensor)."""
-    return p.scatter_add(-1, y.unsqueeze(-1), torch.full_like(p[..., :1], -weight))
+def _onehot_like(z: torch.Tensor, y: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """t = one_hot(y), with z's shape and memory layout."""
+    one = True if dtype == torch.bool else 1.0
+    return torch.zeros_like(z, dtype=dtype or z.dtype).scatter_(-1, y.unsqueeze(-1), one)
+
+
+def _minus_onehot_(p: torch.Tensor, y: torch.Tensor, weight: float = 1.0) -> torch.Tensor:
+    """p <- p - weight * t in place (p is a fresh tensor of the caller's), by one scatter."""
+    return p.scatter_add_(-1, y.unsqueeze(-1), torch.full_like(p[..., :1], -weight))
 
 
 def _cross_entropy_grad(z, y):
     """g = p - t."""
-    return _nll(log_softmax(z), y), _minus_onehot(softmax(z), y)   # softmax, not exp(logp): 8x faster
+    return _nll(log_softmax(z), y), _minus_onehot_(softmax(z), y)   # softmax, not exp(logp): 8x faster
 
 
 def _cross_entropy_ls_grad(z, y, label_smoothing=0.1):
     """g = p - (1 - eps) t - eps / C."""
     logp = log_softmax(z)
     loss = (1 - label_smoothing) * _nll(logp, y) - label_smoothing * logp.mean(-1)
-    return loss, _minus_onehot(softmax(z) - label_smoothing / z.shape[-1], y, 1 - label_smoothing)
+    return loss, _minus_onehot_(softmax(z).sub_(label_smoothing / z.shape[-1]), y, 1 - label_smoothing)
 
 
 def _bce_ovr_grad(z, y):
     """g = (s - t) / C."""
-    t = _onehot(y, z.shape[-1], z.dtype)
+    t = _onehot_like(z, y)
     loss = F.binary_cross_entropy_with_logits(z, t, reduction="none").mean(-1)
     return loss, (torch.sigmoid(z) - t) / z.shape[-1]
 
@@ -168,7 +176,7 @@ def _bce_ovr_grad(z, y):
 def _mse_softmax_grad(z, y):
     """With d = p - t: g = p * (2d/C - sum_j p_j 2d_j/C)   (the softmax Jacobian applied to 2d/C)."""
     p = softmax(z)
-    d = _minus_onehot(p, y)
+    d = _minus_onehot_(p.clone(), y)
     gp = d * (2 / z.shape[-1])
     return (d * d).mean(-1), p * (gp - (gp * p).sum(-1, keepdim=True))
 
@@ -176,45 +184,49 @@ def _mse_softmax_grad(z, y):
 def _mse_sigmoid_grad(z, y):
     """g = (2/C) (s - t) s (1 - s)."""
     s = torch.sigmoid(z)
-    d = _minus_onehot(s, y)
+    d = _minus_onehot_(s.clone(), y)
     return (d * d).mean(-1), torch.ops.aten.sigmoid_backward(d * (2 / z.shape[-1]), s)
 
 
 def _mse_logits_grad(z, y, square_k=1.0, square_M=1.0):
     """g = (2/C) w (z - M t), w = 1 + (k - 1) t."""
-    t = _onehot(y, z.shape[-1], z.dtype)
-    wr = (1 + (square_k - 1) * t) * (z - square_M * t)
-    return (wr * (z - square_M * t)).mean(-1), wr * (2 / z.shape[-1])
+    t = _onehot_like(z, y)
+    r = z - square_M * t
+    wr = (1 + (square_k - 1) * t) * r
+    return (wr * r).mean(-1), wr * (2 / z.shape[-1])
+
+
+def _hinge_terms(z, y, margin):
+    """(m, max(0, m) with 0 at j = y) for m_j = margin - z_y + z_j, in z's layout."""
+    m = margin - z.gather(-1, y.unsqueeze(-1)) + z
+    return m, torch.clamp(m, min=0).masked_fill_(_onehot_like(z, y, torch.bool), 0)
 
 
 def _hinge_grad(z, y, margin=1.0):
     """g_j = [m_j >= 0] / C for j != y (torch's clamp passes the gradient at 0), g_y = -sum_{j != y} g_j."""
-    terms = _margins(z, y, margin)
-    zy = z.gather(-1, y.unsqueeze(-1))
-    on = ((margin - zy + z) >= 0).masked_fill(_onehot(y, z.shape[-1], torch.bool), False).to(z.dtype)
-    g = on / z.shape[-1]
-    return terms.sum(-1) / z.shape[-1], g.scatter_add(-1, y.unsqueeze(-1), -g.sum(-1, keepdim=True))
+    m, terms = _hinge_terms(z, y, margin)
+    g = (m >= 0).to(z.dtype).masked_fill_(_onehot_like(z, y, torch.bool), 0).div_(z.shape[-1])
+    return terms.sum(-1) / z.shape[-1], g.scatter_add_(-1, y.unsqueeze(-1), -g.sum(-1, keepdim=True))
 
 
 def _squared_hinge_grad(z, y, margin=1.0):
     """g_j = (2/C) m_j^+ for j != y, g_y = -sum_{j != y} g_j."""
-    terms = _margins(z, y, margin)
+    _, terms = _hinge_terms(z, y, margin)
     g = terms * (2 / z.shape[-1])
-    return (terms * terms).sum(-1) / z.shape[-1], g.scatter_add(-1, y.unsqueeze(-1), -g.sum(-1, keepdim=True))
+    return (terms * terms).sum(-1) / z.shape[-1], g.scatter_add_(-1, y.unsqueeze(-1), -g.sum(-1, keepdim=True))
 
 
 def _focal_grad(z, y, focal_gamma=2.0):
     """With q = p_y, n = -log q, l = (1 - q)^gamma n:
     dl/dlog q = -gamma (1 - q)^(gamma - 1) q n - (1 - q)^gamma and dlog q/dz = t - p, so
     g = -dl/dlog q * (p - t)."""
-    logp = log_softmax(z)
-    n = _nll(logp, y)
+    n = _nll(log_softmax(z), y)
     q = (-n).exp()
     if focal_gamma == 0:
         dlogq = -torch.ones_like(n)
     else:
         dlogq = -focal_gamma * (1 - q) ** (focal_gamma - 1) * q * n - (1 - q) ** focal_gamma
-    return (1 - q) ** focal_gamma * n, -dlogq.unsqueeze(-1) * _minus_onehot(softmax(z), y)
+    return (1 - q) ** focal_gamma * n, _minus_onehot_(softmax(z), y).mul_(-dlogq.unsqueeze(-1))
 
 
 LOSS_GRADS = {
