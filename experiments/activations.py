@@ -66,16 +66,15 @@ class Saturation:
     def add(self, layer: int, h: torch.Tensor) -> None:
         seen, _ = self.sizes.get(layer, (0, h.shape[1]))
         self.sizes[layer] = (seen + h.shape[1] * h.shape[2], h.shape[1])
-        # h outside [lo, hi] <=> clamp(h, lo, hi) != h: two passes into reused scratch tensors,
-        # counted as bytes (a bool sum converts to int64 first: 5x slower; fresh outputs: 2-3x)
+        # h outside [lo, hi] <=> clamp(h, lo, hi) != h: two passes into one reused scratch tensor,
+        # the comparison written as float 0/1 and summed (a bool output and its integer sum cost 2x)
         if self.activation in ("sigmoid", "tanh"):
             lo = SATURATION_TOL if self.activation == "sigmoid" else -1 + SATURATION_TOL
-            if self._scratch is None or self._scratch[0].shape != h.shape:
-                self._scratch = (torch.empty(h.shape, dtype=h.dtype, device=h.device),
-                                 torch.empty(h.shape, dtype=torch.bool, device=h.device))
-            clamped, outside = self._scratch
-            torch.ne(torch.clamp(h, lo, 1 - SATURATION_TOL, out=clamped), h, out=outside)
-            part = outside.view(torch.uint8).sum(dim=(1, 2), dtype=torch.int32)
+            if self._scratch is None or self._scratch.shape != h.shape:
+                self._scratch = torch.empty(h.shape, dtype=h.dtype, device=h.device)
+            c = self._scratch
+            torch.ne(torch.clamp(h, lo, 1 - SATURATION_TOL, out=c), h, out=c)
+            part = c.sum(dim=(1, 2)).double()     # a block has < 2^24 entries per run: exact counts
         elif self.activation == "relu":
             part = h.amax(dim=2)                     # max over examples (amax: 40x faster than all)
             if layer in self.parts:
@@ -96,7 +95,7 @@ class Saturation:
         out = torch.zeros(self.runs, device=self.device)
         for layer, (seen, units) in self.sizes.items():
             if self.activation in ("sigmoid", "tanh"):
-                frac = self.parts[layer].float() / seen
+                frac = (self.parts[layer] / seen).float()
             elif self.activation == "relu":
                 frac = (self.parts[layer] <= 0).float().mean(dim=1)   # dead on every example
             else:

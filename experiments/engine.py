@@ -81,7 +81,8 @@ def correct(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     m = z.amax(1)                                                           # (K, N)
     zy = z.gather(1, y.expand(z.shape[0], 1, -1)).squeeze(1)               # (K, N)
     before = torch.arange(z.shape[1], device=z.device).view(1, -1, 1) < y.view(1, 1, -1)
-    m_before = torch.where(before, z, -math.inf).amax(1)                    # max over classes j < y
+    mask = torch.zeros(before.shape, dtype=z.dtype, device=z.device).masked_fill_(~before, -math.inf)
+    m_before = (z + mask).amax(1)                                           # max over classes j < y
     return (zy == m) & (m_before < m)
 
 
@@ -95,8 +96,9 @@ class StackedMLP:
 
     def __init__(self, weights: list[torch.Tensor], log_scale: torch.Tensor, learn: torch.Tensor,
                  lr: torch.Tensor, activations: list[str], optimizers: list[str], data_groups: list[int],
-                 shared: bool):
+                 shared: bool, trains: bool = True):
         self.W = weights                                          # [(K, n_l, n_{l-1} + 1)]
+        self.activations, self.optimizers, self.data_groups = activations, optimizers, data_groups
         self.K = weights[0].shape[0]
         self.log_scale, self.learn, self.lr = log_scale, learn, lr  # (K,) each
         self.act_ranges = ranges(activations)
@@ -104,19 +106,27 @@ class StackedMLP:
         self.shared = shared
         self.data_ranges = ranges(data_groups)                    # contiguous when sorted by data order
         self.data_group = torch.tensor(data_groups, device=log_scale.device)
-        self.grads = [torch.empty_like(w) for w in weights]
+        self.grads = [torch.empty_like(w) for w in weights] if trains else []
         shapes = [(w.shape[2] - 1, w.shape[1]) for w in weights]          # (n_in, n_out) per layer
         self.forward_flops = sum(2 * (n_in + 1) * n_out for n_in, n_out in shapes)   # per run, per example
         self.step_flops = 2 * self.forward_flops + sum(2 * n_in * n_out for n_in, n_out in shapes[1:])
         self._buffers: dict[tuple, torch.Tensor] = {}
         params = [*self.W, self.log_scale]
         self._adam = {}
-        for s, e, name in self.opt_ranges:
+        for s, e, name in self.opt_ranges if trains else ():
             if name == "adam":
                 self._adam[(s, e)] = dict(
                     m=[torch.zeros_like(p[s:e]) for p in params], v=[torch.zeros_like(p[s:e]) for p in params],
                     u=[torch.zeros_like(p[s:e]) for p in params],
                     step=[torch.zeros((), dtype=torch.float32, device=p.device) for p in params])
+
+    def subset(self, runs: torch.Tensor) -> "StackedMLP":
+        """A forward-only stacked model of some runs (indices ``runs``, ascending), weights copied."""
+        keep = runs.tolist()
+        pick = lambda values: [values[i] for i in keep]   # noqa: E731
+        return StackedMLP([w.index_select(0, runs) for w in self.W], self.log_scale[runs], self.learn[runs],
+                          self.lr[runs], pick(self.activations), pick(self.optimizers), pick(self.data_groups),
+                          self.shared, trains=False)
 
     def _buffer(self, name: str, rows: int, cols: int, ones_row: bool = False) -> torch.Tensor:
         """A (K, rows, cols) work tensor, allocated once per shape (no allocation, page faults or

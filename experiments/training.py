@@ -195,8 +195,13 @@ def _train_chunk(group, members, ds, device, order_cache, shared) -> list[dict]:
             records.append({k: (v.cpu().numpy() if torch.is_tensor(v) else v) for k, v in row.items()})
         waiting = alive & (reached_step < 0)
         if (step in check_steps or va_acc is not None) and bool(waiting.any()):
-            if va_acc is None:                                                  # accuracy only
-                va_acc = net.evaluate(x_va, y_va)["acc"]
+            if va_acc is None:                         # accuracy only, of the runs still waiting
+                waiting_runs = waiting.nonzero().flatten()
+                if len(waiting_runs) == K:
+                    va_acc = net.evaluate(x_va, y_va)["acc"]
+                else:
+                    va_acc = torch.zeros(K, device=device)
+                    va_acc[waiting_runs] = net.subset(waiting_runs).evaluate(x_va, y_va)["acc"].to(va_acc.dtype)
             reached_step = torch.where(waiting & (va_acc >= group.target_acc), step, reached_step)
         if step == group.steps:
             break

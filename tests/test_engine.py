@@ -181,3 +181,15 @@ def test_in_place_activations_equal_the_registry(name):
     out = torch.empty_like(pre)
     ACTIVATIONS_INTO[name](pre, out)
     torch.testing.assert_close(out, ACTIVATIONS[name](pre), equal_nan=True)
+
+
+def test_a_subset_of_runs_evaluates_as_in_the_whole_stack():
+    acts = ["sigmoid", "sigmoid", "relu", "tanh"]
+    net, _ = _net([6, 5, 4], [0, 1, 2, 3], acts, ["sgd", "sgd", "adam", "adam"])
+    x = augment(torch.randn(30, 6, dtype=torch.float64))
+    y = torch.randint(0, 4, (30,))
+    whole = net.evaluate(x, y)["acc"]
+    runs = torch.tensor([1, 3])
+    part = net.subset(runs)
+    assert part.activations == ["sigmoid", "tanh"] and not part.grads
+    torch.testing.assert_close(part.evaluate(x, y)["acc"], whole[runs])
