@@ -106,7 +106,8 @@ def _margins(z: torch.Tensor, y: torch.Tensor, margin: float) -> torch.Tensor:
 
 
 def hinge(z: torch.Tensor, y: torch.Tensor, margin: float = 1.0) -> torch.Tensor:
-    """l = (1/C) sum_{j != y} max(0, margin - z_y + z_j)   (``nn.MultiMarginLoss``, p=1)."""
+    """l = (1/C) sum_{j != y} max(0, margin - z_y + z_j)   (``nn.MultiMarginLoss``, p=1): the
+    Weston-Watkins form (a sum over the wrong classes), not Crammer-Singer (their maximum)."""
     return _margins(z, y, margin).sum(-1) / z.shape[-1]
 
 
@@ -116,7 +117,8 @@ def squared_hinge(z: torch.Tensor, y: torch.Tensor, margin: float = 1.0) -> torc
 
 
 def focal(z: torch.Tensor, y: torch.Tensor, focal_gamma: float = 2.0) -> torch.Tensor:
-    """Focal loss (Lin et al. 2017): l = -(1 - p_y)^gamma log p_y; gamma = 0 gives cross-entropy."""
+    """Focal loss, softmax form without alpha: l = -(1 - p_y)^gamma log p_y; gamma = 0 gives
+    cross-entropy. (Lin et al. 2017 apply it per class to sigmoids, with alpha = 0.25.)"""
     nll = _nll(log_softmax(z), y)  # -log p_y
     return (1 - (-nll).exp()) ** focal_gamma * nll
 
@@ -259,6 +261,22 @@ def _bind(fn, params: dict | None):
     takes = inspect.signature(fn).parameters
     bound = {k: v for k, v in (params or {}).items() if k in takes}
     return functools.partial(fn, **bound) if bound else fn
+
+
+# What each loss is, exactly, in one line (the report's table of losses); same keys as LOSSES.
+LOSS_DEFINITIONS = {
+    "cross_entropy": "-log p_y, p = softmax(z) (F.cross_entropy)",
+    "cross_entropy_ls": "(1 - eps) (-log p_y) + eps mean_j (-log p_j), eps = label_smoothing (Müller et al. 2019)",
+    "bce_ovr": "mean_j of binary cross-entropy of sigmoid(z_j) against one_hot(y)_j: one-vs-rest",
+    "mse_softmax": "mean_j (p_j - t_j)^2 on softmax probabilities",
+    "mse_sigmoid": "mean_j (sigmoid(z_j) - t_j)^2: the lecture's sigmoid + MSE",
+    "mse_logits": "(1/C) [k (z_y - M)^2 + sum_{j != y} z_j^2] on raw logits (Hui & Belkin 2021; k = M = 1: MSE)",
+    "hinge": "(1/C) sum_{j != y} max(0, margin - z_y + z_j): Weston-Watkins (a sum over wrong classes, "
+             "nn.MultiMarginLoss p=1), not Crammer-Singer (their maximum)",
+    "squared_hinge": "(1/C) sum_{j != y} max(0, margin - z_y + z_j)^2: Weston-Watkins, squared (p=2)",
+    "focal": "-(1 - p_y)^gamma log p_y on the softmax, without alpha (Lin et al. 2017 use per-class "
+             "sigmoids with alpha = 0.25)",
+}
 
 
 def get_loss_grad(name: str, params: dict | None = None):

@@ -32,9 +32,11 @@ REFERENCES = {
 }
 
 
-def test_every_loss_has_a_reference_and_a_label():
+def test_every_loss_has_a_reference_a_label_and_a_definition():
+    from experiments.losses import LOSS_DEFINITIONS
+
     assert set(REFERENCES) == set(LOSSES)
-    assert list(LOSS_LABELS) == list(LOSSES)
+    assert list(LOSS_LABELS) == list(LOSSES) == list(LOSS_DEFINITIONS)
 
 
 @pytest.mark.parametrize("name", sorted(LOSSES))
