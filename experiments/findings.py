@@ -50,6 +50,28 @@ def gradient_finding(grads: pd.DataFrame, runs: pd.DataFrame, logit: float = -10
     return text
 
 
+def effective_rate_finding(scales: pd.DataFrame, label=lambda loss: loss) -> str:
+    """What the gradient-scale table (tables.gradient_scale_table) says: the smallest and largest
+    gradient at the start, and whether the tuned rates undo the difference (the effective rates)."""
+    d = scales.dropna(subset=["grad_norm_step0", "tuned_lr", "effective_lr"])
+    if len(d) < 2:
+        return absent("comparison of gradient scales", "fewer than two losses have tuned rates in this setting")
+    ci = lambda r, c: f"{r[c]:.2g} [{r[c + '_low']:.2g}, {r[c + '_high']:.2g}]"   # noqa: E731
+    lo, hi = d.loc[d["grad_norm_step0"].idxmin()], d.loc[d["grad_norm_step0"].idxmax()]
+    spread = lambda c: d[c].max() / d[c].min()                                        # noqa: E731
+    return (f"At step 0 the gradient with respect to the logits is smallest for {label(lo['loss'])} "
+            f"({ci(lo, 'grad_norm_step0')}; {lo['grad_norm_at_zero']:.2g} at z = 0) and largest for "
+            f"{label(hi['loss'])} ({ci(hi, 'grad_norm_step0')}; {hi['grad_norm_at_zero']:.2g} at z = 0). Their "
+            f"tuned rates are {ci(lo, 'tuned_lr')} and {ci(hi, 'tuned_lr')}, so their effective rates (rate x "
+            f"gradient scale) are {ci(lo, 'effective_lr')} and {ci(hi, 'effective_lr')}. Across all "
+            f"{len(d)} losses the largest median tuned rate is {spread('tuned_lr'):.2g} times the smallest, the "
+            f"largest median effective rate {spread('effective_lr'):.2g} times the smallest (ratios of medians; "
+            f"each median's 95% interval is in the table): "
+            + ("tuning compensates most of the difference in gradient scale."
+               if spread("effective_lr") < spread("tuned_lr") / 3 else
+               "tuning does not simply undo the difference in gradient scale."))
+
+
 def claim(claims: pd.DataFrame, claim_id: str) -> str | None:
     """The sentence of one claim (``results/convergence/claims.parquet``), or None if it was not made."""
     row = claims[claims["claim"] == claim_id]

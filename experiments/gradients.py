@@ -35,3 +35,12 @@ def gradient_at(table: pd.DataFrame, loss: str, logit: float) -> float:
     """The tabulated gradient of ``loss`` at the logit nearest ``logit``."""
     sub = table[table["loss"] == loss]
     return float(sub.iloc[int(np.abs(sub["true_logit"] - logit).argmin())]["grad"])
+
+
+def grad_norm_at_zero(name: str, num_classes: int = 10, params: dict | None = None) -> float:
+    """||dl/dz|| at z = 0 (every class equally likely), per example: the gradient scale a loss starts
+    training with, whatever the class (z = 0 is symmetric). Cross-entropy: sqrt(1 - 1/C); sigmoid +
+    MSE: 1 / (4 sqrt(C)) (tests/test_gradients.py derives each)."""
+    z = torch.zeros(1, num_classes, dtype=torch.float64, requires_grad=True)
+    (g,) = torch.autograd.grad(get_loss(name, params)(z, torch.zeros(1, dtype=torch.long)).sum(), z)
+    return float(g.norm())

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from . import columns
+from .stats import bootstrap_ci
 
 
 def concat_parquet(paths: list[Path | str]) -> pd.DataFrame:
@@ -207,3 +208,36 @@ def in_setting(df: pd.DataFrame, setting: dict) -> pd.DataFrame:
     for k, v in setting.items():
         mask &= (df[k] == v).to_numpy()
     return df[mask]
+
+
+def gradient_scale_table(curves: pd.DataFrame, summary: pd.DataFrame, setting: dict,
+                         at_zero: dict[str, float]) -> pd.DataFrame:
+    """Per loss, in ``setting``: how large its gradient is when training starts, its tuned rate, and
+    their product, the *effective* rate (an SGD step moves the logits by about rate x ||dL/dz||).
+
+    - ``grad_norm_at_zero``: ||dl/dz|| at z = 0, analytic (``at_zero``, from gradients.grad_norm_at_zero);
+    - ``grad_norm_step0``: mean_i ||dl_i/dz_i|| measured at step 0, median over runs, 95% bootstrap
+      interval (``_low``, ``_high``);
+    - ``tuned_lr``: the tuned rate, median over configurations (dataset x activation x architecture),
+      with its interval;
+    - ``effective_lr``: per configuration, its tuned rate x its median step-0 gradient norm; median over
+      configurations, with its interval.
+    If losses differed only by the scale of their gradient, tuning would undo it and the effective
+    rates would agree even where the tuned rates do not.
+    """
+    start = in_setting(curves[curves["step"] == 0], setting)
+    tuned = in_setting(summary[summary["best_lr"]], setting)
+    keys = columns.CONFIG_KEYS
+    g0 = start.groupby(keys, dropna=False)["grad_norm_logits"].median().rename("g0")
+    per_config = tuned[keys].merge(g0.reset_index(), on=keys)             # lr is a configuration key
+    per_config["effective"] = per_config["lr"] * per_config["g0"]
+    rows = []
+    for loss in dict.fromkeys(tuned["loss"]):
+        d = per_config[per_config["loss"] == loss]
+        row = {"loss": loss, "grad_norm_at_zero": at_zero.get(loss, np.nan), "configurations": len(d)}
+        for name, values in [("grad_norm_step0", start.loc[start["loss"] == loss, "grad_norm_logits"]),
+                             ("tuned_lr", d["lr"]), ("effective_lr", d["effective"])]:
+            row[name], row[f"{name}_low"], row[f"{name}_high"] = bootstrap_ci(values.to_numpy(dtype=float))
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["loss", "grad_norm_at_zero", "configurations"] + [
+        f"{n}{s}" for n in ("grad_norm_step0", "tuned_lr", "effective_lr") for s in ("", "_low", "_high")])

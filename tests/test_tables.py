@@ -95,3 +95,31 @@ def test_fixed_lr_table_beside_tuned_rate_by_hand():
     assert t.loc["A"].tolist() == [35.0, math.inf, 27.5]
     # B was only run at 0.1: medians 40 and 60
     assert t.loc["B", ("sgd", "0.1")] == 50.0 and math.isnan(t.loc["B", ("sgd", "1")])
+
+
+def test_gradient_scale_table_multiplies_each_configurations_rate_by_its_start_gradient():
+    from experiments import columns
+    from experiments.findings import effective_rate_finding
+    from experiments.tables import gradient_scale_table
+
+    base = {"dataset": "d", "hidden": "64", "optimizer": "sgd", "learn_scale": False, "logit_scale": 1.0}
+    configs = [("ce", "relu", 0.1, [1.0, 1.2]), ("ce", "tanh", 0.2, [0.8, 1.0]),
+               ("mse", "relu", 10.0, [0.01, 0.03]), ("mse", "tanh", 30.0, [0.02, 0.02])]
+    curves, summary = [], []
+    for loss, act, lr, g0 in configs:
+        keys = dict(base, loss=loss, activation=act, lr=lr)
+        summary.append(dict(keys, best_lr=True))
+        for seed, g in enumerate(g0):
+            curves += [dict(keys, seed=seed, step=0, grad_norm_logits=g), dict(keys, seed=seed, step=5, grad_norm_logits=9.0)]
+    curves, summary = pd.DataFrame(curves), pd.DataFrame(summary)
+    assert set(columns.CONFIG_KEYS) <= set(summary.columns)
+    t = gradient_scale_table(curves, summary, base, {"ce": 0.95, "mse": 0.02}).set_index("loss")
+    # per configuration: rate x median step-0 norm; then the median over configurations
+    assert t.loc["ce", "effective_lr"] == pytest.approx(np.median([0.1 * 1.1, 0.2 * 0.9]))
+    assert t.loc["mse", "effective_lr"] == pytest.approx(np.median([10 * 0.02, 30 * 0.02]))
+    assert t.loc["ce", "grad_norm_step0"] == pytest.approx(1.0) and t.loc["mse", "tuned_lr"] == pytest.approx(20.0)
+    assert t.loc["mse", "grad_norm_at_zero"] == 0.02 and (t["configurations"] == 2).all()
+    assert (t["effective_lr_low"] <= t["effective_lr"]).all() and (t["effective_lr"] <= t["effective_lr_high"]).all()
+    text = effective_rate_finding(t.reset_index())
+    # tuned rates differ 100x (0.15 vs 20), effective rates 2.5x (0.155 vs 0.4): tuning undoes the scale
+    assert "smallest for mse" in text and "largest for ce" in text and "compensates" in text
