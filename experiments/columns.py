@@ -65,7 +65,7 @@ AMP_TRAINING = [
 EXAMPLES = ["example", "description", "stated", "computed", "decimals", "comparable", "matches", "note"]
 
 # Columns whose values legitimately differ between two identical runs.
-TIMING_COLUMNS = ["wall_time_s", "started_at", "finished_at"]
+TIMING_COLUMNS = ["wall_time_s", "started_at"]
 
 # Run status values, in order of precedence (an earlier one wins).
 STATUSES = ["nonfinite", "diverged", "not_reached", "ok"]

@@ -102,6 +102,10 @@ def test_learned_scale_moves_and_fixed_scale_does_not():
     assert (abs(rl["final_logit_scale"] / rl["logit_scale"] - 1) > 1e-3).all()
 
 
+def test_timing_columns_are_columns_of_the_runs_table():
+    assert set(columns.TIMING_COLUMNS) <= set(columns.RUNS)
+
+
 def test_same_group_twice_gives_identical_tables(trained, group, cfg):
     runs2, curves2 = train_group(group, cfg)
     drop = [c for c in columns.TIMING_COLUMNS if c in runs2]

@@ -25,8 +25,6 @@ TMO=${XENT_SLURM_TIMEOUT:-60}
 CLUSTER=xent
 NODE=localhost
 MUNGE_SOCK=$BASE/munge/munge.socket.2
-DB_SOCK=$BASE/mysql/mysql.sock
-DB_PORT=3307
 PIDS=$BASE/pids
 export SLURM_CONF=$BASE/etc/slurm.conf
 
