@@ -18,8 +18,10 @@ import torch
 import torch.nn.functional as F
 
 
-def _onehot(y: torch.Tensor, num_classes: int, dtype: torch.dtype) -> torch.Tensor:
-    return F.one_hot(y, num_classes).to(dtype)  # (..., C)
+def _onehot_like(z: torch.Tensor, y: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """t = one_hot(y), with z's shape and memory layout."""
+    one = True if dtype == torch.bool else 1.0
+    return torch.zeros_like(z, dtype=dtype or z.dtype).scatter_(-1, y.unsqueeze(-1), one)
 
 
 def _along_classes(fn, z: torch.Tensor) -> torch.Tensor:
@@ -71,14 +73,14 @@ def cross_entropy_ls(z: torch.Tensor, y: torch.Tensor, label_smoothing: float = 
 def bce_ovr(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """One-vs-rest binary cross-entropy on logits:
     l = (1/C) sum_j -[t_j log s_j + (1 - t_j) log(1 - s_j)]   (``F.binary_cross_entropy_with_logits``)."""
-    t = _onehot(y, z.shape[-1], z.dtype)
+    t = _onehot_like(z, y)
     return F.binary_cross_entropy_with_logits(z, t, reduction="none").mean(-1)
 
 
 def mse_softmax(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """l = (1/C) sum_j (p_j - t_j)^2   (``F.mse_loss`` on probabilities)."""
     p = softmax(z)
-    return ((p - _onehot(y, z.shape[-1], p.dtype)) ** 2).mean(-1)
+    return ((p - _onehot_like(p, y)) ** 2).mean(-1)
 
 
 def mse_sigmoid(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -87,33 +89,32 @@ def mse_sigmoid(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     dl/dz_j = (2/C) (s_j - t_j) s_j (1 - s_j) vanishes when s_j saturates.
     """
     s = torch.sigmoid(z)
-    return ((s - _onehot(y, z.shape[-1], s.dtype)) ** 2).mean(-1)
+    return ((s - _onehot_like(s, y)) ** 2).mean(-1)
 
 
 def mse_logits(z: torch.Tensor, y: torch.Tensor, square_k: float = 1.0, square_M: float = 1.0) -> torch.Tensor:
     """Rescaled square loss on raw logits (Hui & Belkin 2021):
     l = (1/C) [k (z_y - M)^2 + sum_{j != y} z_j^2]. With k = M = 1 it is ``F.mse_loss(z, t)``."""
-    t = _onehot(y, z.shape[-1], z.dtype)
+    t = _onehot_like(z, y)
     weight = 1 + (square_k - 1) * t
     return (weight * (z - square_M * t) ** 2).mean(-1)
 
 
-def _margins(z: torch.Tensor, y: torch.Tensor, margin: float) -> torch.Tensor:
-    """max(0, margin - z_y + z_j) for j != y, and 0 at j = y: (..., C)."""
-    zy = z.gather(-1, y.unsqueeze(-1))
-    terms = torch.clamp(margin - zy + z, min=0)
-    return terms.masked_fill(_onehot(y, z.shape[-1], torch.bool), 0)
+def _margins(z: torch.Tensor, y: torch.Tensor, margin: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(m, max(0, m) with 0 at j = y) for m_j = margin - z_y + z_j: (..., C) each, in z's layout."""
+    m = margin - z.gather(-1, y.unsqueeze(-1)) + z
+    return m, torch.clamp(m, min=0).masked_fill_(_onehot_like(z, y, torch.bool), 0)
 
 
 def hinge(z: torch.Tensor, y: torch.Tensor, margin: float = 1.0) -> torch.Tensor:
     """l = (1/C) sum_{j != y} max(0, margin - z_y + z_j)   (``nn.MultiMarginLoss``, p=1): the
     Weston-Watkins form (a sum over the wrong classes), not Crammer-Singer (their maximum)."""
-    return _margins(z, y, margin).sum(-1) / z.shape[-1]
+    return _margins(z, y, margin)[1].sum(-1) / z.shape[-1]
 
 
 def squared_hinge(z: torch.Tensor, y: torch.Tensor, margin: float = 1.0) -> torch.Tensor:
     """l = (1/C) sum_{j != y} max(0, margin - z_y + z_j)^2   (``nn.MultiMarginLoss``, p=2)."""
-    return (_margins(z, y, margin) ** 2).sum(-1) / z.shape[-1]
+    return (_margins(z, y, margin)[1] ** 2).sum(-1) / z.shape[-1]
 
 
 def focal(z: torch.Tensor, y: torch.Tensor, focal_gamma: float = 2.0) -> torch.Tensor:
@@ -155,12 +156,6 @@ LOSS_LABELS = {
 # above; g = dl/dz has z's shape *and memory layout*: the engine's logits are class-first (a
 # (K, C, B) tensor seen as (K, B, C)), and an element-wise op between tensors of two layouts
 # cannot vectorise (3-10x slower), so one-hot targets are built like z, and scatters write in place.
-
-def _onehot_like(z: torch.Tensor, y: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
-    """t = one_hot(y), with z's shape and memory layout."""
-    one = True if dtype == torch.bool else 1.0
-    return torch.zeros_like(z, dtype=dtype or z.dtype).scatter_(-1, y.unsqueeze(-1), one)
-
 
 def _minus_onehot_(p: torch.Tensor, y: torch.Tensor, weight: float = 1.0) -> torch.Tensor:
     """p <- p - weight * t in place (p is a fresh tensor of the caller's), by one scatter."""
@@ -210,22 +205,16 @@ def _mse_logits_grad(z, y, square_k=1.0, square_M=1.0):
     return (wr * r).mean(-1), wr * (2 / z.shape[-1])
 
 
-def _hinge_terms(z, y, margin):
-    """(m, max(0, m) with 0 at j = y) for m_j = margin - z_y + z_j, in z's layout."""
-    m = margin - z.gather(-1, y.unsqueeze(-1)) + z
-    return m, torch.clamp(m, min=0).masked_fill_(_onehot_like(z, y, torch.bool), 0)
-
-
 def _hinge_grad(z, y, margin=1.0):
     """g_j = [m_j >= 0] / C for j != y (torch's clamp passes the gradient at 0), g_y = -sum_{j != y} g_j."""
-    m, terms = _hinge_terms(z, y, margin)
+    m, terms = _margins(z, y, margin)
     g = (m >= 0).to(z.dtype).masked_fill_(_onehot_like(z, y, torch.bool), 0).div_(z.shape[-1])
     return terms.sum(-1) / z.shape[-1], g.scatter_add_(-1, y.unsqueeze(-1), -g.sum(-1, keepdim=True))
 
 
 def _squared_hinge_grad(z, y, margin=1.0):
     """g_j = (2/C) m_j^+ for j != y, g_y = -sum_{j != y} g_j."""
-    _, terms = _hinge_terms(z, y, margin)
+    _, terms = _margins(z, y, margin)
     g = terms * (2 / z.shape[-1])
     return (terms * terms).sum(-1) / z.shape[-1], g.scatter_add_(-1, y.unsqueeze(-1), -g.sum(-1, keepdim=True))
 
