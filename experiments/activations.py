@@ -85,23 +85,27 @@ class Saturation:
             return
         self.parts[layer] = self.parts[layer] + part if layer in self.parts else part
 
-    def fraction(self) -> torch.Tensor:
-        """(K,) fraction of hidden units saturated, averaged over layers weighted by width."""
-        if not self.sizes:
-            return torch.full((self.runs,), float("nan"), device=self.device)
-        if self.activation == "gelu":
-            return torch.full((self.runs,), float("nan"), device=self.device)
-        total = sum(units for _, units in self.sizes.values())
-        out = torch.zeros(self.runs, device=self.device)
+    def layer_fractions(self) -> list[torch.Tensor]:
+        """Per hidden layer seen, (K,) the fraction of its units saturated (NaN for gelu)."""
+        out = []
         for layer, (seen, units) in self.sizes.items():
             if self.activation in ("sigmoid", "tanh"):
                 frac = (self.parts[layer] / seen).float()
             elif self.activation == "relu":
                 frac = (self.parts[layer] <= 0).float().mean(dim=1)   # dead on every example
+            elif self.activation == "gelu":
+                frac = torch.full((self.runs,), float("nan"), device=self.device)
             else:
                 frac = torch.zeros(self.runs, device=self.device)
-            out += frac * units
-        return out / total
+            out.append(frac)
+        return out
+
+    def fraction(self) -> torch.Tensor:
+        """(K,) fraction of hidden units saturated, averaged over layers weighted by width."""
+        if not self.sizes:
+            return torch.full((self.runs,), float("nan"), device=self.device)
+        units = [u for _, u in self.sizes.values()]
+        return sum(f * u for f, u in zip(self.layer_fractions(), units)) / sum(units)
 
 
 def saturated_fraction(activation: str, hidden: list[torch.Tensor], runs: int | None = None) -> torch.Tensor:

@@ -1,10 +1,24 @@
 """Train in reduced precision at growing logit scale: when does training first produce NaN/inf?
 
-One MLP (digits, hidden 64, ReLU, SGD) per (autocast dtype, loss implementation,
-gradient scaler, logit scale). The forward pass and the loss run inside
-``torch.autocast`` on the device; the naive ``log(softmax(z))`` and the fused
-``F.cross_entropy`` are compared, float16 also with ``torch.amp.GradScaler``
-(which skips a step whose gradients are not finite and lowers its scale).
+One MLP (digits, hidden 64, ReLU) per (autocast dtype, loss implementation,
+gradient scaler, optimiser, logit scale, seed). The forward pass and the loss
+run inside ``torch.autocast`` on the device; the naive ``log(softmax(z))`` and
+the fused ``F.cross_entropy`` are compared, float16 also with
+``torch.amp.GradScaler`` (which skips a step whose gradients are not finite and
+lowers its scale). ``float32`` is the control: the same runs without autocast,
+so a failure that also happens there is optimisation, not overflow.
+
+The rate is scaled so that a larger logit scale does not simply mean a larger
+step: with z = s * MLP(x), an SGD step moves the logits by about lr * s^2 times
+what it would at s = 1, so SGD runs at lr / s^2; Adam's step is already
+normalised per parameter (it moves the logits by about lr * s) and runs at lr / s.
+
+Where the half formats bite depends on the device: CPU autocast (torch 2.x)
+runs softmax, log_softmax and log in the half format (only cross_entropy is
+cast up to float32), while CUDA autocast runs softmax, log_softmax, log, nll_loss
+and cross_entropy in float32. So the naive path fails on CPU where it would not
+on a GPU: CPU results are the worst case.
+
 Statuses: ``ok`` (never non-finite), ``nonfinite`` (without a scaler, training
 stops at the first non-finite loss or gradient), ``skipped`` (the scaler skipped
 some steps and training went on).
@@ -27,22 +41,27 @@ from .training import batch_indices
 AMP_IMPLEMENTATIONS = ["log_softmax_naive", "cross_entropy"]
 
 
+# how the rate follows the logit scale s, per optimiser (see the module docstring)
+RATE_POWER = {"sgd": 2, "adam": 1}
+
+
 def train_amp(cfg: dict, dtype: str, implementation: str, scaler: bool, logit_scale: float,
-              device: str = "cpu") -> dict:
+              device: str = "cpu", optimizer: str = "sgd", replicate: int = 0) -> dict:
     a = cfg["overflow"]["amp_training"]
     ds = load_dataset("digits", cfg)
     x, y = torch.as_tensor(ds.x_train, device=device), torch.as_tensor(ds.y_train, device=device)
-    seed = derive_seed(cfg["seed"], "amp")
+    seed = derive_seed(cfg["seed"], "amp", replicate)
     params = init_params([ds.num_features, 64, ds.num_classes], [seed], device)
     scale = torch.tensor([logit_scale], device=device)
-    opt = torch.optim.SGD(params, lr=a["lr"])
+    lr = a["lr"][optimizer] / logit_scale ** RATE_POWER[optimizer]
+    opt = (torch.optim.SGD if optimizer == "sgd" else torch.optim.Adam)(params, lr=lr)
     gs = torch.amp.GradScaler(device) if scaler else None
     idx = batch_indices(len(y), a["steps"], 64, seed)
     loss_fn = IMPLEMENTATIONS[implementation]
     first_bad, skipped, step, broke = None, 0, 0, False
     for step in range(a["steps"]):
         b = idx[step].to(device)
-        with torch.autocast(device, dtype=DTYPES[dtype]):
+        with torch.autocast(device, dtype=DTYPES[dtype], enabled=dtype != "float32"):
             z, _ = forward(params, x[b][None], "relu", scale)             # (1, B, C)
             loss = loss_fn(z[0], y[b]).float().mean()
         opt.zero_grad()
@@ -70,7 +89,8 @@ def train_amp(cfg: dict, dtype: str, implementation: str, scaler: bool, logit_sc
     status = "ok" if first_bad is None else ("skipped" if scaler and not broke else "nonfinite")
     return dict(dtype=dtype, implementation=implementation, grad_scaler=scaler, logit_scale=logit_scale,
                 steps=a["steps"], first_nonfinite_step=first_bad, skipped_steps=skipped,
-                final_train_loss=train_loss, final_val_acc=val_acc, status=status)
+                final_train_loss=train_loss, final_val_acc=val_acc, status=status, optimizer=optimizer, lr=lr,
+                seed=replicate, device=device)
 
 
 def _stepped(step) -> bool:
@@ -89,9 +109,10 @@ def _stepped(step) -> bool:
 def run_amp_training(cfg: dict, device: str = "cpu") -> pd.DataFrame:
     a = cfg["overflow"]["amp_training"]
     rows = []
-    for dtype, impl, scale in itertools.product(a["dtypes"], AMP_IMPLEMENTATIONS, a["logit_scales"]):
+    for dtype, impl, opt, scale, seed in itertools.product(a["dtypes"], AMP_IMPLEMENTATIONS, a["optimizers"],
+                                                           a["logit_scales"], a["seeds"]):
         for scaler in ([False, True] if dtype == "float16" else [False]):  # bfloat16 has float32's range
-            rows.append(train_amp(cfg, dtype, impl, scaler, float(scale), device))
+            rows.append(train_amp(cfg, dtype, impl, scaler, float(scale), device, opt, seed))
     df = pd.DataFrame(rows, columns=columns.AMP_TRAINING)
     df["first_nonfinite_step"] = df["first_nonfinite_step"].astype("Int64")
     return df

@@ -181,17 +181,77 @@ def tuning_claim(tuning: pd.DataFrame) -> dict:
                                   f"[{lo:.1%}, {hi:.1%}]) after the search extended the grid.", est, lo, hi, len(edge))
 
 
-def claims_table(runs: pd.DataFrame, summary: pd.DataFrame, tuning: pd.DataFrame) -> pd.DataFrame:
+METRIC_WORDS = {"test_acc": ("test accuracy", True), "test_nll": ("test NLL", False),
+                "test_brier": ("Brier score", False), "test_ece": ("expected calibration error", False)}
+
+
+def test_metric_claims(runs: pd.DataFrame, reference: str = "cross_entropy") -> list[dict]:
+    """Per loss and test metric: the paired difference from ``reference`` (loss minus reference, mean
+    over seeds per problem, median over problems), its interval and a sign test."""
+    from .tables import per_problem
+
+    out = []
+    for metric, (words, higher_better) in METRIC_WORDS.items():
+        t = per_problem(runs, metric)
+        if reference not in t:
+            continue
+        for loss in [x for x in t.columns if x != reference]:
+            both = t[[loss, reference]].dropna()
+            if both.empty:
+                continue
+            diff = (both[loss] - both[reference]).to_numpy()
+            est, lo, hi = bootstrap_ci(diff, seed=len(loss) + len(metric))
+            wins, losses, p = sign_test(both[reference], both[loss])      # reference below the loss
+            same = " — the interval includes no difference" if lo <= 0 <= hi else ""
+            fmt = (lambda v: f"{v:+.1%}") if metric == "test_acc" else (lambda v: f"{v:+.3f}")
+            out.append(_row(f"test.{metric}.{loss}_vs_{reference}",
+                            f"On the test split, {label(loss)} minus {label(reference)} in {words}: "
+                            f"**{fmt(est)}** (95% CI [{fmt(lo)}, {fmt(hi)}], median over {len(both)} problems"
+                            f"{same}); {label(reference)} was lower on {wins} and higher on {losses} "
+                            f"({_p(p)}, sign test).", est, lo, hi, len(both), "sign test", p))
+    return out
+
+
+def depth_claims(layers: pd.DataFrame) -> list[dict]:
+    """Per activation and loss, at the deepest architecture of a depth sweep: the ratio of the input-side
+    layer's weight-gradient norm to the output layer's at initialisation (median over runs)."""
+    from .tables import layer_ratios
+
+    r = layer_ratios(layers) if layers is not None else pd.DataFrame()
+    if r.empty:
+        return []
+    r = r[r.groupby("dataset")["depth"].transform("nunique") > 1]
+    out = []
+    for (dataset, act, opt, loss), sub in r.groupby(["dataset", "activation", "optimizer", "loss"], sort=True):
+        deep = sub[sub["depth"] == sub["depth"].max()]
+        for when in ("init", "end"):
+            est, lo, hi = bootstrap_ci(deep[f"grad_ratio_{when}"].to_numpy(dtype=float), seed=len(act) + len(loss))
+            same = " — the interval includes 1 (no shrinkage)" if lo <= 1 <= hi else ""
+            at = "at initialisation" if when == "init" else "at the end of training"
+            out.append(_row(f"depth.grad_ratio_{when}.{dataset}.{act}.{opt}.{loss}",
+                            f"{int(deep['depth'].iloc[0])} hidden {act} layers on {dataset}, {label(loss)}, "
+                            f"{OPT_LABELS.get(opt, opt)}: ||dL/dW|| of the first layer over the output layer's "
+                            f"{at} is **{_n(est)}** ({_ci(lo, hi)}, median over {len(deep)} runs{same}).",
+                            est, lo, hi, len(deep)))
+    return out
+
+
+def claims_table(runs: pd.DataFrame, summary: pd.DataFrame, tuning: pd.DataFrame,
+                 layers: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every headline claim about convergence, one row each (``columns.CLAIMS``)."""
     rows = [tuning_claim(tuning)]
     per_scale = _costs(summary, by_scale=True)
     for opt in sorted(summary["optimizer"].unique()):
         c = per_scale.xs(opt, level="optimizer")
-        r = ratio_claim(f"speed_ratio.mse_sigmoid_vs_cross_entropy.{opt}", c, "mse_sigmoid", "cross_entropy",
-                        f"Under {OPT_LABELS.get(opt, opt)} at tuned rates")
-        if r is not None:
-            rows.append(r)
+        for slow in ("mse_sigmoid", "mse_softmax"):
+            r = ratio_claim(f"speed_ratio.{slow}_vs_cross_entropy.{opt}", c, slow, "cross_entropy",
+                            f"Under {OPT_LABELS.get(opt, opt)} at tuned rates")
+            if r is not None:
+                rows.append(r)
     rows += reach_claims(runs)
     rows += best_loss_claims(summary, runs)
     rows += scale_claims(summary, tuning)
+    if set(columns.TEST_METRICS) <= set(runs.columns):
+        rows += test_metric_claims(runs)
+    rows += depth_claims(layers)
     return pd.DataFrame(rows, columns=columns.CLAIMS)

@@ -7,7 +7,8 @@ Later capabilities add columns; none of these is ever renamed.
 RUN_KEYS = ["dataset", "loss", "activation", "hidden", "optimizer", "learn_scale", "logit_scale", "lr", "seed"]
 
 # results/data/datasets.parquet: one row per dataset in the sweep
-DATASETS = ["dataset", "source", "n_train", "n_val", "num_features", "num_classes", "val_fraction", "split_seed"]
+DATASETS = ["dataset", "source", "n_train", "n_val", "n_test", "num_features", "num_classes", "val_fraction",
+            "test_split", "split_seed"]
 
 # results/convergence/curves.parquet: one row per run and logged step
 CURVE_METRICS = ["step", "train_loss", "train_acc", "val_acc", "grad_norm_logits", "mean_abs_logit",
@@ -21,7 +22,15 @@ RUNS = RUN_KEYS + [
     "final_grad_norm_logits", "final_mean_abs_logit", "logit_norm_growth", "final_saturated_frac",
     "final_logit_scale", "status", "nonfinite_step", "diverged_step",
     "device", "wall_time_s", "started_at",
+    "test_acc", "test_nll", "test_brier", "test_ece",
 ]
+# the final model on the test split (experiments.calibration), evaluation stage only
+TEST_METRICS = ["test_acc", "test_nll", "test_brier", "test_ece"]
+
+# results/convergence/layers.parquet: one row per run, logged step and weight layer (1 = nearest the
+# input): ||dL/dW|| of that step's minibatch and the fraction of the layer's units saturated on the
+# training set (NaN for the output layer, which has no activation)
+LAYERS = RUN_KEYS + ["step", "layer", "grad_norm", "saturated_frac"]
 
 # results/convergence/summary.parquet: one row per configuration (runs aggregated over seeds)
 CONFIG_KEYS = [k for k in RUN_KEYS if k != "seed"]
@@ -41,6 +50,10 @@ PROFILE = ["loss", "tau", "fraction_solved", "problems", "ci_low", "ci_high"]
 # results/convergence/claims.parquet: one row per headline claim of the report (experiments.claims)
 CLAIMS = ["claim", "statement", "estimate", "ci_low", "ci_high", "n", "test", "p_value"]
 
+# results/literature.parquet: one row per published result set beside ours (experiments.literature)
+LITERATURE = ["paper", "claim", "their_setting", "our_claim", "our_setting", "estimate", "ci_low", "ci_high",
+              "verdict", "why"]
+
 # results/overflow/probes.parquet: one row per probe
 # logit_gap holds the axis value v (named in issue 2, before the other axes existed)
 PROBES = [
@@ -58,7 +71,7 @@ THRESHOLDS = [
 # results/overflow/amp_training.parquet: one row per reduced-precision training run
 AMP_TRAINING = [
     "dtype", "implementation", "grad_scaler", "logit_scale", "steps", "first_nonfinite_step",
-    "skipped_steps", "final_train_loss", "final_val_acc", "status",
+    "skipped_steps", "final_train_loss", "final_val_acc", "status", "optimizer", "lr", "seed", "device",
 ]
 
 # results/lecture/examples.parquet: one row per worked number

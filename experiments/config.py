@@ -23,6 +23,8 @@ from typing import Any
 import jsonschema
 import yaml
 
+from .sweep import axis_values
+
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
 
 
@@ -121,7 +123,7 @@ def _check_tuning(cv: dict) -> None:
     if shared:
         raise ConfigError(f"config error: convergence.tuning_seeds: {shared} also in convergence.eval_seeds; rates "
                           "are chosen on other seeds than those reported, so the two must be disjoint")
-    for opt in cv["optimizers"]:
+    for opt in axis_values(cv, "optimizers"):
         lo, hi = cv["lr_search"]["bounds"][opt]
         if lo >= hi:
             raise ConfigError(f"config error: convergence.lr_search.bounds.{opt}: [{lo:g}, {hi:g}] must be "
@@ -137,21 +139,25 @@ DIGITS_SIZE, DIGITS_CLASSES = 1797, 10
 
 
 def _check_splits(cfg: dict) -> None:
-    """A stratified train/validation split needs every class twice and at least one example per
-    class on each side (scikit-learn refuses otherwise): say so here, naming the key, not in a job."""
-    v = cfg["data"]["val_fraction"]
+    """Stratified test and validation splits need at least one example per class on every side
+    (scikit-learn refuses otherwise): say so here, naming the key, not in a job."""
+    v, t = cfg["data"]["val_fraction"], cfg["data"]["test_fraction"]
     gm = cfg["data"]["gaussian_mixture"]
-    sizes = {"digits": ("data.val_fraction", DIGITS_SIZE, DIGITS_CLASSES)}
-    if "gaussian_mixture" in cfg["convergence"]["datasets"]:
+    sizes = {"digits": (None, DIGITS_SIZE, DIGITS_CLASSES)}
+    if "gaussian_mixture" in axis_values(cfg["convergence"], "datasets"):
         sizes["gaussian_mixture"] = ("data.gaussian_mixture.n_samples", gm["n_samples"], gm["n_classes"])
-    for name, (key, n, c) in sizes.items():
-        n_val = math.ceil(v * n)
-        n_train = n - n_val
-        if n < 2 * c or min(n_val, n_train) < c:
+    for name, (size_key, n, c) in sizes.items():
+        n_test = math.ceil(t * n)
+        n_val = math.ceil(v * (n - n_test))
+        n_train = n - n_test - n_val
+        # the key to change: the size if there are too few examples at all, else the fraction at fault
+        key = size_key if size_key and n < 3 * c else \
+            "data.test_fraction" if n_test < c or n - n_test < 2 * c else "data.val_fraction"
+        if min(n_test, n_val, n_train) < c:
             raise ConfigError(
-                f"config error: {key}: with {n:,} examples, {c} classes and data.val_fraction {v:g}, {name} splits "
-                f"into {n_train:,} training and {n_val:,} validation examples; a stratified split needs at least "
-                f"{c} (one per class) on each side")
+                f"config error: {key}: with {n:,} examples, {c} classes, data.test_fraction {t:g} and "
+                f"data.val_fraction {v:g}, {name} splits into {n_train:,} training, {n_val:,} validation and "
+                f"{n_test:,} test examples; a stratified split needs at least {c} (one per class) in each")
 
 
 def config_hash(config: dict) -> str:

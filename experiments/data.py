@@ -1,19 +1,36 @@
-"""Datasets: scikit-learn's bundled 8x8 digits and a seeded Gaussian mixture.
+"""Datasets: scikit-learn's 8x8 digits, a seeded Gaussian mixture, MNIST-1D, and
+torchvision's image sets on bigger machines.
 
-Both are split once into train/validation (stratified, seeded from the base
-seed and the dataset name) and standardised with the *training* mean and
-standard deviation. No download ever happens.
+Three splits per dataset, all stratified and seeded from the base seed and the
+dataset's name:
+
+- *test*: the published test split where there is one (MNIST-1D's 1,000,
+  torchvision's test sets); otherwise ``data.test_fraction`` of the examples.
+  Only final metrics (accuracy, NLL, calibration) are measured on it.
+- *validation*: ``data.val_fraction`` of what is left; learning rates, logit
+  scales and steps to the target are chosen and measured on it.
+- *train*: the rest.
+
+Inputs are standardised with the *training* mean and standard deviation.
+Nothing is downloaded while training: MNIST-1D is generated from the
+``mnist1d`` package's templates with the published arguments (Greydanus 2020)
+and cached under ``data.root``.
 """
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
+from .storage import write_bytes
 from .sweep import derive_seed
+
+Split = tuple[np.ndarray, np.ndarray]            # (x (N, D), y (N,))
 
 
 @dataclass(frozen=True)
@@ -23,6 +40,8 @@ class Dataset:
     y_train: np.ndarray  # (N_train,) int64 in [0, C)
     x_val: np.ndarray    # (N_val, D) float32
     y_val: np.ndarray    # (N_val,) int64
+    x_test: np.ndarray   # (N_test, D) float32
+    y_test: np.ndarray   # (N_test,) int64
     num_classes: int
 
     @property
@@ -30,12 +49,12 @@ class Dataset:
         return self.x_train.shape[1]
 
 
-def _digits(cfg: dict) -> tuple[np.ndarray, np.ndarray]:
+def _digits(cfg: dict) -> tuple[Split, None]:
     d = load_digits()
-    return d.data.astype(np.float64), d.target.astype(np.int64)
+    return (d.data.astype(np.float64), d.target.astype(np.int64)), None
 
 
-def _gaussian_mixture(cfg: dict) -> tuple[np.ndarray, np.ndarray]:
+def _gaussian_mixture(cfg: dict) -> tuple[Split, None]:
     """x = mu_y + eps, mu_c ~ N(0, s^2 I), eps ~ N(0, I), classes balanced."""
     g = cfg["data"]["gaussian_mixture"]
     rng = np.random.default_rng(derive_seed(cfg["seed"], "gaussian_mixture", "sample"))
@@ -43,7 +62,35 @@ def _gaussian_mixture(cfg: dict) -> tuple[np.ndarray, np.ndarray]:
     means = rng.normal(0.0, g["separation"], size=(c, d))
     y = np.arange(n) % c
     x = means[y] + rng.normal(size=(n, d))
-    return x, y.astype(np.int64)
+    return (x, y.astype(np.int64)), None
+
+
+# MNIST-1D (Greydanus 2020): the package's published arguments (mnist1d.data.get_dataset_args):
+# 5,000 examples of 40 samples, the first 4,000 for training, the last 1,000 the test split.
+MNIST1D_SHAPES = {"train": (4000, 40), "test": (1000, 40), "classes": 10}
+
+
+def _mnist1d(cfg: dict) -> tuple[Split, Split]:
+    """MNIST-1D generated locally (never its download path), cached as ``<data.root>/mnist1d.npz``."""
+    from importlib.metadata import version
+
+    path = Path(cfg["data"]["root"]) / "mnist1d.npz"
+    if not path.exists():
+        try:
+            from mnist1d.data import get_dataset_args, make_dataset
+        except ImportError:
+            raise RuntimeError("dataset 'mnist1d' needs the mnist1d package: pip install mnist1d") from None
+        state = np.random.get_state()              # make_dataset seeds numpy's global generator
+        try:
+            d = make_dataset(get_dataset_args())
+        finally:
+            np.random.set_state(state)
+        buf = io.BytesIO()
+        np.savez(buf, x=d["x"], y=d["y"], x_test=d["x_test"], y_test=d["y_test"],
+                 generator=f"mnist1d {version('mnist1d')}, get_dataset_args() defaults")
+        write_bytes(buf.getvalue(), path)          # atomic: jobs generating it at once both succeed
+    with np.load(path) as f:
+        return (f["x"], f["y"].astype(np.int64)), (f["x_test"], f["y_test"].astype(np.int64))
 
 
 # torchvision datasets for bigger machines (optional extra "vision"), flattened to vectors.
@@ -56,8 +103,8 @@ VISION = {
 
 
 def _vision(name: str):
-    def load(cfg: dict) -> tuple[np.ndarray, np.ndarray]:
-        """Train and test splits pooled (the project makes its own seeded split), pixels flattened."""
+    def load(cfg: dict) -> tuple[Split, Split]:
+        """The published train and test splits, pixels flattened."""
         try:
             import torchvision
         except ImportError:
@@ -71,38 +118,48 @@ def _vision(name: str):
             raise RuntimeError(
                 f"dataset {name!r} is not under {root!r}: expected {root}/{files}. Fetch it with "
                 f"`snakemake download_data` where there is internet, or copy the files there") from None
-        x = np.concatenate([np.asarray(p.data, dtype=np.float64).reshape(len(p.data), -1) for p in parts])
-        y = np.concatenate([np.asarray(p.targets, dtype=np.int64) for p in parts])
-        return x, y
+        flat = lambda p: (np.asarray(p.data, dtype=np.float64).reshape(len(p.data), -1),  # noqa: E731
+                          np.asarray(p.targets, dtype=np.int64))
+        return flat(parts[0]), flat(parts[1])
     return load
 
 
-# name -> function(cfg) returning raw (x, y)
-DATASETS = {"digits": _digits, "gaussian_mixture": _gaussian_mixture, **{n: _vision(n) for n in VISION}}
+# name -> function(cfg) returning ((x, y), the published test split or None)
+DATASETS = {"digits": _digits, "gaussian_mixture": _gaussian_mixture, "mnist1d": _mnist1d,
+            **{n: _vision(n) for n in VISION}}
+SOURCES = {"digits": "scikit-learn", "gaussian_mixture": "generated", "mnist1d": "mnist1d (generated)",
+           **{n: "torchvision" for n in VISION}}
 
 
 def load_dataset(name: str, cfg: dict) -> Dataset:
     """Build, split and standardise dataset ``name`` for a validated config."""
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; valid: {sorted(DATASETS)}")
-    x, y = DATASETS[name](cfg)
+    (x, y), test = DATASETS[name](cfg)
+    if test is None:
+        x, x_te, y, y_te = train_test_split(x, y, test_size=cfg["data"]["test_fraction"], stratify=y,
+                                            random_state=derive_seed(cfg["seed"], name, "test-split"))
+    else:
+        x_te, y_te = test
     x_tr, x_va, y_tr, y_va = train_test_split(
         x, y, test_size=cfg["data"]["val_fraction"], stratify=y,
         random_state=derive_seed(cfg["seed"], name, "split"),
     )
     mean, std = x_tr.mean(0), x_tr.std(0)
     std[std == 0] = 1.0  # constant pixels (digits' borders) stay zero
-    x_tr, x_va = (x_tr - mean) / std, (x_va - mean) / std
-    return Dataset(name, x_tr.astype(np.float32), y_tr, x_va.astype(np.float32), y_va,
-                   int(y.max()) + 1)
+    f32 = lambda a: ((a - mean) / std).astype(np.float32)  # noqa: E731
+    return Dataset(name, f32(x_tr), y_tr, f32(x_va), y_va, f32(x_te), y_te,
+                   int(max(y.max(), y_te.max())) + 1)
 
 
 def describe(ds: Dataset, cfg: dict) -> dict:
     """One row of ``results/data/datasets.parquet``: sizes and how the split was made."""
-    return {"dataset": ds.name, "source": "torchvision" if ds.name in VISION else
-            ("scikit-learn" if ds.name == "digits" else "generated"),
-            "n_train": len(ds.y_train), "n_val": len(ds.y_val), "num_features": ds.num_features,
-            "num_classes": ds.num_classes, "val_fraction": cfg["data"]["val_fraction"],
+    published = ds.name == "mnist1d" or ds.name in VISION
+    return {"dataset": ds.name, "source": SOURCES[ds.name],
+            "n_train": len(ds.y_train), "n_val": len(ds.y_val), "n_test": len(ds.y_test),
+            "num_features": ds.num_features, "num_classes": ds.num_classes,
+            "val_fraction": cfg["data"]["val_fraction"],
+            "test_split": "published" if published else f"{cfg['data']['test_fraction']:.0%} held out",
             "split_seed": derive_seed(cfg["seed"], ds.name, "split")}
 
 

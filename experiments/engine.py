@@ -39,6 +39,7 @@ from collections import Counter
 import torch
 
 from .activations import ACTIVATION_GRADS, ACTIVATIONS_INTO, Saturation, get_activation
+from .calibration import CalibrationSums
 
 SHARED_MIN_FEATURES = 256   # CPU: share first-layer GEMMs from this input width. Measured (one thread, 128
                             # runs, 10 data orders): a step 1.9x faster at 784 inputs; at 64 a whole digits
@@ -250,19 +251,25 @@ class StackedMLP:
 
     # ---- full-set evaluation -------------------------------------------------------------------
     @torch.no_grad()
-    def evaluate(self, x: torch.Tensor, y: torch.Tensor, loss_grad=None, saturation: bool = False) -> dict:
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor, loss_grad=None, saturation: bool = False,
+                 log_probs=None) -> dict:
         """Per run (K,): accuracy and, with ``loss_grad``, the loss, mean_i ||dl_i/dz_i||, mean |z|,
-        mean_i ||z_i|| and (``saturation``) the saturated fraction, over all of [x; 1] (N, D + 1), in
-        blocks of examples within ``EVAL_BLOCK_BYTES``."""
+        mean_i ||z_i|| and (``saturation``) the saturated fraction, overall and per hidden layer
+        (``saturated_frac_layers``, (L - 1, K)); with ``log_probs`` (z (K, n, C) -> log p), the test
+        metrics of :class:`calibration.CalibrationSums` (``nll``, ``brier``, ``ece``). Over all of
+        [x; 1] (N, D + 1), in blocks of examples within ``EVAL_BLOCK_BYTES``."""
         K = self.K
         width = sum(w.shape[1] + 1 for w in self.W)
         block = max(1, EVAL_BLOCK_BYTES // (4 * K * 2 * width))
         sums = {k: torch.zeros(K, device=x.device, dtype=x.dtype) for k in ("acc", "loss", "grad_norm_logits", "abs", "norm")}
         sats = [(s, e, Saturation(name, e - s, x.device)) for s, e, name in self.act_ranges] if saturation else []
+        cal = CalibrationSums(K, x.device) if log_probs is not None else None
         for n0 in range(0, x.shape[0], block):
             xb, yb = x[n0:n0 + block], y[n0:n0 + block]
             z, _, hs = self.forward(xb)                             # (K, C, n)
             sums["acc"] += correct(z, yb).sum(1)
+            if cal is not None:
+                cal.add(log_probs(z.transpose(1, 2)), yb)
             if loss_grad is None:
                 continue
             zt = z.transpose(1, 2)                                  # (K, n, C)
@@ -283,4 +290,14 @@ class StackedMLP:
         if saturation:
             out["saturated_frac"] = torch.cat([sat.fraction() for _, _, sat in sats]) if len(self.W) > 1 \
                 else torch.full((K,), math.nan, device=x.device)
+            out["saturated_frac_layers"] = torch.stack(
+                [torch.cat(per_range) for per_range in zip(*[sat.layer_fractions() for _, _, sat in sats])]) \
+                if len(self.W) > 1 else torch.empty(0, K, device=x.device)
+        if cal is not None:
+            out.update({k: v for k, v in cal.result().items() if k != "acc"})
         return out
+
+    def weight_grad_norms(self) -> torch.Tensor:
+        """(L, K): ||dL/dW_l|| (Frobenius, weights only, bias column left out) of the last :meth:`step`,
+        layer 1 nearest the input."""
+        return torch.stack([g[:, :, :-1].pow(2).sum((1, 2)).sqrt() for g in self.grads])

@@ -4,9 +4,11 @@ and never reads or writes files."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from . import columns
 from .losses import LOSS_LABELS
 
 
@@ -164,3 +166,22 @@ def steps_heatmap_figure(summary: pd.DataFrame):
             ax.tick_params(labelsize=7)
     fig.tight_layout()
     return fig
+
+
+def depth_figure(layers: pd.DataFrame):
+    """Per layer (1 = nearest the input), ||dL/dW|| at step 0 and at the last logged step with a gradient,
+    median over runs with its 95% interval; panels: activation (columns) x when (rows), a line per loss.
+    Pass the rows of one dataset, optimiser and architecture."""
+    d = layers.dropna(subset=["grad_norm"]).copy()
+    last = d.groupby(columns.RUN_KEYS, dropna=False)["step"].transform("max") if len(d) else d["step"]
+    d["when"] = np.where(d["step"] == 0, "initialisation", np.where(d["step"] == last, "end of training", None))
+    d = d.dropna(subset=["when"])
+    d["loss"] = d["loss"].map(LOSS_LABELS).fillna(d["loss"])
+    g = sns.relplot(data=d, x="layer", y="grad_norm", hue="loss",
+                    hue_order=[v for v in LOSS_LABELS.values() if v in set(d["loss"])],
+                    col="activation", row="when", row_order=["initialisation", "end of training"], kind="line",
+                    estimator="median", errorbar=("ci", 95), marker="o", height=2.4, aspect=1.2,
+                    facet_kws={"sharey": False})
+    g.set(yscale="log")
+    g.set_axis_labels("layer (1 = input side)", "||dL/dW|| (minibatch)")
+    return g.figure

@@ -280,3 +280,24 @@ def get_loss(name: str, params: dict | None = None):
     if name not in LOSSES:
         raise ValueError(f"unknown loss {name!r}; valid: {sorted(LOSSES)}")
     return _bind(LOSSES[name], params)
+
+
+# ---- the predictive distribution each loss trains -------------------------------------------------
+def _log_normalised_sigmoid(z: torch.Tensor) -> torch.Tensor:
+    """log p for p_c = s_c / sum_j s_j, s = sigmoid(z): the one-vs-rest estimates made a distribution."""
+    ls = F.logsigmoid(z)
+    return ls - _along_classes(lambda t, dim: t.logsumexp(dim, keepdim=True), ls)
+
+
+# How probabilities are read from the logits for test NLL, Brier score and calibration: softmax where
+# the loss is a function of softmax(z) or has no probabilistic reading (hinge, the square loss on
+# logits: their softmax is what a user would take); normalised sigmoids where the loss fits one
+# sigmoid per class. Argmax, hence accuracy, is the same either way.
+LOSS_PREDICTIVE = {name: "softmax" for name in LOSSES} | {"bce_ovr": "normalised sigmoid",
+                                                          "mse_sigmoid": "normalised sigmoid"}
+PREDICTIVE_LOG_PROBS = {"softmax": log_softmax, "normalised sigmoid": _log_normalised_sigmoid}
+
+
+def predictive_log_probs(loss: str):
+    """``fn(z (..., C)) -> log p (..., C)``: the log of the distribution ``loss`` trains."""
+    return PREDICTIVE_LOG_PROBS[LOSS_PREDICTIVE[loss]]

@@ -16,6 +16,12 @@
   scale x evaluation seed, their rates left NaN until the job reads the rates
   the tune stage chose (:func:`with_chosen_rates`).
 
+The sweep is the union of *grids*: the main grid (the axes under
+``convergence``) and each *study* under ``convergence.studies``, a grid whose
+axes left out take the main grid's values (e.g. the depth study: MNIST-1D at 1,
+3 and 5 hidden layers, fixed logit scale 1). A configuration in several grids
+is trained once.
+
 Seeds are derived, never drawn: a run's seed is a hash of the base seed, the
 dataset, the architecture and its replicate id, so it does not depend on which
 group or chunk trains it. Losses, activations, optimisers, logit scales and
@@ -91,6 +97,36 @@ class Group:
 
 
 PHASES = ("tune", "eval")
+# The axes of a grid, in the order a stack's key is built.
+AXES = ("datasets", "losses", "activations", "hidden_layers", "optimizers", "learn_logit_scale", "logit_scales")
+
+
+def grids(cv: dict) -> dict[str, dict]:
+    """The grids of the sweep by name: "main" (the axes under ``convergence``), then each study,
+    its axes left out taken from the main grid."""
+    main = {a: cv[a] for a in AXES}
+    return {"main": main, **{name: {**main, **study} for name, study in (cv.get("studies") or {}).items()}}
+
+
+def axis_values(cv: dict, axis: str) -> list:
+    """Every value an axis takes in any grid, in first-seen order (e.g. all datasets swept)."""
+    out: list = []
+    for g in grids(cv).values():
+        out += [v for v in g[axis] if v not in out]
+    return out
+
+
+def _configurations(cv: dict, dataset: str, loss: str) -> dict[tuple, list[float]]:
+    """(activation, hidden, optimizer, learn_scale) -> logit scales, over every grid holding (dataset, loss)."""
+    out: dict[tuple, list[float]] = {}
+    for g in grids(cv).values():
+        if dataset not in g["datasets"] or loss not in g["losses"]:
+            continue
+        for act, hidden, opt, learn in itertools.product(
+                g["activations"], g["hidden_layers"], g["optimizers"], g["learn_logit_scale"]):
+            scales = out.setdefault((act, tuple(hidden), opt, bool(learn)), [])
+            scales += [float(s) for s in g["logit_scales"] if float(s) not in scales]
+    return out
 
 
 def groups_from_config(cfg: dict, phase: str = "eval") -> dict[str, Group]:
@@ -99,15 +135,16 @@ def groups_from_config(cfg: dict, phase: str = "eval") -> dict[str, Group]:
         raise ValueError(f"unknown phase {phase!r}; valid: {list(PHASES)}")
     cv = cfg["convergence"]
     out: dict[str, Group] = {}
-    for dataset, loss in itertools.product(cv["datasets"], cv["losses"]):
+    for dataset, loss in itertools.product(axis_values(cv, "datasets"), axis_values(cv, "losses")):
         stacks = []
-        for act, hidden, opt, learn in itertools.product(
-                cv["activations"], cv["hidden_layers"], cv["optimizers"], cv["learn_logit_scale"]):
+        for (act, hidden, opt, learn), scales in _configurations(cv, dataset, loss).items():
             rates = cv["learning_rates"][opt] if phase == "tune" else [math.nan]
             seeds = cv["tuning_seeds"] if phase == "tune" else cv["eval_seeds"]
             runs = tuple(make_run(cfg["seed"], dataset, hidden, scale, lr, seed)
-                         for scale, lr, seed in itertools.product(cv["logit_scales"], rates, seeds))
-            stacks.append(Stack(dataset, loss, act, tuple(hidden), opt, bool(learn), runs))
+                         for scale, lr, seed in itertools.product(scales, rates, seeds))
+            stacks.append(Stack(dataset, loss, act, hidden, opt, learn, runs))
+        if not stacks:
+            continue
         # a tuning configuration (one scale: every rate x seed) stays in one job
         unit = (lambda s: len(cv["learning_rates"][s.optimizer]) * len(cv["tuning_seeds"])) if phase == "tune" \
             else (lambda s: 1)

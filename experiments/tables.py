@@ -184,6 +184,8 @@ CONTRACT = {
     "tuning_runs": columns.TUNING_RUNS,
     "claims": columns.CLAIMS,
     "curves": columns.CURVES,
+    "layers": columns.LAYERS,
+    "literature": columns.LITERATURE,
     "probes": columns.PROBES,
     "thresholds": columns.THRESHOLDS,
     "amp_training": columns.AMP_TRAINING,
@@ -194,12 +196,15 @@ CONTRACT = {
 
 def shown_setting(runs: pd.DataFrame) -> dict:
     """The setting the report's per-loss figures show, among those swept: SGD, else the first
-    optimiser; a fixed scale, else a learned one; the scale nearest 1 (log distance)."""
+    optimiser; a fixed scale, else a learned one; the scale nearest 1 (log distance); the architecture
+    with the most runs (the main grid's, not a study's extra depths)."""
     opts = sorted(runs["optimizer"].unique())
     learn = bool(runs["learn_scale"].all())              # fixed scales when there are any
     scales = runs.loc[runs["learn_scale"] == learn, "logit_scale"].unique()
     scale = float(min(scales, key=lambda s: (abs(np.log(s)), s)))
-    return {"optimizer": "sgd" if "sgd" in opts else opts[0], "logit_scale": scale, "learn_scale": learn}
+    hidden = runs["hidden"].value_counts(sort=True).index[0]
+    return {"optimizer": "sgd" if "sgd" in opts else opts[0], "logit_scale": scale, "learn_scale": learn,
+            "hidden": hidden}
 
 
 def in_setting(df: pd.DataFrame, setting: dict) -> pd.DataFrame:
@@ -241,3 +246,93 @@ def gradient_scale_table(curves: pd.DataFrame, summary: pd.DataFrame, setting: d
         rows.append(row)
     return pd.DataFrame(rows, columns=["loss", "grad_norm_at_zero", "configurations"] + [
         f"{n}{s}" for n in ("grad_norm_step0", "tuned_lr", "effective_lr") for s in ("", "_low", "_high")])
+
+
+# A setting that every loss meets on the same seeds and data order (its rate is its own, tuned).
+PROBLEM_KEYS = [k for k in columns.CONFIG_KEYS if k not in ("loss", "lr")]
+
+
+def per_problem(runs: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Problems x losses: the mean of ``metric`` over evaluation seeds (runs where it is NaN, i.e.
+    broke, left out; a loss with no value on a problem is NaN there)."""
+    return runs.pivot_table(index=PROBLEM_KEYS, columns="loss", values=metric, aggfunc="mean", dropna=False)
+
+
+def calibration_table(runs: pd.DataFrame, reference: str = "cross_entropy") -> pd.DataFrame:
+    """Per loss, on the test split (``columns.TEST_METRICS``): the median over problems of the
+    mean over seeds, and the paired difference from ``reference`` on the same problems
+    (``<metric>_diff``), each with its 95% bootstrap interval (``_low``, ``_high``) over problems."""
+    rows = []
+    tables = {m: per_problem(runs, m) for m in columns.TEST_METRICS}
+    for loss in dict.fromkeys(runs["loss"]):
+        row = {"loss": loss, "problems": int(tables["test_acc"][loss].notna().sum())}
+        for m, t in tables.items():
+            row[m], row[f"{m}_low"], row[f"{m}_high"] = bootstrap_ci(t[loss].to_numpy(dtype=float), seed=len(m))
+            diff = (t[loss] - t[reference]).to_numpy(dtype=float) if reference in t else np.array([])
+            row[f"{m}_diff"], row[f"{m}_diff_low"], row[f"{m}_diff_high"] = bootstrap_ci(diff, seed=len(m) + 1)
+        rows.append(row)
+    cols = ["loss", "problems"] + [f"{m}{d}{s}" for m in columns.TEST_METRICS for d in ("", "_diff")
+                                   for s in ("", "_low", "_high")]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def layer_ratios(layers: pd.DataFrame) -> pd.DataFrame:
+    """Per run (``columns.RUN_KEYS``) with at least two weight layers: its depth (hidden layers), the
+    ratio ||dL/dW_1|| / ||dL/dW_L|| (input-side layer over the output layer) at step 0
+    (``grad_ratio_init``) and at its last step with a gradient (``grad_ratio_end``), and the mean over
+    hidden layers of the saturated fraction at step 0 and at its last logged step."""
+    keys = columns.RUN_KEYS
+    out_layer = layers.groupby(keys, dropna=False)["layer"].transform("max")      # the run's output layer
+    d = layers[(out_layer > 1) & layers["grad_norm"].notna()]
+    if d.empty:
+        return pd.DataFrame(columns=keys + ["depth", "grad_ratio_init", "grad_ratio_end", "saturated_init",
+                                            "saturated_end"])
+    first = d[d["layer"] == 1].set_index(keys + ["step"])["grad_norm"]
+    last = d[d["layer"] == out_layer[d.index]].set_index(keys + ["step"])["grad_norm"]
+    g = (first / last).rename("ratio").reset_index()
+    sat = layers.dropna(subset=["saturated_frac"]).groupby(keys + ["step"], dropna=False)["saturated_frac"].mean()
+    sat = sat.reset_index()
+    out = pd.DataFrame({"grad_ratio_init": g[g["step"] == 0].set_index(keys)["ratio"],
+                        "grad_ratio_end": g.sort_values("step").groupby(keys, dropna=False)["ratio"].last()})
+    s_run = sat.sort_values("step").groupby(keys, dropna=False)
+    out = out.join(pd.DataFrame({"saturated_init": s_run["saturated_frac"].first(),
+                                 "saturated_end": s_run["saturated_frac"].last()}))
+    out = out.reset_index()
+    out.insert(len(keys), "depth", out["hidden"].map(lambda h: len(h.split("-"))))
+    return out
+
+
+def depth_table(layers: pd.DataFrame) -> pd.DataFrame:
+    """Per (dataset, activation, optimizer, loss, depth), where more than one depth was swept for that
+    dataset: the medians over runs of :func:`layer_ratios`' columns with 95% bootstrap intervals."""
+    r = layer_ratios(layers)
+    r = r[r.groupby("dataset")["depth"].transform("nunique") > 1]
+    rows = []
+    for key, sub in r.groupby(["dataset", "activation", "optimizer", "loss", "depth"], sort=True):
+        row = dict(zip(["dataset", "activation", "optimizer", "loss", "depth"], key), runs=len(sub))
+        for c in ("grad_ratio_init", "grad_ratio_end", "saturated_init", "saturated_end"):
+            row[c], row[f"{c}_low"], row[f"{c}_high"] = bootstrap_ci(sub[c].to_numpy(dtype=float), seed=len(c))
+        rows.append(row)
+    cols = ["dataset", "activation", "optimizer", "loss", "depth", "runs"] + [
+        f"{c}{s}" for c in ("grad_ratio_init", "grad_ratio_end", "saturated_init", "saturated_end")
+        for s in ("", "_low", "_high")]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def amp_table(amp: pd.DataFrame) -> pd.DataFrame:
+    """Reduced-precision training over seeds, per (dtype, implementation, gradient scaler, optimiser,
+    logit scale): seeds run, seeds with a non-finite loss or gradient that stopped training, seeds
+    where the scaler skipped steps, the median first non-finite step (NaN if none) and the median final
+    validation accuracy."""
+    keys = ["dtype", "implementation", "grad_scaler", "optimizer", "logit_scale"]
+    g = amp.groupby(keys, sort=False, dropna=False)
+    out = pd.DataFrame({
+        "seeds": g.size(),
+        "nonfinite_seeds": g["status"].agg(lambda s: int((s == "nonfinite").sum())),
+        "skipped_seeds": g["status"].agg(lambda s: int((s == "skipped").sum())),
+        "first_nonfinite_step_median": g["first_nonfinite_step"].agg(
+            lambda s: float(s.dropna().median()) if s.notna().any() else np.nan),
+        "final_val_acc_median": g["final_val_acc"].median(),
+        "lr": g["lr"].first(),
+    })
+    return out.reset_index()

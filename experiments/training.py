@@ -31,7 +31,7 @@ import torch
 from . import columns
 from .data import Dataset, load_dataset
 from .engine import EVAL_BLOCK_BYTES, SHARED_MIN_FEATURES, StackedMLP, augment, engine_weights
-from .losses import get_loss_grad
+from .losses import get_loss_grad, predictive_log_probs
 from .models import init_params
 from .storage import write_bytes
 from .sweep import Group, Run, Stack, derive_seed, hidden_name
@@ -121,21 +121,22 @@ def batch_indices(n: int, steps: int, batch: int, seed: int) -> torch.Tensor:
 
 
 def train_chunk(group: Group, members: list[tuple[Stack, Run]], ds: Dataset, device: torch.device,
-                order_cache: dict | None = None, shared: bool | None = None) -> list[dict]:
+                order_cache: dict | None = None, shared: bool | None = None, test: bool = False) -> list[dict]:
     """Train ``members`` (runs of one architecture, from any of the group's stacks) as one stacked
     model (:class:`engine.StackedMLP`); return one record per member, in the given order.
 
     ``shared``: first-layer GEMMs shared by runs of one data order; default: on a GPU or for inputs
-    of at least ``engine.SHARED_MIN_FEATURES`` features.
+    of at least ``engine.SHARED_MIN_FEATURES`` features. ``test``: measure the final model on the
+    test split (accuracy, NLL, Brier, ECE; ``experiments.calibration``); the tune stage does not.
     """
     torch.set_flush_denormal(True)
     try:
-        return _train_chunk(group, members, ds, device, order_cache, shared)
+        return _train_chunk(group, members, ds, device, order_cache, shared, test)
     finally:
         torch.set_flush_denormal(False)
 
 
-def _train_chunk(group, members, ds, device, order_cache, shared) -> list[dict]:
+def _train_chunk(group, members, ds, device, order_cache, shared, test) -> list[dict]:
     order_cache = {} if order_cache is None else order_cache
     if shared is None:
         shared = device.type == "cuda" or ds.num_features + 1 >= SHARED_MIN_FEATURES
@@ -191,7 +192,9 @@ def _train_chunk(group, members, ds, device, order_cache, shared) -> list[dict]:
             row = {"step": step, "train_loss": tr["loss"], "train_acc": tr["acc"], "val_acc": va["acc"],
                    "grad_norm_logits": tr["grad_norm_logits"], "mean_abs_logit": tr["mean_abs_logit"],
                    "logit_norm": tr["logit_norm"], "saturated_frac": tr["saturated_frac"],
-                   "logit_scale_value": net.log_scale.exp()}
+                   "logit_scale_value": net.log_scale.exp(),
+                   "layer_saturated_frac": tr["saturated_frac_layers"],                     # (L - 1, K)
+                   "layer_grad_norm": torch.full((len(net.W), K), math.nan)}              # (L, K)
             records.append({k: (v.cpu().numpy() if torch.is_tensor(v) else v) for k, v in row.items()})
         waiting = alive & (reached_step < 0)
         if (step in check_steps or va_acc is not None) and bool(waiting.any()):
@@ -208,26 +211,38 @@ def _train_chunk(group, members, ds, device, order_cache, shared) -> list[dict]:
         b = idx[step]                                                           # (G, B)
         x = [x_tr[rows] for rows in b] if shared else x_tr[b].index_select(0, net.data_group)  # G x (B, D+1) | (K, B, D+1)
         _, finite = net.step(x, y_tr[b].index_select(0, net.data_group), loss_grad, alive)
+        if step in log_steps:                   # this step's minibatch gradient, per layer
+            records[-1]["layer_grad_norm"] = net.weight_grad_norms().cpu().numpy()
         nonfinite_step = torch.where(alive & ~finite, step, nonfinite_step)
         alive &= finite
 
     nonfinite_step, reached_step = nonfinite_step.cpu().numpy(), reached_step.cpu().numpy()
+    tested = {}
+    if test:
+        x_te = augment(torch.as_tensor(ds.x_test, device=device))
+        te = net.evaluate(x_te, torch.as_tensor(ds.y_test, device=device), log_probs=predictive_log_probs(group.loss))
+        tested = {f"test_{m}": te[m].cpu().numpy() for m in ("acc", "nll", "brier", "ece")}
     out = [None] * K
     for k, i in enumerate(order):
         out[i] = _run_record(group, stacks[k], runs[k], k, records, int(nonfinite_step[k]),
-                             int(diverged_step[k]), int(reached_step[k]))
+                             int(diverged_step[k]), int(reached_step[k]), tested)
     return out
 
 
-def _run_record(group, stack, run, k, records, nonfinite_step, diverged_step, reached_step) -> dict:
-    """The run's curve (up to where it broke) and its summary row."""
+def _run_record(group, stack, run, k, records, nonfinite_step, diverged_step, reached_step, tested) -> dict:
+    """The run's curve (up to where it broke), its per-layer rows and its summary row."""
     keys = dict(dataset=group.dataset, loss=group.loss, activation=stack.activation,
                 hidden=hidden_name(stack.hidden), optimizer=stack.optimizer, learn_scale=stack.learn_scale,
                 logit_scale=run.logit_scale, lr=run.lr, seed=run.seed)
     broke = [s for s in (nonfinite_step, diverged_step) if s >= 0]
     stop = min(broke) if broke else group.steps
+    kept = [rec for rec in records if rec["step"] <= stop]  # a frozen run repeats its last state: not data
     curve = [dict(keys, **{c: (rec[c] if c == "step" else float(rec[c][k])) for c in columns.CURVE_METRICS})
-             for rec in records if rec["step"] <= stop]  # a frozen run repeats its last state: not data
+             for rec in kept]
+    layers = [dict(keys, step=rec["step"], layer=layer + 1, grad_norm=float(rec["layer_grad_norm"][layer, k]),
+                   saturated_frac=float(rec["layer_saturated_frac"][layer, k])
+                   if layer < len(rec["layer_saturated_frac"]) else math.nan)
+              for rec in kept for layer in range(len(rec["layer_grad_norm"]))]
     steps_to_target = reached_step if reached_step >= 0 else None   # on target_schedule, while the run was alive
     if nonfinite_step >= 0:
         status = "nonfinite"
@@ -248,21 +263,25 @@ def _run_record(group, stack, run, k, records, nonfinite_step, diverged_step, re
         final_logit_scale=last["logit_scale_value"], status=status,
         nonfinite_step=nonfinite_step if nonfinite_step >= 0 else None,
         diverged_step=diverged_step if diverged_step >= 0 else None,
+        # the final model on the test split; NaN for a run that broke (its weights are a frozen state)
+        **{m: (float(tested[m][k]) if tested and not broke else math.nan) for m in columns.TEST_METRICS},
     )
-    return {"summary": summary, "curve": curve}
+    return {"summary": summary, "curve": curve, "layers": layers}
 
 
-def _chunk_key(group: Group, cfg: dict, device: torch.device, arch_index: int, start: int, size: int) -> str:
+def _chunk_key(group: Group, cfg: dict, device: torch.device, arch_index: int, start: int, size: int,
+               test: bool) -> str:
     """What a chunk's result depends on, hashed: a checkpoint is reused only for the same work."""
-    what = json.dumps([group.to_dict(), cfg["seed"], cfg["data"], str(device), arch_index, start, size],
+    what = json.dumps([group.to_dict(), cfg["seed"], cfg["data"], str(device), arch_index, start, size, test],
                       sort_keys=True, default=str)
     return hashlib.sha256(what.encode()).hexdigest()[:16]
 
 
 def train_group(group: Group, cfg: dict, device: torch.device | str = "cpu",
                 max_stack: int | str = "auto", checkpoint_dir: Path | str | None = None,
-                log=lambda msg: None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Train every stack of ``group`` in chunks sized to the device; return (runs, curves).
+                log=lambda msg: None, test: bool = False) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Train every stack of ``group`` in chunks sized to the device; return (runs, curves, layers).
+    ``test``: measure each final model on the test split (the evaluation stage only).
 
     With ``checkpoint_dir``, each finished chunk is saved there (atomically) and a
     rerun of the same group loads it instead of training it again, so a killed or
@@ -286,7 +305,7 @@ def train_group(group: Group, cfg: dict, device: torch.device | str = "cpu",
             part_members = members[i:i + chunk]
             ckpt = None
             if checkpoint_dir is not None:
-                key = _chunk_key(group, cfg, device, a_idx, i, len(part_members))
+                key = _chunk_key(group, cfg, device, a_idx, i, len(part_members), test)
                 ckpt = Path(checkpoint_dir) / f"arch{a_idx}-runs{i}-{key}.pkl"
             if ckpt is not None and ckpt.exists():
                 part, seconds = pickle.loads(ckpt.read_bytes())
@@ -294,7 +313,7 @@ def train_group(group: Group, cfg: dict, device: torch.device | str = "cpu",
                     f"from checkpoint {ckpt.name}")
             else:
                 t0 = time.perf_counter()
-                part = train_chunk(group, [m for _, m in part_members], ds, device, order_cache)
+                part = train_chunk(group, [m for _, m in part_members], ds, device, order_cache, test=test)
                 if device.type == "cuda":
                     torch.cuda.synchronize(device)
                 seconds = time.perf_counter() - t0
@@ -311,4 +330,5 @@ def train_group(group: Group, cfg: dict, device: torch.device | str = "cpu",
     for c in ["steps_to_target", "nonfinite_step", "diverged_step"]:
         runs[c] = runs[c].astype("Int64")
     curves = pd.DataFrame([row for r in records for row in r["curve"]], columns=columns.CURVES)
-    return runs[columns.RUNS], curves
+    layers = pd.DataFrame([row for r in records for row in r["layers"]], columns=columns.LAYERS)
+    return runs[columns.RUNS], curves, layers

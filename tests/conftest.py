@@ -30,6 +30,8 @@ def default_config() -> dict:
 TABLE_PATHS = {
     "runs": "convergence/runs.parquet",
     "curves": "convergence/curves.parquet",
+    "layers": "convergence/layers.parquet",
+    "literature": "literature.parquet",
     "summary": "convergence/summary.parquet",
     "profile": "convergence/profile.parquet",
     "tuning": "convergence/tuning.parquet",

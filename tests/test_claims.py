@@ -72,3 +72,42 @@ def test_a_loss_that_never_reaches_is_said_plainly():
     s = c.loc["speed_ratio.mse_sigmoid_vs_cross_entropy.sgd"]
     assert s["estimate"] == np.inf and "missed the target on most seeds" in s["statement"]
     assert c.loc["reach_fraction.mse_sigmoid.sgd", "estimate"] == 0.0
+
+
+def test_test_metric_claims_are_paired_differences_from_cross_entropy():
+    """hinge's test accuracy is 0.05 below cross-entropy's on every problem, its ECE 0.02 above on half and
+    equal on the rest: the first is resolved, the second's interval reaches 0 and says so."""
+    from experiments.claims import test_metric_claims
+
+    runs, _ = make(problems=8, seeds=2)
+    i = runs["activation"].str[1:].astype(int)
+    runs["test_acc"] = np.where(runs["loss"] == "hinge", 0.85, 0.9)
+    runs["test_ece"] = 0.05 + np.where((runs["loss"] == "hinge") & (i % 2 == 0), 0.02, 0.0)
+    runs["test_nll"], runs["test_brier"] = 0.3, 0.2
+    got = pd.DataFrame(test_metric_claims(runs)).set_index("claim")
+    acc = got.loc["test.test_acc.hinge_vs_cross_entropy"]
+    assert acc["estimate"] == pytest.approx(-0.05) and acc["ci_high"] == pytest.approx(-0.05)
+    assert acc["n"] == 16                                     # 8 activations x 2 logit scales
+    assert "**-5.0%**" in acc["statement"] and "no difference" not in acc["statement"]
+    ece = got.loc["test.test_ece.hinge_vs_cross_entropy"]
+    assert ece["ci_low"] <= 0 <= ece["ci_high"] and "the interval includes no difference" in ece["statement"]
+    assert "test.test_acc.cross_entropy_vs_cross_entropy" not in got.index
+
+
+def test_depth_claims_read_the_deepest_architecture():
+    from experiments.claims import depth_claims
+
+    base = dict(dataset="d", loss="cross_entropy", activation="sigmoid", optimizer="sgd", learn_scale=False,
+                logit_scale=1.0, lr=0.1)
+    rows = []
+    for hidden, first in [("8", 1.0), ("8-8-8", 0.1)]:
+        n = len(hidden.split("-")) + 1
+        for seed in range(4):
+            for step in (0, 9):
+                rows += [dict(base, hidden=hidden, seed=seed, step=step, layer=layer,
+                              grad_norm=first if layer == 1 else 1.0, saturated_frac=np.nan) for layer in range(1, n + 1)]
+    got = pd.DataFrame(depth_claims(pd.DataFrame(rows))).set_index("claim")
+    row = got.loc["depth.grad_ratio_init.d.sigmoid.sgd.cross_entropy"]
+    assert row["estimate"] == pytest.approx(0.1) and row["n"] == 4
+    assert row["statement"].startswith("3 hidden sigmoid layers on d")
+    assert depth_claims(None) == []

@@ -21,13 +21,21 @@ def test_every_key_has_description_and_default_and_objects_are_closed(schema):
         assert sub.get("description"), f"{path} has no description"
         assert "default" in sub, f"{path} has no default"
         if sub.get("type") == "object":
-            assert sub.get("additionalProperties") is False, f"{path} accepts unknown keys"
+            extra = sub.get("additionalProperties")
+            if isinstance(extra, dict):          # a mapping of free names (studies) to closed objects
+                assert extra.get("additionalProperties") is False, f"{path}.<name> accepts unknown keys"
+            else:
+                assert extra is False, f"{path} accepts unknown keys"
 
 
 def test_default_config_file_equals_schema_defaults(repo):
-    """config/config.yaml spells out every default, so reading it tells the whole sweep."""
+    """config/config.yaml spells out every default, so reading it tells the whole sweep; beyond the
+    defaults it adds only the depth study (studies are opt-in: a smaller config gets none)."""
     from_file = validate_config(yaml.safe_load((repo / "config" / "config.yaml").read_text()))
-    assert from_file == validate_config({})
+    assert list(from_file["convergence"].pop("studies")) == ["depth"]
+    defaults = validate_config({})
+    assert defaults["convergence"].pop("studies") == {}
+    assert from_file == defaults
 
 
 def test_every_config_file_validates(repo):
@@ -74,7 +82,8 @@ BAD = [
     ("device", "gpu", "device", "not one of ['auto', 'cpu', 'cuda']"),
     ("overflow.gap_min", 1e5, "overflow.gap_min", "must be below overflow.gap_max"),
     # splits scikit-learn cannot stratify (found by the generated-config test)
-    ("data.val_fraction", 0.999, "data.val_fraction", "digits splits into 1 training and 1,796 validation"),
+    ("data.val_fraction", 0.999, "data.val_fraction", "digits splits into 1 training, 1,436 validation and 360 test"),
+    ("data.test_fraction", 0.999, "data.test_fraction", "digits splits into 0 training, 1 validation and 1,796 test"),
     ("data.gaussian_mixture.n_samples", 20, "data.gaussian_mixture.n_samples", "needs at least 10 (one per class)"),
 ]
 

@@ -193,3 +193,44 @@ def test_a_subset_of_runs_evaluates_as_in_the_whole_stack():
     part = net.subset(runs)
     assert part.activations == ["sigmoid", "tanh"] and not part.grads
     torch.testing.assert_close(part.evaluate(x, y)["acc"], whole[runs])
+
+
+def test_weight_grad_norms_equal_autograd():
+    """weight_grad_norms: per layer, ||dL/dW|| of the last step (bias left out), as autograd computes it."""
+    sizes, acts = [6, 5, 5, 5, 3], ["sigmoid", "relu"]
+    K, B = len(acts), 8
+    net, params = _net(sizes, [3, 4], acts, ["sgd"] * K)
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(K, B, sizes[0], generator=g, dtype=torch.float64)
+    y = torch.randint(0, sizes[-1], (K, B), generator=g)
+    net.step(augment(x.reshape(-1, sizes[0])).view(K, B, -1), y, get_loss_grad("mse_softmax"),
+             torch.ones(K, dtype=torch.bool))
+    norms = net.weight_grad_norms()                                   # (L, K)
+    assert norms.shape == (len(sizes) - 1, K)
+    for k, act in enumerate(acts):
+        p = [t[k:k + 1].detach().clone().requires_grad_() for t in params]
+        z, _ = forward(p, x[k:k + 1], act, torch.tensor([2.0], dtype=torch.float64))
+        grads = torch.autograd.grad(LOSSES["mse_softmax"](z, y[k:k + 1]).mean(), p)
+        torch.testing.assert_close(norms[:, k], torch.stack([gw.norm() for gw in grads[0::2]]))
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "bce_ovr"])
+def test_evaluate_test_metrics_equal_calibration_of_the_forward_pass(loss, monkeypatch):
+    """evaluate(log_probs=...) in small blocks gives each run's calibration_metrics of its own predictive
+    distribution (softmax, or normalised sigmoids for one-vs-rest losses) over the whole set."""
+    from experiments.calibration import calibration_metrics
+    from experiments.losses import predictive_log_probs
+
+    monkeypatch.setattr(engine, "EVAL_BLOCK_BYTES", 4 * 3 * 2 * 40 * 7)      # blocks of 7 examples
+    sizes, acts = [6, 5, 4], ["tanh", "relu", "sigmoid"]
+    net, params = _net(sizes, [0, 1, 2], acts, ["sgd"] * 3, scale=3.0)
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(50, sizes[0], generator=g, dtype=torch.float64)
+    y = torch.randint(0, sizes[-1], (50,), generator=g)
+    got = net.evaluate(augment(x), y, log_probs=predictive_log_probs(loss))
+    for k, act in enumerate(acts):
+        z, _ = forward([p[k:k + 1] for p in params], x, act, torch.tensor([3.0], dtype=torch.float64))
+        want = calibration_metrics(predictive_log_probs(loss)(z[0].detach()).exp(), y)
+        for name in ("nll", "brier", "ece"):
+            assert float(got[name][k]) == pytest.approx(want[name])
+        assert float(got["acc"][k]) == pytest.approx(want["acc"])

@@ -70,8 +70,34 @@ def test_gradient_and_failure_and_lecture_findings():
     (["sgd"], [False], [3.0, 0.5], {"optimizer": "sgd", "logit_scale": 0.5, "learn_scale": False}),
 ])
 def test_shown_setting_is_one_that_was_swept(optimizers, learn, scales, expected):
-    runs = pd.DataFrame([{"optimizer": o, "learn_scale": ls, "logit_scale": s}
+    runs = pd.DataFrame([{"optimizer": o, "learn_scale": ls, "logit_scale": s, "hidden": "64"}
                          for o in optimizers for ls in learn for s in scales])
+    # a study's extra architectures (fewer runs) are not the one shown
+    runs = pd.concat([runs, runs.iloc[:1].assign(hidden="64-64-64")], ignore_index=True)
     setting = tables.shown_setting(runs)
-    assert setting == expected
+    assert setting == {**expected, "hidden": "64"}
     assert len(tables.in_setting(runs, setting)) == 1
+
+
+def test_depth_calibration_and_mnist1d_findings():
+    depth = pd.DataFrame([dict(dataset="mnist1d", activation=act, optimizer="sgd", loss=loss, depth=5, runs=10,
+                               grad_ratio_init=r, grad_ratio_init_low=r / 2, grad_ratio_init_high=r * 2,
+                               grad_ratio_end=r, grad_ratio_end_low=r / 2, grad_ratio_end_high=r * 2,
+                               saturated_end=0.0)
+                          for act, r in [("sigmoid", 1e-4), ("tanh", 0.5)]
+                          for loss in ["cross_entropy", "mse_sigmoid"]])
+    text = findings.depth_finding(pd.DataFrame(columns=["claim", "statement"]), depth)
+    assert "With 5 hidden layers on mnist1d" in text and "sigmoid **0.0001×**" in text and "tanh **0.5×**" in text
+    assert f"(1/(4√3))^5 ≈ {(1 / (4 * 3 ** 0.5)) ** 5:.1e}" in text and "6.3e-05" in text
+    assert findings.depth_finding(None, depth.iloc[:0]).startswith("*No depth comparison")
+    cal = pd.DataFrame([dict(loss="focal", problems=4, test_ece=0.02, test_ece_low=0.01, test_ece_high=0.03),
+                        dict(loss="cross_entropy", problems=4, test_ece=0.05, test_ece_low=0.04, test_ece_high=0.06)])
+    claims = pd.DataFrame([{"claim": "test.test_ece.focal_vs_cross_entropy", "statement": "Focal said."}])
+    text = findings.calibration_finding(claims, cal)
+    assert text.startswith("Lowest expected calibration error on the test split: **focal**, 0.020") and "Focal said." in text
+    runs = pd.DataFrame([dict(dataset="mnist1d", loss="cross_entropy", activation="relu", hidden=h, optimizer="sgd",
+                              learn_scale=False, logit_scale=1.0, seed=s, test_acc=acc + 0.01 * s, steps=400,
+                              batch_size=64) for h, acc in [("64", 0.5), ("64-64-64", 0.4)] for s in range(3)])
+    text = findings.mnist1d_finding(runs)
+    assert "hidden layers 64," in text and "**51.0%**" in text and "**68%**" in text
+    assert findings.mnist1d_finding(runs.assign(dataset="digits")).startswith("*No MNIST-1D result")

@@ -139,18 +139,34 @@ def test_log_grid_endpoints():
 
 
 def test_amp_training_records_where_it_breaks():
-    cfg = validate_config({"overflow": {"amp_training": {"dtypes": ["float16"], "logit_scales": [1.0, 1000.0],
-                                                         "steps": 20}}})
-    t = run_amp_training(cfg).set_index(["implementation", "grad_scaler", "logit_scale"])
-    assert t.loc[("log_softmax_naive", False, 1.0), "status"] == "ok"
-    naive_big = t.loc[("log_softmax_naive", False, 1000.0)]
+    cfg = validate_config({"overflow": {"amp_training": {"dtypes": ["float32", "float16"], "logit_scales": [1.0, 1000.0],
+                                                         "optimizers": ["sgd"], "seeds": [0], "steps": 20}}})
+    t = run_amp_training(cfg).set_index(["dtype", "implementation", "grad_scaler", "logit_scale"])
+    assert t.loc[("float16", "log_softmax_naive", False, 1.0), "status"] == "ok"
+    naive_big = t.loc[("float16", "log_softmax_naive", False, 1000.0)]
     assert naive_big["status"] == "nonfinite" and naive_big["first_nonfinite_step"] == 0
-    assert t.loc[("log_softmax_naive", True, 1000.0), "skipped_steps"] > 0
+    assert t.loc[("float16", "log_softmax_naive", True, 1000.0), "skipped_steps"] > 0
+    # the float32 control trains at the same scale and rate: the failure above is the half format's
+    assert t.loc[("float32", "cross_entropy", False, 1000.0), "status"] == "ok"
+    # SGD's rate follows the scale as lr / s^2
+    assert t.loc[("float32", "cross_entropy", False, 1000.0), "lr"] == pytest.approx(0.1 / 1000.0 ** 2)
+
+
+def test_amp_training_has_seeds_and_both_optimisers():
+    cfg = validate_config({"overflow": {"amp_training": {"dtypes": ["bfloat16"], "logit_scales": [10.0],
+                                                         "seeds": [0, 1, 2], "steps": 3}}})
+    t = run_amp_training(cfg)
+    assert len(t) == 2 * 2 * 3 and sorted(t["seed"].unique()) == [0, 1, 2]
+    assert t.groupby("optimizer")["lr"].first().to_dict() == pytest.approx({"sgd": 0.1 / 100, "adam": 0.001 / 10})
+    # different seeds start from different weights
+    sgd = t[(t["optimizer"] == "sgd") & (t["implementation"] == "cross_entropy")]
+    assert sgd["final_train_loss"].nunique() == 3
 
 
 def test_amp_training_with_a_rate_past_float32_is_a_row_not_a_crash():
     """torch refuses p.add_(g, alpha=-lr) when lr does not fit float32 (found by the generated-config test)."""
     cfg = validate_config({"overflow": {"amp_training": {"dtypes": ["float16", "bfloat16"], "logit_scales": [1.0],
-                                                         "steps": 3, "lr": 1e300}}})
+                                                         "optimizers": ["sgd"], "seeds": [0],
+                                                         "steps": 3, "lr": {"sgd": 1e300}}}})
     t = run_amp_training(cfg)
     assert len(t) == 6 and set(t["status"]) == {"nonfinite"} and (t["first_nonfinite_step"] == 0).all()

@@ -123,3 +123,62 @@ def test_gradient_scale_table_multiplies_each_configurations_rate_by_its_start_g
     text = effective_rate_finding(t.reset_index())
     # tuned rates differ 100x (0.15 vs 20), effective rates 2.5x (0.155 vs 0.4): tuning undoes the scale
     assert "smallest for mse" in text and "largest for ce" in text and "compensates" in text
+
+
+def _test_runs(values: dict) -> pd.DataFrame:
+    """Evaluation runs on two problems (activations) x two seeds; ``values[loss]`` gives per (problem, seed)
+    (test_acc, test_ece), the other test metrics derived from them."""
+    rows = []
+    for loss, per in values.items():
+        for (act, seed), (acc, ece) in per.items():
+            rows.append(dict(dataset="d", loss=loss, activation=act, hidden="64", optimizer="sgd", learn_scale=False,
+                             logit_scale=1.0, lr=0.1 if loss == "cross_entropy" else 0.3, seed=seed, test_acc=acc,
+                             test_ece=ece, test_nll=1 - acc, test_brier=2 * ece))
+    return pd.DataFrame(rows)
+
+
+def test_calibration_table_is_median_of_problem_means_and_paired_difference():
+    from experiments.tables import calibration_table
+
+    runs = _test_runs({
+        "cross_entropy": {("relu", 0): (0.8, 0.10), ("relu", 1): (0.9, 0.20), ("tanh", 0): (0.6, 0.30), ("tanh", 1): (0.6, 0.30)},
+        "focal": {("relu", 0): (0.7, 0.05), ("relu", 1): (0.7, 0.05), ("tanh", 0): (0.5, np.nan), ("tanh", 1): (0.7, 0.10)},
+    })
+    t = calibration_table(runs).set_index("loss")
+    # cross-entropy: problem means acc 0.85 (relu) and 0.6 (tanh) -> median 0.725; ece 0.15 and 0.3 -> 0.225
+    assert t.loc["cross_entropy", "test_acc"] == pytest.approx(0.725)
+    assert t.loc["cross_entropy", "test_ece"] == pytest.approx(0.225)
+    assert t.loc["cross_entropy", "test_ece_diff"] == 0
+    # focal: acc 0.7 and 0.6; ece 0.05 and 0.10 (a broken run's NaN left out of its mean)
+    assert t.loc["focal", "test_acc"] == pytest.approx(0.65)
+    assert t.loc["focal", "test_ece"] == pytest.approx(0.075)
+    # paired differences per problem: acc -0.15 and 0 -> median -0.075; ece -0.10 and -0.20 -> -0.15
+    assert t.loc["focal", "test_acc_diff"] == pytest.approx(-0.075)
+    assert t.loc["focal", "test_ece_diff"] == pytest.approx(-0.15)
+    assert t.loc["focal", "test_ece_diff_low"] <= -0.15 <= t.loc["focal", "test_ece_diff_high"] < 0
+    assert t.loc["focal", "problems"] == 2
+
+
+def test_layer_ratios_and_depth_table_by_hand():
+    from experiments.tables import depth_table, layer_ratios
+
+    base = dict(dataset="d", loss="cross_entropy", activation="sigmoid", optimizer="sgd", learn_scale=False,
+                logit_scale=1.0, lr=0.1)
+    rows = []
+    for seed, (g_init, g_end) in enumerate([((1.0, 4.0), (2.0, 4.0)), ((3.0, 4.0), (1.0, 1.0))]):
+        for step, g in [(0, g_init), (5, g_end), (10, (np.nan, np.nan))]:    # no gradient at the last step
+            rows += [dict(base, hidden="8", seed=seed, step=step, layer=1, grad_norm=g[0], saturated_frac=0.1 * seed),
+                     dict(base, hidden="8", seed=seed, step=step, layer=2, grad_norm=g[1], saturated_frac=np.nan)]
+    deep = [dict(base, hidden="8-8", seed=0, step=step, layer=layer, grad_norm=1.0, saturated_frac=0.5)
+            for step in (0, 5) for layer in (1, 2, 3)]
+    layers = pd.DataFrame(rows + deep)
+    r = layer_ratios(layers).set_index(["hidden", "seed"])
+    assert r.loc[("8", 0), "grad_ratio_init"] == pytest.approx(0.25)
+    assert r.loc[("8", 0), "grad_ratio_end"] == pytest.approx(0.5)      # the last step with a gradient
+    assert r.loc[("8", 1), "grad_ratio_init"] == pytest.approx(0.75)
+    assert r.loc[("8", 1), "saturated_end"] == pytest.approx(0.1)
+    assert r.loc[("8-8", 0), "depth"] == 2
+    t = depth_table(layers).set_index("depth")
+    assert t.loc[1, "grad_ratio_init"] == pytest.approx(0.5) and t.loc[1, "runs"] == 2   # median of 0.25, 0.75
+    assert t.loc[2, "saturated_end"] == pytest.approx(0.5)
+    assert depth_table(layers[layers["hidden"] == "8"]).empty                           # one depth: no comparison

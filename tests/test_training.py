@@ -57,7 +57,7 @@ def curve_of(curves, run):
 
 
 def test_tables_have_contract_columns(trained, group):
-    runs, curves = trained
+    runs, curves, _ = trained
     assert list(runs.columns) == columns.RUNS
     assert list(curves.columns) == columns.CURVES
     assert len(runs) == group.num_runs == 8
@@ -67,9 +67,9 @@ def test_tables_have_contract_columns(trained, group):
 
 @pytest.mark.parametrize("k", [0, 5, 7])
 def test_run_gives_same_curve_alone_or_in_stack(trained, group, cfg, k):
-    _, curves = trained
+    _, curves, _ = trained
     run = group.stacks[0].runs[k]
-    _, alone = train_group(only(group, k), cfg)
+    _, alone, _ = train_group(only(group, k), cfg)
     np.testing.assert_allclose(curve_of(curves, run)[METRICS].to_numpy(), alone[METRICS].to_numpy(),
                                rtol=1e-4, atol=1e-5)
 
@@ -81,11 +81,11 @@ def test_every_loss_same_alone_or_batched(loss, optimizer, learn):
     cfg = make_config(losses=[loss], optimizers=[optimizer], learn_logit_scale=[learn],
                       learning_rates={"sgd": [0.1, 0.5], "adam": [0.003, 0.03]}, steps=25)
     (g,) = groups_from_config(cfg, "tune").values()
-    _, together = train_group(g, cfg)
-    _, chunked = train_group(g, cfg, max_stack=3)
+    _, together, _ = train_group(g, cfg)
+    _, chunked, _ = train_group(g, cfg, max_stack=3)
     k = 3  # second scale, second rate... the last run of the stack
     run = g.stacks[0].runs[k]
-    _, alone = train_group(only(g, k), cfg)
+    _, alone, _ = train_group(only(g, k), cfg)
     want = alone[METRICS].to_numpy()
     np.testing.assert_allclose(curve_of(together, run)[METRICS].to_numpy(), want, rtol=2e-4, atol=1e-5)
     np.testing.assert_allclose(curve_of(chunked, run)[METRICS].to_numpy(), want, rtol=2e-4, atol=1e-5)
@@ -96,8 +96,8 @@ def test_learned_scale_moves_and_fixed_scale_does_not():
     learned = make_config(optimizers=["adam"], learning_rates={"adam": [0.01]}, learn_logit_scale=[True])
     (gf,) = groups_from_config(fixed, "tune").values()
     (gl,) = groups_from_config(learned, "tune").values()
-    rf, _ = train_group(gf, fixed)
-    rl, _ = train_group(gl, learned)
+    rf, _, _ = train_group(gf, fixed)
+    rl, _, _ = train_group(gl, learned)
     assert (rf["final_logit_scale"] == rf["logit_scale"]).all()
     assert (abs(rl["final_logit_scale"] / rl["logit_scale"] - 1) > 1e-3).all()
 
@@ -107,14 +107,14 @@ def test_timing_columns_are_columns_of_the_runs_table():
 
 
 def test_same_group_twice_gives_identical_tables(trained, group, cfg):
-    runs2, curves2 = train_group(group, cfg)
+    runs2, curves2, _ = train_group(group, cfg)
     drop = [c for c in columns.TIMING_COLUMNS if c in runs2]
     pd.testing.assert_frame_equal(trained[0].drop(columns=drop), runs2.drop(columns=drop))
     pd.testing.assert_frame_equal(trained[1], curves2)
 
 
 def test_seeds_differ_and_pair_across_settings(trained):
-    _, curves = trained
+    _, curves, _ = trained
     first = curves[curves.step == 0].set_index(["logit_scale", "lr", "seed"])["train_acc"]
     # same replicate, same start: accuracy at step 0 does not depend on the learning rate
     assert first[(1.0, 0.05, 0)] == first[(1.0, 0.2, 0)]
@@ -124,12 +124,12 @@ def test_seeds_differ_and_pair_across_settings(trained):
 def test_nonfinite_run_is_a_row_and_does_not_touch_the_others(group, cfg):
     good = group.stacks[0].runs[1]
     bad = dataclasses.replace(group.stacks[0].runs[0], logit_scale=1e39)  # float32 logits overflow
-    runs, curves = train_group(with_runs(group, bad, good), cfg)
+    runs, curves, _ = train_group(with_runs(group, bad, good), cfg)
     assert runs.loc[0, "status"] == "nonfinite"
     assert runs.loc[0, "nonfinite_step"] == 0
     assert pd.isna(runs.loc[0, "steps_to_target"])
     assert runs.loc[1, "status"] in ("ok", "not_reached")
-    _, alone = train_group(with_runs(group, good), cfg)
+    _, alone, _ = train_group(with_runs(group, good), cfg)
     np.testing.assert_allclose(curve_of(curves, good)["val_acc"].to_numpy(), alone["val_acc"].to_numpy(),
                                rtol=1e-5)
 
@@ -139,7 +139,7 @@ def test_huge_learning_rate_fails_as_a_status(group, cfg, optimizer):
     hot = dataclasses.replace(group.stacks[0].runs[0], lr=1e6)
     g = with_runs(group, hot)
     g = dataclasses.replace(g, stacks=(dataclasses.replace(g.stacks[0], optimizer=optimizer),))
-    runs, curves = train_group(g, cfg)
+    runs, curves, _ = train_group(g, cfg)
     assert runs.loc[0, "status"] in ("nonfinite", "diverged")
     broke_at = runs.loc[0, "nonfinite_step"] if runs.loc[0, "status"] == "nonfinite" else runs.loc[0, "diverged_step"]
     assert 0 <= broke_at <= 40
@@ -148,7 +148,7 @@ def test_huge_learning_rate_fails_as_a_status(group, cfg, optimizer):
 
 def test_missed_target_is_null_not_a_number(group, cfg):
     g = dataclasses.replace(with_runs(group, *group.stacks[0].runs[:2]), target_acc=1.0, steps=3)
-    runs, _ = train_group(g, cfg)
+    runs, _, _ = train_group(g, cfg)
     assert runs["steps_to_target"].isna().all()
     assert (runs["status"] == "not_reached").all()
 
@@ -158,11 +158,11 @@ def test_steps_to_target_is_the_first_check_at_or_above_the_target(trained, grou
     (target_schedule, plus the logged steps) whose validation accuracy reaches the target; the check before
     it was below the target and at most max(2 steps, 5%) earlier (a brief excursion above the target
     between two checks can go unseen: accuracy is not monotone)."""
-    runs, _ = trained
+    runs, _, _ = trained
     dense_cfg = make_config(log_points=400)
     (dense_group,) = groups_from_config(dense_cfg, "tune").values()
     assert set(log_schedule(40, 400).tolist()) == set(range(41))       # every step logged
-    _, dense = train_group(dense_group, dense_cfg)
+    _, dense, _ = train_group(dense_group, dense_cfg)
     checks = set(target_schedule(40).tolist()) | set(log_schedule(40, 6).tolist())
     reached = 0
     for _, row in runs.iterrows():
@@ -204,7 +204,7 @@ def test_linear_model_trains_and_is_a_row():
     """hidden_layers: [[]] (the schema's linear model) trains; no hidden unit, so saturation is NaN."""
     cfg = make_config(hidden_layers=[[]], activations=["sigmoid", "relu"], logit_scales=[1.0])
     (g,) = groups_from_config(cfg, "tune").values()
-    runs, curves = train_group(g, cfg)
+    runs, curves, _ = train_group(g, cfg)
     assert len(runs) == g.num_runs == 8 and set(runs["hidden"]) == {hidden_name([])}
     assert runs["final_saturated_frac"].isna().all() and curves["saturated_frac"].isna().all()
     assert (runs["final_val_acc"] > 0.5).all()  # a linear classifier on digits learns
@@ -231,10 +231,15 @@ def test_datasets_are_split_and_standardised(default_config):
         ds = load_dataset(name, default_config)
         n = len(ds.y_train) + len(ds.y_val)
         assert abs(len(ds.y_val) / n - default_config["data"]["val_fraction"]) < 0.01
+        assert abs(len(ds.y_test) / (n + len(ds.y_test)) - default_config["data"]["test_fraction"]) < 0.01
         assert ds.num_classes == 10
         np.testing.assert_allclose(ds.x_train.mean(0), 0, atol=1e-5)
         again = load_dataset(name, default_config)
         np.testing.assert_array_equal(ds.x_val, again.x_val)
+        np.testing.assert_array_equal(ds.x_test, again.x_test)
+        # the three splits are disjoint: no example (row of raw features) in two of them
+        rows = lambda x: {r.tobytes() for r in x}  # noqa: E731
+        assert not (rows(ds.x_test) & (rows(ds.x_train) | rows(ds.x_val))) and not rows(ds.x_train) & rows(ds.x_val)
     other = load_dataset("digits", {**default_config, "seed": 1})
     assert not np.array_equal(other.y_val, load_dataset("digits", default_config).y_val)
 
@@ -242,8 +247,39 @@ def test_datasets_are_split_and_standardised(default_config):
 def test_describe_gives_the_sizes_the_report_shows(default_config):
     row = describe(load_dataset("digits", default_config), default_config)
     assert set(row) == set(columns.DATASETS)
-    assert (row["n_train"], row["n_val"], row["num_features"], row["num_classes"]) == (1347, 450, 64, 10)
-    assert row["source"] == "scikit-learn" and row["val_fraction"] == 0.25
+    # 1,797 digits: 20% (360, rounded up) for test, 25% of the other 1,437 (360) for validation
+    assert (row["n_train"], row["n_val"], row["n_test"], row["num_features"], row["num_classes"]) == \
+        (1077, 360, 360, 64, 10)
+    assert row["source"] == "scikit-learn" and row["val_fraction"] == 0.25 and row["test_split"] == "20% held out"
+
+
+def test_mnist1d_has_the_published_shapes_and_balance_without_download(default_config, tmp_path, monkeypatch):
+    """MNIST-1D (Greydanus 2020): 5,000 signals of 40 samples, 500 per digit, the first 4,000 for training
+    and the last 1,000 the test split; generated locally (the download path is never taken) and cached."""
+    pytest.importorskip("mnist1d")
+    import requests
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("MNIST-1D must be generated, not downloaded")
+    monkeypatch.setattr(requests, "get", no_network)
+    cfg = {**default_config, "data": {**default_config["data"], "root": str(tmp_path)}}
+    ds = load_dataset("mnist1d", cfg)
+    assert (tmp_path / "mnist1d.npz").exists()
+    assert len(ds.y_train) + len(ds.y_val) == 4000 and ds.x_test.shape == (1000, 40)
+    assert ds.num_features == 40 and ds.num_classes == 10
+    assert len(ds.y_val) == 1000                                   # val_fraction 0.25 of the 4,000
+    counts = np.bincount(np.concatenate([ds.y_train, ds.y_val, ds.y_test]), minlength=10)
+    assert counts.tolist() == [500] * 10
+    assert np.bincount(ds.y_test, minlength=10).min() >= 80     # the shuffled split keeps every class
+    again = load_dataset("mnist1d", cfg)                           # from the cache: the same arrays
+    np.testing.assert_array_equal(ds.x_test, again.x_test)
+    state = np.random.get_state()[1].copy()
+    (tmp_path / "mnist1d.npz").unlink()
+    regenerated = load_dataset("mnist1d", cfg)                     # generation is deterministic ...
+    np.testing.assert_array_equal(ds.x_train, regenerated.x_train)
+    np.testing.assert_array_equal(np.random.get_state()[1], state)  # ... and leaves numpy's global RNG alone
+    row = describe(ds, cfg)
+    assert (row["n_train"], row["n_val"], row["n_test"], row["test_split"]) == (3000, 1000, 1000, "published")
 
 
 def test_vision_dataset_without_torchvision_or_files_says_what_to_do(default_config, tmp_path):
@@ -291,7 +327,7 @@ def test_a_killed_group_resumes_from_its_checkpointed_chunks(group, cfg, trained
     calls.clear()
     monkeypatch.setattr(training, "train_chunk", lambda *a, **k: (calls.append(len(a[1])), real(*a, **k))[1])
     said = []
-    runs, curves = train_group(group, cfg, "cpu", 2, checkpoint_dir=tmp_path, log=said.append)
+    runs, curves, _ = train_group(group, cfg, "cpu", 2, checkpoint_dir=tmp_path, log=said.append)
     assert sum(calls) == group.num_runs - 2 and len(said) == 1 and "from checkpoint" in said[0]
     keep = [c for c in runs.columns if c not in columns.TIMING_COLUMNS]
     pd.testing.assert_frame_equal(runs[keep], trained[0][keep])
@@ -326,3 +362,41 @@ def test_download_without_network_names_the_files_and_where_to_put_them(tmp_path
     assert "\n" not in msg
     assert msg.startswith("could not download 'mnist' (URLError")
     assert f"place the files at {tmp_path}/MNIST/raw/{{train,t10k}}-{{images-idx3,labels-idx1}}-ubyte" in msg
+
+
+def test_layer_table_and_test_metrics_of_one_run_equal_autograd():
+    """A single sigmoid run with 3 hidden layers: its step-0 rows of the layers table hold, per layer,
+    ||dL/dW|| of the first minibatch at initialisation as autograd computes it, and the fraction of
+    saturated units on the training set; its test metrics are those of its final model."""
+    from experiments.models import forward, init_params
+    from experiments.training import batch_indices
+
+    cfg = make_config(activations=["sigmoid"], hidden_layers=[[8, 8, 8]], loss_params={}, losses=["mse_softmax"])
+    group = groups_from_config(cfg, "tune")["digits.mse_softmax"]
+    group = dataclasses.replace(group, stacks=(dataclasses.replace(group.stacks[0], runs=group.stacks[0].runs[:1]),))
+    (stack,), (run,) = group.stacks, group.stacks[0].runs
+    runs, curves, layers = train_group(group, cfg, test=True)
+    assert list(layers.columns) == columns.LAYERS
+    assert sorted(layers["layer"].unique()) == [1, 2, 3, 4]
+    assert sorted(layers["step"].unique()) == log_schedule(group.steps, group.log_points).tolist()
+
+    ds = load_dataset("digits", cfg)
+    params = init_params([64, 8, 8, 8, 10], [run.torch_seed], dtype=torch.float64)
+    rows = batch_indices(len(ds.y_train), group.steps, group.batch_size, run.torch_seed)[0]
+    x, y = torch.as_tensor(ds.x_train, dtype=torch.float64)[rows], torch.as_tensor(ds.y_train)[rows]
+    z, _ = forward(params, x[None], "sigmoid", torch.tensor([run.logit_scale], dtype=torch.float64))
+    grads = torch.autograd.grad(LOSSES["mse_softmax"](z, y[None]).mean(), params)
+    first = layers[layers["step"] == 0].sort_values("layer")
+    np.testing.assert_allclose(first["grad_norm"], [float(g.norm()) for g in grads[0::2]], rtol=1e-4)
+
+    _, hidden = forward(params, torch.as_tensor(ds.x_train, dtype=torch.float64)[None], "sigmoid",
+                        torch.tensor([1.0], dtype=torch.float64))
+    saturated = [float(((h < 1e-3) | (h > 1 - 1e-3)).double().mean()) for h in hidden]
+    np.testing.assert_allclose(first["saturated_frac"].iloc[:3], saturated, atol=1e-3)
+    assert np.isnan(first["saturated_frac"].iloc[3])              # the output layer has no activation
+
+    row = runs.iloc[0]
+    assert 0 <= row["test_ece"] <= 1 and 0 <= row["test_brier"] <= 2 and row["test_nll"] > 0
+    assert 0 <= row["test_acc"] <= 1
+    untested, _, _ = train_group(group, cfg)                      # the tune stage never looks at the test split
+    assert untested[columns.TEST_METRICS].isna().all().all()

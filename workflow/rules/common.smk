@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from experiments.config import ConfigError, validate_config
-from experiments.sweep import groups_from_config
+from experiments.sweep import axis_values, groups_from_config
 
 try:
     CONFIG = validate_config(config)
@@ -15,6 +15,7 @@ except ConfigError as err:
 
 TUNE_GROUPS = groups_from_config(CONFIG, "tune")
 EVAL_GROUPS = groups_from_config(CONFIG, "eval")
+DATASETS = axis_values(CONFIG["convergence"], "datasets")  # of the main grid and every study
 
 
 def tune_group_params(wildcards):

@@ -45,6 +45,7 @@ rule evaluate_group:
     output:
         runs="results/convergence/groups/{group}.runs.parquet",
         curves="results/convergence/groups/{group}.curves.parquet",
+        layers="results/convergence/groups/{group}.layers.parquet",
         job="results/convergence/groups/{group}.job.json",  # host, SLURM job id, device, GPU
     params:
         group=eval_group_params,
@@ -70,16 +71,19 @@ rule aggregate_convergence:
     input:
         runs=expand("results/convergence/groups/{group}.runs.parquet", group=EVAL_GROUPS),
         curves=expand("results/convergence/groups/{group}.curves.parquet", group=EVAL_GROUPS),
+        layers=expand("results/convergence/groups/{group}.layers.parquet", group=EVAL_GROUPS),
         tuning=expand("results/convergence/tuning/{group}.parquet", group=TUNE_GROUPS),
         tuning_runs=expand("results/convergence/tuning/{group}.runs.parquet", group=TUNE_GROUPS),
     output:
         runs="results/convergence/runs.parquet",
         curves="results/convergence/curves.parquet",
+        layers="results/convergence/layers.parquet",
         summary="results/convergence/summary.parquet",
         profile="results/convergence/profile.parquet",
         tuning="results/convergence/tuning.parquet",
         tuning_runs="results/convergence/tuning_runs.parquet",
         claims="results/convergence/claims.parquet",
+        literature="results/literature.parquet",
     log:
         "results/logs/aggregate_convergence.log",
     # wall time, CPU time and peak memory of the job; provenance sums them per stage

@@ -1,7 +1,7 @@
 # Fetch torchvision datasets. Run it where there is internet (a login node):
 #   snakemake download_data --cores 1
 # Training never downloads: compute nodes often have no network.
-VISION_DATASETS = [d for d in CONFIG["convergence"]["datasets"] if d in ("mnist", "fashion_mnist", "cifar10")]
+VISION_DATASETS = [d for d in DATASETS if d in ("mnist", "fashion_mnist", "cifar10")]
 
 
 rule download_data:
@@ -27,7 +27,7 @@ rule describe_datasets:
     output:
         "results/data/datasets.parquet",
     params:
-        datasets=CONFIG["convergence"]["datasets"],
+        datasets=DATASETS,
         data=CONFIG["data"],
         seed=CONFIG["seed"],
     log:

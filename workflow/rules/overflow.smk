@@ -35,7 +35,7 @@ rule amp_training:
     # wall time, CPU time and peak memory of the job; provenance sums them per stage
     benchmark:
         "results/benchmarks/amp_training.tsv"
-    threads: 1  # 24 small runs of 200 steps
+    threads: 1  # 192 small runs of 200 steps (4 format/scaler settings x 2 losses x 2 optimisers x 4 scales x 3 seeds)
     resources:
         mem_mb=2000,  # measured peak RSS ~480 MB
         runtime=15,  # minutes; about 8 s on one core

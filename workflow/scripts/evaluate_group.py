@@ -1,5 +1,6 @@
 """Evaluate one group: every configuration at the rate the tune stage chose, on the evaluation
-seeds, trained as batched stacks; write its runs and curves tables and where the job ran.
+seeds, trained as batched stacks, each final model measured on the test split; write its runs,
+curves and per-layer tables and where the job ran.
 Finished chunks are checkpointed, so a killed or preempted job resumes where it stopped."""
 import shutil
 import sys
@@ -16,11 +17,12 @@ group = with_chosen_rates(Group.from_dict(snakemake.params.group), chosen_rates(
 cfg = {"seed": snakemake.params.seed, "data": snakemake.params.data}
 device, env = start_job(snakemake.params.device, snakemake.threads)
 print(f"evaluate {group.name}: {group.num_runs} runs in {len(group.stacks)} stacks, {group.steps} steps; {env}")
-runs, curves = train_group(group, cfg, device, snakemake.params.max_stack,
-                           checkpoint_dir=snakemake.params.checkpoint_dir, log=print)
+runs, curves, layers = train_group(group, cfg, device, snakemake.params.max_stack,
+                                   checkpoint_dir=snakemake.params.checkpoint_dir, log=print, test=True)
 print(runs.groupby(["activation", "optimizer"])["status"].value_counts().unstack(fill_value=0).to_string())
 print(f"training wall time {runs['wall_time_s'].sum():.1f} s")
 write_parquet(runs, snakemake.output.runs)
 write_parquet(curves, snakemake.output.curves)
+write_parquet(layers, snakemake.output.layers)
 write_json(env, snakemake.output.job)
 shutil.rmtree(snakemake.params.checkpoint_dir, ignore_errors=True)  # the tables now hold it all

@@ -16,7 +16,7 @@ print(f"tune {group.name}: {group.num_runs} runs in the initial grid, {len(group
 
 
 def train(g):
-    runs, _ = train_group(g, cfg, device, snakemake.params.max_stack,
+    runs, _, _ = train_group(g, cfg, device, snakemake.params.max_stack,
                           checkpoint_dir=snakemake.params.checkpoint_dir, log=print)
     return runs
 

@@ -1,0 +1,61 @@
+"""Test-split metrics of a predictive distribution: accuracy, NLL, Brier score and ECE.
+
+For N examples with probabilities p_i (C classes), true class y_i, confidence
+c_i = max_k p_ik and prediction k_i = argmax_k p_ik:
+
+    accuracy = (1/N) sum_i [k_i = y_i]
+    NLL      = -(1/N) sum_i log p_{i y_i}
+    Brier    = (1/N) sum_i sum_k (p_ik - [k = y_i])^2          (the multi-class form, in [0, 2])
+    ECE      = sum_b (n_b / N) |acc_b - conf_b|                (Guo et al. 2017)
+
+where bin b of ``BINS`` = 15 equal-width bins holds the examples with c_i in
+((b - 1)/15, b/15], and acc_b, conf_b are the mean correctness and confidence
+there. Every metric is a sum over examples, so :class:`CalibrationSums` adds
+blocks of examples for K runs at once and divides at the end.
+"""
+
+from __future__ import annotations
+
+import torch
+
+BINS = 15
+
+
+class CalibrationSums:
+    """Running sums for K runs; :meth:`add` a block of log-probabilities, :meth:`result` the metrics."""
+
+    def __init__(self, K: int, device: torch.device | str = "cpu", bins: int = BINS):
+        self.bins = bins
+        f64 = dict(dtype=torch.float64, device=device)
+        self.n = 0
+        self.correct, self.nll, self.brier = (torch.zeros(K, **f64) for _ in range(3))
+        self.bin_conf, self.bin_correct = torch.zeros(K, bins, **f64), torch.zeros(K, bins, **f64)
+
+    def add(self, logp: torch.Tensor, y: torch.Tensor) -> None:
+        """``logp`` (K, n, C) log-probabilities, ``y`` (n,) true classes."""
+        K, n, _ = logp.shape
+        p = logp.exp()
+        conf, pred = p.max(-1)                                                   # (K, n)
+        hit = (pred == y).to(torch.float64)
+        yk = y.expand(K, n).unsqueeze(-1)
+        self.correct += hit.sum(1)
+        self.nll -= logp.gather(-1, yk).squeeze(-1).to(torch.float64).sum(1)
+        sq = (p * p).sum(-1) - 2 * p.gather(-1, yk).squeeze(-1) + 1              # sum_k (p_k - t_k)^2
+        self.brier += sq.to(torch.float64).sum(1)
+        b = (conf.to(torch.float64) * self.bins).ceil().long().clamp_(1, self.bins) - 1   # right-closed bins
+        self.bin_conf.scatter_add_(1, b, conf.to(torch.float64))
+        self.bin_correct.scatter_add_(1, b, hit)
+        self.n += n
+
+    def result(self) -> dict[str, torch.Tensor]:
+        """Per run (K,): acc, nll, brier, ece."""
+        n = self.n
+        return {"acc": self.correct / n, "nll": self.nll / n, "brier": self.brier / n,
+                "ece": (self.bin_correct - self.bin_conf).abs().sum(1) / n}
+
+
+def calibration_metrics(probs: torch.Tensor, y: torch.Tensor, bins: int = BINS) -> dict[str, float]:
+    """The four metrics of one model's probabilities ``probs`` (N, C) for true classes ``y`` (N,)."""
+    sums = CalibrationSums(1, probs.device, bins)
+    sums.add(probs.log().unsqueeze(0), y)
+    return {k: float(v[0]) for k, v in sums.result().items()}

@@ -1,0 +1,112 @@
+"""Published results beside ours: ``results/literature.parquet``.
+
+Each entry of :data:`PAPERS` states one published claim in a line, the setting
+it was measured in, the row of our claims table (``experiments.claims``) that
+measures the closest thing here, and what the claim predicts for that number:
+
+- ``("below", t)`` / ``("above", t)``: the claim predicts our estimate below / above t;
+- ``("within", a, b)``: it predicts the estimate in [a, b] (e.g. "comparable": a small band around 0).
+
+The verdict reads our 95% interval: **agree** when it lies wholly where the claim
+predicts, **disagree** when wholly on the other side, **inconclusive** when it
+straddles the boundary; **not comparable** when the settings differ in what the
+claim is about (said in ``why``), and **not measured** when the loss or setting
+was not swept in this run.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from . import columns
+
+PAPERS = [
+    dict(paper="Golik, Doetsch & Ney 2013",
+         claim="From a random start, squared error on softmax outputs trains to a worse result than cross-entropy "
+               "(it can match it when started from a cross-entropy-trained net).",
+         their_setting="DNN acoustic models for speech recognition (thousands of tied states), SGD.",
+         our_claim="test.test_acc.mse_softmax_vs_cross_entropy", expect=("below", 0.0),
+         our_setting="MSE on softmax minus cross-entropy, test accuracy, every problem of the sweep (random start)."),
+    dict(paper="Glorot & Bengio 2010",
+         claim="The quadratic cost has more plateaus than the log-likelihood (cross-entropy) cost: training with it "
+               "is slower.",
+         their_setting="MLPs of up to 5 hidden layers of 1,000 units on Shapeset-3x2, MNIST, CIFAR-10; SGD.",
+         our_claim="speed_ratio.mse_softmax_vs_cross_entropy.sgd", expect=("above", 1.0),
+         our_setting="Steps to the target, MSE on softmax over cross-entropy, SGD at tuned rates (ratio)."),
+    dict(paper="Glorot & Bengio 2010",
+         claim="With the standard initialisation, back-propagated gradients shrink towards the input, yet the "
+               "weight gradients stay of roughly the same size across layers.",
+         their_setting="tanh MLPs of 5 hidden layers, standard U[-1/sqrt(n), 1/sqrt(n)] initialisation, at the "
+                       "start of training.",
+         our_claim="depth.grad_ratio_init.mnist1d.tanh.sgd.cross_entropy", expect=("within", 0.5, 2.0),
+         our_setting="5 tanh layers on MNIST-1D, the same initialisation: ||dL/dW_1|| / ||dL/dW_out|| at step 0 "
+                     "(\"roughly the same\": within a factor 2)."),
+    dict(paper="Janocha & Czarnecki 2017",
+         claim="Squared (L2) loss on softmax outputs is a sound classification objective, reaching accuracy close "
+               "to log loss.",
+         their_setting="MLPs and a convnet on MNIST and CIFAR-10, Adam; 13 losses compared.",
+         our_claim="test.test_acc.mse_softmax_vs_cross_entropy", expect=("within", -0.02, 0.02),
+         our_setting="MSE on softmax minus cross-entropy, test accuracy (\"close\": within 2 points)."),
+    dict(paper="Hui & Belkin 2021",
+         claim="The square loss on logits (rescaled for many classes) classifies as accurately as cross-entropy "
+               "or better.",
+         their_setting="Tuned architectures on NLP, speech and vision benchmarks (10 to 1,000+ classes).",
+         our_claim="test.test_acc.mse_logits_vs_cross_entropy", expect=("above", -0.01),
+         our_setting="Square loss on logits (k = 1, M = 1) minus cross-entropy, test accuracy (\"as accurate\": "
+                     "not more than 1 point worse)."),
+    dict(paper="Lin et al. 2017",
+         claim="Focal loss lets a dense one-stage detector train despite extreme foreground-background imbalance, "
+               "beating cross-entropy.",
+         their_setting="RetinaNet on COCO: per-class sigmoid focal loss with alpha = 0.25, ~1:1,000 imbalance.",
+         our_claim="test.test_acc.focal_vs_cross_entropy", expect=("above", 0.0), comparable=False,
+         why_not="Our classes are balanced and our focal loss is the softmax form without alpha: the easy "
+                 "negatives it down-weights barely exist here.",
+         our_setting="Softmax focal loss (gamma 2) minus cross-entropy, test accuracy, balanced classes."),
+    dict(paper="Müller, Kornblith & Hinton 2019",
+         claim="Label smoothing improves calibration: a lower expected calibration error than hard targets.",
+         their_setting="ResNets and Transformers on CIFAR-100, ImageNet and WMT; ECE with 15 bins.",
+         our_claim="test.test_ece.cross_entropy_ls_vs_cross_entropy", expect=("below", 0.0),
+         our_setting="Label-smoothed minus plain cross-entropy, ECE (15 bins) on the test split."),
+]
+
+
+def verdict(expect: tuple, lo: float, hi: float) -> tuple[str, str]:
+    """(verdict, why) of an interval [lo, hi] against what a claim predicts."""
+    kind = expect[0]
+    if kind in ("below", "above"):
+        t = expect[1]
+        inside, outside = (hi < t, lo > t) if kind == "below" else (lo > t, hi < t)
+        where = f"{kind} {t:g}"
+    elif kind == "within":
+        a, b = expect[1:]
+        inside, outside = a <= lo and hi <= b, hi < a or lo > b
+        where = f"within [{a:g}, {b:g}]"
+    else:
+        raise ValueError(f"unknown expectation {expect!r}")
+    if inside:
+        return "agree", f"the whole 95% interval [{lo:.3g}, {hi:.3g}] is {where}, as the claim predicts"
+    if outside:
+        return "disagree", f"the whole 95% interval [{lo:.3g}, {hi:.3g}] is outside {where}"
+    return "inconclusive", f"the 95% interval [{lo:.3g}, {hi:.3g}] reaches both sides of {where}"
+
+
+def literature_table(claims: pd.DataFrame) -> pd.DataFrame:
+    """One row per entry of :data:`PAPERS` (``columns.LITERATURE``), our number from ``claims``."""
+    by_id = claims.set_index("claim")
+    rows = []
+    for p in PAPERS:
+        row = {k: p[k] for k in ("paper", "claim", "their_setting", "our_claim", "our_setting")}
+        if p["our_claim"] not in by_id.index:
+            row.update(estimate=math.nan, ci_low=math.nan, ci_high=math.nan, verdict="not measured",
+                       why="the loss or setting it needs was not swept in this run")
+        else:
+            c = by_id.loc[p["our_claim"]]
+            row.update(estimate=float(c["estimate"]), ci_low=float(c["ci_low"]), ci_high=float(c["ci_high"]))
+            v, why = verdict(p["expect"], row["ci_low"], row["ci_high"])
+            if not p.get("comparable", True):
+                v, why = "not comparable", p["why_not"] + f" (Our measurement: {why}.)"
+            row.update(verdict=v, why=why)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=columns.LITERATURE)
