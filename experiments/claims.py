@@ -237,8 +237,9 @@ def depth_claims(layers: pd.DataFrame) -> list[dict]:
 
 
 def claims_table(runs: pd.DataFrame, summary: pd.DataFrame, tuning: pd.DataFrame,
-                 layers: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Every headline claim about convergence, one row each (``columns.CLAIMS``)."""
+                 layers: pd.DataFrame | None = None, matched: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Every headline claim about convergence, one row each (``columns.CLAIMS``). ``matched``: problems x
+    losses, steps at cross-entropy's tuned effective rate (``tables.matched_rate_costs``)."""
     rows = [tuning_claim(tuning)]
     per_scale = _costs(summary, by_scale=True)
     for opt in sorted(summary["optimizer"].unique()):
@@ -246,6 +247,12 @@ def claims_table(runs: pd.DataFrame, summary: pd.DataFrame, tuning: pd.DataFrame
         for slow in ("mse_sigmoid", "mse_softmax"):
             r = ratio_claim(f"speed_ratio.{slow}_vs_cross_entropy.{opt}", c, slow, "cross_entropy",
                             f"Under {OPT_LABELS.get(opt, opt)} at tuned rates")
+            if r is not None:
+                rows.append(r)
+    if matched is not None and not matched.empty:
+        for loss in [x for x in matched.columns if x != "cross_entropy"]:
+            r = ratio_claim(f"effective_rate.{loss}_vs_cross_entropy", matched, loss, "cross_entropy",
+                            "At cross-entropy's tuned effective rate (tuning seeds, SGD)")
             if r is not None:
                 rows.append(r)
     rows += reach_claims(runs)

@@ -182,6 +182,40 @@ def depth_figure(layers: pd.DataFrame):
                     col="activation", row="when", row_order=["initialisation", "end of training"], kind="line",
                     estimator="median", errorbar=("ci", 95), marker="o", height=2.4, aspect=1.2,
                     facet_kws={"sharey": False})
-    g.set(yscale="log")
+    _log_y_where_positive(g, d, "grad_norm", ["when", "activation"])
+    g.set_titles("{col_name}, {row_name}")
     g.set_axis_labels("layer (1 = input side)", "||dL/dW|| (minibatch)")
     return g.figure
+
+
+def effective_rate_figure(eff: pd.DataFrame):
+    """Median steps to the target (tuning seeds) against the effective rate (rate x ||dL/dz|| at step 0),
+    a line per loss, a panel per dataset (columns) and activation (rows); the tuned rate of each loss
+    marked; a missed target is a gap in its line. Pass one optimiser's rows (``tables.effective_rate_table``)."""
+    d = eff.copy()
+    d["loss"] = d["loss"].map(LOSS_LABELS).fillna(d["loss"])
+    d["steps"] = d["median_steps_to_target"].where(np.isfinite(d["median_steps_to_target"]))
+    order = [v for v in LOSS_LABELS.values() if v in set(d["loss"])]
+    g = sns.relplot(data=d, x="effective_lr", y="steps", hue="loss", hue_order=order, col="dataset",
+                    row="activation", kind="line", marker="o", markersize=3, height=2.3, aspect=1.4,
+                    facet_kws={"sharey": False})
+    for (act, ds), ax in g.axes_dict.items():
+        chosen = d[(d["activation"] == act) & (d["dataset"] == ds) & d["chosen"]]
+        ax.scatter(chosen["effective_lr"], chosen["steps"], s=40, facecolors="none", edgecolors="black", zorder=3)
+    g.set(xscale="log")
+    _log_y_where_positive(g, d, "steps", ["activation", "dataset"])
+    g.set_titles("{col_name}, {row_name}")
+    g.set_axis_labels("effective rate (rate × ||dL/dz|| at step 0)", "steps to target (median)")
+    return g.figure
+
+
+def _log_y_where_positive(g, d: pd.DataFrame, y: str, facets: list[str]) -> None:
+    """A log y axis on every panel of ``g`` that holds a positive value of ``y`` (matplotlib refuses a log
+    axis with none: e.g. a panel where every run missed the target); the others stay linear and empty."""
+    for key, ax in g.axes_dict.items():
+        key = key if isinstance(key, tuple) else (key,)
+        sel = np.ones(len(d), dtype=bool)
+        for col, value in zip(facets, key):
+            sel &= (d[col] == value).to_numpy()
+        if (d.loc[sel, y] > 0).any():
+            ax.set_yscale("log")

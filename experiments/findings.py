@@ -233,3 +233,22 @@ def mnist1d_finding(runs: pd.DataFrame) -> str:
             f"Greydanus (2020), a 2-hidden-layer ReLU network of 100 units trained with Adam for thousands of "
             f"steps of batch 100. Our budget is a fixed, short one ({steps * batch / 3000:.1f} epochs of 3,000 "
             f"training signals), chosen to compare losses at equal cost, not to reach the published accuracy.")
+
+
+def matched_rate_finding(claims: pd.DataFrame, label=lambda loss: loss) -> str:
+    """The ranking at equal effective rate: each loss's steps over cross-entropy's at cross-entropy's tuned
+    effective rate (the ``effective_rate.*`` claims), in one sentence."""
+    rows = claims[claims["claim"].str.startswith("effective_rate.")]
+    if rows.empty:
+        return absent("comparison at equal effective rate", "SGD or cross-entropy was not swept, or no loss's "
+                                                            "tried rates reach cross-entropy's tuned effective rate")
+    parts = []
+    for r in rows.sort_values("estimate").itertuples():
+        loss = r.claim.removeprefix("effective_rate.").removesuffix("_vs_cross_entropy")
+        same = ", no difference resolved" if r.ci_low <= 1 <= r.ci_high else ""
+        est = "∞" if np.isinf(r.estimate) else f"{r.estimate:.3g}"
+        parts.append(f"{label(loss)} {est}× ([{r.ci_low:.3g}, {r.ci_high:.3g}], {r.n} problems{same})")
+    return ("At equal effective rate — every loss at cross-entropy's tuned effective rate on the same problem, "
+            "read off its own tried rates (tuning seeds, SGD, linear in log-log between the two rates around "
+            "it) — the steps to the target relative to cross-entropy are: " + "; ".join(parts) + ". A loss "
+            "whose tried rates do not reach that effective rate is left out of that problem.")

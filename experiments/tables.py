@@ -336,3 +336,51 @@ def amp_table(amp: pd.DataFrame) -> pd.DataFrame:
         "lr": g["lr"].first(),
     })
     return out.reset_index()
+
+
+def effective_rate_table(tuning: pd.DataFrame, curves: pd.DataFrame, setting: dict) -> pd.DataFrame:
+    """Every rate the tune stage tried in ``setting``, on the effective-rate axis: per configuration
+    and rate, ``effective_lr`` = rate x the configuration's median ||dL/dz|| at step 0 (over evaluation
+    runs; step 0 does not depend on the rate) and the median steps to the target on the tuning seeds
+    (+inf: most missed), with ``chosen`` marking the tuned rate."""
+    keys = [k for k in columns.CONFIG_KEYS if k != "lr"]
+    g0 = in_setting(curves[curves["step"] == 0], setting).groupby(keys, dropna=False)["grad_norm_logits"].median()
+    t = in_setting(tuning, setting).merge(g0.rename("g0").reset_index(), on=keys)
+    t["effective_lr"] = t["lr"] * t["g0"]
+    return t[keys + ["lr", "g0", "effective_lr", "median_steps_to_target", "chosen"]].sort_values(keys + ["lr"])
+
+
+def steps_at(points: pd.DataFrame, effective_lr: float) -> float:
+    """Steps to the target at ``effective_lr``, linear in log-log between the two tried rates around it
+    (``points``: one configuration's effective_lr and median_steps_to_target); +inf when either
+    neighbour missed the target; NaN outside the rates tried."""
+    p = points.sort_values("effective_lr")
+    x, y = np.log(p["effective_lr"].to_numpy(float)), p["median_steps_to_target"].to_numpy(float)
+    t = np.log(effective_lr)
+    if len(x) == 0 or t < x[0] - 1e-9 or t > x[-1] + 1e-9:
+        return np.nan
+    i = int(np.clip(np.searchsorted(x, t), 1, len(x) - 1)) if len(x) > 1 else 0
+    if len(x) == 1 or abs(t - x[i]) < 1e-9:
+        return float(y[i])
+    lo, hi = y[i - 1], y[i]
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return np.inf
+    w = (t - x[i - 1]) / (x[i] - x[i - 1])
+    return float(np.exp((1 - w) * np.log(lo) + w * np.log(hi)))
+
+
+def matched_rate_costs(eff: pd.DataFrame, reference: str = "cross_entropy") -> pd.DataFrame:
+    """Problems x losses: each loss's steps to the target (tuning seeds) at ``reference``'s tuned
+    effective rate on that problem, read off its own tried rates by :func:`steps_at`."""
+    problem = [k for k in columns.CONFIG_KEYS if k not in ("loss", "lr")]
+    rows = []
+    for key, sub in eff.groupby(problem, dropna=False, sort=True):
+        ref = sub[(sub["loss"] == reference) & sub["chosen"]]
+        if ref.empty:
+            continue
+        target = float(ref["effective_lr"].iloc[0])
+        row = dict(zip(problem, key))
+        for loss, pts in sub.groupby("loss"):
+            row[loss] = steps_at(pts, target)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index(problem) if rows else pd.DataFrame()

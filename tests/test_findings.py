@@ -101,3 +101,13 @@ def test_depth_calibration_and_mnist1d_findings():
     text = findings.mnist1d_finding(runs)
     assert "hidden layers 64," in text and "**51.0%**" in text and "**68%**" in text
     assert findings.mnist1d_finding(runs.assign(dataset="digits")).startswith("*No MNIST-1D result")
+
+
+def test_matched_rate_finding_lists_each_loss_and_says_no_difference():
+    claims = pd.DataFrame([
+        {"claim": "effective_rate.mse_sigmoid_vs_cross_entropy", "estimate": 1.6, "ci_low": 1.4, "ci_high": 2.1, "n": 6},
+        {"claim": "effective_rate.focal_vs_cross_entropy", "estimate": 0.99, "ci_low": 0.7, "ci_high": 1.3, "n": 8},
+        {"claim": "best_loss.sgd", "estimate": 1.0, "ci_low": 1.0, "ci_high": 1.0, "n": 8}])
+    text = findings.matched_rate_finding(claims)
+    assert "focal 0.99× ([0.7, 1.3], 8 problems, no difference resolved); mse_sigmoid 1.6× ([1.4, 2.1], 6 problems)" in text
+    assert findings.matched_rate_finding(claims.iloc[2:]).startswith("*No comparison at equal effective rate")

@@ -182,3 +182,29 @@ def test_layer_ratios_and_depth_table_by_hand():
     assert t.loc[1, "grad_ratio_init"] == pytest.approx(0.5) and t.loc[1, "runs"] == 2   # median of 0.25, 0.75
     assert t.loc[2, "saturated_end"] == pytest.approx(0.5)
     assert depth_table(layers[layers["hidden"] == "8"]).empty                           # one depth: no comparison
+
+
+def test_effective_rate_view_by_hand():
+    """Two losses on one problem: B's gradient at step 0 is a tenth of A's, so its rates sit a decade lower on
+    the effective-rate axis; at A's tuned effective rate B's steps are read between its two tried rates."""
+    from experiments.tables import effective_rate_table, matched_rate_costs, steps_at
+
+    base = dict(dataset="d", activation="relu", hidden="64", optimizer="sgd", learn_scale=False, logit_scale=1.0)
+    tuning = pd.DataFrame([dict(base, loss=l, lr=lr, median_steps_to_target=s, chosen=c)
+                           for l, lr, s, c in [("cross_entropy", 0.1, 40.0, False), ("cross_entropy", 1.0, 10.0, True),
+                                               ("B", 1.0, 100.0, False), ("B", 10.0, 25.0, True),
+                                               ("C", 0.01, np.inf, False), ("C", 0.1, np.inf, True)]])
+    curves = pd.DataFrame([dict(base, loss=l, lr=0.5, seed=s, step=0, grad_norm_logits=g)
+                           for l, g in [("cross_entropy", 1.0), ("B", 0.1), ("C", 1.0)] for s in range(3)])
+    eff = effective_rate_table(tuning, curves, {"optimizer": "sgd"})
+    assert eff.set_index(["loss", "lr"]).loc[("B", 10.0), "effective_lr"] == pytest.approx(1.0)
+    # A's tuned effective rate is 1.0 x 1.0 = 1.0; B's tried effective rates are 0.1 and 1.0: exactly its 25 steps
+    costs = matched_rate_costs(eff)
+    assert costs["cross_entropy"].iloc[0] == 10.0 and costs["B"].iloc[0] == 25.0
+    assert np.isnan(costs["C"].iloc[0])                       # C's tried rates stop at 0.1: outside
+    # halfway (in log) between 0.1 (100 steps) and 1.0 (25 steps): sqrt(100 x 25) = 50
+    pts = eff[eff["loss"] == "B"]
+    assert steps_at(pts, 10 ** -0.5) == pytest.approx(50.0)
+    assert np.isnan(steps_at(pts, 2.0))
+    with_miss = pts.assign(median_steps_to_target=[np.inf, 25.0])
+    assert steps_at(with_miss, 10 ** -0.5) == np.inf

@@ -5,7 +5,8 @@ import sys
 from experiments.claims import claims_table
 from experiments.literature import literature_table
 from experiments.storage import write_parquet
-from experiments.tables import concat_parquet, performance_profile, summary_table
+from experiments.tables import (concat_parquet, effective_rate_table, matched_rate_costs, performance_profile,
+                                shown_setting, summary_table)
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
 runs = concat_parquet(snakemake.input.runs)
@@ -15,7 +16,11 @@ tuning = concat_parquet(snakemake.input.tuning)
 tuning_runs = concat_parquet(snakemake.input.tuning_runs)
 summary = summary_table(runs, tuning)
 profile = performance_profile(runs, summary)
-claims = claims_table(runs, summary, tuning, layers)
+# the effective-rate view: the tried rates times each configuration's step-0 gradient, SGD only (an SGD step
+# moves the logits by about rate x ||dL/dz||; Adam's step does not scale with the gradient)
+setting = {**shown_setting(runs), "optimizer": "sgd"}
+matched = matched_rate_costs(effective_rate_table(tuning, curves, setting)) if "sgd" in set(runs["optimizer"]) else None
+claims = claims_table(runs, summary, tuning, layers, matched)
 print(f"{len(runs)} runs, {len(curves)} curve rows, {len(summary)} configurations, "
       f"{len(tuning)} rates tried, {int(tuning['at_edge'].sum())} chosen at an edge")
 print(runs["status"].value_counts().to_string())
