@@ -27,6 +27,7 @@ some steps and training went on).
 from __future__ import annotations
 
 import itertools
+import math
 
 import pandas as pd
 import torch
@@ -53,7 +54,8 @@ def train_amp(cfg: dict, dtype: str, implementation: str, scaler: bool, logit_sc
     seed = derive_seed(cfg["seed"], "amp", replicate)
     params = init_params([ds.num_features, 64, ds.num_classes], [seed], device)
     scale = torch.tensor([logit_scale], device=device)
-    lr = a["lr"][optimizer] / logit_scale ** RATE_POWER[optimizer]
+    shrink = logit_scale ** RATE_POWER[optimizer]
+    lr = a["lr"][optimizer] / shrink if shrink > 0 else math.inf   # a scale so small its square underflows
     opt = (torch.optim.SGD if optimizer == "sgd" else torch.optim.Adam)(params, lr=lr)
     gs = torch.amp.GradScaler(device) if scaler else None
     idx = batch_indices(len(y), a["steps"], 64, seed)

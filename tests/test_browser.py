@@ -20,8 +20,10 @@ from experiments.render import quarto_path, render_report
 pytestmark = pytest.mark.workflow
 
 CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
-SECTIONS = ["Summary", "Setup", "The lecture, reproduced", "Why MSE with sigmoid learns slowly", "Convergence",
-            "Numerical overflow", "Failures", "Methods and provenance"]
+SECTIONS = ["Summary", "Setup", "The lecture, reproduced", "Why MSE with sigmoid learns slowly",
+            "Depth: where the gradient vanishes", "Convergence", "Calibration on the test split",
+            "MNIST-1D beside its paper", "Beside the literature", "Numerical overflow", "Failures",
+            "Methods and provenance"]
 RAW = ["{python}", "#|", ":::", "{{", "{%", "```", "{=html}"]
 
 

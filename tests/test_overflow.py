@@ -170,3 +170,12 @@ def test_amp_training_with_a_rate_past_float32_is_a_row_not_a_crash():
                                                          "steps": 3, "lr": {"sgd": 1e300}}}})
     t = run_amp_training(cfg)
     assert len(t) == 6 and set(t["status"]) == {"nonfinite"} and (t["first_nonfinite_step"] == 0).all()
+
+
+def test_amp_training_at_a_scale_whose_square_underflows_is_a_row():
+    """lr / s^2 with s = 5e-324 divides by zero (found by the generated-config test): an infinite rate, and
+    a run that breaks at its first update is a row with its status."""
+    cfg = validate_config({"overflow": {"amp_training": {"dtypes": ["float32"], "logit_scales": [5e-324],
+                                                         "seeds": [0], "steps": 2}}})
+    t = run_amp_training(cfg)
+    assert len(t) == 4 and np.isinf(t["lr"]).all() and set(t["status"]) == {"nonfinite"}
