@@ -82,3 +82,10 @@ TIMING_COLUMNS = ["wall_time_s", "started_at"]
 
 # Run status values, in order of precedence (an earlier one wins).
 STATUSES = ["nonfinite", "diverged", "not_reached", "ok"]
+
+
+def run_status(nonfinite: bool, diverged: bool, reached: bool) -> str:
+    """A run's status: the first of ``STATUSES`` whose condition holds (a NaN/inf beats a divergence,
+    which beats a missed target)."""
+    holds = {"nonfinite": nonfinite, "diverged": diverged, "not_reached": not reached, "ok": True}
+    return next(s for s in STATUSES if holds[s])

@@ -1,6 +1,7 @@
 """Validate a sweep configuration against the JSON schema, before any job runs.
 
-The schema (``workflow/schemas/config.schema.yaml``) is the single source of
+The schema (``experiments/config.schema.yaml``, package data: found after a plain
+``pip install .`` too) is the single source of
 keys, allowed values and defaults. :func:`validate_config` fills defaults,
 checks the whole document, and raises :class:`ConfigError` whose message is one
 line naming the offending key and what is allowed, e.g.::
@@ -25,7 +26,7 @@ import yaml
 
 from .sweep import axis_values
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
+SCHEMA_PATH = Path(__file__).resolve().parent / "config.schema.yaml"
 
 
 class ConfigError(ValueError):
@@ -46,6 +47,20 @@ def _fill_defaults(instance: Any, schema: dict) -> None:
             instance[key] = copy.deepcopy(sub["default"])
         if key in instance:
             _fill_defaults(instance[key], sub)
+
+
+def _in_schema_order(instance: Any, schema: dict) -> Any:
+    """``instance`` with every mapping's keys in the schema's order (free names, e.g. studies, as given):
+    Snakemake compares params as written, so two files that differ only in key order must give one config."""
+    if not isinstance(instance, dict) or schema.get("type") != "object":
+        return instance
+    props = schema.get("properties", {})
+    extra = schema.get("additionalProperties")
+    out = {k: _in_schema_order(instance[k], props[k]) for k in props if k in instance}
+    for k in instance:
+        if k not in props:
+            out[k] = _in_schema_order(instance[k], extra) if isinstance(extra, dict) else instance[k]
+    return out
 
 
 def _key_path(error: jsonschema.ValidationError) -> str:
@@ -114,7 +129,7 @@ def validate_config(config: dict, schema: dict | None = None) -> dict:
         )
     _check_splits(cfg)
     _check_tuning(cfg["convergence"])
-    return cfg
+    return _in_schema_order(cfg, schema)
 
 
 def _check_tuning(cv: dict) -> None:
@@ -158,6 +173,33 @@ def _check_splits(cfg: dict) -> None:
                 f"config error: {key}: with {n:,} examples, {c} classes, data.test_fraction {t:g} and "
                 f"data.val_fraction {v:g}, {name} splits into {n_train:,} training, {n_val:,} validation and "
                 f"{n_test:,} test examples; a stratified split needs at least {c} (one per class) in each")
+
+
+# Where and how a job runs, not what it computes: kept out of the params Snakemake tracks for reruns
+# (scripts read them from ``snakemake.config``), so changing one reruns nothing. Paths into the config.
+EXECUTION_KEYS = {"device": ("device",), "max_stack": ("convergence", "max_stack"), "data_root": ("data", "root")}
+
+
+def execution_settings(cfg: dict) -> dict:
+    """``{"device", "max_stack", "data_root"}`` of a validated config."""
+    out = {}
+    for name, path in EXECUTION_KEYS.items():
+        node = cfg
+        for key in path:
+            node = node[key]
+        out[name] = node
+    return out
+
+
+def science_config(cfg: dict) -> dict:
+    """A deep copy of a validated config without its execution settings: what the results depend on."""
+    out = copy.deepcopy(cfg)
+    for path in EXECUTION_KEYS.values():
+        node = out
+        for key in path[:-1]:
+            node = node[key]
+        node.pop(path[-1], None)
+    return out
 
 
 def config_hash(config: dict) -> str:

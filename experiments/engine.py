@@ -50,6 +50,10 @@ SHARED_MIN_FEATURES = 256   # CPU: share first-layer GEMMs from this input width
 # and the input gradients of layers 2..L (sum 2 n_{l-1} n_l; none into the data).
 MODEL_FLOPS: Counter = Counter()
 
+# The optimisers, per run (the schema's convergence.optimizers enum is this list): the update u in
+# theta <- theta - lr_k u (see StackedMLP._update).
+OPTIMIZERS = {"sgd": "u = g", "adam": "u = m^/(sqrt(v^) + 1e-8), beta = (0.9, 0.999): torch's fused Adam kernel"}
+
 EVAL_BLOCK_BYTES = 16 << 20  # activations of one evaluation block, all runs of the chunk (GEMMs whose
                              # output stays in cache: 130 vs 80 GFLOP/s at 8 MB vs 28 MB, one thread)
 
@@ -103,6 +107,8 @@ class StackedMLP:
         self.W = weights                                          # [(K, n_l, n_{l-1} + 1)]
         self.activations, self.optimizers, self.data_groups = activations, optimizers, data_groups
         self.K = weights[0].shape[0]
+        if unknown := sorted(set(optimizers) - set(OPTIMIZERS)):
+            raise ValueError(f"unknown optimizer(s) {unknown}; valid: {list(OPTIMIZERS)}")
         self.log_scale, self.learn, self.lr = log_scale, learn, lr  # (K,) each
         self.act_ranges = ranges(activations)
         self.opt_ranges = ranges(optimizers)

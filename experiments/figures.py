@@ -10,6 +10,7 @@ import seaborn as sns
 
 from . import columns
 from .losses import LOSS_LABELS
+from .overflow import AXES
 
 
 def convergence_figure(curves: pd.DataFrame, metric: str = "val_acc"):
@@ -49,9 +50,7 @@ def profile_figure(profile: pd.DataFrame):
     return fig
 
 
-# What the value v on each probe axis means (see experiments.overflow.probe_logits).
-AXIS_LABELS = {"gap": "logit gap v (z = 0, z_y = -v)", "max_logit": "max logit v (z = v, z_y = v - 1)",
-               "lecture": "scale v of the lecture's x @ w.T"}
+AXIS_LABELS = AXES   # what the value v on each probe axis means (overflow.probe_logits)
 OUTCOME_COLOURS = {"loss and gradient finite": "#4c72b0", "gradient non-finite": "#dd8452",
                    "loss non-finite": "#c44e52"}
 

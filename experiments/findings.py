@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from . import columns
 from .gradients import gradient_at
 from .stats import bootstrap_ci
 
@@ -133,7 +134,7 @@ def overflow_finding(thresholds: pd.DataFrame) -> str:
 def failure_finding(runs: pd.DataFrame, divergence_factor: float) -> str:
     """Counts per status over ``runs`` (tuning and evaluation runs together when ``stage`` is a column)."""
     counts = runs["status"].value_counts()
-    n = {x: int(counts.get(x, 0)) for x in ["nonfinite", "diverged", "not_reached", "ok"]}
+    n = {x: int(counts.get(x, 0)) for x in columns.STATUSES}
     stages = ""
     if "stage" in runs:
         per = runs["stage"].value_counts()

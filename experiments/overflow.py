@@ -40,7 +40,9 @@ DTYPES = {
     "float32": torch.float32,
     "float64": torch.float64,
 }
-AXES = ["gap", "max_logit", "lecture"]
+# The probe axes: what the value v on each means (the schema's overflow.axes enum is this list).
+AXES = {"gap": "logit gap v (z = 0, z_y = -v)", "max_logit": "max logit v (z = v, z_y = v - 1)",
+        "lecture": "scale v of the lecture's x @ w.T"}
 
 
 def _onehot(y, z):
@@ -131,7 +133,7 @@ def probe_logits(axis: str, values: np.ndarray, num_classes: int, seed: int = 0)
         z = v.expand(n, num_classes).clone()
         z[rows, y] = v[:, 0] - 1
     else:
-        raise ValueError(f"unknown axis {axis!r}; valid: {AXES}")
+        raise ValueError(f"unknown axis {axis!r}; valid: {list(AXES)}")
     return z, y
 
 
@@ -208,11 +210,11 @@ def dense_grid(around: list[float], lo: float, hi: float, width: float = 0.05, p
     return d[(d >= lo) & (d <= hi)]
 
 
-def run_probes(cfg: dict, device: str = "cpu") -> pd.DataFrame:
-    """Every implementation x dtype x class count x axis x autocast of the config,
-    on the log grid plus a dense grid around each predicted threshold."""
-    from .thresholds import predictions  # thresholds imports this module
-
+def run_probes(cfg: dict, device: str = "cpu", predict=None) -> pd.DataFrame:
+    """Every implementation x dtype x class count x axis x autocast of the config, on the log grid
+    plus, with ``predict`` (``fn(implementation, dtype, num_classes, axis, seed) -> [thresholds]``,
+    e.g. :func:`thresholds.predicted_thresholds`), a dense grid around each predicted threshold.
+    The predictor is passed in: thresholds imports this module, never the other way round."""
     ov = cfg["overflow"]
     base = log_grid(ov["gap_min"], ov["gap_max"], ov["points_per_decade"])
     frames = []
@@ -223,7 +225,7 @@ def run_probes(cfg: dict, device: str = "cpu") -> pd.DataFrame:
                     for ac in ov["autocast"]:
                         if ac and dtype not in ("float16", "bfloat16"):
                             continue  # autocast only ever lowers to a half format
-                        guesses = [p.threshold for p in predictions(impl, dtype, c, axis, cfg["seed"])]
+                        guesses = predict(impl, dtype, c, axis, cfg["seed"]) if predict else []
                         values = np.unique(np.concatenate([base, dense_grid(guesses, base[0], base[-1])]))
                         z64, y = probe_logits(axis, values, c, cfg["seed"])
                         out = probe_batch(impl, dtype, z64, y, autocast=ac, device=device)

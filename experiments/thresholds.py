@@ -172,6 +172,11 @@ def predictions(implementation: str, dtype: str, c: int, axis: str, seed: int = 
     return sorted(out, key=lambda p: p.threshold)
 
 
+def predicted_thresholds(implementation: str, dtype: str, c: int, axis: str, seed: int = 0) -> list[float]:
+    """Where :func:`predictions` says the probe breaks: the axis values the probe samples densely."""
+    return [p.threshold for p in predictions(implementation, dtype, c, axis, seed)]
+
+
 RULE_TEXT = {
     "logit_overflow": "a logit reaches the largest finite value X and rounds to inf",
     "loss_overflow": "the loss value itself exceeds the largest finite value X",
@@ -184,12 +189,14 @@ RULE_TEXT = {
 }
 
 
-def thresholds_table(probes: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+def thresholds_table(probes: pd.DataFrame, seed: int = 0, predict=None) -> pd.DataFrame:
     """One row per (implementation, dtype, num_classes, axis, autocast): the first grid value
     with a non-finite loss or gradient beside the predicted one, and whether they agree:
     the measured break lies in (previous grid value, measured] and must meet the
     predicted interval [t - tol, t + tol]. A prediction past the grid's end agrees with
-    no measured break."""
+    no measured break. ``predict``: the predictor (default :func:`predictions`; a test passes
+    a wrong one to show the check can fail)."""
+    predict = predictions if predict is None else predict
     rows = []
     keys = ["implementation", "dtype", "num_classes", "axis", "autocast"]
     for key, sub in probes.groupby(keys, sort=False):
@@ -201,7 +208,7 @@ def thresholds_table(probes: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
         broken = ~(sub["loss_finite"].to_numpy() & sub["grad_finite"].to_numpy()) | refused
         supported = not refused.all()
         compute = next((d for d in sub["compute_dtype"] if d in DTYPES), dtype)
-        preds = predictions(impl, dtype, c, axis, seed, compute_dtype=compute)
+        preds = predict(impl, dtype, c, axis, seed, compute_dtype=compute)
         first = preds[0] if preds else None
         measured = float(grid[broken.argmax()]) if broken.any() else None
         if measured is not None:

@@ -244,14 +244,7 @@ def _run_record(group, stack, run, k, records, nonfinite_step, diverged_step, re
                    if layer < len(rec["layer_saturated_frac"]) else math.nan)
               for rec in kept for layer in range(len(rec["layer_grad_norm"]))]
     steps_to_target = reached_step if reached_step >= 0 else None   # on target_schedule, while the run was alive
-    if nonfinite_step >= 0:
-        status = "nonfinite"
-    elif diverged_step >= 0:
-        status = "diverged"
-    elif steps_to_target is None:
-        status = "not_reached"
-    else:
-        status = "ok"
+    status = columns.run_status(nonfinite_step >= 0, diverged_step >= 0, steps_to_target is not None)
     first, last = curve[0], curve[-1]
     growth = last["logit_norm"] / first["logit_norm"] if first["logit_norm"] > 0 else math.nan
     summary = dict(

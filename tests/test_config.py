@@ -1,10 +1,11 @@
 """The schema refuses bad configs with one line naming the key; defaults are complete."""
 import copy
+import json
 
 import pytest
 import yaml
 
-from experiments.config import ConfigError, config_hash, validate_config
+from experiments.config import ConfigError, config_hash, load_schema, validate_config
 
 
 def _walk(schema, path="config"):
@@ -107,3 +108,26 @@ def test_config_hash_is_stable_and_sensitive():
     a = validate_config({})
     assert config_hash(a) == config_hash(validate_config({}))
     assert config_hash(a) != config_hash(validate_config({"seed": 1}))
+
+
+def test_execution_settings_are_split_from_the_science():
+    from experiments.config import EXECUTION_KEYS, execution_settings, science_config
+
+    cfg = validate_config({"device": "cpu", "convergence": {"max_stack": 7}, "data": {"root": "/x"}})
+    assert execution_settings(cfg) == {"device": "cpu", "max_stack": 7, "data_root": "/x"}
+    science = science_config(cfg)
+    assert "device" not in science and "max_stack" not in science["convergence"] and "root" not in science["data"]
+    assert cfg["device"] == "cpu" and cfg["data"]["root"] == "/x"                 # the original is untouched
+    other = validate_config({"device": "auto", "convergence": {"max_stack": "auto"}, "data": {"root": "data"}})
+    assert science_config(other) == science                                    # only execution settings differ
+    assert set(EXECUTION_KEYS) == {"device", "max_stack", "data_root"}
+
+
+def test_key_order_does_not_matter(repo):
+    """A config file with its keys sorted validates to the very same ordered config (Snakemake compares
+    params as written: reordering a file must rerun nothing)."""
+    raw = yaml.safe_load((repo / "config" / "config.yaml").read_text())
+    shuffled = yaml.safe_load(yaml.safe_dump(raw, sort_keys=True))
+    a, b = validate_config(raw), validate_config(shuffled)
+    assert a == b and json.dumps(a) == json.dumps(b)
+    assert list(a) == list(load_schema()["properties"])

@@ -15,6 +15,7 @@ def _split(req: str) -> tuple[str, str]:
 
 def test_dependency_lists_agree(repo):
     project = tomllib.loads((repo / "pyproject.toml").read_text())["project"]
+    # the runtime and test dependencies, by name and version bounds; the cluster extra is the SLURM plugin
     pip_reqs = project["dependencies"] + project["optional-dependencies"]["test"]
     pip = {CONDA_NAMES.get(n, n): spec for n, spec in map(_split, pip_reqs)}
     env = yaml.safe_load((repo / "environment.yml").read_text())
@@ -25,7 +26,8 @@ def test_dependency_lists_agree(repo):
         else:
             name, spec = _split(dep)
             conda[name] = spec
-    assert "conda-forge" in env["channels"]
+    # conda-forge first, then bioconda (snakemake, its SLURM plugin), and nothing from the defaults channel
+    assert env["channels"] == ["conda-forge", "bioconda", "nodefaults"]
     # packages conda-forge lacks come from PyPI through the pip section
     conda.update(dict(_split(r) for r in pip_section if r != "-e ."))
     assert {k: v for k, v in conda.items() if k not in CONDA_ONLY} == pip
@@ -33,3 +35,23 @@ def test_dependency_lists_agree(repo):
     assert "-e ." in pip_section
     # both ask for the same Python
     assert conda["python"] == project["requires-python"]
+
+
+def test_schema_is_found_after_a_plain_install(repo, tmp_path):
+    """A non-editable install (a wheel built from the tree, installed into a folder of its own) carries the
+    config schema as package data: validating a config works from anywhere, without the repository."""
+    import subprocess
+    import sys
+
+    target = tmp_path / "site"
+    build = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                            "--target", str(target), str(repo)], capture_output=True, text=True, timeout=300)
+    assert build.returncode == 0, build.stderr[-2000:]
+    assert (target / "experiments" / "config.schema.yaml").exists()
+    check = subprocess.run([sys.executable, "-c", "import experiments.config as c; print(c.SCHEMA_PATH); "
+                            "print(c.validate_config({})['convergence']['steps'])"],
+                           capture_output=True, text=True, cwd=tmp_path, timeout=120,
+                           env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"})
+    assert check.returncode == 0, check.stderr[-2000:]
+    where, steps = check.stdout.split()
+    assert where.startswith(str(target)) and steps == "400"

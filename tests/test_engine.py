@@ -234,3 +234,10 @@ def test_evaluate_test_metrics_equal_calibration_of_the_forward_pass(loss, monke
         for name in ("nll", "brier", "ece"):
             assert float(got[name][k]) == pytest.approx(want[name])
         assert float(got["acc"][k]) == pytest.approx(want["acc"])
+
+
+def test_optimizer_registry_equals_schema_enum_and_refuses_others(schema):
+    enum = schema["properties"]["convergence"]["properties"]["optimizers"]["items"]["enum"]
+    assert list(enum) == list(engine.OPTIMIZERS)
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        _net([3, 2], [0], ["relu"], ["rmsprop"])

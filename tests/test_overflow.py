@@ -7,8 +7,8 @@ import torch
 
 from experiments.amp import run_amp_training
 from experiments.config import validate_config
-from experiments.overflow import DTYPES, FAMILY, IMPLEMENTATIONS, exact_loss, log_grid, probe_batch, probe_logits, run_probes
-from experiments.thresholds import predictions, smallest_subnormal, thresholds_table
+from experiments.overflow import AXES, DTYPES, FAMILY, IMPLEMENTATIONS, exact_loss, log_grid, probe_batch, probe_logits, run_probes
+from experiments.thresholds import predicted_thresholds, predictions, smallest_subnormal, thresholds_table
 
 FUSED = ["log_softmax_nll", "cross_entropy", "logsumexp_manual", "bce_logits"]
 
@@ -17,6 +17,7 @@ def test_registries_equal_schema_enums(schema):
     ov = schema["properties"]["overflow"]["properties"]
     assert list(ov["implementations"]["items"]["enum"]) == list(IMPLEMENTATIONS)
     assert list(ov["dtypes"]["items"]["enum"]) == list(DTYPES)
+    assert list(ov["axes"]["items"]["enum"]) == list(AXES)
 
 
 def test_smallest_subnormal_matches_ieee():
@@ -56,7 +57,7 @@ def test_fused_paths_are_predicted_never_to_break_in_range():
 @pytest.fixture(scope="module")
 def probes():
     cfg = validate_config({"overflow": {"num_classes": [2, 10, 1000], "points_per_decade": 16}})
-    return run_probes(cfg)
+    return run_probes(cfg, predict=predicted_thresholds)
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +80,27 @@ def test_measured_thresholds_agree_with_ieee_predictions(thresholds):
                        & (thresholds["axis"] == "gap")]
     assert len(naive) == 2 * 3 * 6
     assert naive["measured_threshold"].notna().all() and naive["predicted_threshold"].notna().all()
+
+
+def test_a_wrong_prediction_is_caught(probes):
+    """The agreement check can fail: predictions moved to 3x their value disagree wherever a naive path breaks."""
+    import dataclasses
+
+    def wrong(*args, **kwargs):
+        return [dataclasses.replace(p, threshold=3 * p.threshold) for p in predictions(*args, **kwargs)]
+    naive = probes[probes["implementation"].isin(["softmax_naive", "log_softmax_naive"]) & (probes["axis"] == "gap")]
+    right, bad = thresholds_table(naive), thresholds_table(naive, predict=wrong)
+    assert right["agrees"].all()
+    assert not bad["agrees"].any()
+
+
+def test_probes_sample_densely_around_the_predictions_passed_in():
+    cfg = validate_config({"overflow": {"implementations": ["log_softmax_naive"], "dtypes": ["float16"],
+                                        "num_classes": [10], "axes": ["gap"], "autocast": [False]}})
+    plain, dense = run_probes(cfg), run_probes(cfg, predict=predicted_thresholds)
+    t = predicted_thresholds("log_softmax_naive", "float16", 10, "gap")[0]
+    near = lambda df: ((df["logit_gap"] - t).abs() <= 0.0501 * t).sum()   # noqa: E731
+    assert near(dense) >= 41 > near(plain)
 
 
 def test_predictions_are_sharp(thresholds):

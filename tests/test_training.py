@@ -400,3 +400,12 @@ def test_layer_table_and_test_metrics_of_one_run_equal_autograd():
     assert 0 <= row["test_acc"] <= 1
     untested, _, _ = train_group(group, cfg)                      # the tune stage never looks at the test split
     assert untested[columns.TEST_METRICS].isna().all().all()
+
+
+def test_dataset_registry_equals_schema_enum(schema):
+    from experiments.data import DATASETS, SOURCES
+
+    enum = schema["properties"]["convergence"]["properties"]["datasets"]["items"]["enum"]
+    assert list(enum) == list(DATASETS) == list(SOURCES)
+    targets = schema["properties"]["convergence"]["properties"]["target_acc"]["properties"]
+    assert list(targets) == list(DATASETS)                   # every dataset has a target accuracy

@@ -1,4 +1,5 @@
 """End to end: the Snakemake workflow on the smoke config writes every contract file."""
+import copy
 import json
 import re
 import subprocess
@@ -14,6 +15,7 @@ from experiments import columns
 from experiments.config import validate_config
 from experiments.sweep import groups_from_config
 from experiments.tables import CONTRACT, check_columns
+from experiments.training import resolve_device
 
 pytestmark = pytest.mark.workflow
 
@@ -42,7 +44,10 @@ def test_provenance_records_what_a_rerun_needs(smoke_run, repo):
         assert key in prov, key
     for lib in ["python", "torch", "snakemake", "pandas"]:
         assert prov["versions"][lib]
-    assert prov["device"]["used"] == ["cpu"]
+    # the smoke config says device: auto, which resolves to CUDA where torch sees a GPU and to the CPU elsewhere
+    cfg_device = validate_config(yaml.safe_load((repo / "config" / "smoke.yaml").read_text()))["device"]
+    assert cfg_device == "auto"
+    assert prov["device"]["used"] == [str(resolve_device(cfg_device))]
     assert prov["config"]["convergence"]["steps"] == 60
     assert prov["started_at"] <= prov["finished_at"]
     assert re.fullmatch(r"quarto [\d.]+|fallback \(nbclient [\d.]+, nbconvert [\d.]+\)", prov["renderer"])
@@ -81,6 +86,25 @@ def test_second_run_has_nothing_to_do(smoke_run, repo):
     proc = snakemake(repo, smoke_run, "--configfile", str(repo / "config" / "smoke.yaml"), "--cores", "2", "-n")
     assert proc.returncode == 0
     assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_execution_settings_rerun_nothing(smoke_run, repo, tmp_path):
+    """device, max_stack and the data folder change where and in what batches runs train, not their numbers:
+    switching them plans no job; switching a setting of the science (the step count) plans the training."""
+    raw = yaml.safe_load((repo / "config" / "smoke.yaml").read_text())
+    execution = copy.deepcopy(raw)
+    execution["device"] = "cpu" if raw.get("device", "auto") != "cpu" else "auto"
+    execution["convergence"]["max_stack"] = 3
+    execution.setdefault("data", {})["root"] = str(tmp_path / "elsewhere")
+    (tmp_path / "execution.yaml").write_text(yaml.safe_dump(execution))
+    proc = snakemake(repo, smoke_run, "--configfile", str(tmp_path / "execution.yaml"), "--cores", "2", "-n")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+    science = copy.deepcopy(raw)
+    science["convergence"]["steps"] = raw["convergence"]["steps"] + 1
+    (tmp_path / "science.yaml").write_text(yaml.safe_dump(science))
+    proc = snakemake(repo, smoke_run, "--configfile", str(tmp_path / "science.yaml"), "--cores", "2", "-n")
+    assert proc.returncode == 0 and "tune_group" in proc.stdout + proc.stderr
 
 
 def test_bad_config_stops_before_any_job(repo, tmp_path):

@@ -5,13 +5,18 @@
 import sys
 from pathlib import Path
 
-from experiments.config import ConfigError, validate_config
+from experiments.config import ConfigError, science_config, validate_config
 from experiments.sweep import axis_values, groups_from_config
 
 try:
     CONFIG = validate_config(config)
 except ConfigError as err:
     sys.exit(str(err))  # one line, no traceback
+# Jobs read the execution settings (device, max_stack, data.root: experiments.config.EXECUTION_KEYS) from
+# snakemake.config, validated here with every default, never from params: Snakemake reruns a job whose
+# params change, and where or in what batches a run trains changes none of its numbers.
+config.update(CONFIG)
+SCIENCE = science_config(CONFIG)  # the config without them: what rules pass as params
 
 TUNE_GROUPS = groups_from_config(CONFIG, "tune")
 EVAL_GROUPS = groups_from_config(CONFIG, "eval")

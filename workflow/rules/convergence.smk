@@ -11,12 +11,10 @@ rule tune_group:
         job="results/convergence/tuning/{group}.job.json",  # host, SLURM job id, device, GPU
     params:
         group=tune_group_params,
-        data=CONFIG["data"],
+        data=SCIENCE["data"],
         seed=CONFIG["seed"],
         lr_search=CONFIG["convergence"]["lr_search"],
         tuning_seeds=CONFIG["convergence"]["tuning_seeds"],
-        device=CONFIG["device"],
-        max_stack=CONFIG["convergence"]["max_stack"],
         # finished chunks of a killed job, reused by its rerun; removed when the group completes
         checkpoint_dir="results/convergence/checkpoints/tune/{group}",
     log:
@@ -49,10 +47,8 @@ rule evaluate_group:
         job="results/convergence/groups/{group}.job.json",  # host, SLURM job id, device, GPU
     params:
         group=eval_group_params,
-        data=CONFIG["data"],
+        data=SCIENCE["data"],
         seed=CONFIG["seed"],
-        device=CONFIG["device"],
-        max_stack=CONFIG["convergence"]["max_stack"],
         checkpoint_dir="results/convergence/checkpoints/eval/{group}",
     log:
         "results/logs/train/{group}.log",

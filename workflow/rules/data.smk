@@ -28,7 +28,7 @@ rule describe_datasets:
         "results/data/datasets.parquet",
     params:
         datasets=DATASETS,
-        data=CONFIG["data"],
+        data=SCIENCE["data"],
         seed=CONFIG["seed"],
     log:
         "results/logs/describe_datasets.log",

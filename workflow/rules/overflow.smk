@@ -28,8 +28,8 @@ rule amp_training:
     output:
         "results/overflow/amp_training.parquet",
     params:
-        config={"seed": CONFIG["seed"], "data": CONFIG["data"], "overflow": CONFIG["overflow"]},
-        device=CONFIG["device"],  # CUDA autocast on a GPU node, CPU autocast elsewhere
+        config={"seed": CONFIG["seed"], "data": SCIENCE["data"], "overflow": CONFIG["overflow"]},
+        # device (config): CUDA autocast on a GPU node, CPU autocast elsewhere
     log:
         "results/logs/amp_training.log",
     # wall time, CPU time and peak memory of the job; provenance sums them per stage

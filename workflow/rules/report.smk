@@ -19,7 +19,7 @@ rule provenance:
     output:
         "results/provenance.json",
     params:
-        config=CONFIG,
+        config=SCIENCE,  # execution settings left out: changing them reruns nothing
         repo=str(REPO_DIR),
     log:
         "results/logs/provenance.log",

@@ -7,7 +7,7 @@ rule sweep:
         sweep="results/sweep.parquet",
         config="results/config.yaml",
     params:
-        config=CONFIG,
+        config=SCIENCE,  # execution settings left out: changing them reruns nothing
     log:
         "results/logs/sweep.log",
     # wall time, CPU time and peak memory of the job; provenance sums them per stage

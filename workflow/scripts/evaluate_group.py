@@ -6,6 +6,7 @@ import shutil
 import sys
 
 import pandas as pd
+from experiments.config import execution_settings
 from experiments.storage import write_json, write_parquet
 from experiments.sweep import Group, with_chosen_rates
 from experiments.training import start_job, train_group
@@ -14,10 +15,11 @@ from experiments.tuning import chosen_rates
 sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
 tuning = pd.concat([pd.read_parquet(f) for f in snakemake.input.tuning], ignore_index=True)
 group = with_chosen_rates(Group.from_dict(snakemake.params.group), chosen_rates(tuning))
-cfg = {"seed": snakemake.params.seed, "data": snakemake.params.data}
-device, env = start_job(snakemake.params.device, snakemake.threads)
+run = execution_settings(snakemake.config)   # device, max_stack, data root: not params (no rerun)
+cfg = {"seed": snakemake.params.seed, "data": {**snakemake.params.data, "root": run["data_root"]}}
+device, env = start_job(run["device"], snakemake.threads)
 print(f"evaluate {group.name}: {group.num_runs} runs in {len(group.stacks)} stacks, {group.steps} steps; {env}")
-runs, curves, layers = train_group(group, cfg, device, snakemake.params.max_stack,
+runs, curves, layers = train_group(group, cfg, device, run["max_stack"],
                                    checkpoint_dir=snakemake.params.checkpoint_dir, log=print, test=True)
 print(runs.groupby(["activation", "optimizer"])["status"].value_counts().unstack(fill_value=0).to_string())
 print(f"training wall time {runs['wall_time_s'].sum():.1f} s")

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from experiments.config import execution_settings
 from experiments.provenance import provenance, stage_times
 from experiments.render import choose_renderer, renderer_version
 from experiments.storage import write_json
@@ -22,5 +23,6 @@ record = provenance(
           json.loads(Path(f).read_text()) for f in snakemake.input.jobs},
     renderer=renderer_version(choose_renderer()),
 )
+record["execution"] = execution_settings(snakemake.config)   # as this job saw them (not part of the hash)
 print(record["git"], record["versions"])
 write_json(record, snakemake.output[0])

@@ -3,6 +3,7 @@ round's runs trained as batched stacks; write its tuning table and where the job
 import shutil
 import sys
 
+from experiments.config import execution_settings
 from experiments.storage import write_json, write_parquet
 from experiments.sweep import Group
 from experiments.training import start_job, train_group
@@ -10,13 +11,14 @@ from experiments.tuning import search
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
 group = Group.from_dict(snakemake.params.group)
-cfg = {"seed": snakemake.params.seed, "data": snakemake.params.data}
-device, env = start_job(snakemake.params.device, snakemake.threads)
+run = execution_settings(snakemake.config)   # device, max_stack, data root: not params (no rerun)
+cfg = {"seed": snakemake.params.seed, "data": {**snakemake.params.data, "root": run["data_root"]}}
+device, env = start_job(run["device"], snakemake.threads)
 print(f"tune {group.name}: {group.num_runs} runs in the initial grid, {len(group.stacks)} stacks; {env}")
 
 
 def train(g):
-    runs, _, _ = train_group(g, cfg, device, snakemake.params.max_stack,
+    runs, _, _ = train_group(g, cfg, device, run["max_stack"],
                           checkpoint_dir=snakemake.params.checkpoint_dir, log=print)
     return runs
 
