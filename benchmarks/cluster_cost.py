@@ -7,7 +7,7 @@ floating-point work of its runs,
     evaluation  F_fwd * N * (log points + 1)        (full training and validation sets)
 
 with F_fwd and F_step the model FLOPs per example that the training engine
-counts (``experiments.engine``: forward 2(n_in + 1)n_out per layer; a step
+counts (``experiments.convergence.engine``: forward 2(n_in + 1)n_out per layer; a step
 adds the weight gradients and the input gradients of layers 2..L), B the batch
 size and N the dataset's size (from the dataset's shape; nothing is
 downloaded). It then measures, on this machine and in this process, steps of
@@ -31,9 +31,9 @@ import torch
 import yaml
 
 from experiments.config import validate_config
-from experiments.engine import SHARED_MIN_FEATURES, StackedMLP, augment, engine_weights
-from experiments.losses import get_loss_grad
-from experiments.models import init_params
+from experiments.convergence.engine import SHARED_MIN_FEATURES, StackedMLP, augment, engine_weights
+from experiments.convergence.losses import get_loss_grad
+from experiments.convergence.models import init_params
 from experiments.sweep import groups_from_config
 
 REPO = Path(__file__).resolve().parent.parent

@@ -15,7 +15,7 @@ at the target checks). It checks that (c) gives the same curves as (b) on the
 sampled runs, prints runs per second for each and the cost of one run-step, and
 the model FLOPs utilisation (MFU) of (c) end to end: the model FLOPs of all its
 training and evaluation (the matrix products a run needs, counted by formula in
-``experiments.engine.MODEL_FLOPS``) / its wall time / this thread's float32
+``experiments.convergence.engine.MODEL_FLOPS``) / its wall time / this thread's float32
 GEMM peak, measured in the same invocation (best of square GEMMs, 512 to 2048).
 With ``--stack-sizes``, it also times (c) at several runs per stacked model
 (the measurement behind ``training.CPU_STACK``). It ends with one line:
@@ -42,10 +42,12 @@ import pandas as pd
 import torch
 import yaml
 
-from experiments import columns, engine
+from experiments import columns
+
+from experiments.convergence import engine
 from experiments.config import validate_config
 from experiments.sweep import Group, groups_from_config
-from experiments.training import train_group
+from experiments.convergence.training import train_group
 
 REPO = Path(__file__).resolve().parent.parent
 METRICS = ["train_loss", "train_acc", "val_acc", "grad_norm_logits"]
@@ -78,7 +80,7 @@ ONE_RUN = """
 import json, sys, torch
 torch.set_num_threads(1)
 from experiments.sweep import Group
-from experiments.training import train_group
+from experiments.convergence.training import train_group
 spec = json.loads(sys.argv[1])
 train_group(Group.from_dict(spec["group"]), spec["cfg"], "cpu", max_stack=1)
 """

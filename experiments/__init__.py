@@ -1,12 +1,17 @@
 """xent-bench: why not train a classifier with MSE?
 
-Modules (torch-free ones first, so the Snakefile can import them cheaply):
-``config`` (validation), ``sweep`` (cells and groups), ``columns`` (table
-column names); then ``data``, ``activations``, ``losses``, ``models`` (the
-autograd MLP: the reference the engine is tested against, and AMP training),
-``engine`` (the hand-written stacked MLP that trains the sweep), ``training``,
-``overflow``, ``lecture``, ``tables``, ``figures``, ``provenance`` and
-``render``.
+The package by concern (``tests/test_architecture.py`` keeps the import directions):
+
+- shared plumbing, torch-free so the Snakefile imports it cheaply: ``config`` (validation against
+  ``config.schema.yaml``), ``sweep`` (config -> runs, stacks, groups), ``columns`` (every table's
+  column names), ``storage`` (atomic writes), ``provenance``, ``stats`` (bootstrap intervals, sign
+  tests); imports nothing outside itself;
+- ``lecture``: the lecture's worked numbers (plumbing only);
+- ``convergence/``: datasets, losses, activations, the training engine, tuning, test metrics and the
+  tables and claims built from them (plumbing only);
+- ``overflow/``: the probe of loss implementations, IEEE-754 thresholds, reduced-precision
+  training (plumbing, ``lecture`` and ``convergence``);
+- ``report/``: figures, findings, tables on the page and rendering (anything).
 """
 
 __version__ = "0.1.0"

@@ -24,7 +24,7 @@ RUNS = RUN_KEYS + [
     "device", "wall_time_s", "started_at",
     "test_acc", "test_nll", "test_brier", "test_ece",
 ]
-# the final model on the test split (experiments.calibration), evaluation stage only
+# the final model on the test split (experiments.convergence.calibration), evaluation stage only
 TEST_METRICS = ["test_acc", "test_nll", "test_brier", "test_ece"]
 
 # results/convergence/layers.parquet: one row per run, logged step and weight layer (1 = nearest the
@@ -47,10 +47,10 @@ TUNING_RUNS = RUNS + ["round"]
 # results/convergence/profile.parquet: Dolan-More performance profile of the losses
 PROFILE = ["loss", "tau", "fraction_solved", "problems", "ci_low", "ci_high"]
 
-# results/convergence/claims.parquet: one row per headline claim of the report (experiments.claims)
+# results/convergence/claims.parquet: one row per headline claim of the report (experiments.convergence.claims)
 CLAIMS = ["claim", "statement", "estimate", "ci_low", "ci_high", "n", "test", "p_value"]
 
-# results/literature.parquet: one row per published result set beside ours (experiments.literature)
+# results/literature.parquet: one row per published result set beside ours (experiments.convergence.literature)
 LITERATURE = ["paper", "claim", "their_setting", "our_claim", "our_setting", "estimate", "ci_low", "ci_high",
               "verdict", "why"]
 

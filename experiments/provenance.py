@@ -115,5 +115,5 @@ def provenance(config: dict, repo: Path | str, devices_used: list[str], started_
         "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "stages": stages,   # per rule: jobs, wall and CPU seconds, peak RSS (stage_times)
         "jobs": jobs,       # per training group: host, SLURM job id, device, GPU (job_environment)
-        "renderer": renderer,  # what renders the report, with its version (experiments.render)
+        "renderer": renderer,  # what renders the report, with its version (experiments.report.render)
     }

@@ -10,7 +10,7 @@
   pays process start-up and ``import torch`` once for many stacks; with
   ``max_group_runs`` set, split into jobs of at most that many runs
   (``<dataset>.<loss>.<part>``), stacks split where they must be.
-- Two *phases* (experiments.tuning): ``tune`` groups hold every logit scale x
+- Two *phases* (experiments.convergence.tuning): ``tune`` groups hold every logit scale x
   initial learning rate x tuning seed (a configuration's rates never straddle
   two jobs, since its search extends them); ``eval`` groups hold every logit
   scale x evaluation seed, their rates left NaN until the job reads the rates

@@ -26,7 +26,7 @@ def default_config() -> dict:
     return validate_config(yaml.safe_load((REPO / "config" / "config.yaml").read_text()))
 
 
-# Every results table of the contract (experiments.tables.CONTRACT), by name, under results/.
+# Every results table of the contract (experiments.convergence.tables.CONTRACT), by name, under results/.
 TABLE_PATHS = {
     "runs": "convergence/runs.parquet",
     "curves": "convergence/curves.parquet",

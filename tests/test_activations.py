@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from experiments.activations import ACTIVATIONS, get_activation
+from experiments.convergence.activations import ACTIVATIONS, get_activation
 
 
 def test_registry_equals_schema_enum(schema):

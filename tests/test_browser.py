@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from experiments.render import quarto_path, render_report
+from experiments.report.render import quarto_path, render_report
 
 pytestmark = pytest.mark.workflow
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from experiments.calibration import BINS, CalibrationSums, calibration_metrics
-from experiments.losses import LOSS_PREDICTIVE, LOSSES, predictive_log_probs
+from experiments.convergence.calibration import BINS, CalibrationSums, calibration_metrics
+from experiments.convergence.losses import LOSS_PREDICTIVE, LOSSES, predictive_log_probs
 
 # four examples, two classes; confidences 0.92, 0.62, 0.65, 0.78 fall in bins 14, 10, 10 and 12 of 15
 # (1-based; bin b holds ((b-1)/15, b/15]), none on a bin edge

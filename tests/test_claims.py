@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 
 from experiments import columns
-from experiments.claims import claims_table
-from experiments.tables import summary_table
+from experiments.convergence.claims import claims_table
+from experiments.convergence.tables import summary_table
 
 STEPS = {"cross_entropy": 100, "hinge": 100, "mse_sigmoid": 300}   # hinge ties cross-entropy; MSE 3x slower
 
@@ -77,7 +77,7 @@ def test_a_loss_that_never_reaches_is_said_plainly():
 def test_test_metric_claims_are_paired_differences_from_cross_entropy():
     """hinge's test accuracy is 0.05 below cross-entropy's on every problem, its ECE 0.02 above on half and
     equal on the rest: the first is resolved, the second's interval reaches 0 and says so."""
-    from experiments.claims import test_metric_claims
+    from experiments.convergence.claims import test_metric_claims
 
     runs, _ = make(problems=8, seeds=2)
     i = runs["activation"].str[1:].astype(int)
@@ -95,7 +95,7 @@ def test_test_metric_claims_are_paired_differences_from_cross_entropy():
 
 
 def test_depth_claims_read_the_deepest_architecture():
-    from experiments.claims import depth_claims
+    from experiments.convergence.claims import depth_claims
 
     base = dict(dataset="d", loss="cross_entropy", activation="sigmoid", optimizer="sgd", learn_scale=False,
                 logit_scale=1.0, lr=0.1)

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.display import Page, RawHTML, readable
-from experiments.render import raw_html
+from experiments.report.display import Page, RawHTML, readable
+from experiments.report.render import raw_html
 
 
 def test_readable_drops_an_unnamed_index_keeps_a_named_one_and_relabels():

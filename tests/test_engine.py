@@ -2,11 +2,11 @@
 import pytest
 import torch
 
-from experiments import engine
-from experiments.activations import ACTIVATION_GRADS, ACTIVATIONS, Saturation, saturated_fraction
-from experiments.engine import StackedMLP, augment, correct, engine_weights, ranges
-from experiments.losses import LOSSES, get_loss, get_loss_grad
-from experiments.models import forward, init_params
+from experiments.convergence import engine
+from experiments.convergence.activations import ACTIVATION_GRADS, ACTIVATIONS, Saturation, saturated_fraction
+from experiments.convergence.engine import StackedMLP, augment, correct, engine_weights, ranges
+from experiments.convergence.losses import LOSSES, get_loss, get_loss_grad
+from experiments.convergence.models import forward, init_params
 
 
 def _net(sizes, seeds, activations, optimizers, lr=0.0, scale=2.0, learn=True, dtype=torch.float64,
@@ -143,7 +143,7 @@ def test_correct_is_argmax_with_its_tie_rule():
 
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
 def test_activation_gradients_equal_autograd(name):
-    from experiments.activations import get_activation
+    from experiments.convergence.activations import get_activation
 
     pre = (torch.randn(3, 4, 5, dtype=torch.float64) * 3).requires_grad_()
     h = get_activation(name)(pre)
@@ -175,7 +175,7 @@ def test_model_flops_are_counted_by_formula():
 
 @pytest.mark.parametrize("name", ["identity", "sigmoid", "tanh", "relu"])
 def test_in_place_activations_equal_the_registry(name):
-    from experiments.activations import ACTIVATIONS_INTO
+    from experiments.convergence.activations import ACTIVATIONS_INTO
 
     pre = torch.tensor([[-3.0, -0.0, 0.0, 2.5, float("nan")]])
     out = torch.empty_like(pre)
@@ -218,8 +218,8 @@ def test_weight_grad_norms_equal_autograd():
 def test_evaluate_test_metrics_equal_calibration_of_the_forward_pass(loss, monkeypatch):
     """evaluate(log_probs=...) in small blocks gives each run's calibration_metrics of its own predictive
     distribution (softmax, or normalised sigmoids for one-vs-rest losses) over the whole set."""
-    from experiments.calibration import calibration_metrics
-    from experiments.losses import predictive_log_probs
+    from experiments.convergence.calibration import calibration_metrics
+    from experiments.convergence.losses import predictive_log_probs
 
     monkeypatch.setattr(engine, "EVAL_BLOCK_BYTES", 4 * 3 * 2 * 40 * 7)      # blocks of 7 examples
     sizes, acts = [6, 5, 4], ["tanh", "relu", "sigmoid"]

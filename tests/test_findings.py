@@ -3,8 +3,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments import findings, tables
-from experiments.gradients import logit_gradients
+from experiments.report import findings
+
+from experiments.convergence import tables
+from experiments.convergence.gradients import logit_gradients
 
 
 

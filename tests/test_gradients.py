@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from experiments.gradients import gradient_at, logit_gradients
+from experiments.convergence.gradients import gradient_at, logit_gradients
 
 
 def test_sigmoid_mse_gradient_matches_closed_form_and_vanishes():
@@ -28,6 +28,6 @@ def test_sigmoid_mse_gradient_matches_closed_form_and_vanishes():
 ])
 @pytest.mark.parametrize("C", [2, 10])
 def test_gradient_scale_at_zero_by_hand(name, want, C):
-    from experiments.gradients import grad_norm_at_zero
+    from experiments.convergence.gradients import grad_norm_at_zero
 
     assert grad_norm_at_zero(name, C) == pytest.approx(want(C), rel=1e-12)

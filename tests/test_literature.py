@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from experiments import columns
-from experiments.literature import PAPERS, literature_table, verdict
+from experiments.convergence.literature import PAPERS, literature_table, verdict
 
 
 @pytest.mark.parametrize("expect,lo,hi,want", [
@@ -43,7 +43,7 @@ def test_table_has_every_paper_and_says_what_was_not_measured():
 
 def test_a_deliberately_wrong_prediction_is_caught(monkeypatch):
     """Label smoothing measured to *raise* ECE: the table must say disagree, not agree."""
-    import experiments.literature as lit
+    import experiments.convergence.literature as lit
 
     ls = "test.test_ece.cross_entropy_ls_vs_cross_entropy"
     claims = _claims({ls: (0.02, 0.01, 0.03)})

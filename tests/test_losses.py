@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from experiments.losses import LOSS_LABELS, LOSSES, get_loss
+from experiments.convergence.losses import LOSS_LABELS, LOSSES, get_loss
 
 
 def _batch(seed=0, n=32, c=7, dtype=torch.float64, scale=3.0):
@@ -33,7 +33,7 @@ REFERENCES = {
 
 
 def test_every_loss_has_a_reference_a_label_and_a_definition():
-    from experiments.losses import LOSS_DEFINITIONS
+    from experiments.convergence.losses import LOSS_DEFINITIONS
 
     assert set(REFERENCES) == set(LOSSES)
     assert list(LOSS_LABELS) == list(LOSSES) == list(LOSS_DEFINITIONS)
@@ -132,7 +132,7 @@ def test_closed_form_gradient_equals_autograd(name, scale):
     """The training engine's (l, dl/dz) without autograd equal the loss and its autograd gradient,
     per example, in float64, on a (K, B, C) stack whose logits are stored class-first (the engine's
     layout: a transposed view)."""
-    from experiments.losses import LOSS_GRADS, get_loss_grad
+    from experiments.convergence.losses import LOSS_GRADS, get_loss_grad
 
     assert list(LOSS_GRADS) == list(LOSSES)
     params = {"label_smoothing": 0.2, "focal_gamma": 1.5, "square_k": 2.0, "square_M": 3.0, "margin": 0.7}
@@ -149,7 +149,7 @@ def test_closed_form_gradient_equals_autograd(name, scale):
 @pytest.mark.parametrize("name", ["hinge", "squared_hinge"])
 def test_hinge_gradient_at_the_kink_is_autograd_s(name):
     """At m_j = 0 exactly (z_y - z_j = margin), torch's clamp passes the gradient; so does ours."""
-    from experiments.losses import get_loss_grad
+    from experiments.convergence.losses import get_loss_grad
 
     z = torch.tensor([[2.0, 1.0, -5.0]], dtype=torch.float64, requires_grad=True)
     y = torch.tensor([0])

@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from experiments.models import forward, init_params
+from experiments.convergence.models import forward, init_params
 
 
 def test_shapes_and_dtype():

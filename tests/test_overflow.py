@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from experiments.amp import run_amp_training
+from experiments.overflow.amp import run_amp_training
 from experiments.config import validate_config
-from experiments.overflow import AXES, DTYPES, FAMILY, IMPLEMENTATIONS, exact_loss, log_grid, probe_batch, probe_logits, run_probes
-from experiments.thresholds import predicted_thresholds, predictions, smallest_subnormal, thresholds_table
+from experiments.overflow.probe import AXES, DTYPES, FAMILY, IMPLEMENTATIONS, exact_loss, log_grid, probe_batch, probe_logits, run_probes
+from experiments.overflow.thresholds import predicted_thresholds, predictions, smallest_subnormal, thresholds_table
 
 FUSED = ["log_softmax_nll", "cross_entropy", "logsumexp_manual", "bce_logits"]
 

@@ -215,7 +215,7 @@ def test_a_runs_numbers_do_not_depend_on_its_stack_or_group_mates(repo):
     from experiments.columns import CURVES, RUN_KEYS
     from experiments.config import validate_config
     from experiments.sweep import groups_from_config
-    from experiments.training import train_group
+    from experiments.convergence.training import train_group
 
     small = yaml.safe_load((repo / "config" / "smoke.yaml").read_text())
     big = copy.deepcopy(small)

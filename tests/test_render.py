@@ -6,9 +6,9 @@ import pytest
 
 from conftest import REMOTE_LOADS
 
-from experiments import render
-from experiments.qmd import QmdError, inject_parameters, qmd_to_notebook
-from experiments.render import RenderError, choose_renderer, math_to_mathml, render_report
+from experiments.report import render
+from experiments.report.qmd import QmdError, inject_parameters, qmd_to_notebook
+from experiments.report.render import RenderError, choose_renderer, math_to_mathml, render_report
 
 DOC = '''---
 title: "A test report"
@@ -53,7 +53,7 @@ print(hidden_marker)
 #| label: tbl-one
 #| tbl-cap: "One interactive table."
 import pandas as pd
-from experiments.display import Page
+from experiments.report.display import Page
 Page().table(pd.DataFrame({"loss": ["a", "b"], "lr": [0.1, 0.25]}), table_id="the-table")
 ```
 '''

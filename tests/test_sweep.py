@@ -7,7 +7,7 @@ import yaml
 from experiments.columns import RUN_KEYS, TIMING_COLUMNS
 from experiments.config import validate_config
 from experiments.sweep import Group, groups_from_config, sweep_table
-from experiments.training import train_group
+from experiments.convergence.training import train_group
 
 
 @pytest.fixture()

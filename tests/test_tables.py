@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from experiments import columns
-from experiments.tables import best_lr_rows, fixed_lr_table, performance_profile, summary_table
-from experiments.tuning import choose, score_rates
+from experiments.convergence.tables import best_lr_rows, fixed_lr_table, performance_profile, summary_table
+from experiments.convergence.tuning import choose, score_rates
 
 
 def make_runs(rows):
@@ -99,8 +99,8 @@ def test_fixed_lr_table_beside_tuned_rate_by_hand():
 
 def test_gradient_scale_table_multiplies_each_configurations_rate_by_its_start_gradient():
     from experiments import columns
-    from experiments.findings import effective_rate_finding
-    from experiments.tables import gradient_scale_table
+    from experiments.report.findings import effective_rate_finding
+    from experiments.convergence.tables import gradient_scale_table
 
     base = {"dataset": "d", "hidden": "64", "optimizer": "sgd", "learn_scale": False, "logit_scale": 1.0}
     configs = [("ce", "relu", 0.1, [1.0, 1.2]), ("ce", "tanh", 0.2, [0.8, 1.0]),
@@ -138,7 +138,7 @@ def _test_runs(values: dict) -> pd.DataFrame:
 
 
 def test_calibration_table_is_median_of_problem_means_and_paired_difference():
-    from experiments.tables import calibration_table
+    from experiments.convergence.tables import calibration_table
 
     runs = _test_runs({
         "cross_entropy": {("relu", 0): (0.8, 0.10), ("relu", 1): (0.9, 0.20), ("tanh", 0): (0.6, 0.30), ("tanh", 1): (0.6, 0.30)},
@@ -160,7 +160,7 @@ def test_calibration_table_is_median_of_problem_means_and_paired_difference():
 
 
 def test_layer_ratios_and_depth_table_by_hand():
-    from experiments.tables import depth_table, layer_ratios
+    from experiments.convergence.tables import depth_table, layer_ratios
 
     base = dict(dataset="d", loss="cross_entropy", activation="sigmoid", optimizer="sgd", learn_scale=False,
                 logit_scale=1.0, lr=0.1)
@@ -187,7 +187,7 @@ def test_layer_ratios_and_depth_table_by_hand():
 def test_effective_rate_view_by_hand():
     """Two losses on one problem: B's gradient at step 0 is a tenth of A's, so its rates sit a decade lower on
     the effective-rate axis; at A's tuned effective rate B's steps are read between its two tried rates."""
-    from experiments.tables import effective_rate_table, matched_rate_costs, steps_at
+    from experiments.convergence.tables import effective_rate_table, matched_rate_costs, steps_at
 
     base = dict(dataset="d", activation="relu", hidden="64", optimizer="sgd", learn_scale=False, logit_scale=1.0)
     tuning = pd.DataFrame([dict(base, loss=l, lr=lr, median_steps_to_target=s, chosen=c)

@@ -8,10 +8,10 @@ import torch
 
 from experiments import columns
 from experiments.config import validate_config
-from experiments.data import describe, load_dataset
-from experiments.losses import LOSSES
+from experiments.convergence.data import describe, load_dataset
+from experiments.convergence.losses import LOSSES
 from experiments.sweep import groups_from_config, hidden_name
-from experiments.training import log_schedule, stack_chunk_size, target_schedule, train_group
+from experiments.convergence.training import log_schedule, stack_chunk_size, target_schedule, train_group
 
 METRICS = ["train_loss", "train_acc", "val_acc", "grad_norm_logits", "mean_abs_logit", "logit_norm",
            "saturated_frac", "logit_scale_value"]
@@ -188,7 +188,7 @@ def test_target_schedule_resolution():
 
 def test_saturation_metrics():
     """sigmoid at a huge input scale saturates; relu units can die; identity never saturates."""
-    from experiments.activations import saturated_fraction
+    from experiments.convergence.activations import saturated_fraction
     h = torch.tensor([[[0.0, 0.5], [1.0, 0.9995]]])                    # (K=1, N=2, H=2)
     assert saturated_fraction("sigmoid", [h]).item() == pytest.approx(0.75)
     r = torch.tensor([[[0.0, 0.3], [0.0, 0.0]]])                        # unit 0 dead on the batch
@@ -211,7 +211,7 @@ def test_linear_model_trains_and_is_a_row():
 
 
 def test_stack_chunk_size_on_cpu():
-    from experiments import training
+    from experiments.convergence import training
 
     cpu = torch.device("cpu")
     assert stack_chunk_size("auto", cpu, [64, 64, 10], 1000, 64) == training.CPU_STACK
@@ -295,7 +295,7 @@ def test_vision_dataset_without_torchvision_or_files_says_what_to_do(default_con
 
 
 def test_device_cuda_without_cuda_is_one_line():
-    from experiments.training import cuda_problem, resolve_device
+    from experiments.convergence.training import cuda_problem, resolve_device
 
     if torch.cuda.is_available():
         assert cuda_problem() is None and resolve_device("cuda").type == "cuda"
@@ -308,7 +308,7 @@ def test_device_cuda_without_cuda_is_one_line():
 
 
 def test_a_killed_group_resumes_from_its_checkpointed_chunks(group, cfg, trained, tmp_path, monkeypatch):
-    import experiments.training as training
+    import experiments.convergence.training as training
 
     real = training.train_chunk
     calls = []
@@ -347,7 +347,7 @@ def test_download_without_network_names_the_files_and_where_to_put_them(tmp_path
     import types
     import urllib.error
 
-    from experiments.data import download
+    from experiments.convergence.data import download
 
     class OfflineMNIST:
         def __init__(self, root, train=True, download=False):
@@ -368,8 +368,8 @@ def test_layer_table_and_test_metrics_of_one_run_equal_autograd():
     """A single sigmoid run with 3 hidden layers: its step-0 rows of the layers table hold, per layer,
     ||dL/dW|| of the first minibatch at initialisation as autograd computes it, and the fraction of
     saturated units on the training set; its test metrics are those of its final model."""
-    from experiments.models import forward, init_params
-    from experiments.training import batch_indices
+    from experiments.convergence.models import forward, init_params
+    from experiments.convergence.training import batch_indices
 
     cfg = make_config(activations=["sigmoid"], hidden_layers=[[8, 8, 8]], loss_params={}, losses=["mse_softmax"])
     group = groups_from_config(cfg, "tune")["digits.mse_softmax"]
@@ -403,7 +403,7 @@ def test_layer_table_and_test_metrics_of_one_run_equal_autograd():
 
 
 def test_dataset_registry_equals_schema_enum(schema):
-    from experiments.data import DATASETS, SOURCES
+    from experiments.convergence.data import DATASETS, SOURCES
 
     enum = schema["properties"]["convergence"]["properties"]["datasets"]["items"]["enum"]
     assert list(enum) == list(DATASETS) == list(SOURCES)

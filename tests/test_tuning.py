@@ -9,7 +9,7 @@ import pytest
 from experiments import columns
 from experiments.config import validate_config
 from experiments.sweep import groups_from_config, hidden_name
-from experiments.tuning import choose, chosen_rates, score_rates, search
+from experiments.convergence.tuning import choose, chosen_rates, score_rates, search
 
 GRID = [0.01, 0.0316, 0.1, 0.316, 1.0]
 

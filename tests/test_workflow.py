@@ -14,8 +14,8 @@ import yaml
 from experiments import columns
 from experiments.config import validate_config
 from experiments.sweep import groups_from_config
-from experiments.tables import CONTRACT, check_columns
-from experiments.training import resolve_device
+from experiments.convergence.tables import CONTRACT, check_columns
+from experiments.convergence.training import resolve_device
 
 pytestmark = pytest.mark.workflow
 

@@ -44,7 +44,7 @@ wildcard_constraints:
 onstart:
     # An unknown $XENT_RENDERER, or `quarto` without Quarto on PATH, stops here in one line
     # rather than after every job has run.
-    from experiments.render import RenderError, choose_renderer
+    from experiments.report.render import RenderError, choose_renderer
 
     try:
         choose_renderer()
@@ -55,7 +55,7 @@ onstart:
     # job checks its own node instead (and fails with the same line). torch is imported
     # only in this case (about a second).
     if CONFIG["device"] == "cuda" and workflow.local_exec:
-        from experiments.training import cuda_problem
+        from experiments.convergence.training import cuda_problem
 
         if problem := cuda_problem():
             sys.exit(problem)

@@ -1,4 +1,4 @@
-# Convergence, in two stages (experiments/tuning.py states the protocol):
+# Convergence, in two stages (experiments/convergence/tuning.py states the protocol):
 #   tune_group      per group (dataset x loss): the learning-rate search on the tuning seeds
 #   evaluate_group  per group: every configuration at its chosen rate on the evaluation seeds
 # Inside a job, each stack of runs that share an architecture trains as one batched model.

@@ -2,10 +2,10 @@
 table; the claims with their intervals; the published results beside them."""
 import sys
 
-from experiments.claims import claims_table
-from experiments.literature import literature_table
+from experiments.convergence.claims import claims_table
+from experiments.convergence.literature import literature_table
 from experiments.storage import write_parquet
-from experiments.tables import (concat_parquet, effective_rate_table, matched_rate_costs, performance_profile,
+from experiments.convergence.tables import (concat_parquet, effective_rate_table, matched_rate_costs, performance_profile,
                                 shown_setting, summary_table)
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)

@@ -4,10 +4,10 @@ import sys
 
 import torch
 
-from experiments.amp import run_amp_training
+from experiments.overflow.amp import run_amp_training
 from experiments.config import execution_settings
 from experiments.storage import write_parquet
-from experiments.training import resolve_device
+from experiments.convergence.training import resolve_device
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
 torch.set_num_threads(snakemake.threads)

@@ -4,7 +4,7 @@ import sys
 import pandas as pd
 
 from experiments.config import execution_settings
-from experiments.data import describe, load_dataset
+from experiments.convergence.data import describe, load_dataset
 from experiments.storage import write_parquet
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)

@@ -2,7 +2,7 @@
 often have no internet). Without a network: one line naming the files and where they go."""
 import sys
 
-from experiments.data import download
+from experiments.convergence.data import download
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
 try:

@@ -9,8 +9,8 @@ import pandas as pd
 from experiments.config import execution_settings
 from experiments.storage import write_json, write_parquet
 from experiments.sweep import Group, with_chosen_rates
-from experiments.training import start_job, train_group
-from experiments.tuning import chosen_rates
+from experiments.convergence.training import start_job, train_group
+from experiments.convergence.tuning import chosen_rates
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
 tuning = pd.concat([pd.read_parquet(f) for f in snakemake.input.tuning], ignore_index=True)

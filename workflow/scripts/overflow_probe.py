@@ -3,9 +3,9 @@ import sys
 
 import torch
 
-from experiments.overflow import run_probes
+from experiments.overflow.probe import run_probes
 from experiments.storage import write_parquet
-from experiments.thresholds import predicted_thresholds, thresholds_table
+from experiments.overflow.thresholds import predicted_thresholds, thresholds_table
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
 torch.set_num_threads(snakemake.threads)

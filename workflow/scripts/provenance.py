@@ -7,7 +7,7 @@ import pandas as pd
 
 from experiments.config import execution_settings
 from experiments.provenance import provenance, stage_times
-from experiments.render import choose_renderer, renderer_version
+from experiments.report.render import choose_renderer, renderer_version
 from experiments.storage import write_json
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)

@@ -2,7 +2,7 @@
 import sys
 from pathlib import Path
 
-from experiments.render import RenderError, render_report
+from experiments.report.render import RenderError, render_report
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
 results_dir = Path(snakemake.output[0]).parent.resolve()

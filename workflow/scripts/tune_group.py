@@ -1,4 +1,4 @@
-"""Tune one group: the learning-rate search on the tuning seeds (experiments.tuning.search), each
+"""Tune one group: the learning-rate search on the tuning seeds (experiments.convergence.tuning.search), each
 round's runs trained as batched stacks; write its tuning table and where the job ran."""
 import shutil
 import sys
@@ -6,8 +6,8 @@ import sys
 from experiments.config import execution_settings
 from experiments.storage import write_json, write_parquet
 from experiments.sweep import Group
-from experiments.training import start_job, train_group
-from experiments.tuning import search
+from experiments.convergence.training import start_job, train_group
+from experiments.convergence.tuning import search
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
 group = Group.from_dict(snakemake.params.group)

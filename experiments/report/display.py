@@ -5,7 +5,7 @@ Quarto adds require.js and jQuery from a CDN to any page whose notebook holds a
 output counts as a "JavaScript widget"), which breaks a page read offline. So
 nothing here is shown as ``text/html``: a table is a Markdown output holding
 one raw HTML block (```` ```{=html} ````), which pandoc passes through
-untouched and the fallback renderer unwraps (:func:`experiments.render.raw_html`).
+untouched and the fallback renderer unwraps (:func:`experiments.report.render.raw_html`).
 
 Tables are itables (DataTables) in offline mode, chosen over the home-made
 table this project had: sorting, filtering, paging and column types from a

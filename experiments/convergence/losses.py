@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 
-def _onehot_like(z: torch.Tensor, y: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
+def onehot_like(z: torch.Tensor, y: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
     """t = one_hot(y), with z's shape and memory layout."""
     one = True if dtype == torch.bool else 1.0
     return torch.zeros_like(z, dtype=dtype or z.dtype).scatter_(-1, y.unsqueeze(-1), one)
@@ -73,14 +73,14 @@ def cross_entropy_ls(z: torch.Tensor, y: torch.Tensor, label_smoothing: float = 
 def bce_ovr(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """One-vs-rest binary cross-entropy on logits:
     l = (1/C) sum_j -[t_j log s_j + (1 - t_j) log(1 - s_j)]   (``F.binary_cross_entropy_with_logits``)."""
-    t = _onehot_like(z, y)
+    t = onehot_like(z, y)
     return F.binary_cross_entropy_with_logits(z, t, reduction="none").mean(-1)
 
 
 def mse_softmax(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """l = (1/C) sum_j (p_j - t_j)^2   (``F.mse_loss`` on probabilities)."""
     p = softmax(z)
-    return ((p - _onehot_like(p, y)) ** 2).mean(-1)
+    return ((p - onehot_like(p, y)) ** 2).mean(-1)
 
 
 def mse_sigmoid(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -89,13 +89,13 @@ def mse_sigmoid(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     dl/dz_j = (2/C) (s_j - t_j) s_j (1 - s_j) vanishes when s_j saturates.
     """
     s = torch.sigmoid(z)
-    return ((s - _onehot_like(s, y)) ** 2).mean(-1)
+    return ((s - onehot_like(s, y)) ** 2).mean(-1)
 
 
 def mse_logits(z: torch.Tensor, y: torch.Tensor, square_k: float = 1.0, square_M: float = 1.0) -> torch.Tensor:
     """Rescaled square loss on raw logits (Hui & Belkin 2021):
     l = (1/C) [k (z_y - M)^2 + sum_{j != y} z_j^2]. With k = M = 1 it is ``F.mse_loss(z, t)``."""
-    t = _onehot_like(z, y)
+    t = onehot_like(z, y)
     weight = 1 + (square_k - 1) * t
     return (weight * (z - square_M * t) ** 2).mean(-1)
 
@@ -103,7 +103,7 @@ def mse_logits(z: torch.Tensor, y: torch.Tensor, square_k: float = 1.0, square_M
 def _margins(z: torch.Tensor, y: torch.Tensor, margin: float) -> tuple[torch.Tensor, torch.Tensor]:
     """(m, max(0, m) with 0 at j = y) for m_j = margin - z_y + z_j: (..., C) each, in z's layout."""
     m = margin - z.gather(-1, y.unsqueeze(-1)) + z
-    return m, torch.clamp(m, min=0).masked_fill_(_onehot_like(z, y, torch.bool), 0)
+    return m, torch.clamp(m, min=0).masked_fill_(onehot_like(z, y, torch.bool), 0)
 
 
 def hinge(z: torch.Tensor, y: torch.Tensor, margin: float = 1.0) -> torch.Tensor:
@@ -177,7 +177,7 @@ def _cross_entropy_ls_grad(z, y, label_smoothing=0.1):
 
 def _bce_ovr_grad(z, y):
     """g = (s - t) / C."""
-    t = _onehot_like(z, y)
+    t = onehot_like(z, y)
     loss = F.binary_cross_entropy_with_logits(z, t, reduction="none").mean(-1)
     return loss, (torch.sigmoid(z) - t) / z.shape[-1]
 
@@ -199,7 +199,7 @@ def _mse_sigmoid_grad(z, y):
 
 def _mse_logits_grad(z, y, square_k=1.0, square_M=1.0):
     """g = (2/C) w (z - M t), w = 1 + (k - 1) t."""
-    t = _onehot_like(z, y)
+    t = onehot_like(z, y)
     r = z - square_M * t
     wr = (1 + (square_k - 1) * t) * r
     return (wr * r).mean(-1), wr * (2 / z.shape[-1])
@@ -208,7 +208,7 @@ def _mse_logits_grad(z, y, square_k=1.0, square_M=1.0):
 def _hinge_grad(z, y, margin=1.0):
     """g_j = [m_j >= 0] / C for j != y (torch's clamp passes the gradient at 0), g_y = -sum_{j != y} g_j."""
     m, terms = _margins(z, y, margin)
-    g = (m >= 0).to(z.dtype).masked_fill_(_onehot_like(z, y, torch.bool), 0).div_(z.shape[-1])
+    g = (m >= 0).to(z.dtype).masked_fill_(onehot_like(z, y, torch.bool), 0).div_(z.shape[-1])
     return terms.sum(-1) / z.shape[-1], g.scatter_add_(-1, y.unsqueeze(-1), -g.sum(-1, keepdim=True))
 
 

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from . import columns
-from .losses import LOSS_LABELS
-from .overflow import AXES
+from .. import columns
+from ..convergence.losses import LOSS_LABELS
+from ..overflow.probe import AXES
 
 
 def convergence_figure(curves: pd.DataFrame, metric: str = "val_acc"):

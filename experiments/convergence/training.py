@@ -28,13 +28,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import columns
+from .. import columns
 from .data import Dataset, load_dataset
 from .engine import EVAL_BLOCK_BYTES, SHARED_MIN_FEATURES, StackedMLP, augment, engine_weights
 from .losses import get_loss_grad, predictive_log_probs
 from .models import init_params
-from .storage import write_bytes
-from .sweep import Group, Run, Stack, derive_seed, hidden_name
+from ..storage import write_bytes
+from ..sweep import Group, Run, Stack, derive_seed, hidden_name
 
 DIVERGENCE_FACTOR = 10.0
 CPU_STACK = 128  # runs per stacked model on a CPU: the fastest of 32..512 in benchmarks/throughput.py
@@ -62,7 +62,7 @@ def resolve_device(requested: str) -> torch.device:
 def start_job(requested_device: str, threads: int) -> tuple[torch.device, dict]:
     """What a training job does first: set torch's threads, resolve the device and record where it
     runs (host, SLURM job, GPU). A CUDA device asked for where there is none ends the job in one line."""
-    from .provenance import job_environment
+    from ..provenance import job_environment
 
     torch.set_num_threads(threads)
     try:
@@ -127,7 +127,7 @@ def train_chunk(group: Group, members: list[tuple[Stack, Run]], ds: Dataset, dev
 
     ``shared``: first-layer GEMMs shared by runs of one data order; default: on a GPU or for inputs
     of at least ``engine.SHARED_MIN_FEATURES`` features. ``test``: measure the final model on the
-    test split (accuracy, NLL, Brier, ECE; ``experiments.calibration``); the tune stage does not.
+    test split (accuracy, NLL, Brier, ECE; ``experiments.convergence.calibration``); the tune stage does not.
     """
     torch.set_flush_denormal(True)
     try:

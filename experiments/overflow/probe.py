@@ -31,8 +31,9 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from . import columns
-from .lecture import lecture_logits
+from .. import columns
+from ..lecture import lecture_logits
+from ..convergence.losses import LOSSES, onehot_like
 
 DTYPES = {
     "float16": torch.float16,
@@ -43,10 +44,6 @@ DTYPES = {
 # The probe axes: what the value v on each means (the schema's overflow.axes enum is this list).
 AXES = {"gap": "logit gap v (z = 0, z_y = -v)", "max_logit": "max logit v (z = v, z_y = v - 1)",
         "lecture": "scale v of the lecture's x @ w.T"}
-
-
-def _onehot(y, z):
-    return F.one_hot(y, z.shape[-1]).to(z.dtype)
 
 
 def softmax_naive(z, y):
@@ -65,8 +62,10 @@ def log_softmax_nll(z, y):
     return F.nll_loss(F.log_softmax(z, dim=-1), y, reduction="none")
 
 
-def cross_entropy(z, y):
-    """``F.cross_entropy(z, y)`` (fused log-softmax and NLL)."""
+def fused_cross_entropy(z, y):
+    """``F.cross_entropy(z, y)``: torch's fused built-in, the unit under test here (CPU autocast runs it in
+    float32). Deliberately not ``losses.cross_entropy``, the training loss, which is log-softmax then a
+    gather: the path of ``log_softmax_nll``."""
     return F.cross_entropy(z, y, reduction="none")
 
 
@@ -78,29 +77,21 @@ def logsumexp_manual(z, y):
 
 def bce_naive(z, y):
     """(1/C) sum_j BCE(sigmoid(z_j), t_j) via ``F.binary_cross_entropy``, which clamps log at -100."""
-    return F.binary_cross_entropy(torch.sigmoid(z), _onehot(y, z), reduction="none").mean(-1)
-
-
-def bce_logits(z, y):
-    """(1/C) sum_j BCE on logits via ``F.binary_cross_entropy_with_logits`` (stable softplus form)."""
-    return F.binary_cross_entropy_with_logits(z, _onehot(y, z), reduction="none").mean(-1)
-
-
-def mse_softmax(z, y):
-    """(1/C) sum_j (softmax(z)_j - t_j)^2: finite everywhere; the gradient is what vanishes."""
-    return ((torch.softmax(z, dim=-1) - _onehot(y, z)) ** 2).mean(-1)
+    return F.binary_cross_entropy(torch.sigmoid(z), onehot_like(z, y), reduction="none").mean(-1)
 
 
 # name -> (function, which exact reference it approximates)
+# The naive paths and torch's fused built-ins are written here (they are what is probed); where an
+# implementation is the training loss itself, it is the loss registry's function, not a copy.
 IMPLEMENTATIONS = {
     "softmax_naive": softmax_naive,
     "log_softmax_naive": log_softmax_naive,
     "log_softmax_nll": log_softmax_nll,
-    "cross_entropy": cross_entropy,
+    "cross_entropy": fused_cross_entropy,
     "logsumexp_manual": logsumexp_manual,
     "bce_naive": bce_naive,
-    "bce_logits": bce_logits,
-    "mse_softmax": mse_softmax,
+    "bce_logits": LOSSES["bce_ovr"],        # F.binary_cross_entropy_with_logits, one-vs-rest, mean over classes
+    "mse_softmax": LOSSES["mse_softmax"],   # (1/C) sum_j (softmax(z)_j - t_j)^2: finite; its gradient vanishes
 }
 FAMILY = {name: "ce" for name in IMPLEMENTATIONS} | {"bce_naive": "bce", "bce_logits": "bce",
                                                    "mse_softmax": "mse_softmax"}
@@ -110,7 +101,7 @@ def exact_loss(z64: torch.Tensor, y: torch.Tensor, family: str) -> torch.Tensor:
     """The loss of float64 logits, computed stably: (N,) float64."""
     if family == "ce":
         return torch.logsumexp(z64, -1) - z64.gather(-1, y[:, None]).squeeze(-1)
-    t = _onehot(y, z64)
+    t = onehot_like(z64, y)
     if family == "bce":  # t softplus(-z) + (1 - t) softplus(z); softplus(x) = logaddexp(0, x) exactly
         zero = torch.zeros_like(z64)                 # (F.softplus turns linear past x = 20: not exact)
         return (t * torch.logaddexp(zero, -z64) + (1 - t) * torch.logaddexp(zero, z64)).mean(-1)

@@ -32,12 +32,12 @@ import math
 import pandas as pd
 import torch
 
-from . import columns
-from .data import load_dataset
-from .models import forward, init_params
-from .overflow import DTYPES, IMPLEMENTATIONS
-from .sweep import derive_seed
-from .training import batch_indices
+from .. import columns
+from ..convergence.data import load_dataset
+from ..convergence.models import forward, init_params
+from .probe import DTYPES, IMPLEMENTATIONS
+from ..sweep import derive_seed
+from ..convergence.training import batch_indices
 
 AMP_IMPLEMENTATIONS = ["log_softmax_naive", "cross_entropy"]
 

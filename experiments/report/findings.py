@@ -13,9 +13,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import columns
-from .gradients import gradient_at
-from .stats import bootstrap_ci
+from .. import columns
+from ..convergence.gradients import gradient_at
+from ..stats import bootstrap_ci
 
 # Which probe setting speaks for an implementation when several were run: the
 # lecture's (float32, 10 classes, the gap axis, explicit casts), else the nearest.

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import columns
-from .stats import bootstrap_ci
+from .. import columns
+from ..stats import bootstrap_ci
 
 
 def concat_parquet(paths: list[Path | str]) -> pd.DataFrame:
@@ -117,7 +117,7 @@ def performance_profile(runs: pd.DataFrame, summary: pd.DataFrame, taus: np.ndar
     def solved(rows: np.ndarray) -> np.ndarray:                           # (losses, taus)
         return (rows[:, :, None] <= taus[None, None, :]).mean(0)
 
-    from .stats import bootstrap_rows
+    from ..stats import bootstrap_rows
     band = bootstrap_rows(np.arange(len(blocks)), lambda idx: solved(r[np.concatenate([blocks[i] for i in idx])]),
                           seed=seed, resamples=resamples)                 # (resamples, losses, taus)
     lo, hi = np.quantile(band, [0.025, 0.975], axis=0)

@@ -8,7 +8,7 @@ Two renderers, chosen by ``XENT_RENDERER`` (``auto``, the default: Quarto when
   papermill (``--execute-params``), the kernel run by this Python
   (``QUARTO_PYTHON``).
 - **Fallback** (pip-only installs, no Quarto): parses the same ``.qmd``
-  (:mod:`experiments.qmd`), executes it with nbclient, converts it with
+  (:mod:`experiments.report.qmd`), executes it with nbclient, converts it with
   nbconvert's ``basic`` template inside a small page of our own: figures as
   data URIs, code folded in ``<details>``, math as MathML, a table of contents.
 
@@ -17,7 +17,7 @@ folder, so nothing is written next to the sources. The scratch folder's name
 has no leading dot: Quarto ignores a ``_quarto.yml`` inside a hidden folder
 (found here: such a render silently lost ``embed-resources`` and the TOC).
 
-``python3 -m experiments.render RESULTS_DIR OUTPUT [--renderer R]`` renders
+``python3 -m experiments.report.render RESULTS_DIR OUTPUT [--renderer R]`` renders
 the report of an existing ``results/`` folder (CI uses it to render the
 default run with both renderers).
 """
@@ -43,7 +43,7 @@ from .qmd import inject_parameters, qmd_to_notebook
 
 RENDERERS = ("auto", "quarto", "fallback")
 RENDERER_ENV = "XENT_RENDERER"
-REPORT_DIR = Path(__file__).resolve().parent.parent / "report"
+REPORT_DIR = Path(__file__).resolve().parents[2] / "report"   # the Quarto project beside the package
 
 
 class RenderError(RuntimeError):
@@ -149,7 +149,7 @@ def _html_output(html_text: str) -> nbformat.NotebookNode:
     return nbformat.v4.new_output("display_data", data={"text/html": html_text})
 
 
-# A Markdown output that is one raw HTML block (experiments.display emits tables this way).
+# A Markdown output that is one raw HTML block (experiments.report.display emits tables this way).
 _RAW_HTML_BLOCK = re.compile(r"\A\s*```\{=html\}\n(.*)\n```\s*\Z", re.S)
 
 
@@ -298,7 +298,7 @@ def _render_fallback(work: Path, qmd_name: str, params: dict, log=print) -> Path
 # --- command line ---------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python3 -m experiments.render",
+    ap = argparse.ArgumentParser(prog="python3 -m experiments.report.render",
                                  description="Render the report of a results/ folder into one HTML file.")
     ap.add_argument("results_dir", type=Path, help="the pipeline's results/ folder")
     ap.add_argument("output", type=Path, help="the HTML file to write")

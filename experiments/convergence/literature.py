@@ -1,7 +1,7 @@
 """Published results beside ours: ``results/literature.parquet``.
 
 Each entry of :data:`PAPERS` states one published claim in a line, the setting
-it was measured in, the row of our claims table (``experiments.claims``) that
+it was measured in, the row of our claims table (``experiments.convergence.claims``) that
 measures the closest thing here, and what the claim predicts for that number:
 
 - ``("below", t)`` / ``("above", t)``: the claim predicts our estimate below / above t;
@@ -20,7 +20,7 @@ import math
 
 import pandas as pd
 
-from . import columns
+from .. import columns
 
 PAPERS = [
     dict(paper="Golik, Doetsch & Ney 2013",

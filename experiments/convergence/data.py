@@ -27,8 +27,8 @@ import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from .storage import write_bytes
-from .sweep import derive_seed
+from ..storage import write_bytes
+from ..sweep import derive_seed
 
 Split = tuple[np.ndarray, np.ndarray]            # (x (N, D), y (N,))
 

@@ -26,7 +26,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from . import columns
+from .. import columns
 from .tables import ranked, steps_or_inf
 
 
@@ -93,10 +93,10 @@ def search(group, train, lr_search: dict, tuning_seeds: list[int], base_seed: in
     row per (configuration, rate tried) with its scores, ``chosen``, ``at_edge`` and the ``round`` it
     was tried in; and every run trained, with its ``round``.
 
-    ``train(group) -> runs`` trains a group's runs (``experiments.training.train_group``'s runs table);
+    ``train(group) -> runs`` trains a group's runs (``experiments.convergence.training.train_group``'s runs table);
     injected, so that the search can be tested on a synthetic objective.
     """
-    from .sweep import hidden_name, make_run, with_runs
+    from ..sweep import hidden_name, make_run, with_runs
 
     s = lr_search
     bounds = {opt: tuple(b) for opt, b in s["bounds"].items()}

@@ -19,9 +19,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import columns
+from .. import columns
 from .losses import LOSS_LABELS
-from .stats import bootstrap_ci, sign_test
+from ..stats import bootstrap_ci, sign_test
 
 OPT_LABELS = {"sgd": "SGD", "adam": "Adam"}
 

@@ -45,7 +45,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from .overflow import DTYPES, FAMILY, exact_loss, probe_logits
+from .probe import DTYPES, FAMILY, exact_loss, probe_logits
 
 NAIVE_P = {"softmax_naive", "log_softmax_naive"}   # compute p, then log
 LO, HI = 1e-3, 1e6                                 # bracket searched for a crossing
