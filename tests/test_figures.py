@@ -10,6 +10,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
+from experiments.overflow.probe import AXES  # noqa: E402
 from experiments.report import figures  # noqa: E402
 from experiments.convergence.gradients import logit_gradients  # noqa: E402
 from experiments.convergence.losses import LOSS_LABELS  # noqa: E402
@@ -55,7 +56,7 @@ def test_overflow_figure_maps_every_axis_and_implementation():
     fig = figures.overflow_figure(probes())
     axes = visible_axes(fig)
     assert len(axes) == 2 * 3  # implementations x axes
-    assert [ax.get_title() for ax in axes[:3]] == [figures.AXIS_LABELS[a] for a in ["gap", "max_logit", "lecture"]]
+    assert [ax.get_title() for ax in axes[:3]] == [AXES[a] for a in ["gap", "max_logit", "lecture"]]
     # every probe is drawn once, in its outcome's colour
     drawn = sum(len(c.get_offsets()) for ax in axes for c in ax.collections)
     assert drawn == len(probes())

@@ -215,12 +215,11 @@ def test_metric_claims(runs: pd.DataFrame, reference: str = "cross_entropy") -> 
 def depth_claims(layers: pd.DataFrame) -> list[dict]:
     """Per activation and loss, at the deepest architecture of a depth sweep: the ratio of the input-side
     layer's weight-gradient norm to the output layer's at initialisation (median over runs)."""
-    from .tables import layer_ratios
+    from .tables import depth_sweeps
 
-    r = layer_ratios(layers) if layers is not None else pd.DataFrame()
+    r = depth_sweeps(layers) if layers is not None else pd.DataFrame()
     if r.empty:
         return []
-    r = r[r.groupby("dataset")["depth"].transform("nunique") > 1]
     out = []
     for (dataset, act, opt, loss), sub in r.groupby(["dataset", "activation", "optimizer", "loss"], sort=True):
         deep = sub[sub["depth"] == sub["depth"].max()]

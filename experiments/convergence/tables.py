@@ -302,11 +302,16 @@ def layer_ratios(layers: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def depth_sweeps(layers: pd.DataFrame) -> pd.DataFrame:
+    """:func:`layer_ratios` of the datasets swept at more than one depth (a depth study)."""
+    r = layer_ratios(layers)
+    return r[r.groupby("dataset")["depth"].transform("nunique") > 1]
+
+
 def depth_table(layers: pd.DataFrame) -> pd.DataFrame:
     """Per (dataset, activation, optimizer, loss, depth), where more than one depth was swept for that
     dataset: the medians over runs of :func:`layer_ratios`' columns with 95% bootstrap intervals."""
-    r = layer_ratios(layers)
-    r = r[r.groupby("dataset")["depth"].transform("nunique") > 1]
+    r = depth_sweeps(layers)
     rows = []
     for key, sub in r.groupby(["dataset", "activation", "optimizer", "loss", "depth"], sort=True):
         row = dict(zip(["dataset", "activation", "optimizer", "loss", "depth"], key), runs=len(sub))

@@ -50,7 +50,6 @@ def profile_figure(profile: pd.DataFrame):
     return fig
 
 
-AXIS_LABELS = AXES   # what the value v on each probe axis means (overflow.probe_logits)
 OUTCOME_COLOURS = {"loss and gradient finite": "#4c72b0", "gradient non-finite": "#dd8452",
                    "loss non-finite": "#c44e52"}
 
@@ -63,7 +62,7 @@ def overflow_figure(probes: pd.DataFrame):
     d.loc[d["loss_finite"] & ~d["grad_finite"], "outcome"] = "gradient non-finite"
     d.loc[~d["loss_finite"], "outcome"] = "loss non-finite"
     impls = list(dict.fromkeys(d["implementation"]))
-    axes_present = [a for a in AXIS_LABELS if a in set(d["axis"])] + sorted(set(d["axis"]) - set(AXIS_LABELS))
+    axes_present = [a for a in AXES if a in set(d["axis"])] + sorted(set(d["axis"]) - set(AXES))
     dtypes = [t for t in ("float16", "bfloat16", "float32", "float64") if t in set(d["dtype"])]
     fig, axes = plt.subplots(len(impls), len(axes_present), figsize=(3.7 * len(axes_present), 1.45 * len(impls) + 0.6),
                              sharex="col", sharey=True, squeeze=False)
@@ -80,7 +79,7 @@ def overflow_figure(probes: pd.DataFrame):
             ax.set_ylim(-0.6, len(dtypes) - 0.4)
             ax.tick_params(labelsize=7)
             if i == 0:
-                ax.set_title(AXIS_LABELS.get(axis, axis), fontsize=9)
+                ax.set_title(AXES.get(axis, axis), fontsize=9)
             if j == 0:
                 ax.set_ylabel(impl, fontsize=8)
             if i == len(impls) - 1:
