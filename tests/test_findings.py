@@ -97,11 +97,13 @@ def test_depth_calibration_and_mnist1d_findings():
     claims = pd.DataFrame([{"claim": "test.test_ece.focal_vs_cross_entropy", "statement": "Focal said."}])
     text = findings.calibration_finding(claims, cal)
     assert text.startswith("Lowest expected calibration error on the test split: **focal**, 0.020") and "Focal said." in text
+    # chosen on validation: the 3-layer net wins there, though the 1-layer one tests better
     runs = pd.DataFrame([dict(dataset="mnist1d", loss="cross_entropy", activation="relu", hidden=h, optimizer="sgd",
-                              learn_scale=False, logit_scale=1.0, seed=s, test_acc=acc + 0.01 * s, steps=400,
-                              batch_size=64) for h, acc in [("64", 0.5), ("64-64-64", 0.4)] for s in range(3)])
+                              learn_scale=False, logit_scale=1.0, seed=s, test_acc=acc + 0.01 * s, final_val_acc=val,
+                              steps=400, batch_size=64)
+                         for h, acc, val in [("64", 0.5, 0.4), ("64-64-64", 0.4, 0.45)] for s in range(3)])
     text = findings.mnist1d_finding(runs)
-    assert "hidden layers 64," in text and "**51.0%**" in text and "**68%**" in text
+    assert "hidden layers 64-64-64," in text and "**41.0%**" in text and "**68%**" in text
     assert findings.mnist1d_finding(runs.assign(dataset="digits")).startswith("*No MNIST-1D result")
 
 

@@ -218,17 +218,18 @@ MNIST1D_MLP_BASELINE = 0.68
 
 
 def mnist1d_finding(runs: pd.DataFrame) -> str:
-    """Our best MNIST-1D configuration with cross-entropy (mean test accuracy over seeds) beside the paper's MLP."""
+    """Our best MNIST-1D configuration with cross-entropy, chosen on validation accuracy (mean over seeds),
+    and its test accuracy beside the paper's MLP (choosing on the test split would flatter it)."""
     d = runs[(runs["dataset"] == "mnist1d") & (runs["loss"] == "cross_entropy")].dropna(subset=["test_acc"])
     if d.empty:
         return absent("MNIST-1D result", "MNIST-1D was not swept with cross-entropy")
     keys = ["activation", "hidden", "optimizer", "learn_scale", "logit_scale"]
-    means = d.groupby(keys)["test_acc"].mean()
-    best = means.idxmax()
+    best = d.groupby(keys)["final_val_acc"].mean().idxmax()
     sub = d.set_index(keys).loc[best, "test_acc"].to_numpy(dtype=float)
     est, lo, hi = bootstrap_ci(sub, statistic=np.mean, seed=3)
     steps, batch = int(d["steps"].iloc[0]), int(d["batch_size"].iloc[0])
-    return (f"MNIST-1D, best configuration with cross-entropy ({best[0]}, hidden layers {best[1]}, {best[2]}): "
+    return (f"MNIST-1D, the best configuration with cross-entropy on validation ({best[0]}, hidden layers {best[1]}, "
+            f"{best[2]}): "
             f"test accuracy **{est:.1%}** (95% CI [{lo:.1%}, {hi:.1%}], mean over {len(sub)} seeds) after "
             f"{steps:,} steps of batch {batch}, beside **{MNIST1D_MLP_BASELINE:.0%}** for the MLP baseline of "
             f"Greydanus (2020), a 2-hidden-layer ReLU network of 100 units trained with Adam for thousands of "
@@ -244,11 +245,11 @@ def matched_rate_finding(claims: pd.DataFrame, label=lambda loss: loss) -> str:
         return absent("comparison at equal effective rate", "SGD or cross-entropy was not swept, or no loss's "
                                                             "tried rates reach cross-entropy's tuned effective rate")
     parts = []
+    num = lambda v: "∞" if np.isinf(v) else f"{v:.3g}"   # noqa: E731
     for r in rows.sort_values("estimate").itertuples():
         loss = r.claim.removeprefix("effective_rate.").removesuffix("_vs_cross_entropy")
         same = ", no difference resolved" if r.ci_low <= 1 <= r.ci_high else ""
-        est = "∞" if np.isinf(r.estimate) else f"{r.estimate:.3g}"
-        parts.append(f"{label(loss)} {est}× ([{r.ci_low:.3g}, {r.ci_high:.3g}], {r.n} problems{same})")
+        parts.append(f"{label(loss)} {num(r.estimate)}× ([{num(r.ci_low)}, {num(r.ci_high)}], {r.n} problems{same})")
     return ("At equal effective rate — every loss at cross-entropy's tuned effective rate on the same problem, "
             "read off its own tried rates (tuning seeds, SGD, linear in log-log between the two rates around "
             "it) — the steps to the target relative to cross-entropy are: " + "; ".join(parts) + ". A loss "
