@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 
 from .. import columns
-from .losses import LOSS_LABELS
 from ..stats import bootstrap_ci, sign_test
+from .losses import LOSS_LABELS
+from .tables import best_scales, depth_sweeps, paired_difference, per_problem, win_shares
 
 OPT_LABELS = {"sgd": "SGD", "adam": "Adam"}
 
@@ -105,8 +106,6 @@ def reach_claims(runs: pd.DataFrame) -> list[dict]:
 def best_loss_claims(summary: pd.DataFrame, runs: pd.DataFrame) -> list[dict]:
     """Per optimiser, at each loss's best scale and rate: the fastest loss (median over problems of its
     steps) and its margin over the runner-up; and every loss's share of wins (a tie of k counts 1/k)."""
-    from .tables import win_shares
-
     out = []
     costs = _costs(summary, by_scale=False)
     shares = win_shares(runs, summary)
@@ -148,8 +147,6 @@ def best_loss_claims(summary: pd.DataFrame, runs: pd.DataFrame) -> list[dict]:
 def scale_claims(summary: pd.DataFrame, tuning: pd.DataFrame) -> list[dict]:
     """Per loss: the steps at its worst logit scale over those at its best (both chosen on the tuning
     seeds, both at their tuned rates), measured on the evaluation seeds."""
-    from .tables import best_scales
-
     out = []
     keys = [k for k in columns.CONFIG_KEYS if k not in ("lr", "logit_scale")]
     if tuning.loc[tuning["chosen"], "logit_scale"].nunique() < 2:
@@ -188,8 +185,6 @@ METRIC_WORDS = {"test_acc": ("test accuracy", True), "test_nll": ("test NLL", Fa
 def test_metric_claims(runs: pd.DataFrame, reference: str = "cross_entropy") -> list[dict]:
     """Per loss and test metric: the paired difference from ``reference`` (loss minus reference, mean
     over seeds per problem, median over problems), its interval and a sign test."""
-    from .tables import per_problem
-
     out = []
     for metric, (words, higher_better) in METRIC_WORDS.items():
         t = per_problem(runs, metric)
@@ -199,8 +194,7 @@ def test_metric_claims(runs: pd.DataFrame, reference: str = "cross_entropy") -> 
             both = t[[loss, reference]].dropna()
             if both.empty:
                 continue
-            diff = (both[loss] - both[reference]).to_numpy()
-            est, lo, hi = bootstrap_ci(diff, seed=len(loss) + len(metric))
+            _, (est, lo, hi) = paired_difference(t, loss, reference, metric)
             wins, losses, p = sign_test(both[reference], both[loss])      # reference below the loss
             same = " — the interval includes no difference" if lo <= 0 <= hi else ""
             fmt = (lambda v: f"{v:+.1%}") if metric == "test_acc" else (lambda v: f"{v:+.3f}")
@@ -215,8 +209,6 @@ def test_metric_claims(runs: pd.DataFrame, reference: str = "cross_entropy") -> 
 def depth_claims(layers: pd.DataFrame) -> list[dict]:
     """Per activation and loss, at the deepest architecture of a depth sweep: the ratio of the input-side
     layer's weight-gradient norm to the output layer's at initialisation (median over runs)."""
-    from .tables import depth_sweeps
-
     r = depth_sweeps(layers) if layers is not None else pd.DataFrame()
     if r.empty:
         return []

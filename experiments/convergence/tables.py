@@ -258,6 +258,18 @@ def per_problem(runs: pd.DataFrame, metric: str) -> pd.DataFrame:
     return runs.pivot_table(index=PROBLEM_KEYS, columns="loss", values=metric, aggfunc="mean", dropna=False)
 
 
+def paired_difference(table: pd.DataFrame, loss: str, reference: str, metric: str) -> tuple[np.ndarray, tuple]:
+    """``loss`` minus ``reference`` on the problems of a :func:`per_problem` table where both have a value,
+    and the median difference with its 95% bootstrap interval (one seed per loss and metric, so the
+    report's table and the claims print the same interval)."""
+    if reference not in table or loss not in table:
+        diff = np.array([])
+    else:
+        both = table[[loss, reference]].dropna()
+        diff = (both[loss] - both[reference]).to_numpy(dtype=float)
+    return diff, bootstrap_ci(diff, seed=len(loss) + len(metric))
+
+
 def calibration_table(runs: pd.DataFrame, reference: str = "cross_entropy") -> pd.DataFrame:
     """Per loss, on the test split (``columns.TEST_METRICS``): the median over problems of the
     mean over seeds, and the paired difference from ``reference`` on the same problems
@@ -268,8 +280,7 @@ def calibration_table(runs: pd.DataFrame, reference: str = "cross_entropy") -> p
         row = {"loss": loss, "problems": int(tables["test_acc"][loss].notna().sum())}
         for m, t in tables.items():
             row[m], row[f"{m}_low"], row[f"{m}_high"] = bootstrap_ci(t[loss].to_numpy(dtype=float), seed=len(m))
-            diff = (t[loss] - t[reference]).to_numpy(dtype=float) if reference in t else np.array([])
-            row[f"{m}_diff"], row[f"{m}_diff_low"], row[f"{m}_diff_high"] = bootstrap_ci(diff, seed=len(m) + 1)
+            row[f"{m}_diff"], row[f"{m}_diff_low"], row[f"{m}_diff_high"] = paired_difference(t, loss, reference, m)[1]
         rows.append(row)
     cols = ["loss", "problems"] + [f"{m}{d}{s}" for m in columns.TEST_METRICS for d in ("", "_diff")
                                    for s in ("", "_low", "_high")]
