@@ -102,7 +102,7 @@ def timed(group: Group, cfg: dict, max_stack="auto") -> tuple[float, dict, pd.Da
     """(seconds, model FLOPs by kind, curves) of training ``group``."""
     engine.MODEL_FLOPS.clear()
     t = time.perf_counter()
-    _, curves, _ = train_group(group, cfg, "cpu", max_stack=max_stack)
+    curves = train_group(group, cfg, "cpu", max_stack=max_stack).curves
     return time.perf_counter() - t, dict(engine.MODEL_FLOPS), curves
 
 

@@ -3,15 +3,18 @@
 The package by concern (``tests/test_architecture.py`` keeps the import directions):
 
 - shared plumbing, torch-free so the Snakefile imports it cheaply: ``config`` (validation against
-  ``config.schema.yaml``), ``sweep`` (config -> runs, stacks, groups), ``columns`` (every table's
-  column names), ``storage`` (atomic writes), ``provenance``, ``stats`` (bootstrap intervals, sign
-  tests); imports nothing outside itself;
+  ``config.schema.yaml``), ``sweep`` (config -> runs, stacks, groups, their schedules), ``columns``
+  (every table's column names), ``storage`` (atomic writes), ``provenance``; imports nothing outside
+  itself;
 - ``lecture``: the lecture's worked numbers (plumbing only);
-- ``convergence/``: datasets, losses, activations, the training engine, tuning, test metrics and the
-  tables and claims built from them (plumbing only);
+- ``analysis/``: the numbers the report prints, from the results tables, torch-free: summaries,
+  targets, the performance profile, the seed bootstrap and Holm, the claims (numbers only) and the
+  literature (plumbing only);
+- ``convergence/``: datasets, losses, activations, the training engine, tuning and test metrics
+  (plumbing and ``analysis``);
 - ``overflow/``: the probe of loss implementations, IEEE-754 thresholds, reduced-precision
-  training (plumbing, ``lecture`` and ``convergence``);
-- ``report/``: figures, findings, tables on the page and rendering (anything).
+  training (plumbing, ``lecture``, ``analysis`` and ``convergence``);
+- ``report/``: figures, findings, the wording of claims, tables on the page and rendering (anything).
 """
 
 __version__ = "0.1.0"

@@ -8,7 +8,7 @@ RUN_KEYS = ["dataset", "loss", "activation", "hidden", "optimizer", "learn_scale
 
 # results/data/datasets.parquet: one row per dataset in the sweep
 DATASETS = ["dataset", "source", "n_train", "n_val", "n_test", "num_features", "num_classes", "val_fraction",
-            "test_split", "split_seed"]
+            "test_split", "split_seed", "chance"]
 
 # results/convergence/curves.parquet: one row per run and logged step
 CURVE_METRICS = ["step", "train_loss", "train_acc", "val_acc", "grad_norm_logits", "mean_abs_logit",
@@ -40,15 +40,40 @@ SUMMARY = CONFIG_KEYS + [
 ]
 
 # results/convergence/tuning.parquet: one row per (configuration, learning rate tried) of the tune stage
-TUNING = CONFIG_KEYS + ["median_steps_to_target", "median_final_val_acc", "tuning_seeds", "chosen", "at_edge", "round"]
+TUNING = CONFIG_KEYS + ["median_steps_to_target", "median_final_val_acc", "tuning_seeds", "chosen", "at_edge", "round",
+                        "search_outcome"]
+# results/convergence/reference.parquet, reference_runs.parquet: the reference stage (cross-entropy tuned
+# for final validation accuracy on the tuning seeds), as the tune stage's tables
+REFERENCE = TUNING
+REFERENCE_RUNS = RUNS + ["round"]
+
+# results/convergence/targets.parquet: one row per cell (dataset, architecture, activation, optimiser) and
+# target level (experiments.analysis.targets states the procedure)
+TARGETS = ["dataset", "hidden", "activation", "optimizer", "level", "main", "target_acc", "reference_acc", "chance",
+           "learns", "how"]
+
+# results/convergence/levels.parquet: one row per evaluation run and target level (the main level is the
+# runs table's target_acc and steps_to_target)
+LEVELS = RUN_KEYS + ["level", "target_acc", "steps_to_target", "status"]
+
+# results/convergence/predictions.parquet: one row per evaluation run that finished; its final model's
+# outputs on every test example, in the test split's order (lists): correct (0/1), confidence (the
+# largest probability), nll (-log p of the true class), brier (sum_k (p_k - [k = y])^2)
+PREDICTION_LISTS = ["correct", "confidence", "nll", "brier"]
+PREDICTIONS = RUN_KEYS + PREDICTION_LISTS
 # results/convergence/tuning_runs.parquet: every run of the tune stage, as in runs.parquet, with its search round
 TUNING_RUNS = RUNS + ["round"]
 
 # results/convergence/profile.parquet: Dolan-More performance profile of the losses
 PROFILE = ["loss", "tau", "fraction_solved", "problems", "ci_low", "ci_high"]
 
-# results/convergence/claims.parquet: one row per headline claim of the report (experiments.convergence.claims)
-CLAIMS = ["claim", "statement", "estimate", "ci_low", "ci_high", "n", "test", "p_value"]
+# results/convergence/claims.parquet: one row per headline number of the report and dataset ("all": pooled),
+# numbers only (experiments.analysis.claims); the report's sentences are written from these rows
+# (experiments.report.wording). subject / reference: the arms compared (e.g. two losses); null_value: the
+# value of no effect (NaN: descriptive, no test); p_adjusted: Holm within the family; n: problems behind it,
+# seeds: seeds per problem (at most)
+CLAIMS = ["claim", "dataset", "family", "kind", "subject", "reference", "optimizer", "metric", "estimate", "ci_low",
+          "ci_high", "null_value", "n", "seeds", "test", "p_value", "p_adjusted"]
 
 # results/literature.parquet: one row per published result set beside ours (experiments.convergence.literature)
 LITERATURE = ["paper", "claim", "their_setting", "our_claim", "our_setting", "estimate", "ci_low", "ci_high",

@@ -117,6 +117,9 @@ def validate_config(config: dict, schema: dict | None = None) -> dict:
     if not isinstance(config, dict):
         raise ConfigError(f"config error: the config must be a mapping of keys, got {type(config).__name__}")
     cfg = copy.deepcopy(config)
+    if isinstance(cfg.get("convergence"), dict) and "target_acc" in cfg["convergence"]:
+        raise ConfigError("config error: convergence.target_acc: no longer a setting; targets come from the "
+                          "reference stage (convergence.targets: levels, main; experiments/analysis/targets.py)")
     _fill_defaults(cfg, schema)
     validator = jsonschema.Draft7Validator(schema)
     errors = sorted(validator.iter_errors(cfg), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
@@ -133,7 +136,17 @@ def validate_config(config: dict, schema: dict | None = None) -> dict:
 
 
 def _check_tuning(cv: dict) -> None:
-    """Tuning and evaluation seeds are disjoint; each optimiser's grid lies inside its search bounds."""
+    """Tuning and evaluation seeds are disjoint; each optimiser's grid lies inside its search bounds; the
+    main target level is one of the levels."""
+    if isinstance(cv["steps"], dict):
+        for ds in axis_values(cv, "datasets"):
+            if ds not in cv["steps"]:
+                raise ConfigError(f"config error: convergence.steps.{ds}: missing; a budget per dataset must "
+                                  f"name every dataset swept ({', '.join(axis_values(cv, 'datasets'))})")
+    t = cv["targets"]
+    if not any(math.isclose(t["main"], x) for x in t["levels"]):
+        raise ConfigError(f"config error: convergence.targets.main: {t['main']:g} is not one of "
+                          f"convergence.targets.levels {t['levels']}")
     shared = sorted(set(cv["tuning_seeds"]) & set(cv["eval_seeds"]))
     if shared:
         raise ConfigError(f"config error: convergence.tuning_seeds: {shared} also in convergence.eval_seeds; rates "

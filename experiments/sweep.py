@@ -10,11 +10,14 @@
   pays process start-up and ``import torch`` once for many stacks; with
   ``max_group_runs`` set, split into jobs of at most that many runs
   (``<dataset>.<loss>.<part>``), stacks split where they must be.
-- Two *phases* (experiments.convergence.tuning): ``tune`` groups hold every logit scale x
-  initial learning rate x tuning seed (a configuration's rates never straddle
-  two jobs, since its search extends them); ``eval`` groups hold every logit
-  scale x evaluation seed, their rates left NaN until the job reads the rates
-  the tune stage chose (:func:`with_chosen_rates`).
+- Three *phases*: ``reference`` groups (one per dataset) hold cross-entropy, the
+  baseline that sets the targets (experiments.analysis.targets), in every
+  configuration of the dataset x initial learning rate x tuning seed; ``tune``
+  groups (experiments.convergence.tuning) hold every logit scale x initial
+  learning rate x tuning seed (a configuration's rates never straddle two jobs,
+  since its search extends them); ``eval`` groups hold every logit scale x
+  evaluation seed, their rates left NaN until the job reads the rates the tune
+  stage chose (:func:`with_chosen_rates`).
 
 The sweep is the union of *grids*: the main grid (the axes under
 ``convergence``) and each *study* under ``convergence.studies``, a grid whose
@@ -36,6 +39,8 @@ import hashlib
 import itertools
 import math
 from dataclasses import asdict, dataclass
+
+import numpy as np
 
 
 def derive_seed(*parts: object) -> int:
@@ -76,7 +81,6 @@ class Group:
     steps: int
     batch_size: int
     log_points: int
-    target_acc: float
     loss_params: dict
     stacks: tuple[Stack, ...]
 
@@ -96,7 +100,8 @@ class Group:
         return cls(**d)
 
 
-PHASES = ("tune", "eval")
+PHASES = ("reference", "tune", "eval")
+REFERENCE_LOSS = "cross_entropy"   # the baseline whose tuned accuracy sets the targets
 # The axes of a grid, in the order a stack's key is built.
 AXES = ("datasets", "losses", "activations", "hidden_layers", "optimizers", "learn_logit_scale", "logit_scales")
 
@@ -116,11 +121,12 @@ def axis_values(cv: dict, axis: str) -> list:
     return out
 
 
-def _configurations(cv: dict, dataset: str, loss: str) -> dict[tuple, list[float]]:
-    """(activation, hidden, optimizer, learn_scale) -> logit scales, over every grid holding (dataset, loss)."""
+def _configurations(cv: dict, dataset: str, loss: str | None) -> dict[tuple, list[float]]:
+    """(activation, hidden, optimizer, learn_scale) -> logit scales, over every grid holding (dataset, loss)
+    (``loss`` None: every grid holding the dataset, whatever its losses)."""
     out: dict[tuple, list[float]] = {}
     for g in grids(cv).values():
-        if dataset not in g["datasets"] or loss not in g["losses"]:
+        if dataset not in g["datasets"] or (loss is not None and loss not in g["losses"]):
             continue
         for act, hidden, opt, learn in itertools.product(
                 g["activations"], g["hidden_layers"], g["optimizers"], g["learn_logit_scale"]):
@@ -135,27 +141,54 @@ def groups_from_config(cfg: dict, phase: str = "eval") -> dict[str, Group]:
         raise ValueError(f"unknown phase {phase!r}; valid: {list(PHASES)}")
     cv = cfg["convergence"]
     out: dict[str, Group] = {}
-    for dataset, loss in itertools.product(axis_values(cv, "datasets"), axis_values(cv, "losses")):
+    pairs = ([(d, REFERENCE_LOSS) for d in axis_values(cv, "datasets")] if phase == "reference" else
+             itertools.product(axis_values(cv, "datasets"), axis_values(cv, "losses")))
+    for dataset, loss in pairs:
         stacks = []
-        for (act, hidden, opt, learn), scales in _configurations(cv, dataset, loss).items():
-            rates = cv["learning_rates"][opt] if phase == "tune" else [math.nan]
-            seeds = cv["tuning_seeds"] if phase == "tune" else cv["eval_seeds"]
+        for (act, hidden, opt, learn), scales in _configurations(
+                cv, dataset, None if phase == "reference" else loss).items():
+            rates = cv["learning_rates"][opt] if phase != "eval" else [math.nan]
+            seeds = cv["eval_seeds"] if phase == "eval" else cv["tuning_seeds"]
             runs = tuple(make_run(cfg["seed"], dataset, hidden, scale, lr, seed)
                          for scale, lr, seed in itertools.product(scales, rates, seeds))
             stacks.append(Stack(dataset, loss, act, hidden, opt, learn, runs))
         if not stacks:
             continue
         # a tuning configuration (one scale: every rate x seed) stays in one job
-        unit = (lambda s: len(cv["learning_rates"][s.optimizer]) * len(cv["tuning_seeds"])) if phase == "tune" \
+        unit = (lambda s: len(cv["learning_rates"][s.optimizer]) * len(cv["tuning_seeds"])) if phase != "eval" \
             else (lambda s: 1)
         parts = _split(stacks, cv.get("max_group_runs"), unit)
         for i, part in enumerate(parts):
             name = f"{dataset}.{loss}" if len(parts) == 1 else f"{dataset}.{loss}.{i}"
             out[name] = Group(
-                name=name, dataset=dataset, loss=loss, steps=cv["steps"], batch_size=cv["batch_size"],
-                log_points=cv["log_points"], target_acc=float(cv["target_acc"][dataset]),
-                loss_params=dict(cv["loss_params"]), stacks=tuple(part))
+                name=name, dataset=dataset, loss=loss, steps=budget(cv, dataset), batch_size=cv["batch_size"],
+                log_points=cv["log_points"], loss_params=dict(cv["loss_params"]), stacks=tuple(part))
     return out
+
+
+def log_schedule(steps: int, points: int) -> np.ndarray:
+    """Step 0, then ``points`` steps spaced geometrically in [1, steps] (dense early)."""
+    geo = np.unique(np.round(np.geomspace(1, steps, points)).astype(int))
+    return np.concatenate([[0], geo])
+
+
+def target_schedule(steps: int) -> np.ndarray:
+    """Steps at which validation accuracy is checked against the targets: every step to 20, then every
+    2 steps, then about 5% apart, and ``steps``. A check at s follows the previous one by 1 step up to
+    20 and by at most max(2, 5% of s) after, so ``steps_to_target`` (the first check at or above the
+    target; the check before was below it) is exact up to 20 and within max(2 steps, 5%) after. (Accuracy
+    is not monotone: a brief excursion above the target between two checks goes unseen.)"""
+    out, s = [0], 0
+    while s < steps:
+        s = min(steps, s + (1 if s < 20 else max(2, int(0.05 * s))))
+        out.append(s)
+    return np.asarray(out)
+
+
+def budget(cv: dict, dataset: str) -> int:
+    """The step budget of ``dataset``: ``convergence.steps``, one integer or a mapping per dataset."""
+    steps = cv["steps"]
+    return int(steps[dataset] if isinstance(steps, dict) else steps)
 
 
 def make_run(base_seed: int, dataset: str, hidden, scale: float, lr: float, seed: int) -> Run:
@@ -202,8 +235,8 @@ def _split(stacks: list[Stack], cap: int | None, unit=lambda stack: 1) -> list[l
 
 
 def sweep_table(cfg: dict):
-    """One row per run of both phases (the tune stage's initial grid; eval runs with lr NaN until
-    tuned): its phase, group, stack number, keys and derived seed (a pandas DataFrame)."""
+    """One row per run of every phase (the reference and tune stages' initial grids; eval runs with lr
+    NaN until tuned): its phase, group, stack number, keys and derived seed (a pandas DataFrame)."""
     import pandas as pd
 
     rows = []

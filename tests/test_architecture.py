@@ -10,14 +10,15 @@ import pytest
 
 import experiments
 
-PLUMBING = {"config", "sweep", "columns", "storage", "provenance", "stats"}
+PLUMBING = {"config", "sweep", "columns", "storage", "provenance"}
 # concern -> the concerns it may import (experiments/__init__.py says the same in words)
 ALLOWED = {
     "plumbing": {"plumbing"},
     "lecture": {"plumbing", "lecture"},
-    "convergence": {"plumbing", "convergence"},
-    "overflow": {"plumbing", "lecture", "convergence", "overflow"},
-    "report": {"plumbing", "lecture", "convergence", "overflow", "report"},
+    "analysis": {"plumbing", "analysis"},
+    "convergence": {"plumbing", "analysis", "convergence"},
+    "overflow": {"plumbing", "lecture", "analysis", "convergence", "overflow"},
+    "report": {"plumbing", "lecture", "analysis", "convergence", "overflow", "report"},
 }
 ROOT = Path(experiments.__file__).parent
 
@@ -100,15 +101,18 @@ def test_the_check_catches_a_wrong_direction():
     and the imports are read as written (the probe uses the loss registry, never the thresholds)."""
     assert violations({"experiments.convergence.engine": {"experiments.report.figures"}})
     assert violations({"experiments.config": {"experiments.convergence.engine"}})
+    assert violations({"experiments.analysis.claims": {"experiments.convergence.losses"}})
     assert not violations({"experiments.overflow.amp": {"experiments.convergence.training"}})
     assert "experiments.convergence.losses" in imports_of("experiments.overflow.probe")
     assert "experiments.overflow.thresholds" not in imports_of("experiments.overflow.probe")
 
 
-def test_plumbing_is_torch_free():
-    """The Snakefile imports config and sweep while building the DAG: no torch there."""
-    code = ("import sys, experiments.config, experiments.sweep, experiments.columns, experiments.stats, "
-            "experiments.storage; print('torch' in sys.modules)")
+def test_plumbing_and_analysis_are_torch_free():
+    """The Snakefile imports config and sweep while building the DAG, and the analysis (and its planted-truth
+    tests) never trains: no torch there."""
+    analysis = ", ".join(m for m in modules() if m.startswith("experiments.analysis"))
+    code = ("import sys, experiments.config, experiments.sweep, experiments.columns, experiments.storage, "
+            f"{analysis}; print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"

@@ -31,12 +31,25 @@ def test_every_key_has_description_and_default_and_objects_are_closed(schema):
 
 def test_default_config_file_equals_schema_defaults(repo):
     """config/config.yaml spells out every default, so reading it tells the whole sweep; beyond the
-    defaults it adds only the depth study (studies are opt-in: a smaller config gets none)."""
+    defaults it adds only the depth study (studies are opt-in: a smaller config gets none) and a step
+    budget per dataset (the schema's default is one budget for any dataset)."""
     from_file = validate_config(yaml.safe_load((repo / "config" / "config.yaml").read_text()))
     assert list(from_file["convergence"].pop("studies")) == ["depth"]
+    assert from_file["convergence"].pop("steps") == {"digits": 80, "gaussian_mixture": 80, "mnist1d": 400}
     defaults = validate_config({})
     assert defaults["convergence"].pop("studies") == {}
+    assert defaults["convergence"].pop("steps") == 400
     assert from_file == defaults
+
+
+def test_budgets_per_dataset_and_target_levels_are_checked():
+    with pytest.raises(ConfigError, match=r"^config error: convergence\.steps\.mnist1d: missing"):
+        validate_config({"convergence": {"steps": {"digits": 50, "gaussian_mixture": 50},
+                                         "studies": {"s": {"datasets": ["mnist1d"]}}}})
+    with pytest.raises(ConfigError, match=r"^config error: convergence\.targets\.main: 0\.9 is not one of"):
+        validate_config({"convergence": {"targets": {"levels": [0.5, 0.95], "main": 0.9}}})
+    with pytest.raises(ConfigError, match=r"^config error: convergence\.target_acc: no longer a setting"):
+        validate_config({"convergence": {"target_acc": {"digits": 0.9}}})
 
 
 def test_every_config_file_validates(repo):
@@ -70,14 +83,15 @@ BAD = [
     ("convergence.max_group_runs", 0, "convergence.max_group_runs", "must be an integer >= 1, or null"),
     ("convergence.loss_params.label_smoothing", 1.0, "convergence.loss_params.label_smoothing", "must be < 1"),
     ("convergence.logit_scales", [0], "convergence.logit_scales[0]", "must be > 0"),
-    ("convergence.steps", 0, "convergence.steps", "must be >= 1"),
+    ("convergence.steps", 0, "convergence.steps", "must be an integer >= 1, or object"),
     ("convergence.eval_seeds", [], "convergence.eval_seeds", "must not be empty"),
     ("convergence.tuning_seeds", [0, 5], "convergence.tuning_seeds", "[0, 5] also in convergence.eval_seeds"),
     ("convergence.learning_rates.sgd", [1e-6, 0.1], "convergence.learning_rates.sgd[0]",
      "outside convergence.lr_search.bounds.sgd"),
     ("convergence.lr_search.bounds.adam", [1.0, 0.1], "convergence.lr_search.bounds.adam", "smallest < largest"),
-    ("convergence.steps", "many", "convergence.steps", "is not of type integer"),
-    ("convergence.target_acc.digits", 1.5, "convergence.target_acc.digits", "must be <= 1"),
+    ("convergence.steps", "many", "convergence.steps", "must be an integer >= 1, or object"),
+    ("convergence.steps.digits", 0, "convergence.steps", "must be an integer >= 1, or object"),
+    ("convergence.targets.main", 1.5, "convergence.targets.main", "must be <= 1"),
     ("convergence.lossses", ["cross_entropy"], "convergence", "unknown key 'lossses'"),
     ("devise", "cpu", "unknown key 'devise'", "allowed keys"),
     ("device", "gpu", "device", "not one of ['auto', 'cpu', 'cuda']"),

@@ -3,19 +3,41 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.report import findings
+from experiments import columns
+from experiments.analysis.summary import in_setting, shown_setting
+from experiments.report import findings, wording
 
-from experiments.convergence import tables
 from experiments.convergence.gradients import logit_gradients
 
 
+def claim_rows(*rows) -> pd.DataFrame:
+    """Claims-table rows with the columns a row of kind ``ratio`` would have."""
+    base = dict(dataset="all", family="speed_ratio.sgd", kind="ratio", reference="cross_entropy", optimizer="sgd",
+                metric="steps_to_target", null_value=1.0, n=12, seeds=10, test="seed bootstrap")
+    return pd.DataFrame([{**base, **r} for r in rows]).reindex(columns=columns.CLAIMS)
 
-def test_convergence_finding_reads_the_claims_table():
-    claims = pd.DataFrame({"claim": ["tuning.at_edge", "best_loss.sgd", "best_loss.adam"],
-                           "statement": ["edge", "Under SGD, X was fastest.", "Under Adam, Y was fastest."]})
-    assert findings.convergence_finding(claims) == "Under SGD, X was fastest. Under Adam, Y was fastest."
-    assert findings.claim(claims, "tuning.at_edge") == "edge" and findings.claim(claims, "nope") is None
-    none = findings.convergence_finding(claims.iloc[:1])
+
+def test_convergence_finding_says_faster_and_slower_alike():
+    claims = claim_rows(
+        dict(claim="speed_ratio.mse_sigmoid_vs_cross_entropy.sgd", subject="mse_sigmoid", estimate=1.7, ci_low=1.4,
+             ci_high=2.1, p_value=0.001, p_adjusted=0.003),
+        dict(claim="speed_ratio.hinge_vs_cross_entropy.sgd", subject="hinge", estimate=0.88, ci_low=0.7,
+             ci_high=0.95, p_value=0.01, p_adjusted=0.02),
+        dict(claim="speed_ratio.focal_vs_cross_entropy.sgd", subject="focal", estimate=1.1, ci_low=0.9,
+             ci_high=1.3, p_value=0.3, p_adjusted=0.3),
+        dict(claim="speed_ratio.bce_ovr_vs_cross_entropy.sgd", subject="bce_ovr", estimate=1.2, ci_low=1.01,
+             ci_high=1.5, p_value=0.04, p_adjusted=0.08, dataset="digits"))
+    text = findings.convergence_finding(claims)
+    assert "slower than cross-entropy: MSE on sigmoid 1.7× [1.4, 2.1]" in text
+    assert "faster than cross-entropy: multi-class hinge 0.88× [0.7, 0.95]" in text
+    assert "not resolved after Holm: focal 1.1× [0.9, 1.3]" in text and "binary" not in text   # pooled only
+    assert "Under Adam" not in text
+    assert findings.claim(claims, "speed_ratio.hinge_vs_cross_entropy.sgd").startswith(
+        "Under SGD pooled over the datasets, multi-class hinge needed **0.88×** the steps of cross-entropy")
+    assert findings.claim(claims, "nope") is None
+    one = wording.sentence(claims.iloc[3])
+    assert "on digits" in one and "resolved, but not after Holm" in one
+    none = findings.convergence_finding(claims.iloc[:0])
     assert none.startswith("*No comparison of losses in this run")
 
 
@@ -76,9 +98,9 @@ def test_shown_setting_is_one_that_was_swept(optimizers, learn, scales, expected
                          for o in optimizers for ls in learn for s in scales])
     # a study's extra architectures (fewer runs) are not the one shown
     runs = pd.concat([runs, runs.iloc[:1].assign(hidden="64-64-64")], ignore_index=True)
-    setting = tables.shown_setting(runs)
+    setting = shown_setting(runs)
     assert setting == {**expected, "hidden": "64"}
-    assert len(tables.in_setting(runs, setting)) == 1
+    assert len(in_setting(runs, setting)) == 1
 
 
 def test_depth_calibration_and_mnist1d_findings():
@@ -94,9 +116,12 @@ def test_depth_calibration_and_mnist1d_findings():
     assert findings.depth_finding(None, depth.iloc[:0]).startswith("*No depth comparison")
     cal = pd.DataFrame([dict(loss="focal", problems=4, test_ece=0.02, test_ece_low=0.01, test_ece_high=0.03),
                         dict(loss="cross_entropy", problems=4, test_ece=0.05, test_ece_low=0.04, test_ece_high=0.06)])
-    claims = pd.DataFrame([{"claim": "test.test_ece.focal_vs_cross_entropy", "statement": "Focal said."}])
+    claims = claim_rows(dict(claim="test.test_ece.focal_vs_cross_entropy", subject="focal", kind="difference",
+                             metric="test_ece", estimate=-0.03, ci_low=-0.05, ci_high=-0.01, null_value=0.0,
+                             p_value=0.001, p_adjusted=0.004, family="test.test_ece", dataset="digits"))
     text = findings.calibration_finding(claims, cal)
-    assert text.startswith("Lowest expected calibration error on the test split: **focal**, 0.020") and "Focal said." in text
+    assert text.startswith("Lowest expected calibration error on the test split: **focal**, 0.020")
+    assert "On digits, focal minus cross-entropy in expected calibration error: **-0.030**" in text
     # chosen on validation: the 3-layer net wins there, though the 1-layer one tests better
     runs = pd.DataFrame([dict(dataset="mnist1d", loss="cross_entropy", activation="relu", hidden=h, optimizer="sgd",
                               learn_scale=False, logit_scale=1.0, seed=s, test_acc=acc + 0.01 * s, final_val_acc=val,
@@ -107,11 +132,14 @@ def test_depth_calibration_and_mnist1d_findings():
     assert findings.mnist1d_finding(runs.assign(dataset="digits")).startswith("*No MNIST-1D result")
 
 
-def test_matched_rate_finding_lists_each_loss_and_says_no_difference():
-    claims = pd.DataFrame([
-        {"claim": "effective_rate.mse_sigmoid_vs_cross_entropy", "estimate": 1.6, "ci_low": 1.4, "ci_high": 2.1, "n": 6},
-        {"claim": "effective_rate.focal_vs_cross_entropy", "estimate": 0.99, "ci_low": 0.7, "ci_high": 1.3, "n": 8},
-        {"claim": "best_loss.sgd", "estimate": 1.0, "ci_low": 1.0, "ci_high": 1.0, "n": 8}])
+def test_matched_rate_finding_lists_each_loss():
+    claims = claim_rows(
+        dict(claim="effective_rate.mse_sigmoid_vs_cross_entropy", subject="mse_sigmoid", estimate=1.6, ci_low=1.4,
+             ci_high=2.1, n=6, seeds=3),
+        dict(claim="effective_rate.focal_vs_cross_entropy", subject="focal", estimate=0.99, ci_low=np.nan,
+             ci_high=np.nan, n=8, seeds=3),
+        dict(claim="speed_ratio.focal_vs_cross_entropy.sgd", subject="focal", estimate=1.0, n=8))
     text = findings.matched_rate_finding(claims)
-    assert "focal 0.99× ([0.7, 1.3], 8 problems, no difference resolved); mse_sigmoid 1.6× ([1.4, 2.1], 6 problems)" in text
+    assert "focal 0.99× (8 problems); mse_sigmoid 1.6× ([1.4, 2.1], 6 problems)" in text
+    assert "3 tuning seeds are too few for an interval" in text
     assert findings.matched_rate_finding(claims.iloc[2:]).startswith("*No comparison at equal effective rate")

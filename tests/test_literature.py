@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from experiments import columns
-from experiments.convergence.literature import PAPERS, literature_table, verdict
+from experiments.analysis.literature import PAPERS, literature_table, verdict
 
 
 @pytest.mark.parametrize("expect,lo,hi,want", [
@@ -23,8 +23,10 @@ def test_verdict_reads_the_whole_interval(expect, lo, hi, want):
 
 
 def _claims(values: dict) -> pd.DataFrame:
-    return pd.DataFrame([dict(claim=c, statement="", estimate=e, ci_low=lo, ci_high=hi, n=10, test="", p_value=math.nan)
-                         for c, (e, lo, hi) in values.items()], columns=columns.CLAIMS)
+    """Pooled rows (dataset "all") beside a per-dataset row that must not be read."""
+    rows = [dict(claim=c, dataset=ds, estimate=e + shift, ci_low=lo + shift, ci_high=hi + shift, n=10)
+            for c, (e, lo, hi) in values.items() for ds, shift in (("all", 0.0), ("digits", 5.0))]
+    return pd.DataFrame(rows).reindex(columns=columns.CLAIMS)
 
 
 def test_table_has_every_paper_and_says_what_was_not_measured():
@@ -41,9 +43,15 @@ def test_table_has_every_paper_and_says_what_was_not_measured():
     assert missing["verdict"] == "not measured" and math.isnan(missing["estimate"])
 
 
+def test_an_estimate_without_an_interval_is_inconclusive():
+    ls = "test.test_ece.cross_entropy_ls_vs_cross_entropy"
+    t = literature_table(_claims({ls: (-0.02, math.nan, math.nan)})).set_index("our_claim")
+    assert t.loc[ls, "verdict"] == "inconclusive" and "too few seeds" in t.loc[ls, "why"]
+
+
 def test_a_deliberately_wrong_prediction_is_caught(monkeypatch):
     """Label smoothing measured to *raise* ECE: the table must say disagree, not agree."""
-    import experiments.convergence.literature as lit
+    import experiments.analysis.literature as lit
 
     ls = "test.test_ece.cross_entropy_ls_vs_cross_entropy"
     claims = _claims({ls: (0.02, 0.01, 0.03)})

@@ -1,42 +1,86 @@
-"""Bootstrap intervals cover a known value at about the stated rate; the sign test against the binomial."""
+"""The seed bootstrap: interval and test agree by construction, seeds resampled jointly (pairing kept),
+Holm's adjustment against hand-computed values, the fast median against numpy's."""
 import math
+import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from experiments.stats import bootstrap_ci, bootstrap_rows, sign_test
+from experiments.analysis.stats import (MIN_SEEDS, POOLED, _median, bootstrap, decide, holm, percentile_interval,
+                                        stable_seed, units)
 
 
-def test_bootstrap_interval_covers_a_known_mean_at_about_95_percent():
+def test_interval_is_the_set_of_nulls_the_test_keeps():
+    rng = np.random.default_rng(0)
+    reps = rng.normal(size=1999)
+    lo, hi, _ = decide(0.0, reps, 0.0)
+    for null in np.concatenate([np.linspace(-4, 4, 401), [lo, hi, np.nextafter(lo, -9), np.nextafter(hi, 9)]]):
+        l2, h2, p = decide(0.0, reps, float(null))
+        assert (l2, h2) == (lo, hi)
+        assert (p < 0.05) == (null < lo or null > hi), null
+    assert decide(1.0, np.full(100, 1.0), 1.0)[2] == 1.0               # every replicate at the null
+    assert decide(2.0, np.full(100, 2.0), 1.0)[2] == pytest.approx(0.01)  # none: 1 / B
+    assert all(math.isnan(v) for v in decide(np.nan, reps, 0.0))
+
+
+def _frame(seeds=6, effect=2.0, noise=0.1, seed=0):
+    rng = np.random.default_rng(seed)
+    rows = []
+    shared = rng.normal(0, 0.5, seeds)                                 # a seed's effect, shared by both arms
+    for p in range(8):
+        for s in range(seeds):
+            for arm, eff in (("a", effect), ("b", 1.0)):
+                rows.append(dict(dataset="d", problem=p, arm=arm, seed=s,
+                                 v=eff * math.exp(shared[s] + rng.normal(0, noise))))
+    return pd.DataFrame(rows)
+
+
+def test_seeds_are_resampled_jointly_so_a_shared_seed_effect_cancels():
+    """The seed effect is large (sd 0.5 in log) but shared by both arms: the paired ratio is tight."""
+    u = units(_frame(), "v", "arm", ["a", "b"], ["problem"])
+    got = bootstrap(u, "ratio_of_medians", seed=1, resamples=500)["d"]
+    assert 1.8 < got.ci_low < 2.0 < got.ci_high < 2.2 and got.p_value < 0.05
+    assert got.problems == 8 and got.seeds == 6
+
+
+def test_too_few_seeds_give_the_estimate_alone_and_pools_combine_strata():
+    d = pd.concat([_frame(seeds=MIN_SEEDS - 1), _frame(seeds=MIN_SEEDS).assign(dataset="e")])
+    got = bootstrap(units(d, "v", "arm", ["a", "b"], ["problem"]), "ratio_of_medians", seed=2, resamples=300)
+    assert math.isnan(got["d"].ci_low) and math.isnan(got["d"].p_value) and not math.isnan(got["d"].estimate)
+    assert not math.isnan(got["e"].ci_low) and not math.isnan(got[POOLED].ci_low)
+    assert got[POOLED].problems == 16
+
+
+def test_bootstrap_is_seeded():
+    u = units(_frame(), "v", "arm", ["a", "b"], ["problem"])
+    assert bootstrap(u, "ratio_of_medians", seed=3, resamples=100) == bootstrap(u, "ratio_of_medians", seed=3,
+                                                                                   resamples=100)
+    assert stable_seed("test.x.hinge") != stable_seed("test.x.focal")   # names of equal length differ
+
+
+def test_holm_against_hand_computed_values():
+    got = holm(np.array([0.01, 0.04, 0.03, np.nan]))
+    assert got[:3] == pytest.approx([0.03, 0.06, 0.06]) and math.isnan(got[3])
+    assert holm(np.array([0.5, 0.9])) == pytest.approx([1.0, 1.0])
+
+
+def test_fast_median_equals_numpys_nanmedian_with_infinities():
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(40, 9, 7))
+    x[rng.random(x.shape) < 0.2] = np.nan
+    x[rng.random(x.shape) < 0.15] = np.inf
+    x[0, 0, :] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        want = np.nanmedian(x, axis=-1)
+    assert np.allclose(_median(x), want, equal_nan=True)
+
+
+def test_percentile_interval_covers_a_known_mean():
     rng = np.random.default_rng(2026)
-    trials, covered = 300, 0
-    for i in range(trials):
-        x = rng.normal(1.0, 2.0, size=40)
-        _, lo, hi = bootstrap_ci(x, statistic=np.mean, seed=i, resamples=400)
-        covered += lo <= 1.0 <= hi
-    # percentile intervals run a little narrow at n = 40: about 93-95%; 300 trials give +-2.5 points
-    assert 0.89 <= covered / trials <= 0.98, covered / trials
-
-
-def test_bootstrap_is_seeded_handles_infinity_and_degenerate_samples():
-    x = [3.0, 5.0, np.inf, 4.0, 6.0, np.inf, 2.0]
-    assert bootstrap_ci(x, seed=1) == bootstrap_ci(x, seed=1)
-    est, lo, hi = bootstrap_ci(x)
-    assert est == 5.0 and lo <= est <= hi and hi == np.inf
-    assert bootstrap_ci([2.0, 2.0, 2.0]) == (2.0, 2.0, 2.0)
-    assert all(math.isnan(v) for v in bootstrap_ci([]))
-
-
-def test_bootstrap_rows_resamples_units():
-    out = bootstrap_rows(np.arange(5), lambda idx: np.array([len(set(idx))]), resamples=50)
-    assert out.shape == (50, 1) and out.min() >= 1 and out.max() <= 5 and out.min() < 5
-
-
-def test_sign_test_matches_the_binomial():
-    a = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
-    b = [2, 3, 4, 5, 6, 7, 8, 9, 10, 10]          # a below b 9 times, one tie
-    wins, losses, p = sign_test(a, b)
-    assert (wins, losses) == (9, 0)
-    assert p == pytest.approx(2 * 0.5 ** 9)
-    assert sign_test([1, np.inf], [np.inf, 2])[:2] == (1, 1)
-    assert sign_test([1, 1], [1, 1]) == (0, 0, 1.0)
+    covered = sum(lo <= 1.0 <= hi for lo, hi in
+                  (percentile_interval(rng.normal(1.0, 2.0, 40), np.mean, seed=i, resamples=400)[1:]
+                   for i in range(300)))
+    assert 0.89 <= covered / 300 <= 0.98
+    assert percentile_interval([2.0, 2.0]) == (2.0, 2.0, 2.0)

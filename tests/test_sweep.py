@@ -53,8 +53,8 @@ def test_split_jobs_train_the_same_runs(smoke):
     parts = [g for n, g in groups_from_config({**smoke, "convergence": {**smoke["convergence"], "max_group_runs": 3}},
                                               "tune").items() if n.startswith("digits.cross_entropy.")]
     assert len(parts) > 1
-    a, _, _ = train_group(whole, cfg, torch.device("cpu"), "auto")
-    b = pd.concat([train_group(p, cfg, torch.device("cpu"), "auto")[0] for p in parts], ignore_index=True)
+    a = train_group(whole, cfg, torch.device("cpu"), "auto").runs
+    b = pd.concat([train_group(p, cfg, torch.device("cpu"), "auto").runs for p in parts], ignore_index=True)
     drop = TIMING_COLUMNS + ["group"]
     pd.testing.assert_frame_equal(b.drop(columns=drop, errors="ignore").sort_values(RUN_KEYS, ignore_index=True),
                                   a.drop(columns=drop, errors="ignore").sort_values(RUN_KEYS, ignore_index=True))

@@ -1,4 +1,5 @@
-"""Summary over seeds and the performance profile, on hand-made runs."""
+"""Summary over seeds, the performance profile, gradient scales, test metrics, depth and the effective-rate
+view (experiments.analysis), on hand-made runs."""
 import math
 
 import numpy as np
@@ -6,7 +7,8 @@ import pandas as pd
 import pytest
 
 from experiments import columns
-from experiments.convergence.tables import best_lr_rows, fixed_lr_table, performance_profile, summary_table
+from experiments.analysis.profile import performance_profile
+from experiments.analysis.summary import best_lr_rows, fixed_lr_table, summary_table
 from experiments.convergence.tuning import choose, score_rates
 
 
@@ -59,19 +61,19 @@ def test_performance_profile_by_hand():
     assert list(prof.columns) == columns.PROFILE
 
 
-def test_profile_band_holds_the_estimate_and_narrows_with_more_problems():
-    # two kinds of setting: RUNS as it is, and one where A at rate 1.0 never reaches the target
-    bad = RUNS.copy()
-    bad.loc[(bad["loss"] == "A") & (bad["lr"] == 1.0), "steps_to_target"] = pd.NA
+def test_profile_band_resamples_seeds_and_narrows_with_more_of_them():
+    """The band resamples seed ids (the random units): copies of RUNS under new seed ids give more seeds of the
+    same three kinds, and a narrower band around the same estimate."""
+    def profile_of(copies):
+        many = pd.concat([RUNS.assign(seed=RUNS["seed"] + 3 * i) for i in range(copies)], ignore_index=True)
+        return performance_profile(many, summary_table(many), taus=np.array([1.0, 8.0]),
+                                   resamples=300).set_index(["loss", "tau"])
 
-    def profile_of(n):
-        many = pd.concat([(RUNS if i % 2 else bad).assign(activation=f"a{i}") for i in range(n)], ignore_index=True)
-        return performance_profile(many, summary_table(many), taus=np.array([1.0, 8.0])).set_index(["loss", "tau"])
-
-    few, lots = profile_of(8), profile_of(80)
+    few, lots = profile_of(2), profile_of(30)
     for prof in (few, lots):
         assert (prof["ci_low"] <= prof["fraction_solved"]).all() and (prof["fraction_solved"] <= prof["ci_high"]).all()
-    width = lambda p: p.loc[("A", 1.0), "ci_high"] - p.loc[("A", 1.0), "ci_low"]  # noqa: E731
+    assert few.loc[("B", 8.0), "fraction_solved"] == pytest.approx(lots.loc[("B", 8.0), "fraction_solved"])
+    width = lambda p: p.loc[("B", 8.0), "ci_high"] - p.loc[("B", 8.0), "ci_low"]  # noqa: E731
     assert 0 < width(lots) < width(few)
 
 
@@ -100,7 +102,7 @@ def test_fixed_lr_table_beside_tuned_rate_by_hand():
 def test_gradient_scale_table_multiplies_each_configurations_rate_by_its_start_gradient():
     from experiments import columns
     from experiments.report.findings import effective_rate_finding
-    from experiments.convergence.tables import gradient_scale_table
+    from experiments.analysis.rates import gradient_scale_table
 
     base = {"dataset": "d", "hidden": "64", "optimizer": "sgd", "learn_scale": False, "logit_scale": 1.0}
     configs = [("ce", "relu", 0.1, [1.0, 1.2]), ("ce", "tanh", 0.2, [0.8, 1.0]),
@@ -137,30 +139,32 @@ def _test_runs(values: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def test_calibration_table_is_median_of_problem_means_and_paired_difference():
-    from experiments.convergence.tables import calibration_table
+def test_calibration_table_is_median_of_problem_means_and_the_claims_difference():
+    from experiments.analysis.claims import adjust, metric_claims
+    from experiments.analysis.paired import calibration_table
 
     runs = _test_runs({
         "cross_entropy": {("relu", 0): (0.8, 0.10), ("relu", 1): (0.9, 0.20), ("tanh", 0): (0.6, 0.30), ("tanh", 1): (0.6, 0.30)},
         "focal": {("relu", 0): (0.7, 0.05), ("relu", 1): (0.7, 0.05), ("tanh", 0): (0.5, np.nan), ("tanh", 1): (0.7, 0.10)},
     })
-    t = calibration_table(runs).set_index("loss")
+    claims = adjust(pd.DataFrame(metric_claims(runs, resamples=100), columns=columns.CLAIMS))
+    t = calibration_table(runs, claims, resamples=100).set_index("loss")
     # cross-entropy: problem means acc 0.85 (relu) and 0.6 (tanh) -> median 0.725; ece 0.15 and 0.3 -> 0.225
     assert t.loc["cross_entropy", "test_acc"] == pytest.approx(0.725)
     assert t.loc["cross_entropy", "test_ece"] == pytest.approx(0.225)
-    assert t.loc["cross_entropy", "test_ece_diff"] == 0
+    assert math.isnan(t.loc["cross_entropy", "test_ece_diff"])          # no claim compares it with itself
     # focal: acc 0.7 and 0.6; ece 0.05 and 0.10 (a broken run's NaN left out of its mean)
     assert t.loc["focal", "test_acc"] == pytest.approx(0.65)
     assert t.loc["focal", "test_ece"] == pytest.approx(0.075)
-    # paired differences per problem: acc -0.15 and 0 -> median -0.075; ece -0.10 and -0.20 -> -0.15
+    # paired differences per problem: acc -0.15 and 0 -> median -0.075; ece -0.10 and -0.20 -> -0.15: the claims'
     assert t.loc["focal", "test_acc_diff"] == pytest.approx(-0.075)
-    assert t.loc["focal", "test_ece_diff"] == pytest.approx(-0.15)
-    assert t.loc["focal", "test_ece_diff_low"] <= -0.15 <= t.loc["focal", "test_ece_diff_high"] < 0
+    row = claims[claims["claim"] == "test.test_ece.focal_vs_cross_entropy"].iloc[0]
+    assert t.loc["focal", "test_ece_diff"] == pytest.approx(-0.15) == row["estimate"]
     assert t.loc["focal", "problems"] == 2
 
 
 def test_layer_ratios_and_depth_table_by_hand():
-    from experiments.convergence.tables import depth_table, layer_ratios
+    from experiments.analysis.depth import depth_table, layer_ratios
 
     base = dict(dataset="d", loss="cross_entropy", activation="sigmoid", optimizer="sgd", learn_scale=False,
                 logit_scale=1.0, lr=0.1)
@@ -185,26 +189,47 @@ def test_layer_ratios_and_depth_table_by_hand():
 
 
 def test_effective_rate_view_by_hand():
-    """Two losses on one problem: B's gradient at step 0 is a tenth of A's, so its rates sit a decade lower on
-    the effective-rate axis; at A's tuned effective rate B's steps are read between its two tried rates."""
-    from experiments.convergence.tables import effective_rate_table, matched_rate_costs, steps_at
+    """Two losses on one problem: B's gradient at step 0 is a tenth of cross-entropy's, so its rates sit a
+    decade lower on the effective-rate axis; at cross-entropy's tuned effective rate each tuning seed's steps
+    are read off B's own tried rates."""
+    from experiments.analysis.rates import effective_rate_table, matched_rate_costs, steps_at
 
     base = dict(dataset="d", activation="relu", hidden="64", optimizer="sgd", learn_scale=False, logit_scale=1.0)
-    tuning = pd.DataFrame([dict(base, loss=l, lr=lr, median_steps_to_target=s, chosen=c)
-                           for l, lr, s, c in [("cross_entropy", 0.1, 40.0, False), ("cross_entropy", 1.0, 10.0, True),
-                                               ("B", 1.0, 100.0, False), ("B", 10.0, 25.0, True),
-                                               ("C", 0.01, np.inf, False), ("C", 0.1, np.inf, True)]])
+    grid = [("cross_entropy", 0.1, [40, 40, 40], False), ("cross_entropy", 1.0, [10, 12, 8], True),
+            ("B", 1.0, [100, 100, 100], False), ("B", 10.0, [25, 30, None], True),
+            ("C", 0.01, [None] * 3, False), ("C", 0.1, [None] * 3, True)]
+    tuning = pd.DataFrame([dict(base, loss=l, lr=lr, median_steps_to_target=np.median([x or np.inf for x in st]),
+                                chosen=c) for l, lr, st, c in grid])
+    tuning_runs = pd.DataFrame([dict(base, loss=l, lr=lr, seed=100 + i, steps_to_target=x,
+                                     status="ok" if x else "not_reached")
+                                for l, lr, st, _ in grid for i, x in enumerate(st)])
+    tuning_runs["steps_to_target"] = tuning_runs["steps_to_target"].astype("Int64")
     curves = pd.DataFrame([dict(base, loss=l, lr=0.5, seed=s, step=0, grad_norm_logits=g)
                            for l, g in [("cross_entropy", 1.0), ("B", 0.1), ("C", 1.0)] for s in range(3)])
     eff = effective_rate_table(tuning, curves, {"optimizer": "sgd"})
     assert eff.set_index(["loss", "lr"]).loc[("B", 10.0), "effective_lr"] == pytest.approx(1.0)
-    # A's tuned effective rate is 1.0 x 1.0 = 1.0; B's tried effective rates are 0.1 and 1.0: exactly its 25 steps
-    costs = matched_rate_costs(eff)
-    assert costs["cross_entropy"].iloc[0] == 10.0 and costs["B"].iloc[0] == 25.0
-    assert np.isnan(costs["C"].iloc[0])                       # C's tried rates stop at 0.1: outside
-    # halfway (in log) between 0.1 (100 steps) and 1.0 (25 steps): sqrt(100 x 25) = 50
+    # cross-entropy's tuned effective rate is 1.0 x 1.0; B's tried effective rates are 0.1 and 1.0: each seed's
+    # own steps at 1.0 (a miss stays a miss); C's tried rates stop at 0.1: not measured there
+    costs = matched_rate_costs(tuning, tuning_runs, curves, {"optimizer": "sgd"}).set_index(["loss", "seed"])["steps"]
+    assert costs.loc["cross_entropy"].tolist() == [10.0, 12.0, 8.0]
+    assert costs.loc["B"].tolist() == [25.0, 30.0, np.inf]
+    assert costs.loc["C"].isna().all()
+    # halfway (in log) between 0.1 (100 steps) and 1.0 (median 30 steps): sqrt(100 x 30)
     pts = eff[eff["loss"] == "B"]
-    assert steps_at(pts, 10 ** -0.5) == pytest.approx(50.0)
+    assert steps_at(pts, 10 ** -0.5) == pytest.approx(math.sqrt(100 * 30))
     assert np.isnan(steps_at(pts, 2.0))
-    with_miss = pts.assign(median_steps_to_target=[np.inf, 25.0])
-    assert steps_at(with_miss, 10 ** -0.5) == np.inf
+    # between a rate that missed and one that reached: the nearer one's value, not +inf
+    with_miss = pts.assign(median_steps_to_target=[np.inf, 30.0])
+    assert steps_at(with_miss, 10 ** -0.4) == 30.0 and steps_at(with_miss, 10 ** -0.6) == np.inf
+
+
+def test_steps_at_a_tried_rate_is_its_value_whatever_the_neighbours():
+    """The effective rate is a measured gradient norm times a rate: its last digits differ between a CPU and a
+    GPU. Just above (or below) a tried rate the answer is that rate's value, not +inf from the next one
+    (which gave 1.24 on a CPU and +inf on a GPU for one claim before)."""
+    from experiments.analysis.rates import steps_at
+
+    pts = pd.DataFrame({"effective_lr": [0.1, 1.0], "median_steps_to_target": [30.0, np.inf]})
+    for wobble in (1 - 1e-9, 1.0, 1 + 1e-9, 1 + 1e-7):
+        assert steps_at(pts, 0.1 * wobble) == 30.0
+    assert np.isnan(steps_at(pts, 0.1 * (1 - 1e-3)))

@@ -11,7 +11,15 @@ from experiments.config import validate_config
 from experiments.convergence.data import describe, load_dataset
 from experiments.convergence.losses import LOSSES
 from experiments.sweep import groups_from_config, hidden_name
+from experiments.analysis.targets import Targets
 from experiments.convergence.training import log_schedule, stack_chunk_size, target_schedule, train_group
+
+TARGET = Targets.constant(0.9)       # the validation accuracy checked, in every cell
+
+
+def train(group, cfg, *args, targets=TARGET, **kwargs):
+    """train_group with the tests' target (the workflow reads each cell's from targets.parquet)."""
+    return train_group(group, cfg, *args, targets=targets, **kwargs)
 
 METRICS = ["train_loss", "train_acc", "val_acc", "grad_norm_logits", "mean_abs_logit", "logit_norm",
            "saturated_frac", "logit_scale_value"]
@@ -38,7 +46,7 @@ def group(cfg):
 
 @pytest.fixture(scope="module")
 def trained(group, cfg):
-    return train_group(group, cfg)
+    return train(group, cfg)
 
 
 def only(group, k, stack=0):
@@ -57,7 +65,7 @@ def curve_of(curves, run):
 
 
 def test_tables_have_contract_columns(trained, group):
-    runs, curves, _ = trained
+    runs, curves, *_ = trained
     assert list(runs.columns) == columns.RUNS
     assert list(curves.columns) == columns.CURVES
     assert len(runs) == group.num_runs == 8
@@ -67,9 +75,9 @@ def test_tables_have_contract_columns(trained, group):
 
 @pytest.mark.parametrize("k", [0, 5, 7])
 def test_run_gives_same_curve_alone_or_in_stack(trained, group, cfg, k):
-    _, curves, _ = trained
+    _, curves, *_ = trained
     run = group.stacks[0].runs[k]
-    _, alone, _ = train_group(only(group, k), cfg)
+    alone = train(only(group, k), cfg).curves
     np.testing.assert_allclose(curve_of(curves, run)[METRICS].to_numpy(), alone[METRICS].to_numpy(),
                                rtol=1e-4, atol=1e-5)
 
@@ -81,11 +89,11 @@ def test_every_loss_same_alone_or_batched(loss, optimizer, learn):
     cfg = make_config(losses=[loss], optimizers=[optimizer], learn_logit_scale=[learn],
                       learning_rates={"sgd": [0.1, 0.5], "adam": [0.003, 0.03]}, steps=25)
     (g,) = groups_from_config(cfg, "tune").values()
-    _, together, _ = train_group(g, cfg)
-    _, chunked, _ = train_group(g, cfg, max_stack=3)
+    together = train(g, cfg).curves
+    chunked = train(g, cfg, max_stack=3).curves
     k = 3  # second scale, second rate... the last run of the stack
     run = g.stacks[0].runs[k]
-    _, alone, _ = train_group(only(g, k), cfg)
+    alone = train(only(g, k), cfg).curves
     want = alone[METRICS].to_numpy()
     np.testing.assert_allclose(curve_of(together, run)[METRICS].to_numpy(), want, rtol=2e-4, atol=1e-5)
     np.testing.assert_allclose(curve_of(chunked, run)[METRICS].to_numpy(), want, rtol=2e-4, atol=1e-5)
@@ -96,8 +104,8 @@ def test_learned_scale_moves_and_fixed_scale_does_not():
     learned = make_config(optimizers=["adam"], learning_rates={"adam": [0.01]}, learn_logit_scale=[True])
     (gf,) = groups_from_config(fixed, "tune").values()
     (gl,) = groups_from_config(learned, "tune").values()
-    rf, _, _ = train_group(gf, fixed)
-    rl, _, _ = train_group(gl, learned)
+    rf = train(gf, fixed).runs
+    rl = train(gl, learned).runs
     assert (rf["final_logit_scale"] == rf["logit_scale"]).all()
     assert (abs(rl["final_logit_scale"] / rl["logit_scale"] - 1) > 1e-3).all()
 
@@ -107,14 +115,14 @@ def test_timing_columns_are_columns_of_the_runs_table():
 
 
 def test_same_group_twice_gives_identical_tables(trained, group, cfg):
-    runs2, curves2, _ = train_group(group, cfg)
+    runs2, curves2, *_ = train(group, cfg)
     drop = [c for c in columns.TIMING_COLUMNS if c in runs2]
     pd.testing.assert_frame_equal(trained[0].drop(columns=drop), runs2.drop(columns=drop))
     pd.testing.assert_frame_equal(trained[1], curves2)
 
 
 def test_seeds_differ_and_pair_across_settings(trained):
-    _, curves, _ = trained
+    _, curves, *_ = trained
     first = curves[curves.step == 0].set_index(["logit_scale", "lr", "seed"])["train_acc"]
     # same replicate, same start: accuracy at step 0 does not depend on the learning rate
     assert first[(1.0, 0.05, 0)] == first[(1.0, 0.2, 0)]
@@ -124,12 +132,12 @@ def test_seeds_differ_and_pair_across_settings(trained):
 def test_nonfinite_run_is_a_row_and_does_not_touch_the_others(group, cfg):
     good = group.stacks[0].runs[1]
     bad = dataclasses.replace(group.stacks[0].runs[0], logit_scale=1e39)  # float32 logits overflow
-    runs, curves, _ = train_group(with_runs(group, bad, good), cfg)
+    runs, curves, *_ = train(with_runs(group, bad, good), cfg)
     assert runs.loc[0, "status"] == "nonfinite"
     assert runs.loc[0, "nonfinite_step"] == 0
     assert pd.isna(runs.loc[0, "steps_to_target"])
     assert runs.loc[1, "status"] in ("ok", "not_reached")
-    _, alone, _ = train_group(with_runs(group, good), cfg)
+    alone = train(with_runs(group, good), cfg).curves
     np.testing.assert_allclose(curve_of(curves, good)["val_acc"].to_numpy(), alone["val_acc"].to_numpy(),
                                rtol=1e-5)
 
@@ -139,7 +147,7 @@ def test_huge_learning_rate_fails_as_a_status(group, cfg, optimizer):
     hot = dataclasses.replace(group.stacks[0].runs[0], lr=1e6)
     g = with_runs(group, hot)
     g = dataclasses.replace(g, stacks=(dataclasses.replace(g.stacks[0], optimizer=optimizer),))
-    runs, curves, _ = train_group(g, cfg)
+    runs, curves, *_ = train(g, cfg)
     assert runs.loc[0, "status"] in ("nonfinite", "diverged")
     broke_at = runs.loc[0, "nonfinite_step"] if runs.loc[0, "status"] == "nonfinite" else runs.loc[0, "diverged_step"]
     assert 0 <= broke_at <= 40
@@ -147,8 +155,8 @@ def test_huge_learning_rate_fails_as_a_status(group, cfg, optimizer):
 
 
 def test_missed_target_is_null_not_a_number(group, cfg):
-    g = dataclasses.replace(with_runs(group, *group.stacks[0].runs[:2]), target_acc=1.0, steps=3)
-    runs, _, _ = train_group(g, cfg)
+    g = dataclasses.replace(with_runs(group, *group.stacks[0].runs[:2]), steps=3)
+    runs = train(g, cfg, targets=Targets.constant(1.0)).runs
     assert runs["steps_to_target"].isna().all()
     assert (runs["status"] == "not_reached").all()
 
@@ -158,16 +166,16 @@ def test_steps_to_target_is_the_first_check_at_or_above_the_target(trained, grou
     (target_schedule, plus the logged steps) whose validation accuracy reaches the target; the check before
     it was below the target and at most max(2 steps, 5%) earlier (a brief excursion above the target
     between two checks can go unseen: accuracy is not monotone)."""
-    runs, _, _ = trained
+    runs, _, *_ = trained
     dense_cfg = make_config(log_points=400)
     (dense_group,) = groups_from_config(dense_cfg, "tune").values()
     assert set(log_schedule(40, 400).tolist()) == set(range(41))       # every step logged
-    _, dense, _ = train_group(dense_group, dense_cfg)
+    dense = train(dense_group, dense_cfg).curves
     checks = set(target_schedule(40).tolist()) | set(log_schedule(40, 6).tolist())
     reached = 0
     for _, row in runs.iterrows():
         c = dense[(dense.logit_scale == row.logit_scale) & (dense.lr == row.lr) & (dense.seed == row.seed)]
-        hit = c[c.val_acc.astype(np.float32) >= np.float32(group.target_acc)].step   # as compared in training
+        hit = c[c.val_acc.astype(np.float32) >= np.float32(TARGET.default[0])].step   # as compared in training
         checked = [st for st in hit if st in checks]
         if not checked:
             assert pd.isna(row.steps_to_target)
@@ -184,6 +192,7 @@ def test_target_schedule_resolution():
         t = target_schedule(steps)
         assert t[0] == 0 and t[-1] == steps and (np.diff(t) > 0).all()
         assert (np.diff(t) <= np.maximum(2, 0.05 * t[1:])).all()
+        assert set(range(min(steps, 20) + 1)) <= set(t.tolist())          # every step up to 20
 
 
 def test_saturation_metrics():
@@ -204,7 +213,7 @@ def test_linear_model_trains_and_is_a_row():
     """hidden_layers: [[]] (the schema's linear model) trains; no hidden unit, so saturation is NaN."""
     cfg = make_config(hidden_layers=[[]], activations=["sigmoid", "relu"], logit_scales=[1.0])
     (g,) = groups_from_config(cfg, "tune").values()
-    runs, curves, _ = train_group(g, cfg)
+    runs, curves, *_ = train(g, cfg)
     assert len(runs) == g.num_runs == 8 and set(runs["hidden"]) == {hidden_name([])}
     assert runs["final_saturated_frac"].isna().all() and curves["saturated_frac"].isna().all()
     assert (runs["final_val_acc"] > 0.5).all()  # a linear classifier on digits learns
@@ -321,13 +330,13 @@ def test_a_killed_group_resumes_from_its_checkpointed_chunks(group, cfg, trained
 
     monkeypatch.setattr(training, "train_chunk", dies_on_second_chunk)
     with pytest.raises(KeyboardInterrupt):
-        train_group(group, cfg, "cpu", 2, checkpoint_dir=tmp_path)
+        train(group, cfg, "cpu", 2, checkpoint_dir=tmp_path)
     assert len(list(tmp_path.glob("*.pkl"))) == 1  # the first chunk, saved whole
 
     calls.clear()
     monkeypatch.setattr(training, "train_chunk", lambda *a, **k: (calls.append(len(a[1])), real(*a, **k))[1])
     said = []
-    runs, curves, _ = train_group(group, cfg, "cpu", 2, checkpoint_dir=tmp_path, log=said.append)
+    runs, curves, *_ = train(group, cfg, "cpu", 2, checkpoint_dir=tmp_path, log=said.append)
     assert sum(calls) == group.num_runs - 2 and len(said) == 1 and "from checkpoint" in said[0]
     keep = [c for c in runs.columns if c not in columns.TIMING_COLUMNS]
     pd.testing.assert_frame_equal(runs[keep], trained[0][keep])
@@ -336,7 +345,7 @@ def test_a_killed_group_resumes_from_its_checkpointed_chunks(group, cfg, trained
     # a checkpoint of other work (here: other steps) is never taken for this one
     calls.clear()
     other = dataclasses.replace(group, steps=group.steps + 1)
-    train_group(other, cfg, "cpu", 2, checkpoint_dir=tmp_path)
+    train(other, cfg, "cpu", 2, checkpoint_dir=tmp_path)
     assert sum(calls) == group.num_runs
 
 
@@ -375,7 +384,7 @@ def test_layer_table_and_test_metrics_of_one_run_equal_autograd():
     group = groups_from_config(cfg, "tune")["digits.mse_softmax"]
     group = dataclasses.replace(group, stacks=(dataclasses.replace(group.stacks[0], runs=group.stacks[0].runs[:1]),))
     (stack,), (run,) = group.stacks, group.stacks[0].runs
-    runs, curves, layers = train_group(group, cfg, test=True)
+    runs, curves, layers, *_ = train(group, cfg, test=True)
     assert list(layers.columns) == columns.LAYERS
     assert sorted(layers["layer"].unique()) == [1, 2, 3, 4]
     assert sorted(layers["step"].unique()) == log_schedule(group.steps, group.log_points).tolist()
@@ -398,7 +407,7 @@ def test_layer_table_and_test_metrics_of_one_run_equal_autograd():
     row = runs.iloc[0]
     assert 0 <= row["test_ece"] <= 1 and 0 <= row["test_brier"] <= 2 and row["test_nll"] > 0
     assert 0 <= row["test_acc"] <= 1
-    untested, _, _ = train_group(group, cfg)                      # the tune stage never looks at the test split
+    untested = train(group, cfg).runs                      # the tune stage never looks at the test split
     assert untested[columns.TEST_METRICS].isna().all().all()
 
 
@@ -407,5 +416,35 @@ def test_dataset_registry_equals_schema_enum(schema):
 
     enum = schema["properties"]["convergence"]["properties"]["datasets"]["items"]["enum"]
     assert list(enum) == list(DATASETS) == list(SOURCES)
-    targets = schema["properties"]["convergence"]["properties"]["target_acc"]["properties"]
-    assert list(targets) == list(DATASETS)                   # every dataset has a target accuracy
+    steps = schema["properties"]["convergence"]["properties"]["steps"]["anyOf"][1]["properties"]
+    assert list(steps) == list(DATASETS)                     # every dataset can have a budget of its own
+
+
+def test_steps_to_every_level_and_the_per_example_test_outputs(trained, group, cfg):
+    """Three target levels for the cell of the group: each run's level rows are the first check at or
+    above each target (a higher level never sooner), the main level's are the runs table's; the final
+    models' per-example test outputs average to the runs table's test metrics."""
+    from experiments.analysis.claims import ece
+
+    cell = (hidden_name(group.stacks[0].hidden), group.stacks[0].activation, group.stacks[0].optimizer)
+    three = Targets(levels=(0.5, 0.8, 0.95), main=0.8, acc={cell: (0.5, 0.85, 0.92)})
+    runs, curves, _, levels, predictions = train(group, cfg, targets=three, test=True)
+    assert list(levels.columns) == columns.LEVELS and len(levels) == 3 * len(runs)
+    wide = levels.pivot_table(index=columns.RUN_KEYS, columns="level", values="steps_to_target")
+    ordered = wide.dropna()
+    assert (ordered[0.5] <= ordered[0.8]).all() and (ordered[0.8] <= ordered[0.95]).all()
+    main = levels[levels["level"] == 0.8].merge(runs, on=columns.RUN_KEYS, suffixes=("", "_run"))
+    pd.testing.assert_series_equal(main["steps_to_target"], main["steps_to_target_run"], check_names=False)
+    assert (runs["target_acc"] == 0.85).all()
+    assert list(predictions.columns) == columns.PREDICTIONS and len(predictions) == (runs["status"] != "nonfinite").sum()
+    both = predictions.merge(runs, on=columns.RUN_KEYS)
+    n_test = len(load_dataset("digits", cfg).y_test)
+    for _, r in both.iterrows():
+        assert len(r["correct"]) == n_test
+        assert np.mean(r["correct"]) == pytest.approx(r["test_acc"])
+        assert np.mean(r["nll"]) == pytest.approx(r["test_nll"], rel=1e-5)
+        assert np.mean(r["brier"]) == pytest.approx(r["test_brier"], rel=1e-5)
+        assert ece(np.asarray(r["confidence"], float), np.asarray(r["correct"], float)) == pytest.approx(
+            r["test_ece"], abs=1e-6)
+    with pytest.raises(KeyError, match="targets.parquet lacks this cell"):
+        Targets((0.8,), 0.8, {}).of("64", "relu", "sgd")

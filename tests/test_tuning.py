@@ -64,17 +64,31 @@ def test_search_extends_past_an_edge_until_the_best_rate_is_interior():
     assert list(table.columns) == columns.TUNING and list(runs.columns) == columns.TUNING_RUNS
 
 
-def test_search_stops_at_its_bound_and_flags_the_edge():
+def test_search_stops_at_its_bound_and_says_so():
+    """The next rate past 1.0 (3.16) would leave the bound 2.0: the optimum of the stated space, not a defect."""
     table, _, _ = run_search(config(bounds={"sgd": [1e-4, 2.0]}), {"relu": 30.0, "tanh": 0.1})
     relu = table[table["activation"] == "relu"]
-    assert relu["lr"].max() == 1.0 and relu.loc[relu["chosen"], "at_edge"].item()
+    chosen = relu.loc[relu["chosen"]].iloc[0]
+    assert relu["lr"].max() == 1.0 and chosen["search_outcome"] == "at_bound" and not chosen["at_edge"]
+    tanh = table[(table["activation"] == "tanh") & table["chosen"]].iloc[0]
+    assert tanh["search_outcome"] == "interior"
+    assert (table.loc[~table["chosen"], "search_outcome"] == "").all()
 
 
-def test_search_stops_after_max_extensions():
+def test_search_stops_after_max_extensions_and_flags_the_edge():
     table, _, _ = run_search(config(max_extensions=2), {"relu": 1e-4, "tanh": 0.1})
     relu = table[table["activation"] == "relu"].sort_values("lr")
     assert len(relu) == 7 and relu["lr"].min() == pytest.approx(0.001)
-    assert relu.loc[relu["chosen"], "at_edge"].item()
+    chosen = relu.loc[relu["chosen"]].iloc[0]
+    assert chosen["at_edge"] and chosen["search_outcome"] == "at_edge"
+
+
+def test_a_configuration_no_rate_solved_is_its_own_category():
+    base = dict(dataset="d", loss="l", activation="a", hidden="8", optimizer="sgd", learn_scale=False, logit_scale=1.0)
+    scores = pd.DataFrame([dict(base, lr=lr, median_steps_to_target=np.inf, median_final_val_acc=acc)
+                           for lr, acc in [(0.1, 0.3), (0.3, 0.5), (1.0, 0.4)]])
+    c = choose(scores, {"sgd": (1e-4, 100.0)}, 3.16)
+    assert c.loc[c["chosen"], "search_outcome"].item() == "unsolved" and c.loc[c["chosen"], "lr"].item() == 0.3
 
 
 def test_choose_breaks_ties_by_accuracy_then_the_smaller_rate():

@@ -24,8 +24,10 @@ BINS = 15
 class CalibrationSums:
     """Running sums for K runs; :meth:`add` a block of log-probabilities, :meth:`result` the metrics."""
 
-    def __init__(self, K: int, device: torch.device | str = "cpu", bins: int = BINS):
+    def __init__(self, K: int, device: torch.device | str = "cpu", bins: int = BINS, keep: bool = False):
         self.bins = bins
+        # with ``keep``, every example's outputs too (:meth:`per_example`), block by block
+        self.kept: list[dict[str, torch.Tensor]] | None = [] if keep else None
         f64 = dict(dtype=torch.float64, device=device)
         self.n = 0
         self.correct, self.nll, self.brier = (torch.zeros(K, **f64) for _ in range(3))
@@ -46,6 +48,14 @@ class CalibrationSums:
         self.bin_conf.scatter_add_(1, b, conf.to(torch.float64))
         self.bin_correct.scatter_add_(1, b, hit)
         self.n += n
+        if self.kept is not None:
+            self.kept.append({"correct": hit.to(torch.int8), "confidence": conf.float(),
+                              "nll": -logp.gather(-1, yk).squeeze(-1).float(), "brier": sq.float()})
+
+    def per_example(self) -> dict[str, torch.Tensor]:
+        """Per run and example (K, N), in the order added: correct (0/1), confidence (max_k p_k), nll
+        (-log p_y) and brier (sum_k (p_k - t_k)^2); the metrics above are their means (ECE from the bins)."""
+        return {k: torch.cat([b[k] for b in self.kept], dim=1) for k in self.kept[0]}
 
     def result(self) -> dict[str, torch.Tensor]:
         """Per run (K,): acc, nll, brier, ece."""

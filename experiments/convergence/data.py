@@ -153,14 +153,16 @@ def load_dataset(name: str, cfg: dict) -> Dataset:
 
 
 def describe(ds: Dataset, cfg: dict) -> dict:
-    """One row of ``results/data/datasets.parquet``: sizes and how the split was made."""
+    """One row of ``results/data/datasets.parquet``: sizes, how the split was made, and chance accuracy."""
     published = ds.name == "mnist1d" or ds.name in VISION
     return {"dataset": ds.name, "source": SOURCES[ds.name],
             "n_train": len(ds.y_train), "n_val": len(ds.y_val), "n_test": len(ds.y_test),
             "num_features": ds.num_features, "num_classes": ds.num_classes,
             "val_fraction": cfg["data"]["val_fraction"],
             "test_split": "published" if published else f"{cfg['data']['test_fraction']:.0%} held out",
-            "split_seed": derive_seed(cfg["seed"], ds.name, "split")}
+            "split_seed": derive_seed(cfg["seed"], ds.name, "split"),
+            # the validation accuracy of always predicting the most frequent class: the targets' zero
+            "chance": float(np.bincount(ds.y_val).max() / len(ds.y_val))}
 
 
 def download(name: str, root: str) -> None:

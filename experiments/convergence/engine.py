@@ -262,14 +262,15 @@ class StackedMLP:
         """Per run (K,): accuracy and, with ``loss_grad``, the loss, mean_i ||dl_i/dz_i||, mean |z|,
         mean_i ||z_i|| and (``saturation``) the saturated fraction, overall and per hidden layer
         (``saturated_frac_layers``, (L - 1, K)); with ``log_probs`` (z (K, n, C) -> log p), the test
-        metrics of :class:`calibration.CalibrationSums` (``nll``, ``brier``, ``ece``). Over all of
+        metrics of :class:`calibration.CalibrationSums` (``nll``, ``brier``, ``ece``) and every example's
+        outputs (``per_example``). Over all of
         [x; 1] (N, D + 1), in blocks of examples within ``EVAL_BLOCK_BYTES``."""
         K = self.K
         width = sum(w.shape[1] + 1 for w in self.W)
         block = max(1, EVAL_BLOCK_BYTES // (4 * K * 2 * width))
         sums = {k: torch.zeros(K, device=x.device, dtype=x.dtype) for k in ("acc", "loss", "grad_norm_logits", "abs", "norm")}
         sats = [(s, e, Saturation(name, e - s, x.device)) for s, e, name in self.act_ranges] if saturation else []
-        cal = CalibrationSums(K, x.device) if log_probs is not None else None
+        cal = CalibrationSums(K, x.device, keep=True) if log_probs is not None else None
         for n0 in range(0, x.shape[0], block):
             xb, yb = x[n0:n0 + block], y[n0:n0 + block]
             z, _, hs = self.forward(xb)                             # (K, C, n)
@@ -301,6 +302,7 @@ class StackedMLP:
                 if len(self.W) > 1 else torch.empty(0, K, device=x.device)
         if cal is not None:
             out.update({k: v for k, v in cal.result().items() if k != "acc"})
+            out["per_example"] = cal.per_example()                  # (K, N) each
         return out
 
     def weight_grad_norms(self) -> torch.Tensor:

@@ -28,13 +28,16 @@ import numpy as np
 import pandas as pd
 import torch
 
+from typing import NamedTuple
+
 from .. import columns
+from ..analysis.targets import Targets
 from .data import Dataset, load_dataset
 from .engine import EVAL_BLOCK_BYTES, SHARED_MIN_FEATURES, StackedMLP, augment, engine_weights
 from .losses import get_loss_grad, predictive_log_probs
 from .models import init_params
 from ..storage import write_bytes
-from ..sweep import Group, Run, Stack, derive_seed, hidden_name
+from ..sweep import Group, Run, Stack, derive_seed, hidden_name, log_schedule, target_schedule
 
 DIVERGENCE_FACTOR = 10.0
 CPU_STACK = 128  # runs per stacked model on a CPU: the fastest of 32..512 in benchmarks/throughput.py
@@ -93,25 +96,6 @@ def stack_chunk_size(max_stack: int | str, device: torch.device, sizes: list[int
     return max(1, min(8192, int((0.5 * free - EVAL_BLOCK_BYTES) / per_run)))
 
 
-def log_schedule(steps: int, points: int) -> np.ndarray:
-    """Step 0, then ``points`` steps spaced geometrically in [1, steps] (dense early)."""
-    geo = np.unique(np.round(np.geomspace(1, steps, points)).astype(int))
-    return np.concatenate([[0], geo])
-
-
-def target_schedule(steps: int) -> np.ndarray:
-    """Steps at which validation accuracy is checked against the target: 0, 2, 4, ..., then about
-    5% apart, and ``steps``. A check at s follows the previous one by at most max(2, 5% of s), so
-    ``steps_to_target`` (the first check at or above the target; the check before was below it) is
-    within max(2 steps, 5%) of the step where the run got there. (Accuracy is not monotone: a brief
-    excursion above the target between two checks goes unseen.)"""
-    out, s = [0], 0
-    while s < steps:
-        s = min(steps, s + max(2, int(0.05 * s)))
-        out.append(s)
-    return np.asarray(out)
-
-
 def batch_indices(n: int, steps: int, batch: int, seed: int) -> torch.Tensor:
     """(steps, batch) example indices: shuffled epochs drawn from the run's own seed."""
     g = torch.Generator().manual_seed(derive_seed(seed, "data-order"))
@@ -121,22 +105,25 @@ def batch_indices(n: int, steps: int, batch: int, seed: int) -> torch.Tensor:
 
 
 def train_chunk(group: Group, members: list[tuple[Stack, Run]], ds: Dataset, device: torch.device,
-                order_cache: dict | None = None, shared: bool | None = None, test: bool = False) -> list[dict]:
+                order_cache: dict | None = None, shared: bool | None = None, test: bool = False,
+                targets: Targets | None = None) -> list[dict]:
     """Train ``members`` (runs of one architecture, from any of the group's stacks) as one stacked
     model (:class:`engine.StackedMLP`); return one record per member, in the given order.
 
     ``shared``: first-layer GEMMs shared by runs of one data order; default: on a GPU or for inputs
     of at least ``engine.SHARED_MIN_FEATURES`` features. ``test``: measure the final model on the
-    test split (accuracy, NLL, Brier, ECE; ``experiments.convergence.calibration``); the tune stage does not.
+    test split (accuracy, NLL, Brier, ECE and every example's outputs; ``experiments.convergence.calibration``);
+    the tune stage does not. ``targets``: the validation accuracies checked on ``target_schedule``, per
+    run's cell and level (None: no check, as in the reference stage).
     """
     torch.set_flush_denormal(True)
     try:
-        return _train_chunk(group, members, ds, device, order_cache, shared, test)
+        return _train_chunk(group, members, ds, device, order_cache, shared, test, targets)
     finally:
         torch.set_flush_denormal(False)
 
 
-def _train_chunk(group, members, ds, device, order_cache, shared, test) -> list[dict]:
+def _train_chunk(group, members, ds, device, order_cache, shared, test, targets) -> list[dict]:
     order_cache = {} if order_cache is None else order_cache
     if shared is None:
         shared = device.type == "cuda" or ds.num_features + 1 >= SHARED_MIN_FEATURES
@@ -172,7 +159,12 @@ def _train_chunk(group, members, ds, device, order_cache, shared, test) -> list[
     alive = torch.ones(K, dtype=torch.bool, device=device)
     nonfinite_step = torch.full((K,), -1, dtype=torch.long, device=device)
     diverged_step = np.full(K, -1)
-    reached_step = torch.full((K,), -1, dtype=torch.long, device=device)
+    # (levels, K): each run's target accuracy per level, and the first check at or above it
+    levels = targets.levels if targets is not None else ()
+    exact = [targets.of(hidden_name(st.hidden), st.activation, st.optimizer) for st in stacks] if levels else []
+    target_acc = torch.tensor(exact, device=device).T.reshape(len(levels), K) if levels else \
+        torch.empty(0, K, device=device)
+    reached_step = torch.full((len(levels), K), -1, dtype=torch.long, device=device)
     initial_loss = None
     log_steps = set(log_schedule(group.steps, group.log_points).tolist())
     check_steps = set(target_schedule(group.steps).tolist())
@@ -196,7 +188,7 @@ def _train_chunk(group, members, ds, device, order_cache, shared, test) -> list[
                    "layer_saturated_frac": tr["saturated_frac_layers"],                     # (L - 1, K)
                    "layer_grad_norm": torch.full((len(net.W), K), math.nan)}              # (L, K)
             records.append({k: (v.cpu().numpy() if torch.is_tensor(v) else v) for k, v in row.items()})
-        waiting = alive & (reached_step < 0)
+        waiting = alive & (reached_step < 0).any(0)                             # (K,)
         if (step in check_steps or va_acc is not None) and bool(waiting.any()):
             if va_acc is None:                         # accuracy only, of the runs still waiting
                 waiting_runs = waiting.nonzero().flatten()
@@ -205,7 +197,8 @@ def _train_chunk(group, members, ds, device, order_cache, shared, test) -> list[
                 else:
                     va_acc = torch.zeros(K, device=device)
                     va_acc[waiting_runs] = net.subset(waiting_runs).evaluate(x_va, y_va)["acc"].to(va_acc.dtype)
-            reached_step = torch.where(waiting & (va_acc >= group.target_acc), step, reached_step)
+            hit = alive & (reached_step < 0) & (va_acc >= target_acc)              # (levels, K)
+            reached_step = torch.where(hit, step, reached_step)
         if step == group.steps:
             break
         b = idx[step]                                                           # (G, B)
@@ -222,15 +215,20 @@ def _train_chunk(group, members, ds, device, order_cache, shared, test) -> list[
         x_te = augment(torch.as_tensor(ds.x_test, device=device))
         te = net.evaluate(x_te, torch.as_tensor(ds.y_test, device=device), log_probs=predictive_log_probs(group.loss))
         tested = {f"test_{m}": te[m].cpu().numpy() for m in ("acc", "nll", "brier", "ece")}
+        tested["per_example"] = {c: v.cpu().numpy() for c, v in te["per_example"].items()}   # (K, N) each
     out = [None] * K
     for k, i in enumerate(order):
+        reached = [(lv, float(exact[k][j]), int(reached_step[j, k])) for j, lv in enumerate(levels)]
+        main = reached[targets.main_index] if levels else None
         out[i] = _run_record(group, stacks[k], runs[k], k, records, int(nonfinite_step[k]),
-                             int(diverged_step[k]), int(reached_step[k]), tested)
+                             int(diverged_step[k]), reached, main, tested)
     return out
 
 
-def _run_record(group, stack, run, k, records, nonfinite_step, diverged_step, reached_step, tested) -> dict:
-    """The run's curve (up to where it broke), its per-layer rows and its summary row."""
+def _run_record(group, stack, run, k, records, nonfinite_step, diverged_step, reached, main, tested) -> dict:
+    """The run's curve (up to where it broke), its per-layer rows, its row per target level, its test
+    outputs and its summary row. ``reached``: (level, target accuracy, first check at or above it or -1)
+    per level; ``main``: the main level's."""
     keys = dict(dataset=group.dataset, loss=group.loss, activation=stack.activation,
                 hidden=hidden_name(stack.hidden), optimizer=stack.optimizer, learn_scale=stack.learn_scale,
                 logit_scale=run.logit_scale, lr=run.lr, seed=run.seed)
@@ -243,13 +241,18 @@ def _run_record(group, stack, run, k, records, nonfinite_step, diverged_step, re
                    saturated_frac=float(rec["layer_saturated_frac"][layer, k])
                    if layer < len(rec["layer_saturated_frac"]) else math.nan)
               for rec in kept for layer in range(len(rec["layer_grad_norm"]))]
-    steps_to_target = reached_step if reached_step >= 0 else None   # on target_schedule, while the run was alive
+    # on target_schedule, while the run was alive
+    steps_to_target = main[2] if main is not None and main[2] >= 0 else None
     status = columns.run_status(nonfinite_step >= 0, diverged_step >= 0, steps_to_target is not None)
+    level_rows = [dict(keys, level=lv, target_acc=acc, steps_to_target=s if s >= 0 else None, status=status)
+                  for lv, acc, s in reached]
+    predictions = (dict(keys, **{c: v[k] for c, v in tested["per_example"].items()})
+                   if tested and not broke else None)
     first, last = curve[0], curve[-1]
     growth = last["logit_norm"] / first["logit_norm"] if first["logit_norm"] > 0 else math.nan
     summary = dict(
         keys, group=group.name, steps=group.steps, batch_size=group.batch_size,
-        target_acc=group.target_acc, steps_to_target=steps_to_target,
+        target_acc=main[1] if main is not None else math.nan, steps_to_target=steps_to_target,
         final_train_loss=last["train_loss"], final_train_acc=last["train_acc"], final_val_acc=last["val_acc"],
         final_grad_norm_logits=last["grad_norm_logits"], final_mean_abs_logit=last["mean_abs_logit"],
         logit_norm_growth=growth, final_saturated_frac=last["saturated_frac"],
@@ -259,22 +262,34 @@ def _run_record(group, stack, run, k, records, nonfinite_step, diverged_step, re
         # the final model on the test split; NaN for a run that broke (its weights are a frozen state)
         **{m: (float(tested[m][k]) if tested and not broke else math.nan) for m in columns.TEST_METRICS},
     )
-    return {"summary": summary, "curve": curve, "layers": layers}
+    return {"summary": summary, "curve": curve, "layers": layers, "levels": level_rows, "predictions": predictions}
 
 
 def _chunk_key(group: Group, cfg: dict, device: torch.device, arch_index: int, start: int, size: int,
-               test: bool) -> str:
+               test: bool, targets: Targets | None) -> str:
     """What a chunk's result depends on, hashed: a checkpoint is reused only for the same work."""
-    what = json.dumps([group.to_dict(), cfg["seed"], cfg["data"], str(device), arch_index, start, size, test],
+    what = json.dumps([group.to_dict(), cfg["seed"], cfg["data"], str(device), arch_index, start, size, test,
+                       None if targets is None else [targets.levels, targets.main, sorted(targets.acc.items()),
+                                                     targets.default]],
                       sort_keys=True, default=str)
     return hashlib.sha256(what.encode()).hexdigest()[:16]
 
 
+class GroupTables(NamedTuple):
+    """What :func:`train_group` returns, one table per results file of a group."""
+    runs: pd.DataFrame           # columns.RUNS
+    curves: pd.DataFrame         # columns.CURVES
+    layers: pd.DataFrame         # columns.LAYERS
+    levels: pd.DataFrame         # columns.LEVELS (empty without targets)
+    predictions: pd.DataFrame    # columns.PREDICTIONS (empty without ``test``)
+
+
 def train_group(group: Group, cfg: dict, device: torch.device | str = "cpu",
                 max_stack: int | str = "auto", checkpoint_dir: Path | str | None = None,
-                log=lambda msg: None, test: bool = False) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Train every stack of ``group`` in chunks sized to the device; return (runs, curves, layers).
-    ``test``: measure each final model on the test split (the evaluation stage only).
+                log=lambda msg: None, test: bool = False, targets: Targets | None = None) -> GroupTables:
+    """Train every stack of ``group`` in chunks sized to the device; return its :class:`GroupTables`.
+    ``test``: measure each final model on the test split (the evaluation stage only). ``targets``: the
+    accuracies checked during training, per cell and level (None: none, as in the reference stage).
 
     With ``checkpoint_dir``, each finished chunk is saved there (atomically) and a
     rerun of the same group loads it instead of training it again, so a killed or
@@ -298,7 +313,7 @@ def train_group(group: Group, cfg: dict, device: torch.device | str = "cpu",
             part_members = members[i:i + chunk]
             ckpt = None
             if checkpoint_dir is not None:
-                key = _chunk_key(group, cfg, device, a_idx, i, len(part_members), test)
+                key = _chunk_key(group, cfg, device, a_idx, i, len(part_members), test, targets)
                 ckpt = Path(checkpoint_dir) / f"arch{a_idx}-runs{i}-{key}.pkl"
             if ckpt is not None and ckpt.exists():
                 part, seconds = pickle.loads(ckpt.read_bytes())
@@ -306,7 +321,8 @@ def train_group(group: Group, cfg: dict, device: torch.device | str = "cpu",
                     f"from checkpoint {ckpt.name}")
             else:
                 t0 = time.perf_counter()
-                part = train_chunk(group, [m for _, m in part_members], ds, device, order_cache, test=test)
+                part = train_chunk(group, [m for _, m in part_members], ds, device, order_cache, test=test,
+                                   targets=targets)
                 if device.type == "cuda":
                     torch.cuda.synchronize(device)
                 seconds = time.perf_counter() - t0
@@ -324,4 +340,8 @@ def train_group(group: Group, cfg: dict, device: torch.device | str = "cpu",
         runs[c] = runs[c].astype("Int64")
     curves = pd.DataFrame([row for r in records for row in r["curve"]], columns=columns.CURVES)
     layers = pd.DataFrame([row for r in records for row in r["layers"]], columns=columns.LAYERS)
-    return runs[columns.RUNS], curves, layers
+    levels = pd.DataFrame([row for r in records for row in r["levels"]], columns=columns.LEVELS)
+    levels["steps_to_target"] = levels["steps_to_target"].astype("Int64")
+    predictions = pd.DataFrame([r["predictions"] for r in records if r["predictions"] is not None],
+                               columns=columns.PREDICTIONS)
+    return GroupTables(runs[columns.RUNS], curves, layers, levels, predictions)

@@ -10,13 +10,16 @@ Protocol (as AlgoPerf writes its tuning rules down):
   time by ``lr_search.factor`` past whichever edge holds the chosen rate, at most
   ``lr_search.max_extensions`` times per configuration and never past
   ``lr_search.bounds.<optimiser>``, until the chosen rate is interior.
-- **Score** of a rate: the median over tuning seeds of the steps to the target
-  (a missed target counts +inf, as in AlgoPerf); ties, including "no seed
-  reached it", go to the higher median final validation accuracy, then to the
-  smaller rate. The chosen rate has the best score.
+- **Score** of a rate: the true median over tuning seeds of the steps to the
+  target (a missed target, or a run that broke, counts +inf, as in AlgoPerf), so
+  a rate on which half or more of the seeds miss scores +inf and never beats one
+  on which all reach; ties, including "no seed reached it", go to the higher
+  median final validation accuracy, then to the smaller rate. The chosen rate
+  has the best score. (The reference stage, which sets the targets, runs the same
+  search with no target: every score ties at +inf and final accuracy decides.)
 - **Reported**: every configuration at its chosen rate on the evaluation seeds
-  (the evaluate stage), and for each configuration whether its chosen rate is
-  still at an edge of the rates tried (``at_edge``).
+  (the evaluate stage), and for each configuration how its search ended
+  (``search_outcome``, :data:`OUTCOMES`).
 """
 
 from __future__ import annotations
@@ -27,35 +30,60 @@ import numpy as np
 import pandas as pd
 
 from .. import columns
-from .tables import ranked, steps_or_inf
+from ..analysis.summary import ranked, steps_or_inf, true_median
+
+
+# How a configuration's search ended (``search_outcome`` of its chosen row; "" on the other rows):
+OUTCOMES = {
+    "interior": "the chosen rate has a tried rate on either side",
+    "at_bound": "the chosen rate is at an edge of the rates tried, and the next rate past it would leave "
+                "lr_search.bounds: the optimum of the stated search space",
+    "at_edge": "the chosen rate is at an edge that is not a bound: the search stopped at "
+               "lr_search.max_extensions (the optimum may lie outside the rates tried)",
+    "unsolved": "no rate tried reached the target on half or more of the tuning seeds (chosen by final "
+                "validation accuracy): a category of its own",
+}
 
 
 def score_rates(runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per (configuration, rate tried): the median over tuning seeds of the steps to target
-    (inf when most seeds missed) and of the final validation accuracy, and the seeds behind them."""
-    d = runs.assign(_t=steps_or_inf(runs))
+    """One row per (configuration, rate tried): the true median over tuning seeds of the steps to target
+    (+inf when half or more missed or broke) and of the final validation accuracy, and the seeds behind them."""
+    d = runs.assign(_t=steps_or_inf(runs), _a=runs["final_val_acc"].astype(float).fillna(-np.inf))
     g = d.groupby(columns.CONFIG_KEYS, dropna=False, sort=True)
     out = pd.DataFrame({
-        "median_steps_to_target": g["_t"].agg(lambda s: float(np.quantile(s, 0.5, method="inverted_cdf"))),
-        "median_final_val_acc": g["final_val_acc"].agg(lambda s: float(np.quantile(s.fillna(-np.inf), 0.5,
-                                                                                   method="inverted_cdf"))),
+        "median_steps_to_target": g["_t"].agg(true_median),
+        "median_final_val_acc": g["_a"].agg(true_median),
         "tuning_seeds": g.size(),
     }).reset_index()
     return out
 
 
-def choose(scores: pd.DataFrame) -> pd.DataFrame:
-    """``scores`` with ``chosen`` (the best rate of each configuration) and ``at_edge`` (the chosen
-    rate is the smallest or largest rate tried for its configuration)."""
+def choose(scores: pd.DataFrame, bounds: dict[str, tuple[float, float]] | None = None,
+           factor: float | None = None) -> pd.DataFrame:
+    """``scores`` with ``chosen`` (the best rate of each configuration), ``search_outcome`` (on the chosen
+    row, one of :data:`OUTCOMES`; with no ``bounds`` given an edge counts as ``at_edge``) and ``at_edge``
+    (the outcome is ``at_edge``)."""
     cfg = [k for k in columns.CONFIG_KEYS if k != "lr"]
     best = ranked(scores, "median_steps_to_target", "median_final_val_acc", "lr") \
         .groupby(cfg, sort=False, dropna=False).head(1).index
     out = scores.copy()
     out["chosen"] = out.index.isin(best)
-    lo = out.groupby(cfg, dropna=False)["lr"].transform("min")
-    hi = out.groupby(cfg, dropna=False)["lr"].transform("max")
-    out["at_edge"] = out["chosen"] & ((out["lr"] == lo) | (out["lr"] == hi)) & (lo < hi)
-    out.loc[out["chosen"] & (lo == hi), "at_edge"] = True   # a single rate tried is its own edge
+    g = out.groupby(cfg, dropna=False)
+    lo, hi = g["lr"].transform("min"), g["lr"].transform("max")
+    solved = g["median_steps_to_target"].transform(lambda s: bool(np.isfinite(s).any()))
+    at_lo, at_hi = out["lr"] == lo, out["lr"] == hi
+    if bounds is not None and factor is not None:
+        low_b = out["optimizer"].map(lambda o: bounds[o][0])
+        high_b = out["optimizer"].map(lambda o: bounds[o][1])
+        # the next rate past the edge would leave the bounds (the same test as next_rates)
+        stuck_lo, stuck_hi = out["lr"] / factor < low_b * (1 - 1e-9), out["lr"] * factor > high_b * (1 + 1e-9)
+    else:
+        stuck_lo = stuck_hi = pd.Series(False, index=out.index)
+    edge = (at_lo | at_hi)
+    bound = (~at_lo | stuck_lo) & (~at_hi | stuck_hi)       # every edge it sits on is a bound
+    outcome = np.select([~solved, edge & bound, edge], ["unsolved", "at_bound", "at_edge"], "interior")
+    out["search_outcome"] = np.where(out["chosen"], outcome, "")
+    out["at_edge"] = out["search_outcome"] == "at_edge"
     return out
 
 
@@ -104,10 +132,10 @@ def search(group, train, lr_search: dict, tuning_seeds: list[int], base_seed: in
     while pending.num_runs:
         runs = train(pending)
         done.append(runs.assign(round=rnd))
-        table = choose(score_rates(pd.concat(done, ignore_index=True)))
+        table = choose(score_rates(pd.concat(done, ignore_index=True)), bounds, s["factor"])
         new = next_rates(table, s["factor"], bounds, extensions, s["max_extensions"])
-        log(f"round {rnd}: {pending.num_runs} runs; {int(table['at_edge'].sum())} of {int(table['chosen'].sum())} "
-            f"configurations at an edge, {len(new)} extended")
+        outcomes = table.loc[table["chosen"], "search_outcome"].value_counts().to_dict()
+        log(f"round {rnd}: {pending.num_runs} runs; outcomes so far {outcomes}; {len(new)} extended")
         for key in new:
             extensions[key] = extensions.get(key, 0) + 1
         runs_of = {}

@@ -14,8 +14,10 @@ import numpy as np
 import pandas as pd
 
 from .. import columns
+from ..analysis.claims import pooled_row
+from ..analysis.stats import MIN_SEEDS, POOLED, percentile_interval as bootstrap_ci
 from ..convergence.gradients import gradient_at
-from ..stats import bootstrap_ci
+from . import wording
 
 # Which probe setting speaks for an implementation when several were run: the
 # lecture's (float32, 10 classes, the gap axis, explicit casts), else the nearest.
@@ -73,18 +75,53 @@ def effective_rate_finding(scales: pd.DataFrame, label=lambda loss: loss) -> str
                "tuning does not simply undo the difference in gradient scale."))
 
 
-def claim(claims: pd.DataFrame, claim_id: str) -> str | None:
-    """The sentence of one claim (``results/convergence/claims.parquet``), or None if it was not made."""
-    row = claims[claims["claim"] == claim_id]
-    return None if row.empty else str(row["statement"].iloc[0])
+def claim(claims: pd.DataFrame, claim_id: str, dataset: str | None = None) -> str | None:
+    """The sentence of one claim (``results/convergence/claims.parquet``) over every dataset (or of
+    ``dataset``), or None if it was not made."""
+    if dataset is None:
+        row = pooled_row(claims, claim_id)
+    else:
+        rows = claims[(claims["claim"] == claim_id) & (claims["dataset"] == dataset)]
+        row = rows.iloc[0] if len(rows) else None
+    return None if row is None else wording.sentence(row)
 
 
 def convergence_finding(claims: pd.DataFrame) -> str:
-    """Which loss was fastest under each optimiser, with its margin and interval (the best_loss claims)."""
-    said = [str(x) for x in claims.loc[claims["claim"].str.startswith("best_loss."), "statement"]]
+    """Every loss against cross-entropy under each optimiser, pooled (the speed_ratio claims)."""
+    datasets = set(claims.loc[claims["claim"].str.startswith("speed_ratio."), "dataset"])
+    where = POOLED if POOLED in datasets else next(iter(datasets), POOLED)
+    said = [wording.speed_summary(claims, opt, where) for opt in ("sgd", "adam")]
+    said = [x for x in said if x]
     if said:
         return " ".join(said)
-    return absent("comparison of losses", "only one loss was swept, or none reached the target")
+    return absent("comparison of losses", "cross-entropy or a second loss was not swept")
+
+
+def search_finding(claims: pd.DataFrame) -> str:
+    """How the rate searches ended, over every dataset (the tuning.search_outcome census)."""
+    rows = claims[(claims["claim"] == "tuning.search_outcome") & (claims["dataset"] == POOLED)]
+    if rows.empty:
+        rows = claims[claims["claim"] == "tuning.search_outcome"]
+    if rows.empty:
+        return absent("rate search", "no configuration was tuned")
+    n = int(rows["n"].iloc[0])
+    parts = [f"**{int(r['seeds'])}** ({r['estimate']:.0%}) with {wording.OUTCOME_WORDS.get(r['subject'], r['subject'])}"
+             for _, r in rows.sort_values("seeds", ascending=False).iterrows()]
+    return f"Of {n} tuned configurations, " + "; ".join(parts) + "."
+
+
+def target_finding(rule: pd.DataFrame, steps_of: dict) -> str:
+    """Whether tuned cross-entropy reaches the main target late in each dataset's budget (the
+    ``targets.target_rule`` table)."""
+    if rule.empty:
+        return absent("target check", "cross-entropy was not evaluated")
+    parts = [f"{r.dataset}: {r.reached_frac:.0%} of {r.runs} runs, median at {r.median_budget_share:.0%} of "
+             f"{steps_of.get(r.dataset, 0):,} steps" + (f" (not learning, left out: {r.cells_left_out})"
+                                                      if r.cells_left_out else "")
+             for r in rule.itertuples()]
+    return ("Tuned cross-entropy on the evaluation seeds reached its main target in — " + "; ".join(parts)
+            + ". AlgoPerf's rule asks that the baseline reach it, late in the budget: at least 80% of runs and a "
+              "median of at least 25% of the budget.")
 
 
 def pick_threshold(thresholds: pd.DataFrame, implementation: str) -> pd.Series | None:
@@ -146,17 +183,19 @@ def failure_finding(runs: pd.DataFrame, divergence_factor: float) -> str:
 
 
 def summary_findings(claims, thresholds, examples, grads, runs) -> list[str]:
-    """The bullets of the report's summary: convergence from the claims table (each with its interval),
-    then the analytic gradients, the overflow thresholds and the lecture (exact values, no sampling)."""
-    best = claims.loc[claims["claim"].str.startswith("best_loss."), "statement"].astype(str).tolist()
-    out = best or [convergence_finding(claims)]
+    """The bullets of the report's summary: every loss against cross-entropy per optimiser (pooled,
+    faster and slower said alike), sigmoid + MSE per dataset, the rate searches, then the analytic
+    gradients, the overflow thresholds and the lecture (exact values, no sampling)."""
+    out = [convergence_finding(claims)]
     for opt in ("sgd", "adam"):
-        for c in (f"speed_ratio.mse_sigmoid_vs_cross_entropy.{opt}", f"reach_fraction.mse_sigmoid.{opt}",
-                  f"reach_fraction.cross_entropy.{opt}"):
-            if (text := claim(claims, c)) is not None:
-                out.append(text)
-    if (text := claim(claims, "tuning.at_edge")) is not None:
-        out.append(text)
+        per_ds = claims[(claims["claim"] == f"speed_ratio.mse_sigmoid_vs_cross_entropy.{opt}")
+                        & (claims["dataset"] != POOLED)]
+        if len(per_ds):
+            out.append("Per dataset: " + " ".join(wording.sentence(r) for _, r in per_ds.iterrows()))
+    for c in ("reach_fraction.mse_sigmoid.sgd", "reach_fraction.cross_entropy.sgd"):
+        if (text := claim(claims, c)) is not None:
+            out.append(text)
+    out.append(search_finding(claims))
     out.append(gradient_finding(grads, runs))
     out.append(overflow_finding(thresholds))
     out.append(lecture_finding(examples))
@@ -208,8 +247,11 @@ def calibration_finding(claims: pd.DataFrame, cal: pd.DataFrame, label=lambda lo
            f"{best['test_ece']:.3f} (95% CI [{best['test_ece_low']:.3f}, {best['test_ece_high']:.3f}], median over "
            f"{int(best['problems'])} problems).")
     for loss in ("cross_entropy_ls", "focal", "mse_softmax"):
-        if (text := claim(claims, f"test.test_ece.{loss}_vs_cross_entropy")) is not None:
-            out += " " + text
+        for ds in sorted(set(claims.loc[claims["claim"] == f"test.test_ece.{loss}_vs_cross_entropy", "dataset"])):
+            out += " " + claim(claims, f"test.test_ece.{loss}_vs_cross_entropy", ds)
+    floors = claims[claims["claim"] == "ece_floor"]
+    if len(floors):
+        out += " " + " ".join(wording.sentence(r) for _, r in floors.iterrows())
     return out
 
 
@@ -239,18 +281,18 @@ def mnist1d_finding(runs: pd.DataFrame) -> str:
 
 def matched_rate_finding(claims: pd.DataFrame, label=lambda loss: loss) -> str:
     """The ranking at equal effective rate: each loss's steps over cross-entropy's at cross-entropy's tuned
-    effective rate (the ``effective_rate.*`` claims), in one sentence."""
+    effective rate (the ``effective_rate.*`` claims, over every dataset), in one sentence."""
     rows = claims[claims["claim"].str.startswith("effective_rate.")]
+    rows = rows[rows["dataset"] == POOLED] if (rows["dataset"] == POOLED).any() else rows
     if rows.empty:
         return absent("comparison at equal effective rate", "SGD or cross-entropy was not swept, or no loss's "
                                                             "tried rates reach cross-entropy's tuned effective rate")
-    parts = []
-    num = lambda v: "∞" if np.isinf(v) else f"{v:.3g}"   # noqa: E731
-    for r in rows.sort_values("estimate").itertuples():
-        loss = r.claim.removeprefix("effective_rate.").removesuffix("_vs_cross_entropy")
-        same = ", no difference resolved" if r.ci_low <= 1 <= r.ci_high else ""
-        parts.append(f"{label(loss)} {num(r.estimate)}× ([{num(r.ci_low)}, {num(r.ci_high)}], {r.n} problems{same})")
+    parts = [f"{label(r.subject)} {wording.num(r.estimate)}×" + (
+        f" ([{wording.num(r.ci_low)}, {wording.num(r.ci_high)}], {r.n} problems)" if not np.isnan(r.ci_low) else
+        f" ({r.n} problems)") for r in rows.sort_values("estimate").itertuples()]
+    seeds = int(rows["seeds"].max())
     return ("At equal effective rate — every loss at cross-entropy's tuned effective rate on the same problem, "
-            "read off its own tried rates (tuning seeds, SGD, linear in log-log between the two rates around "
-            "it) — the steps to the target relative to cross-entropy are: " + "; ".join(parts) + ". A loss "
-            "whose tried rates do not reach that effective rate is left out of that problem.")
+            "read off its own tried rates seed by seed (tuning seeds, SGD, linear in log-log between the two "
+            "rates around it) — the steps to the target relative to cross-entropy are: " + "; ".join(parts) +
+            f". A loss whose tried rates do not reach that effective rate is left out of that problem"
+            + (f"; {seeds} tuning seeds are too few for an interval." if seeds < MIN_SEEDS else "."))

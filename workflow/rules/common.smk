@@ -18,9 +18,15 @@ except ConfigError as err:
 config.update(CONFIG)
 SCIENCE = science_config(CONFIG)  # the config without them: what rules pass as params
 
+REFERENCE_GROUPS = groups_from_config(CONFIG, "reference")
 TUNE_GROUPS = groups_from_config(CONFIG, "tune")
 EVAL_GROUPS = groups_from_config(CONFIG, "eval")
 DATASETS = axis_values(CONFIG["convergence"], "datasets")  # of the main grid and every study
+
+
+def reference_group_params(wildcards):
+    """The reference group's full description (cross-entropy, every configuration of a dataset)."""
+    return REFERENCE_GROUPS[wildcards.group].to_dict()
 
 
 def tune_group_params(wildcards):

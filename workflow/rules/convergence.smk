@@ -1,10 +1,59 @@
-# Convergence, in two stages (experiments/convergence/tuning.py states the protocol):
+# Convergence, in three stages (experiments/analysis/targets.py and experiments/convergence/tuning.py
+# state the protocol):
+#   reference_group per dataset: cross-entropy tuned for final validation accuracy on the tuning seeds
+#   targets         each cell's target accuracies from the reference (local, seconds)
 #   tune_group      per group (dataset x loss): the learning-rate search on the tuning seeds
 #   evaluate_group  per group: every configuration at its chosen rate on the evaluation seeds
 # Inside a job, each stack of runs that share an architecture trains as one batched model.
 
 
+rule reference_group:
+    output:
+        tuning="results/convergence/reference/{group}.parquet",
+        runs="results/convergence/reference/{group}.runs.parquet",
+        job="results/convergence/reference/{group}.job.json",  # host, SLURM job id, device, GPU
+    params:
+        group=reference_group_params,
+        data=SCIENCE["data"],
+        seed=CONFIG["seed"],
+        lr_search=CONFIG["convergence"]["lr_search"],
+        tuning_seeds=CONFIG["convergence"]["tuning_seeds"],
+        checkpoint_dir="results/convergence/checkpoints/reference/{group}",
+    log:
+        "results/logs/reference/{group}.log",
+    benchmark:
+        "results/benchmarks/reference_group/{group}.tsv"
+    threads: 1
+    resources:
+        mem_mb=1500,  # as a tune group: one loss, every configuration of a dataset
+        runtime=60,
+    script:
+        "../scripts/reference_group.py"
+
+
+rule targets:
+    input:
+        reference=expand("results/convergence/reference/{group}.parquet", group=REFERENCE_GROUPS),
+        reference_runs=expand("results/convergence/reference/{group}.runs.parquet", group=REFERENCE_GROUPS),
+        datasets="results/data/datasets.parquet",
+    output:
+        targets="results/convergence/targets.parquet",
+        reference="results/convergence/reference.parquet",
+        reference_runs="results/convergence/reference_runs.parquet",
+    params:
+        targets=CONFIG["convergence"]["targets"],
+    log:
+        "results/logs/targets.log",
+    benchmark:
+        "results/benchmarks/targets.tsv"
+    localrule: True
+    script:
+        "../scripts/targets.py"
+
+
 rule tune_group:
+    input:
+        targets="results/convergence/targets.parquet",
     output:
         tuning="results/convergence/tuning/{group}.parquet",
         runs="results/convergence/tuning/{group}.runs.parquet",
@@ -40,10 +89,13 @@ def tuning_of_pair(wildcards):
 rule evaluate_group:
     input:
         tuning=tuning_of_pair,
+        targets="results/convergence/targets.parquet",
     output:
         runs="results/convergence/groups/{group}.runs.parquet",
         curves="results/convergence/groups/{group}.curves.parquet",
         layers="results/convergence/groups/{group}.layers.parquet",
+        levels="results/convergence/groups/{group}.levels.parquet",
+        predictions="results/convergence/groups/{group}.predictions.parquet",
         job="results/convergence/groups/{group}.job.json",  # host, SLURM job id, device, GPU
     params:
         group=eval_group_params,
@@ -68,12 +120,17 @@ rule aggregate_convergence:
         runs=expand("results/convergence/groups/{group}.runs.parquet", group=EVAL_GROUPS),
         curves=expand("results/convergence/groups/{group}.curves.parquet", group=EVAL_GROUPS),
         layers=expand("results/convergence/groups/{group}.layers.parquet", group=EVAL_GROUPS),
+        levels=expand("results/convergence/groups/{group}.levels.parquet", group=EVAL_GROUPS),
+        predictions=expand("results/convergence/groups/{group}.predictions.parquet", group=EVAL_GROUPS),
         tuning=expand("results/convergence/tuning/{group}.parquet", group=TUNE_GROUPS),
         tuning_runs=expand("results/convergence/tuning/{group}.runs.parquet", group=TUNE_GROUPS),
+        targets="results/convergence/targets.parquet",
     output:
         runs="results/convergence/runs.parquet",
         curves="results/convergence/curves.parquet",
         layers="results/convergence/layers.parquet",
+        levels="results/convergence/levels.parquet",
+        predictions="results/convergence/predictions.parquet",
         summary="results/convergence/summary.parquet",
         profile="results/convergence/profile.parquet",
         tuning="results/convergence/tuning.parquet",

@@ -7,13 +7,15 @@ rule provenance:
         probes="results/overflow/probes.parquet",
         examples="results/lecture/examples.parquet",
         sweep="results/sweep.parquet",
-        jobs=expand("results/convergence/tuning/{group}.job.json", group=TUNE_GROUPS)
+        jobs=expand("results/convergence/reference/{group}.job.json", group=REFERENCE_GROUPS)
+        + expand("results/convergence/tuning/{group}.job.json", group=TUNE_GROUPS)
         + expand("results/convergence/groups/{group}.job.json", group=EVAL_GROUPS),
         datasets="results/data/datasets.parquet",
         # every stage's benchmark, summed per stage into provenance (the report's own time is in its log)
         benchmarks=[f"results/benchmarks/{stage}.tsv" for stage in
-                    ["sweep", "describe_datasets", "aggregate_convergence", "overflow_probe", "amp_training",
-                     "lecture_examples"]]
+                    ["sweep", "describe_datasets", "targets", "aggregate_convergence", "overflow_probe",
+                     "amp_training", "lecture_examples"]]
+        + expand("results/benchmarks/reference_group/{group}.tsv", group=REFERENCE_GROUPS)
         + expand("results/benchmarks/tune_group/{group}.tsv", group=TUNE_GROUPS)
         + expand("results/benchmarks/evaluate_group/{group}.tsv", group=EVAL_GROUPS),
     output:
@@ -37,7 +39,13 @@ rule report:
         summary="results/convergence/summary.parquet",
         profile="results/convergence/profile.parquet",
         tuning="results/convergence/tuning.parquet",
+        tuning_runs="results/convergence/tuning_runs.parquet",
+        layers="results/convergence/layers.parquet",
+        levels="results/convergence/levels.parquet",
+        targets="results/convergence/targets.parquet",
+        reference="results/convergence/reference.parquet",
         claims="results/convergence/claims.parquet",
+        literature="results/literature.parquet",
         probes="results/overflow/probes.parquet",
         thresholds="results/overflow/thresholds.parquet",
         amp="results/overflow/amp_training.parquet",

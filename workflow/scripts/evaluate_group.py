@@ -1,11 +1,12 @@
 """Evaluate one group: every configuration at the rate the tune stage chose, on the evaluation
-seeds, trained as batched stacks, each final model measured on the test split; write its runs,
-curves and per-layer tables and where the job ran.
+seeds, trained as batched stacks, steps to every target level checked, each final model measured on the
+test split; write its runs, curves, per-layer, per-level and per-example test tables and where the job ran.
 Finished chunks are checkpointed, so a killed or preempted job resumes where it stopped."""
 import shutil
 import sys
 
 import pandas as pd
+from experiments.analysis.targets import Targets
 from experiments.config import execution_settings
 from experiments.storage import write_json, write_parquet
 from experiments.sweep import Group, with_chosen_rates
@@ -19,12 +20,16 @@ run = execution_settings(snakemake.config)   # device, max_stack, data root: not
 cfg = {"seed": snakemake.params.seed, "data": {**snakemake.params.data, "root": run["data_root"]}}
 device, env = start_job(run["device"], snakemake.threads)
 print(f"evaluate {group.name}: {group.num_runs} runs in {len(group.stacks)} stacks, {group.steps} steps; {env}")
-runs, curves, layers = train_group(group, cfg, device, run["max_stack"],
-                                   checkpoint_dir=snakemake.params.checkpoint_dir, log=print, test=True)
+targets = Targets.from_table(pd.read_parquet(snakemake.input.targets), group.dataset)
+runs, curves, layers, levels, predictions = train_group(
+    group, cfg, device, run["max_stack"], checkpoint_dir=snakemake.params.checkpoint_dir, log=print, test=True,
+    targets=targets)
 print(runs.groupby(["activation", "optimizer"])["status"].value_counts().unstack(fill_value=0).to_string())
 print(f"training wall time {runs['wall_time_s'].sum():.1f} s")
 write_parquet(runs, snakemake.output.runs)
 write_parquet(curves, snakemake.output.curves)
 write_parquet(layers, snakemake.output.layers)
+write_parquet(levels, snakemake.output.levels)
+write_parquet(predictions, snakemake.output.predictions)
 write_json(env, snakemake.output.job)
 shutil.rmtree(snakemake.params.checkpoint_dir, ignore_errors=True)  # the tables now hold it all

@@ -1,8 +1,12 @@
-"""Tune one group: the learning-rate search on the tuning seeds (experiments.convergence.tuning.search), each
-round's runs trained as batched stacks; write its tuning table and where the job ran."""
+"""Tune one group: the learning-rate search on the tuning seeds (experiments.convergence.tuning.search), scored
+by steps to each cell's main target, each round's runs trained as batched stacks; write its tuning table and
+where the job ran."""
 import shutil
 import sys
 
+import pandas as pd
+
+from experiments.analysis.targets import Targets
 from experiments.config import execution_settings
 from experiments.storage import write_json, write_parquet
 from experiments.sweep import Group
@@ -13,14 +17,14 @@ sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
 group = Group.from_dict(snakemake.params.group)
 run = execution_settings(snakemake.config)   # device, max_stack, data root: not params (no rerun)
 cfg = {"seed": snakemake.params.seed, "data": {**snakemake.params.data, "root": run["data_root"]}}
+targets = Targets.from_table(pd.read_parquet(snakemake.input.targets), group.dataset)
 device, env = start_job(run["device"], snakemake.threads)
 print(f"tune {group.name}: {group.num_runs} runs in the initial grid, {len(group.stacks)} stacks; {env}")
 
 
 def train(g):
-    runs, _, _ = train_group(g, cfg, device, run["max_stack"],
-                          checkpoint_dir=snakemake.params.checkpoint_dir, log=print)
-    return runs
+    return train_group(g, cfg, device, run["max_stack"], checkpoint_dir=snakemake.params.checkpoint_dir,
+                       log=print, targets=targets).runs
 
 
 tuning, runs = search(group, train, snakemake.params.lr_search, snakemake.params.tuning_seeds, snakemake.params.seed,

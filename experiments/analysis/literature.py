@@ -1,7 +1,7 @@
 """Published results beside ours: ``results/literature.parquet``.
 
 Each entry of :data:`PAPERS` states one published claim in a line, the setting
-it was measured in, the row of our claims table (``experiments.convergence.claims``) that
+it was measured in, the row of our claims table (``experiments.analysis.claims``) that
 measures the closest thing here, and what the claim predicts for that number:
 
 - ``("below", t)`` / ``("above", t)``: the claim predicts our estimate below / above t;
@@ -21,6 +21,7 @@ import math
 import pandas as pd
 
 from .. import columns
+from .claims import pooled_row
 
 PAPERS = [
     dict(paper="Golik, Doetsch & Ney 2013",
@@ -94,17 +95,18 @@ def verdict(expect: tuple, lo: float, hi: float) -> tuple[str, str]:
 
 def literature_table(claims: pd.DataFrame) -> pd.DataFrame:
     """One row per entry of :data:`PAPERS` (``columns.LITERATURE``), our number from ``claims``."""
-    by_id = claims.set_index("claim")
     rows = []
     for p in PAPERS:
         row = {k: p[k] for k in ("paper", "claim", "their_setting", "our_claim", "our_setting")}
-        if p["our_claim"] not in by_id.index:
+        c = pooled_row(claims, p["our_claim"])
+        if c is None:
             row.update(estimate=math.nan, ci_low=math.nan, ci_high=math.nan, verdict="not measured",
                        why="the loss or setting it needs was not swept in this run")
         else:
-            c = by_id.loc[p["our_claim"]]
             row.update(estimate=float(c["estimate"]), ci_low=float(c["ci_low"]), ci_high=float(c["ci_high"]))
             v, why = verdict(p["expect"], row["ci_low"], row["ci_high"])
+            if math.isnan(row["ci_low"]):
+                v, why = "inconclusive", "no interval: too few seeds (experiments.analysis.stats.MIN_SEEDS)"
             if not p.get("comparable", True):
                 v, why = "not comparable", p["why_not"] + f" (Our measurement: {why}.)"
             row.update(verdict=v, why=why)

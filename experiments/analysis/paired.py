@@ -1,0 +1,46 @@
+"""Per-problem tables of a metric, and the test-split metrics of every loss."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .. import columns
+from .stats import RESAMPLES, POOLED, bootstrap, stable_seed, units
+
+# A setting that every loss meets on the same seeds and data order (its rate is its own, tuned).
+PROBLEM_KEYS = [k for k in columns.CONFIG_KEYS if k not in ("loss", "lr")]
+
+
+def per_problem(runs: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Problems x losses: the mean of ``metric`` over evaluation seeds (runs where it is NaN, i.e.
+    broke, left out; a loss with no value on a problem is NaN there). Only problems that were run."""
+    return runs.groupby(PROBLEM_KEYS + ["loss"], dropna=False)[metric].mean().unstack("loss")
+
+
+def calibration_table(runs: pd.DataFrame, claims: pd.DataFrame, dataset: str = POOLED,
+                      resamples: int = RESAMPLES) -> pd.DataFrame:
+    """Per loss, on the test split (``columns.TEST_METRICS``), in ``dataset`` (or pooled): the median over
+    problems of the mean over seeds with its 95% seed-bootstrap interval, and the paired difference from
+    cross-entropy as the claims table states it (``<metric>_diff``, ``_low``, ``_high``, ``_p``: Holm-adjusted)."""
+    d = runs if dataset == POOLED else runs[runs["dataset"] == dataset]
+    problem = [k for k in PROBLEM_KEYS if k != "dataset"]
+    rows = []
+    for loss in dict.fromkeys(d["loss"]):
+        row = {"loss": loss, "problems": int(per_problem(d[d["loss"] == loss], "test_acc")[loss].notna().sum())}
+        for m in columns.TEST_METRICS:
+            found = bootstrap(units(d, m, "loss", [loss], problem), "median_of_means",
+                              stable_seed("calibration", loss, m), resamples).get(
+                dataset if dataset != POOLED or d["dataset"].nunique() > 1 else d["dataset"].iloc[0])
+            row[m], row[f"{m}_low"], row[f"{m}_high"] = ((found.estimate, found.ci_low, found.ci_high)
+                                                         if found else (float("nan"),) * 3)
+            c = claims[(claims["claim"] == f"test.{m}.{loss}_vs_cross_entropy") & (claims["dataset"] == dataset)]
+            if dataset == POOLED and c.empty:       # one dataset: its row is the pooled one
+                c = claims[claims["claim"] == f"test.{m}.{loss}_vs_cross_entropy"]
+            vals = c.iloc[0] if len(c) else None
+            row[f"{m}_diff"], row[f"{m}_diff_low"], row[f"{m}_diff_high"], row[f"{m}_diff_p"] = (
+                (vals["estimate"], vals["ci_low"], vals["ci_high"], vals["p_adjusted"]) if vals is not None
+                else (float("nan"),) * 4)
+        rows.append(row)
+    cols = ["loss", "problems"] + [f"{m}{s}" for m in columns.TEST_METRICS
+                                   for s in ("", "_low", "_high", "_diff", "_diff_low", "_diff_high", "_diff_p")]
+    return pd.DataFrame(rows, columns=cols)

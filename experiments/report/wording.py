@@ -1,0 +1,159 @@
+"""Every sentence the report writes about a claim, from its row of ``claims.parquet`` (one place).
+
+The analysis (``experiments.analysis.claims``) returns numbers only; here they become words. A
+sentence states the estimate, its 95% interval, what it is over (problems x seeds, or test examples),
+the test's p-value and the Holm-adjusted one within its family. An interval that contains the value
+of no effect is said as "no difference resolved"; a loss faster (or better) than cross-entropy is
+said in the same words as one slower (or worse).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from ..analysis.stats import ALPHA, POOLED
+from ..convergence.losses import LOSS_LABELS
+
+OPT_LABELS = {"sgd": "SGD", "adam": "Adam"}
+METRIC_WORDS = {"test_acc": "test accuracy", "test_nll": "test NLL", "test_brier": "Brier score",
+                "test_ece": "expected calibration error"}
+OUTCOME_WORDS = {"interior": "an interior optimum", "at_bound": "the optimum at a bound of the search space",
+                 "at_edge": "the search stopped at its extension limit with the best rate at an edge",
+                 "unsolved": "no rate reaching the target"}
+
+
+def label(loss: str) -> str:
+    return LOSS_LABELS.get(loss, loss)
+
+
+def num(x: float) -> str:
+    """A number for a sentence: 3 significant figures, +inf as ∞."""
+    if isinstance(x, float) and math.isnan(x):
+        return "–"
+    return ("∞" if x > 0 else "−∞") if np.isinf(x) else f"{x:.3g}"
+
+
+def points(x: float) -> str:
+    """An accuracy difference in percentage points, signed."""
+    return "–" if math.isnan(x) else f"{100 * x:+.1f} points"
+
+
+def _value(row, x: float) -> str:
+    if row["kind"] == "ratio":
+        return f"{num(x)}×"
+    if row["metric"] == "test_acc" and row["kind"].startswith("difference"):
+        return points(x)
+    if row["kind"] == "share":
+        return f"{x:.0%}"
+    return "–" if math.isnan(x) else (f"{x:+.3f}" if row["kind"].startswith("difference") else num(x))
+
+
+def interval(row) -> str:
+    if math.isnan(row["ci_low"]):
+        return f"no interval: {row['seeds']} seeds are too few"
+    return f"95% CI [{_value(row, row['ci_low'])}, {_value(row, row['ci_high'])}]"
+
+
+def p_text(p: float) -> str:
+    return "–" if math.isnan(p) else (f"{p:.2g}" if p >= 1e-3 else "< 0.001")
+
+
+def verdict(row) -> str:
+    """How the test came out: '' (no test), or whether the interval excludes no effect, and Holm."""
+    if math.isnan(row["p_value"]):
+        return ""
+    if row["p_value"] >= ALPHA:
+        return "no difference resolved"
+    held = row["p_adjusted"] < ALPHA
+    return "resolved" + ("" if held else f", but not after Holm's adjustment over the {row['family']} family")
+
+
+def where(row) -> str:
+    return "pooled over the datasets" if row["dataset"] == POOLED else f"on {row['dataset']}"
+
+
+def sentence(row: pd.Series | dict) -> str:
+    """One Markdown sentence for one claim row."""
+    row = pd.Series(row)
+    kind, what = row["kind"], ""
+    tail = []
+    if row["n"]:
+        tail.append(f"{row['n']} problems × up to {row['seeds']} seeds" if kind in ("ratio", "difference", "share",
+                                                                                   "median") else "")
+    tested = (f"p = {p_text(row['p_value'])}, Holm-adjusted {p_text(row['p_adjusted'])}"
+              if not math.isnan(row["p_value"]) else "")
+    v = verdict(row)
+    head = f"**{_value(row, row['estimate'])}**"
+    if kind == "ratio" and row["claim"].startswith("speed_ratio."):
+        what = (f"Under {OPT_LABELS.get(row['optimizer'], row['optimizer'])} {where(row)}, {label(row['subject'])} "
+                f"needed {head} the steps of {label(row['reference'])} to the main target")
+    elif kind == "ratio" and row["claim"].startswith("effective_rate."):
+        what = (f"At cross-entropy's tuned effective rate (SGD, tuning seeds) {where(row)}, {label(row['subject'])} "
+                f"needed {head} the steps of {label(row['reference'])}")
+    elif kind == "ratio" and row["claim"].startswith("scale_effect."):
+        what = (f"{label(row['subject'])} at its worst logit scale (chosen on the tuning seeds) needed {head} the "
+                f"steps of its best scale {where(row)}")
+    elif kind == "difference":
+        what = (f"{where(row).capitalize()}, {label(row['subject'])} minus {label(row['reference'])} in "
+                f"{METRIC_WORDS.get(row['metric'], row['metric'])}: {head}")
+    elif kind == "difference_examples":
+        what = (f"Paired over {row['n']:,} test examples {where(row)} (each its mean over {row['seeds']:,} pairs of "
+                f"runs), {label(row['subject'])} minus {label(row['reference'])} in "
+                f"{METRIC_WORDS.get(row['metric'], row['metric'])}: {head}")
+        tail = []
+    elif kind == "share":
+        what = (f"Under {OPT_LABELS.get(row['optimizer'], row['optimizer'])} {where(row)}, {label(row['subject'])} "
+                f"reached the main target in {head} of its runs")
+    elif kind == "median":
+        what = (f"{row['claim'].split('.')[3]} units, {label(row['subject'])} {where(row)}: "
+                f"||dL/dW|| of the first layer over the output layer's "
+                f"{'at initialisation' if row['metric'].endswith('init') else 'at the end'} is {head}")
+    elif kind == "census":
+        return (f"{where(row).capitalize()}, {row['seeds']} of {row['n']} configurations ({row['estimate']:.0%}) ended "
+                f"the rate search with {OUTCOME_WORDS.get(row['subject'], row['subject'])}.")
+    elif kind == "simulation":
+        return (f"On the {row['dataset']} test split ({row['n']:,} examples), a perfectly calibrated model with "
+                f"cross-entropy's confidences would still show an ECE of **{row['estimate']:.3f}** (95% of "
+                f"simulations in [{row['ci_low']:.3f}, {row['ci_high']:.3f}]): the noise floor of the measure.")
+    else:
+        what = f"{row['claim']} {where(row)}: {head}"
+    inside = "; ".join(x for x in [interval(row), *[t for t in tail if t], tested, v] if x)
+    return f"{what} ({inside})."
+
+
+def speed_summary(claims: pd.DataFrame, optimizer: str, dataset: str = POOLED) -> str:
+    """Every loss against cross-entropy under one optimiser, in one sentence: slower, faster (both after
+    Holm), and unresolved, each with its ratio and interval."""
+    rows = claims[claims["claim"].str.startswith("speed_ratio.") & (claims["optimizer"] == optimizer)
+                  & (claims["dataset"] == dataset)]
+    if rows.empty:
+        return ""
+    def item(r):
+        return f"{label(r['subject'])} {num(r['estimate'])}× [{num(r['ci_low'])}, {num(r['ci_high'])}]"
+    sig = rows["p_adjusted"] < ALPHA
+    slower = rows[sig & (rows["estimate"] > 1)].sort_values("estimate", ascending=False)
+    faster = rows[sig & (rows["estimate"] < 1)].sort_values("estimate")
+    rest = rows[~sig].sort_values("estimate")
+    parts = []
+    if len(slower):
+        parts.append("slower than cross-entropy: " + "; ".join(item(r) for _, r in slower.iterrows()))
+    if len(faster):
+        parts.append("faster than cross-entropy: " + "; ".join(item(r) for _, r in faster.iterrows()))
+    else:
+        parts.append("faster than cross-entropy: none")
+    if len(rest):
+        parts.append("not resolved after Holm: " + "; ".join(item(r) for _, r in rest.iterrows()))
+    return (f"Under {OPT_LABELS.get(optimizer, optimizer)}, {where(rows.iloc[0])}, steps to the main target relative "
+            f"to cross-entropy (median over settings of the ratio of median steps; 95% seed-bootstrap interval; "
+            f"Holm over the {len(rows)} comparisons of the family) — " + " · ".join(parts) + ".")
+
+
+def sentences(claims: pd.DataFrame, prefix: str, dataset: str | None = None) -> list[str]:
+    """The sentences of every claim whose id starts with ``prefix`` (optionally of one dataset)."""
+    rows = claims[claims["claim"].str.startswith(prefix)]
+    if dataset is not None:
+        rows = rows[rows["dataset"] == dataset]
+    return [sentence(r) for _, r in rows.iterrows()]
