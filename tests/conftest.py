@@ -26,7 +26,7 @@ def default_config() -> dict:
     return validate_config(yaml.safe_load((REPO / "config" / "config.yaml").read_text()))
 
 
-# Every results table of the contract (experiments.convergence.tables.CONTRACT), by name, under results/.
+# Every results table of the contract (experiments.analysis.contract.CONTRACT), by name, under results/.
 TABLE_PATHS = {
     "runs": "convergence/runs.parquet",
     "curves": "convergence/curves.parquet",
@@ -37,6 +37,11 @@ TABLE_PATHS = {
     "tuning": "convergence/tuning.parquet",
     "tuning_runs": "convergence/tuning_runs.parquet",
     "claims": "convergence/claims.parquet",
+    "targets": "convergence/targets.parquet",
+    "reference": "convergence/reference.parquet",
+    "reference_runs": "convergence/reference_runs.parquet",
+    "levels": "convergence/levels.parquet",
+    "predictions": "convergence/predictions.parquet",
     "probes": "overflow/probes.parquet",
     "thresholds": "overflow/thresholds.parquet",
     "amp_training": "overflow/amp_training.parquet",

@@ -35,7 +35,7 @@ def test_default_config_file_equals_schema_defaults(repo):
     budget per dataset (the schema's default is one budget for any dataset)."""
     from_file = validate_config(yaml.safe_load((repo / "config" / "config.yaml").read_text()))
     assert list(from_file["convergence"].pop("studies")) == ["depth"]
-    assert from_file["convergence"].pop("steps") == {"digits": 80, "gaussian_mixture": 80, "mnist1d": 400}
+    assert from_file["convergence"].pop("steps") == {"digits": 56, "gaussian_mixture": 80, "mnist1d": 400}
     defaults = validate_config({})
     assert defaults["convergence"].pop("studies") == {}
     assert defaults["convergence"].pop("steps") == 400

@@ -55,3 +55,36 @@ def test_schema_is_found_after_a_plain_install(repo, tmp_path):
     assert check.returncode == 0, check.stderr[-2000:]
     where, steps = check.stdout.split()
     assert where.startswith(str(target)) and steps == "400"
+
+
+# import name -> distribution name, where they differ
+DISTRIBUTION = {"sklearn": "scikit-learn", "yaml": "pyyaml", "IPython": "ipykernel", "hypothesis_jsonschema":
+                "hypothesis-jsonschema", "torchvision": "torchvision"}
+PROVIDED = {"experiments", "planted", "conftest", "snakemake_interface_executor_plugins"}  # ours, or a plugin's
+
+
+def _imports(path) -> set[str]:
+    import ast
+
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            out.add(node.module.split(".")[0])
+    return out
+
+
+def test_every_third_party_import_is_declared(repo):
+    """scipy was imported (scipy.stats.bootstrap with rng=, scipy >= 1.15) without being declared: every
+    module the package, the workflow, the benchmarks and the tests import is the standard library, ours, or a
+    declared dependency (runtime, test or an optional extra)."""
+    import sys
+
+    project = tomllib.loads((repo / "pyproject.toml").read_text())["project"]
+    declared = {_split(r)[0] for r in project["dependencies"]}
+    declared |= {_split(r)[0] for reqs in project["optional-dependencies"].values() for r in reqs}
+    files = [p for d in ("experiments", "workflow", "benchmarks", "tests") for p in (repo / d).rglob("*.py")]
+    used = set().union(*map(_imports, files)) - set(sys.stdlib_module_names) - PROVIDED
+    missing = {m for m in used if DISTRIBUTION.get(m, m).lower().replace("_", "-") not in declared}
+    assert not missing, f"imported but not declared in pyproject.toml: {sorted(missing)}"

@@ -112,15 +112,16 @@ BAD_INPUT = [
     ("unknown-dtype", "overflow: {dtypes: [float8]}", "overflow.dtypes[0]: 'float8' is not one of"),
     ("negative-lr", "convergence: {learning_rates: {sgd: [0.1, -0.5]}}", "convergence.learning_rates.sgd[1]: -0.5"),
     ("zero-scale", "convergence: {logit_scales: [0]}", "convergence.logit_scales[0]: 0 is not allowed, must be > 0"),
-    ("zero-steps", "convergence: {steps: 0}", "convergence.steps: 0 is not allowed, must be >= 1"),
+    ("zero-steps", "convergence: {steps: 0}", "convergence.steps: 0 is not allowed, must be an integer >= 1"),
     ("zero-stack-size", "convergence: {max_stack: 0}", "convergence.max_stack: 0 is not allowed, must be an integer"),
     ("zero-group-size", "convergence: {max_group_runs: 0}", "convergence.max_group_runs: 0 is not allowed"),
     ("empty-axis", "convergence: {eval_seeds: []}", "convergence.eval_seeds: must not be empty"),
     ("seeds-overlap", "convergence: {tuning_seeds: [3], eval_seeds: [1, 2, 3]}",
      "convergence.tuning_seeds: [3] also in convergence.eval_seeds"),
-    ("wrong-type", "convergence: {steps: many}", "convergence.steps: 'many' is not of type integer"),
+    ("wrong-type", "convergence: {steps: many}", "convergence.steps: 'many' is not allowed, must be an integer"),
     ("unknown-key", "convergence: {lossses: [hinge]}", "unknown key 'lossses'"),
-    ("target-above-1", "convergence: {target_acc: {digits: 1.5}}", "convergence.target_acc.digits: 1.5"),
+    ("target-above-1", "convergence: {targets: {main: 1.5}}", "convergence.targets.main: 1.5"),
+    ("old-target-key", "convergence: {target_acc: {digits: 0.9}}", "convergence.target_acc: no longer a setting"),
 ]
 
 

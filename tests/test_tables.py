@@ -233,3 +233,17 @@ def test_steps_at_a_tried_rate_is_its_value_whatever_the_neighbours():
     for wobble in (1 - 1e-9, 1.0, 1 + 1e-9, 1 + 1e-7):
         assert steps_at(pts, 0.1 * wobble) == 30.0
     assert np.isnan(steps_at(pts, 0.1 * (1 - 1e-3)))
+
+
+def test_levels_table_counts_misses_and_broken_runs():
+    from experiments.analysis.summary import levels_table
+
+    base = dict(dataset="d", optimizer="sgd", loss="A", activation="relu", hidden="64", learn_scale=False,
+                logit_scale=1.0, lr=0.1)
+    rows = [dict(base, seed=s, level=lv, steps_to_target=t, status=st)
+            for s, st in enumerate(["ok", "ok", "diverged", "ok"])
+            for lv, t in [(0.5, 2 + s), (0.95, [10, 20, 5, None][s])]]
+    lv = pd.DataFrame(rows).astype({"steps_to_target": "Int64"})
+    t = levels_table(lv).set_index("level")
+    assert t.loc[0.5, "reached_frac"] == 0.75 and t.loc[0.5, "steps_median"] == 4.0      # 2, 3, inf, 5
+    assert t.loc[0.95, "reached_frac"] == 0.5 and t.loc[0.95, "steps_median"] == np.inf   # 10, 20, inf, inf

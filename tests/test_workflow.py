@@ -14,7 +14,7 @@ import yaml
 from experiments import columns
 from experiments.config import validate_config
 from experiments.sweep import groups_from_config
-from experiments.convergence.tables import CONTRACT, check_columns
+from experiments.analysis.contract import CONTRACT, check_columns
 from experiments.convergence.training import resolve_device
 
 pytestmark = pytest.mark.workflow
@@ -53,11 +53,41 @@ def test_provenance_records_what_a_rerun_needs(smoke_run, repo):
     assert re.fullmatch(r"quarto [\d.]+|fallback \(nbclient [\d.]+, nbconvert [\d.]+\)", prov["renderer"])
     cfg = validate_config(yaml.safe_load((repo / "config" / "smoke.yaml").read_text()))
     stages = prov["stages"]  # from Snakemake's benchmark files, one per job
-    assert set(stages) == {"sweep", "describe_datasets", "tune_group", "evaluate_group", "aggregate_convergence",
-                           "overflow_probe", "amp_training", "lecture_examples"}
+    assert set(stages) == {"sweep", "describe_datasets", "reference_group", "targets", "tune_group", "evaluate_group",
+                           "aggregate_convergence", "overflow_probe", "amp_training", "lecture_examples"}
+    assert stages["reference_group"]["jobs"] == len(groups_from_config(cfg, "reference"))
     assert stages["tune_group"]["jobs"] == len(groups_from_config(cfg, "tune"))
     assert stages["evaluate_group"]["jobs"] == len(groups_from_config(cfg, "eval"))
     assert all(s["wall_s"] > 0 for s in stages.values())
+
+
+def test_the_report_rule_declares_every_table_the_report_reads(repo):
+    """A table the report reads but the rule does not declare is not rebuilt before the report, and a change
+    to it does not rerender the report (tuning_runs, layers and literature were missing once)."""
+    qmd = (repo / "report" / "report.qmd").read_text()
+    read = {"/".join(m) for m in re.findall(r'res / "([\w.]+)"(?: / "([\w.]+)")?', qmd)}
+    read = {r.rstrip("/") for r in read}
+    rule = (repo / "workflow" / "rules" / "report.smk").read_text()
+    declared = set(re.findall(r'"results/([\w/.]+)"', rule.split("rule report:")[1]))
+    assert read and read <= declared, sorted(read - declared)
+
+
+def test_targets_come_from_the_reference_stage_on_the_tuning_seeds(smoke_run, repo):
+    """targets.parquet: per cell and level, chance + level x (reference - chance), the reference being
+    cross-entropy's median final validation accuracy on the tuning seeds (never an evaluation seed)."""
+    res = smoke_run / "results" / "convergence"
+    cfg = validate_config(yaml.safe_load((repo / "config" / "smoke.yaml").read_text()))
+    targets, reference = pd.read_parquet(res / "targets.parquet"), pd.read_parquet(res / "reference_runs.parquet")
+    assert set(reference["seed"]) == set(cfg["convergence"]["tuning_seeds"])
+    assert set(reference["loss"]) == {"cross_entropy"}
+    learns = targets[targets["learns"]]
+    assert len(learns) and (learns["target_acc"] - (learns["chance"] + learns["level"] * (
+        learns["reference_acc"] - learns["chance"]))).abs().max() < 1e-12
+    runs, levels = pd.read_parquet(res / "runs.parquet"), pd.read_parquet(res / "levels.parquet")
+    main = targets[targets["main"]].set_index(["dataset", "hidden", "activation", "optimizer"])["target_acc"]
+    got = runs.set_index(["dataset", "hidden", "activation", "optimizer"])["target_acc"]
+    assert (got == main.reindex(got.index)).all()
+    assert len(levels) == len(runs) * targets["level"].nunique()
 
 
 def test_report_is_self_contained_html(smoke_run):

@@ -17,11 +17,21 @@ def per_problem(runs: pd.DataFrame, metric: str) -> pd.DataFrame:
     return runs.groupby(PROBLEM_KEYS + ["loss"], dropna=False)[metric].mean().unstack("loss")
 
 
+def _claim(claims: pd.DataFrame, claim: str, dataset: str) -> pd.Series | None:
+    """The row of ``claim`` in ``dataset``; pooled, the only row when one dataset has it."""
+    c = claims[(claims["claim"] == claim) & (claims["dataset"] == dataset)]
+    if dataset == POOLED and c.empty:
+        c = claims[claims["claim"] == claim]
+        c = c if len(c) == 1 else c.iloc[:0]
+    return c.iloc[0] if len(c) else None
+
+
 def calibration_table(runs: pd.DataFrame, claims: pd.DataFrame, dataset: str = POOLED,
                       resamples: int = RESAMPLES) -> pd.DataFrame:
     """Per loss, on the test split (``columns.TEST_METRICS``), in ``dataset`` (or pooled): the median over
     problems of the mean over seeds with its 95% seed-bootstrap interval, and the paired difference from
-    cross-entropy as the claims table states it (``<metric>_diff``, ``_low``, ``_high``, ``_p``: Holm-adjusted)."""
+    cross-entropy as the claims table states it, over problems (``<metric>_diff``, ``_low``, ``_high``, ``_p``:
+    Holm-adjusted) and paired over test examples (``<metric>_diff_examples``...; accuracy, NLL and Brier)."""
     d = runs if dataset == POOLED else runs[runs["dataset"] == dataset]
     problem = [k for k in PROBLEM_KEYS if k != "dataset"]
     rows = []
@@ -33,14 +43,12 @@ def calibration_table(runs: pd.DataFrame, claims: pd.DataFrame, dataset: str = P
                 dataset if dataset != POOLED or d["dataset"].nunique() > 1 else d["dataset"].iloc[0])
             row[m], row[f"{m}_low"], row[f"{m}_high"] = ((found.estimate, found.ci_low, found.ci_high)
                                                          if found else (float("nan"),) * 3)
-            c = claims[(claims["claim"] == f"test.{m}.{loss}_vs_cross_entropy") & (claims["dataset"] == dataset)]
-            if dataset == POOLED and c.empty:       # one dataset: its row is the pooled one
-                c = claims[claims["claim"] == f"test.{m}.{loss}_vs_cross_entropy"]
-            vals = c.iloc[0] if len(c) else None
-            row[f"{m}_diff"], row[f"{m}_diff_low"], row[f"{m}_diff_high"], row[f"{m}_diff_p"] = (
-                (vals["estimate"], vals["ci_low"], vals["ci_high"], vals["p_adjusted"]) if vals is not None
-                else (float("nan"),) * 4)
+            for kind, suffix in (("test", "_diff"), ("test_examples", "_diff_examples")):
+                vals = _claim(claims, f"{kind}.{m}.{loss}_vs_cross_entropy", dataset)
+                row[f"{m}{suffix}"], row[f"{m}{suffix}_low"], row[f"{m}{suffix}_high"], row[f"{m}{suffix}_p"] = (
+                    (vals["estimate"], vals["ci_low"], vals["ci_high"], vals["p_adjusted"]) if vals is not None
+                    else (float("nan"),) * 4)
         rows.append(row)
-    cols = ["loss", "problems"] + [f"{m}{s}" for m in columns.TEST_METRICS
-                                   for s in ("", "_low", "_high", "_diff", "_diff_low", "_diff_high", "_diff_p")]
+    cols = ["loss", "problems"] + [f"{m}{s}" for m in columns.TEST_METRICS for s in (
+        "", "_low", "_high", *[f"{d}{e}" for d in ("_diff", "_diff_examples") for e in ("", "_low", "_high", "_p")])]
     return pd.DataFrame(rows, columns=cols)

@@ -142,3 +142,13 @@ def in_setting(df: pd.DataFrame, setting: dict) -> pd.DataFrame:
     for k, v in setting.items():
         mask &= (df[k] == v).to_numpy()
     return df[mask]
+
+
+def levels_table(levels: pd.DataFrame) -> pd.DataFrame:
+    """Per dataset, optimiser, loss and target level (``levels.parquet``): the share of evaluation runs
+    that reached it (and did not break) and their median steps to it (a true median, +inf when half or
+    more missed), over every configuration and seed."""
+    d = levels.assign(_t=steps_or_inf(levels))
+    g = d.groupby(["dataset", "optimizer", "loss", "level"], sort=True)
+    return pd.DataFrame({"runs": g.size(), "reached_frac": g["_t"].agg(lambda s: float(np.isfinite(s).mean())),
+                         "steps_median": g["_t"].agg(true_median)}).reset_index()

@@ -94,7 +94,8 @@ def convergence_finding(claims: pd.DataFrame) -> str:
     said = [x for x in said if x]
     if said:
         return " ".join(said)
-    return absent("comparison of losses", "cross-entropy or a second loss was not swept")
+    return absent("comparison of losses", "cross-entropy or a second loss was not swept, or neither reached the "
+                                          "target anywhere")
 
 
 def search_finding(claims: pd.DataFrame) -> str:

@@ -58,7 +58,8 @@ def interval(row) -> str:
 
 
 def p_text(p: float) -> str:
-    return "–" if math.isnan(p) else (f"{p:.2g}" if p >= 1e-3 else "< 0.001")
+    """"p = 0.012", "p < 0.001" (a bootstrap p-value has no more resolution than 1 / resamples)."""
+    return "p = –" if math.isnan(p) else (f"p = {p:.2g}" if p >= 1e-3 else "p < 0.001")
 
 
 def verdict(row) -> str:
@@ -83,7 +84,7 @@ def sentence(row: pd.Series | dict) -> str:
     if row["n"]:
         tail.append(f"{row['n']} problems × up to {row['seeds']} seeds" if kind in ("ratio", "difference", "share",
                                                                                    "median") else "")
-    tested = (f"p = {p_text(row['p_value'])}, Holm-adjusted {p_text(row['p_adjusted'])}"
+    tested = (f"{p_text(row['p_value'])}; Holm-adjusted, {p_text(row['p_adjusted'])}"
               if not math.isnan(row["p_value"]) else "")
     v = verdict(row)
     head = f"**{_value(row, row['estimate'])}**"
@@ -133,6 +134,7 @@ def speed_summary(claims: pd.DataFrame, optimizer: str, dataset: str = POOLED) -
         return ""
     def item(r):
         return f"{label(r['subject'])} {num(r['estimate'])}× [{num(r['ci_low'])}, {num(r['ci_high'])}]"
+    family = claims[claims["family"] == rows["family"].iloc[0]]
     sig = rows["p_adjusted"] < ALPHA
     slower = rows[sig & (rows["estimate"] > 1)].sort_values("estimate", ascending=False)
     faster = rows[sig & (rows["estimate"] < 1)].sort_values("estimate")
@@ -148,7 +150,8 @@ def speed_summary(claims: pd.DataFrame, optimizer: str, dataset: str = POOLED) -
         parts.append("not resolved after Holm: " + "; ".join(item(r) for _, r in rest.iterrows()))
     return (f"Under {OPT_LABELS.get(optimizer, optimizer)}, {where(rows.iloc[0])}, steps to the main target relative "
             f"to cross-entropy (median over settings of the ratio of median steps; 95% seed-bootstrap interval; "
-            f"Holm over the {len(rows)} comparisons of the family) — " + " · ".join(parts) + ".")
+            f"Holm over the {int(family['p_value'].notna().sum())} tests of the family: every loss, per dataset and "
+            f"pooled) — " + " · ".join(parts) + ".")
 
 
 def sentences(claims: pd.DataFrame, prefix: str, dataset: str | None = None) -> list[str]:

@@ -10,6 +10,7 @@ from experiments.provenance import provenance, stage_times
 from experiments.report.render import choose_renderer, renderer_version
 from experiments.storage import write_json
 
+STAGE_OF = {"reference": "reference", "tuning": "tune", "groups": "evaluate"}   # folder of a job's file -> stage
 sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
 runs = pd.read_parquet(snakemake.input.runs)
 record = provenance(
@@ -18,8 +19,8 @@ record = provenance(
     devices_used=runs["device"].tolist(),
     started_at=runs["started_at"].min() if len(runs) else None,
     stages=stage_times(snakemake.input.benchmarks),
-    # "tune/<group>" and "evaluate/<group>": the two stages' jobs share group names
-    jobs={("tune/" if Path(f).parent.name == "tuning" else "evaluate/") + Path(f).name.removesuffix(".job.json"):
+    # "reference/<group>", "tune/<group>" and "evaluate/<group>": the stages' jobs share group names
+    jobs={STAGE_OF[Path(f).parent.name] + "/" + Path(f).name.removesuffix(".job.json"):
           json.loads(Path(f).read_text()) for f in snakemake.input.jobs},
     renderer=renderer_version(choose_renderer()),
 )
