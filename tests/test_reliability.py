@@ -68,7 +68,7 @@ def test_killed_sweep_resumes_to_the_same_tables(repo, smoke_run, tmp_path):
 
     # kill 1: as soon as a group has checkpointed its first chunk (mid-group)
     proc = _start(repo, tmp_path, cfg)
-    _kill_when(proc, lambda: any(checkpoints.glob("*/*/*.pkl")))   # checkpoints/{tune,eval}/<group>/
+    _kill_when(proc, lambda: any(checkpoints.glob("*/*/*.pkl")))   # checkpoints/{reference,tune,eval}/<group>/
     _every_table_reads(tmp_path)
     assert snakemake(repo, tmp_path, "--unlock", "--configfile", str(cfg)).returncode == 0
     todo = _planned_groups(repo, tmp_path, cfg)
@@ -94,7 +94,8 @@ def test_killed_sweep_resumes_to_the_same_tables(repo, smoke_run, tmp_path):
     # groups Snakemake had recorded as finished were not trained again ...
     assert {g: (groups_dir / f"{g}.runs.parquet").stat().st_mtime_ns for g in stamps} == stamps
     # ... and a group killed mid-way resumed from its checkpointed chunks, which are gone now
-    logs = [p.read_text() for stage in ("tune", "train") for p in (tmp_path / "results" / "logs" / stage).glob("*.log")]
+    logs = [p.read_text() for stage in ("reference", "tune", "train")
+            for p in (tmp_path / "results" / "logs" / stage).glob("*.log")]
     assert any("from checkpoint" in text for text in logs)
     assert not list(checkpoints.glob("*/*/*.pkl"))
     again = snakemake(repo, tmp_path, "--configfile", str(cfg), "--cores", "2", "-n")
@@ -216,6 +217,7 @@ def test_a_runs_numbers_do_not_depend_on_its_stack_or_group_mates(repo):
     from experiments.columns import CURVES, RUN_KEYS
     from experiments.config import validate_config
     from experiments.sweep import groups_from_config
+    from experiments.analysis.targets import Targets
     from experiments.convergence.training import train_group
 
     small = yaml.safe_load((repo / "config" / "smoke.yaml").read_text())

@@ -26,7 +26,7 @@ NEEDED = ["slurmctld", "slurmd", "munged", "sbatch", "squeue", "scontrol"]
 # This machine has 2 cores and fake GPUs: ask for what one node has.
 LOCAL_OVERRIDES = [
     "--default-resources", "slurm_partition=debug", "runtime=10", "mem_mb=1000",
-    "--set-resources", *[f"{rule}:{r}" for rule in ("tune_group", "evaluate_group")
+    "--set-resources", *[f"{rule}:{r}" for rule in ("reference_group", "tune_group", "evaluate_group")
                          for r in ("gpu=1", "cpus_per_gpu=1", "mem_mb=1500")],
     "amp_training:gpu=1", "amp_training:cpus_per_gpu=1", "amp_training:mem_mb=1500", "overflow_probe:mem_mb=1500",
     "--jobs", "4", "--latency-wait", "5",
@@ -88,12 +88,21 @@ def slurm_run(cluster, repo, tmp_path_factory):
     return work, proc.stdout + proc.stderr
 
 
-def test_every_training_job_ran_as_a_slurm_job_with_a_gpu_request(slurm_run, cluster):
+STAGES = {"reference": "reference", "tune": "tune", "evaluate": "eval"}   # provenance's stage -> sweep phase
+
+
+def test_every_training_job_ran_as_a_slurm_job_with_a_gpu_request(slurm_run, cluster, repo):
+    import yaml
+
+    from experiments.config import validate_config
+    from experiments.sweep import groups_from_config
+
     work, log = slurm_run
     jobs = json.loads((work / "results" / "provenance.json").read_text())["jobs"]
-    assert sorted(jobs) == sorted(f"{stage}/{g}" for stage in ("tune", "evaluate") for g in
-                                  ["digits.cross_entropy", "digits.mse_sigmoid", "gaussian_mixture.cross_entropy",
-                                   "gaussian_mixture.mse_sigmoid"])  # the smoke config's groups, both stages
+    cfg = validate_config(yaml.safe_load((repo / "config" / "smoke.yaml").read_text()))
+    assert sorted(jobs) == sorted(f"{stage}/{g}" for stage, phase in STAGES.items()
+                                  for g in groups_from_config(cfg, phase))     # the smoke config's groups, every stage
+    assert len(jobs) == 10
     for name, env in jobs.items():
         stage, group = name.split("/")
         assert env["slurm_job_id"], name
@@ -102,7 +111,7 @@ def test_every_training_job_ran_as_a_slurm_job_with_a_gpu_request(slurm_run, clu
                               env=cluster, capture_output=True, text=True).stdout
         assert "JobState=COMPLETED" in info, info
         assert re.search(r"(TresPerJob|TresPerNode)=\S*gpu[:=]1", info), info
-        rule = "tune_group" if stage == "tune" else "evaluate_group"
+        rule = {"reference": "reference_group", "tune": "tune_group", "evaluate": "evaluate_group"}[stage]
         assert f"rule_{rule}_wildcards_{group}" in info  # the plugin's comment names the rule and group
     # the aggregation, provenance and report rules ran on the submitting machine
     assert re.search(r"localrule (aggregate_convergence|report)", log)
@@ -128,11 +137,11 @@ def test_cluster_config_plans_a_gpu_job_per_group(repo, tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     out = proc.stdout + proc.stderr
     cfg = validate_config(yaml.safe_load((repo / "config" / "cluster.yaml").read_text()))
-    for rule, phase in (("tune_group", "tune"), ("evaluate_group", "eval")):
+    for rule, phase in (("reference_group", "reference"), ("tune_group", "tune"), ("evaluate_group", "eval")):
         groups = groups_from_config(cfg, phase)
         assert re.search(rf"^{rule}\s+{len(groups)}$", out, re.M), rule
         jobs = re.findall(rf"rule {rule}:.*?resources: ([^\n]*)", out, re.S)
-        assert len(jobs) == len(groups) == 45
+        assert len(jobs) == len(groups) == (5 if phase == "reference" else 45)
         for resources in jobs:
             assert "gpu=1" in resources and "cpus_per_gpu=4" in resources and "runtime=120" in resources
     assert not (tmp_path / "results").exists()
@@ -140,14 +149,14 @@ def test_cluster_config_plans_a_gpu_job_per_group(repo, tmp_path):
 
 def test_device_cuda_on_a_node_without_cuda_fails_the_job_in_one_line(cluster, repo, tmp_path):
     """On a cluster the login node is not checked (it need not have a GPU); the job is."""
-    target = "results/convergence/tuning/digits.cross_entropy.parquet"
+    target = "results/convergence/reference/digits.cross_entropy.parquet"   # the first training job
     cmd = ["timeout", "-k", "10", "300", sys.executable, "-m", "snakemake", "-s", str(repo / "workflow" / "Snakefile"),
            "-d", str(tmp_path), "--workflow-profile", str(repo / "workflow" / "profiles" / "slurm"),
            "--configfile", str(repo / "config" / "smoke.yaml"), "--config", "device=cuda", *LOCAL_OVERRIDES,
            "--retries", "0", target]
     proc = subprocess.run(cmd, env=cluster, capture_output=True, text=True)
     assert proc.returncode != 0
-    log = (tmp_path / "results" / "logs" / "tune" / "digits.cross_entropy.log").read_text()
+    log = (tmp_path / "results" / "logs" / "reference" / "digits.cross_entropy.log").read_text()
     assert log.strip().splitlines() == [log.strip()]
     assert log.startswith("config error: device: 'cuda' was requested but torch sees no CUDA device on ")
     assert not (tmp_path / target).exists()
