@@ -43,7 +43,7 @@ import pandas as pd
 RESAMPLES = 2000
 # Fewer seeds than this in a dataset: its estimate stands without an interval or test. In the planted-truth
 # tests (tests/test_planted.py) intervals from 3 seeds covered about 80% of the time and from 4 about 89%,
-# below the 90% floor; from 5, 93-99%.
+# below the 90% floor; from 5 and 6, 93-98.5% (200 replicates).
 MIN_SEEDS = 5
 ALPHA = 0.05
 LEVEL = 1 - ALPHA
