@@ -101,6 +101,10 @@ class Group:
 
 
 PHASES = ("reference", "tune", "eval")
+# The reference and tune stages keep no curves (only each run's final metrics and status), so they log
+# (evaluate the whole training set: loss, for the divergence check) at this many points, the evaluate
+# stage at convergence.log_points: about a quarter of the tune stage's cost saved (MNIST-1D, measured).
+SEARCH_LOG_POINTS = 8
 REFERENCE_LOSS = "cross_entropy"   # the baseline whose tuned accuracy sets the targets
 # The axes of a grid, in the order a stack's key is built.
 AXES = ("datasets", "losses", "activations", "hidden_layers", "optimizers", "learn_logit_scale", "logit_scales")
@@ -162,7 +166,8 @@ def groups_from_config(cfg: dict, phase: str = "eval") -> dict[str, Group]:
             name = f"{dataset}.{loss}" if len(parts) == 1 else f"{dataset}.{loss}.{i}"
             out[name] = Group(
                 name=name, dataset=dataset, loss=loss, steps=budget(cv, dataset), batch_size=cv["batch_size"],
-                log_points=cv["log_points"], loss_params=dict(cv["loss_params"]), stacks=tuple(part))
+                log_points=cv["log_points"] if phase == "eval" else min(cv["log_points"], SEARCH_LOG_POINTS),
+                loss_params=dict(cv["loss_params"]), stacks=tuple(part))
     return out
 
 

@@ -80,3 +80,15 @@ def test_eval_group_takes_the_chosen_rates(smoke):
     assert [r.torch_seed for s in filled.stacks for r in s.runs] == [r.torch_seed for s in g.stacks for r in s.runs]
     with pytest.raises(KeyError, match="no chosen rate"):
         with_chosen_rates(g, {})
+
+
+def test_search_stages_log_fewer_points_than_the_evaluate_stage(default_config):
+    """The reference and tune stages keep no curves: they log SEARCH_LOG_POINTS times (the divergence check
+    and the final metrics), the evaluate stage log_points times; each dataset has its own budget."""
+    from experiments.sweep import SEARCH_LOG_POINTS
+
+    for phase in ("reference", "tune", "eval"):
+        for g in groups_from_config(default_config, phase).values():
+            want = default_config["convergence"]["log_points"] if phase == "eval" else SEARCH_LOG_POINTS
+            assert g.log_points == want and g.steps == default_config["convergence"]["steps"][g.dataset]
+    assert SEARCH_LOG_POINTS < default_config["convergence"]["log_points"]

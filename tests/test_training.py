@@ -167,10 +167,9 @@ def test_steps_to_target_is_the_first_check_at_or_above_the_target(trained, grou
     it was below the target and at most max(2 steps, 5%) earlier (a brief excursion above the target
     between two checks can go unseen: accuracy is not monotone)."""
     runs, _, *_ = trained
-    dense_cfg = make_config(log_points=400)
-    (dense_group,) = groups_from_config(dense_cfg, "tune").values()
+    dense_group = dataclasses.replace(group, log_points=400)
     assert set(log_schedule(40, 400).tolist()) == set(range(41))       # every step logged
-    dense = train(dense_group, dense_cfg).curves
+    dense = train(dense_group, cfg).curves
     checks = set(target_schedule(40).tolist()) | set(log_schedule(40, 6).tolist())
     reached = 0
     for _, row in runs.iterrows():

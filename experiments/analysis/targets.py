@@ -83,8 +83,10 @@ class Targets:
                            f"targets.parquet lacks this cell (rerun the reference stage)") from None
 
     @classmethod
-    def from_table(cls, table: pd.DataFrame, dataset: str) -> "Targets":
-        t = table[table["dataset"] == dataset].sort_values("level")
+    def from_table(cls, table: pd.DataFrame, dataset: str, main_only: bool = False) -> "Targets":
+        """The targets of ``dataset``'s cells; ``main_only``: the main level alone (the tune stage scores
+        rates by it, and checking a higher level would keep its runs waiting for nothing)."""
+        t = table[(table["dataset"] == dataset) & (table["main"] | (not main_only))].sort_values("level")
         levels = tuple(float(x) for x in dict.fromkeys(t["level"]))
         main = float(t.loc[t["main"], "level"].iloc[0])
         acc = {key: tuple(float(x) for x in sub.sort_values("level")["target_acc"])

@@ -178,7 +178,7 @@ def depth_figure(layers: pd.DataFrame):
     g = sns.relplot(data=d, x="layer", y="grad_norm", hue="loss",
                     hue_order=[v for v in LOSS_LABELS.values() if v in set(d["loss"])],
                     col="activation", row="when", row_order=["initialisation", "end of training"], kind="line",
-                    estimator="median", errorbar=("ci", 95), marker="o", height=2.4, aspect=1.2,
+                    estimator="median", errorbar=("ci", 95), n_boot=200, seed=0, marker="o", height=2.4, aspect=1.2,
                     facet_kws={"sharey": False})
     _log_y_where_positive(g, d, "grad_norm", ["when", "activation"])
     g.set_titles("{col_name}, {row_name}")

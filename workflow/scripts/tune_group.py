@@ -17,7 +17,7 @@ sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
 group = Group.from_dict(snakemake.params.group)
 run = execution_settings(snakemake.config)   # device, max_stack, data root: not params (no rerun)
 cfg = {"seed": snakemake.params.seed, "data": {**snakemake.params.data, "root": run["data_root"]}}
-targets = Targets.from_table(pd.read_parquet(snakemake.input.targets), group.dataset)
+targets = Targets.from_table(pd.read_parquet(snakemake.input.targets), group.dataset, main_only=True)
 device, env = start_job(run["device"], snakemake.threads)
 print(f"tune {group.name}: {group.num_runs} runs in the initial grid, {len(group.stacks)} stacks; {env}")
 
