@@ -46,7 +46,10 @@ from experiments import columns
 
 from experiments.convergence import engine
 from experiments.config import validate_config
+from experiments.analysis.targets import Targets
 from experiments.sweep import Group, groups_from_config
+
+TARGET = Targets.constant(0.9)   # set from --target in main()
 from experiments.convergence.training import train_group
 
 REPO = Path(__file__).resolve().parent.parent
@@ -79,10 +82,11 @@ def sample_group(group: Group, k: int, seed: int = 0) -> Group:
 ONE_RUN = """
 import json, sys, torch
 torch.set_num_threads(1)
+from experiments.analysis.targets import Targets
 from experiments.sweep import Group
 from experiments.convergence.training import train_group
 spec = json.loads(sys.argv[1])
-train_group(Group.from_dict(spec["group"]), spec["cfg"], "cpu", max_stack=1)
+train_group(Group.from_dict(spec["group"]), spec["cfg"], "cpu", max_stack=1, targets=Targets.constant(spec["target"]))
 """
 
 
@@ -93,7 +97,7 @@ def per_process(group: Group, cfg: dict, n: int) -> tuple[float, int]:
                for s in sample.stacks for r in s.runs]
     t = time.perf_counter()
     for g in singles:
-        spec = json.dumps({"group": g.to_dict(), "cfg": cfg})
+        spec = json.dumps({"group": g.to_dict(), "cfg": cfg, "target": TARGET.default[0]})
         subprocess.run([sys.executable, "-c", ONE_RUN, spec], check=True)
     return time.perf_counter() - t, len(singles)
 
@@ -102,7 +106,7 @@ def timed(group: Group, cfg: dict, max_stack="auto") -> tuple[float, dict, pd.Da
     """(seconds, model FLOPs by kind, curves) of training ``group``."""
     engine.MODEL_FLOPS.clear()
     t = time.perf_counter()
-    curves = train_group(group, cfg, "cpu", max_stack=max_stack).curves
+    curves = train_group(group, cfg, "cpu", max_stack=max_stack, targets=TARGET).curves
     return time.perf_counter() - t, dict(engine.MODEL_FLOPS), curves
 
 
@@ -113,10 +117,18 @@ def main() -> None:
     ap.add_argument("--sample", type=int, default=24, help="runs timed one at a time in-process (b)")
     ap.add_argument("--processes", type=int, default=3, help="runs timed one process each (a)")
     ap.add_argument("--stack-sizes", default="", help="comma-separated runs per stacked model to time (c) at")
+    # the workload the README's figures were measured on: 400 steps, 30 logged steps, one target of 0.9
+    # (the default config now gives digits 56 steps, its tune stage 8 logged steps, and targets per cell)
+    ap.add_argument("--steps", type=int, default=400)
+    ap.add_argument("--log-points", type=int, default=30)
+    ap.add_argument("--target", type=float, default=0.9)
     args = ap.parse_args()
+    global TARGET
+    TARGET = Targets.constant(args.target)
     torch.set_num_threads(1)
     cfg = validate_config(yaml.safe_load(Path(args.config).read_text()))
     group = groups_from_config(cfg, "tune")[args.group]   # the tune stage's initial grid: every rate is set
+    group = dataclasses.replace(group, steps=args.steps, log_points=args.log_points)
     print(f"group {group.name}: {group.num_runs} runs, {group.steps} steps each, 1 CPU thread, "
           f"torch {torch.__version__}")
 
