@@ -83,9 +83,10 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     cfg = validate_config(yaml.safe_load(Path(args.config).read_text()))
-    # both stages: the tune stage's initial grid (the rates its search adds are not known in
-    # advance, so this is a lower bound) and the evaluate stage
-    groups = {f"{phase}/{name}": g for phase in ("tune", "eval") for name, g in groups_from_config(cfg, phase).items()}
+    # every stage: the reference and tune stages' initial grids (the rates their searches add are not
+    # known in advance, so this is a lower bound) and the evaluate stage
+    groups = {f"{phase}/{name}": g for phase in ("reference", "tune", "eval")
+              for name, g in groups_from_config(cfg, phase).items()}
 
     total_flop, total_runs, measured = 0.0, 0, {}
     cpu_seconds = 0.0

@@ -77,7 +77,7 @@ def test_gradient_and_failure_and_lecture_findings():
                          "final_saturated_frac": [0.1, 0.2, np.nan, 0.0],
                          "status": ["ok", "diverged", "nonfinite", "not_reached"]})
     g = findings.gradient_finding(grads, runs)
-    assert "-9.1e-06, against -1.00" in g and "was 0.15 (95% CI [0.1, 0.2], 2 runs)" in g
+    assert "-9.1e-06, against -1.00" in g and "was 0.15 (descriptive: 95% interval [0.1, 0.2] over 2 runs)" in g
     assert "In training" not in findings.gradient_finding(grads, runs[runs["loss"] == "cross_entropy"])
     f = findings.failure_finding(runs, 10)
     assert f.startswith("Of 4 runs, **1** produced NaN/inf, **1** diverged (training loss above 10× its start), "
@@ -120,7 +120,8 @@ def test_depth_calibration_and_mnist1d_findings():
                              metric="test_ece", estimate=-0.03, ci_low=-0.05, ci_high=-0.01, null_value=0.0,
                              p_value=0.001, p_adjusted=0.004, family="test.test_ece", dataset="digits"))
     text = findings.calibration_finding(claims, cal)
-    assert text.startswith("Lowest expected calibration error on the test split: **focal**, 0.020")
+    assert text.startswith("Expected calibration error on the test split, cross_entropy: 0.050")
+    assert "Lowest" not in text and "best" not in text          # no loss picked among all, untested
     assert "On digits, focal minus cross-entropy in expected calibration error: **-0.030**" in text
     # chosen on validation: the 3-layer net wins there, though the 1-layer one tests better
     runs = pd.DataFrame([dict(dataset="mnist1d", loss="cross_entropy", activation="relu", hidden=h, optimizer="sgd",

@@ -94,9 +94,13 @@ def test_fixed_lr_table_beside_tuned_rate_by_hand():
     t = fixed_lr_table(tuning)
     assert list(t.columns) == [("sgd", "0.1"), ("sgd", "1"), ("sgd", "tuned")]
     # A at 0.1: medians 20 (relu) and 50 (tanh) -> 35; at 1.0: 5 and inf -> inf; tuned: 5 (relu, lr 1.0) and 50 -> 27.5
-    assert t.loc["A"].tolist() == [35.0, math.inf, 27.5]
+    assert t.loc[("d", "A")].tolist() == [35.0, math.inf, 27.5]
     # B was only run at 0.1: medians 40 and 60
-    assert t.loc["B", ("sgd", "0.1")] == 50.0 and math.isnan(t.loc["B", ("sgd", "1")])
+    assert t.loc[("d", "B"), ("sgd", "0.1")] == 50.0 and math.isnan(t.loc[("d", "B"), ("sgd", "1")])
+    # another dataset (another budget) is a row of its own, never pooled with d
+    other = choose(score_rates(pd.concat([RUNS, tanh], ignore_index=True).assign(dataset="e"))).assign(round=0)
+    both = fixed_lr_table(pd.concat([tuning, other], ignore_index=True))
+    assert list(both.index) == [("d", "A"), ("d", "B"), ("e", "A"), ("e", "B")]
 
 
 def test_gradient_scale_table_multiplies_each_configurations_rate_by_its_start_gradient():

@@ -39,6 +39,7 @@ from .paired import PROBLEM_KEYS
 from .stats import (ALPHA, POOLED, RESAMPLES, STATISTICS, Estimate, bootstrap, decide, holm, stable_seed,
                     units)
 from .summary import best_scales, steps_or_inf
+from .targets import CELL
 
 REFERENCE = "cross_entropy"
 # test metrics compared with the reference: column, and whether higher is better
@@ -85,10 +86,20 @@ def speed_claims(runs: pd.DataFrame, resamples: int = RESAMPLES) -> list[dict]:
     return out
 
 
-def reach_claims(runs: pd.DataFrame, resamples: int = RESAMPLES) -> list[dict]:
+def learning(df: pd.DataFrame, targets: pd.DataFrame | None) -> pd.DataFrame:
+    """The rows of ``df`` in cells where cross-entropy learns (``targets.learns``); all of them without targets."""
+    if targets is None or targets.empty:
+        return df
+    cells = targets.loc[targets["learns"], CELL].drop_duplicates()
+    return df.merge(cells, on=CELL)
+
+
+def reach_claims(runs: pd.DataFrame, resamples: int = RESAMPLES, targets: pd.DataFrame | None = None) -> list[dict]:
     """Per optimiser and loss: the share of evaluation runs that reached the main target (and did not
-    break), per dataset and pooled."""
+    break), per dataset and pooled, in the cells where cross-entropy learns (elsewhere the target is
+    chance + 10 points, another quantity)."""
     out = []
+    runs = learning(runs, targets)
     d = runs.assign(_r=np.isfinite(steps_or_inf(runs)).astype(float))
     problem = [k for k in PROBLEM_KEYS if k not in ("dataset", "optimizer")]
     for (opt, loss), sub in d.groupby(["optimizer", "loss"], sort=True):
@@ -211,14 +222,16 @@ def ece(confidence: np.ndarray, correct: np.ndarray, bins: int = ECE_BINS) -> np
     return (out / n).reshape(confidence.shape[:-1])
 
 
-def ece_floor_claims(predictions: pd.DataFrame | None, draws: int = 20, seed: int = 0) -> list[dict]:
+def ece_floor_claims(predictions: pd.DataFrame | None, draws: int = 50, seed: int = 0,
+                     targets: pd.DataFrame | None = None) -> list[dict]:
     """Per dataset: the ECE of a perfectly calibrated model of the test split's size (each example right
-    with probability equal to its confidence), with the confidences of cross-entropy's final models;
-    ``draws`` simulations per model; the median, and the 2.5% and 97.5% quantiles, over models and draws.
-    A measured ECE near this floor is not evidence of miscalibration."""
+    with probability equal to its confidence), with the confidences of cross-entropy's final models in the
+    cells where it learns: per model the mean over ``draws`` simulations; the median over models, and
+    the 2.5% and 97.5% quantiles over models. A measured ECE near this floor is not evidence of
+    miscalibration."""
     if predictions is None or predictions.empty:
         return []
-    ref = predictions[predictions["loss"] == REFERENCE]
+    ref = learning(predictions[predictions["loss"] == REFERENCE], targets)
     ref = ref if len(ref) else predictions
     out = []
     rng = np.random.default_rng(seed)
@@ -226,7 +239,8 @@ def ece_floor_claims(predictions: pd.DataFrame | None, draws: int = 20, seed: in
         conf = np.stack(sub["confidence"].to_numpy()).astype(float)                  # (models, N)
         sim = ece(np.repeat(conf[:, None, :], draws, 1), (rng.random((len(conf), draws, conf.shape[1]))
                                                           < conf[:, None, :]).astype(float))
-        lo, med, hi = np.quantile(sim, [ALPHA / 2, 0.5, 1 - ALPHA / 2])
+        per_model = sim.mean(1)                                                       # (models,)
+        lo, med, hi = np.quantile(per_model, [ALPHA / 2, 0.5, 1 - ALPHA / 2])
         out.append(_row("ece_floor", ds, "ece_floor", "simulation", None, subject=REFERENCE, metric="test_ece",
                         estimate=med, ci=(lo, hi), n=conf.shape[1], seeds=len(conf)))
     return out
@@ -281,18 +295,19 @@ def adjust(claims: pd.DataFrame) -> pd.DataFrame:
 
 def claims_table(runs: pd.DataFrame, tuning: pd.DataFrame, layers: pd.DataFrame | None = None,
                  matched: pd.DataFrame | None = None, predictions: pd.DataFrame | None = None,
-                 resamples: int = RESAMPLES) -> pd.DataFrame:
+                 resamples: int = RESAMPLES, targets: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every headline number, one row per claim and dataset (``columns.CLAIMS``), Holm-adjusted within
     families. ``matched``: steps at cross-entropy's tuned effective rate per problem, loss and tuning
-    seed (``rates.matched_rate_costs``); ``predictions``: the final models' per-example test outputs."""
+    seed (``rates.matched_rate_costs``); ``predictions``: the final models' per-example test outputs;
+    ``targets``: which cells learn (the reach shares and the ECE floor leave the others out)."""
     rows = search_claims(tuning)
     rows += speed_claims(runs, resamples)
     rows += effective_rate_claims(matched, resamples)
-    rows += reach_claims(runs, resamples)
+    rows += reach_claims(runs, resamples, targets)
     rows += scale_claims(runs, tuning, resamples)
     if set(TEST_METRICS) <= set(runs.columns):
         rows += metric_claims(runs, resamples)
     rows += example_metric_claims(predictions, resamples)
-    rows += ece_floor_claims(predictions)
+    rows += ece_floor_claims(predictions, targets=targets)
     rows += depth_claims(layers, resamples)
     return adjust(pd.DataFrame(rows, columns=columns.CLAIMS))

@@ -103,16 +103,17 @@ def best_lr_rows(df: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
 def fixed_lr_table(tuning: pd.DataFrame) -> pd.DataFrame:
     """The fixed-rate view beside the tuned view, on the tuning seeds.
 
-    Rows: loss. Columns: (optimizer, lr) for every rate of the initial grid
-    (round 0, tried by every configuration), then (optimizer, "tuned"). Each cell
-    is the median, over configurations (all keys but loss, optimizer and lr), of
-    the median steps to target over tuning seeds; inf means most configurations
-    were not solved at that rate.
+    Rows: (dataset, loss): datasets have budgets of their own, so steps are not pooled across them.
+    Columns: (optimizer, lr) for every rate of the initial grid (round 0, tried by every configuration),
+    then (optimizer, "tuned"). Each cell is the median, over configurations (all keys but dataset, loss,
+    optimizer and lr), of the median steps to target over tuning seeds; inf means half or more of the
+    configurations were not solved at that rate.
     """
     v = "median_steps_to_target"
     grid = tuning[tuning["round"] == 0]
-    fixed = grid.pivot_table(index="loss", columns=["optimizer", "lr"], values=v, aggfunc="median")
-    tuned = tuning[tuning["chosen"]].pivot_table(index="loss", columns="optimizer", values=v, aggfunc="median")
+    fixed = grid.pivot_table(index=["dataset", "loss"], columns=["optimizer", "lr"], values=v, aggfunc="median")
+    tuned = tuning[tuning["chosen"]].pivot_table(index=["dataset", "loss"], columns="optimizer", values=v,
+                                                 aggfunc="median")
     parts = {}
     for opt in sorted(tuning["optimizer"].unique()):
         for lr in sorted(grid.loc[grid["optimizer"] == opt, "lr"].unique()):

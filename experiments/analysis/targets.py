@@ -99,6 +99,20 @@ class Targets:
         return cls((1.0,), 1.0, {}, (float(target_acc),))
 
 
+def target_rule_cells(runs: pd.DataFrame, targets: pd.DataFrame, reference: str = "cross_entropy") -> pd.DataFrame:
+    """The same check per cell that learns: ``reference``'s evaluation runs there, the share that reached
+    the main target and their median steps to it as a share of the budget (+inf: a miss or a break)."""
+    from .summary import steps_or_inf, true_median
+
+    main = targets.loc[targets["main"] & targets["learns"], CELL + ["target_acc"]]
+    d = runs[runs["loss"] == reference].merge(main, on=CELL, suffixes=("_run", ""))
+    d = d.assign(_share=steps_or_inf(d) / d["steps"])
+    g = d.groupby(CELL, sort=True)
+    return pd.DataFrame({"runs": g.size(), "target_acc": g["target_acc"].first(),
+                         "reached_frac": g["_share"].agg(lambda s: float(np.isfinite(s).mean())),
+                         "median_budget_share": g["_share"].agg(true_median)}).reset_index()
+
+
 def target_rule(runs: pd.DataFrame, targets: pd.DataFrame, reference: str = "cross_entropy") -> pd.DataFrame:
     """Per dataset, the check that the main target is reached late in the budget by the tuned baseline:
     of ``reference``'s evaluation runs in cells that learn, the share that reached the main target and

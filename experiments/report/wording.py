@@ -22,7 +22,7 @@ METRIC_WORDS = {"test_acc": "test accuracy", "test_nll": "test NLL", "test_brier
                 "test_ece": "expected calibration error"}
 OUTCOME_WORDS = {"interior": "an interior optimum", "at_bound": "the optimum at a bound of the search space",
                  "at_edge": "the search stopped at its extension limit with the best rate at an edge",
-                 "unsolved": "no rate reaching the target"}
+                 "unsolved": "no rate reaching the target on half or more of the tuning seeds"}
 
 
 def label(loss: str) -> str:
@@ -84,10 +84,15 @@ def sentence(row: pd.Series | dict) -> str:
     if row["n"]:
         tail.append(f"{row['n']} problems × up to {row['seeds']} seeds" if kind in ("ratio", "difference", "share",
                                                                                    "median") else "")
-    tested = (f"{p_text(row['p_value'])}; Holm-adjusted, {p_text(row['p_adjusted'])}"
+    floor = row["p_value"] < 1e-3           # at the bootstrap's resolution: the adjusted value is a bound too
+    tested = (f"{p_text(row['p_value'])}; Holm-adjusted, "
+              f"{p_text(row['p_adjusted']).replace('p = ', 'p ≤ ') if floor else p_text(row['p_adjusted'])}"
               if not math.isnan(row["p_value"]) else "")
     v = verdict(row)
     head = f"**{_value(row, row['estimate'])}**"
+    if kind == "ratio" and np.isinf(row["estimate"]):
+        head = (f"**∞×** (it missed the target, or broke, on half or more of the seeds in half or more of the "
+                f"{row['n']} settings where either loss reached it)")
     if kind == "ratio" and row["claim"].startswith("speed_ratio."):
         what = (f"Under {OPT_LABELS.get(row['optimizer'], row['optimizer'])} {where(row)}, {label(row['subject'])} "
                 f"needed {head} the steps of {label(row['reference'])} to the main target")
@@ -101,8 +106,9 @@ def sentence(row: pd.Series | dict) -> str:
         what = (f"{where(row).capitalize()}, {label(row['subject'])} minus {label(row['reference'])} in "
                 f"{METRIC_WORDS.get(row['metric'], row['metric'])}: {head}")
     elif kind == "difference_examples":
-        what = (f"Paired over {row['n']:,} test examples {where(row)} (each its mean over {row['seeds']:,} pairs of "
-                f"runs), {label(row['subject'])} minus {label(row['reference'])} in "
+        what = (f"Mean over every run, paired over {row['n']:,} test examples {where(row)} (each example's mean over "
+                f"{row['seeds']:,} pairs of runs; a mean over runs, not the median over settings of the line above), "
+                f"{label(row['subject'])} minus {label(row['reference'])} in "
                 f"{METRIC_WORDS.get(row['metric'], row['metric'])}: {head}")
         tail = []
     elif kind == "share":
@@ -133,7 +139,7 @@ def speed_summary(claims: pd.DataFrame, optimizer: str, dataset: str = POOLED) -
     if rows.empty:
         return ""
     def item(r):
-        return f"{label(r['subject'])} {num(r['estimate'])}× [{num(r['ci_low'])}, {num(r['ci_high'])}]"
+        return f"{label(r['subject'])} {num(r['estimate'])}× [{num(r['ci_low'])}, {num(r['ci_high'])}] (n = {r['n']})"
     family = claims[claims["family"] == rows["family"].iloc[0]]
     sig = rows["p_adjusted"] < ALPHA
     slower = rows[sig & (rows["estimate"] > 1)].sort_values("estimate", ascending=False)
@@ -148,10 +154,14 @@ def speed_summary(claims: pd.DataFrame, optimizer: str, dataset: str = POOLED) -
         parts.append("faster than cross-entropy: none")
     if len(rest):
         parts.append("not resolved after Holm: " + "; ".join(item(r) for _, r in rest.iterrows()))
-    return (f"Under {OPT_LABELS.get(optimizer, optimizer)}, {where(rows.iloc[0])}, steps to the main target relative "
-            f"to cross-entropy (median over settings of the ratio of median steps; 95% seed-bootstrap interval; "
-            f"Holm over the {int(family['p_value'].notna().sum())} tests of the family: every loss, per dataset and "
-            f"pooled) — " + " · ".join(parts) + ".")
+    pool = sorted(set(claims.loc[claims["claim"].isin(rows["claim"]) & (claims["dataset"] != POOLED), "dataset"]))
+    return (f"Under {OPT_LABELS.get(optimizer, optimizer)}, {where(rows.iloc[0])} ({', '.join(pool)}), steps to the "
+            f"main target relative to cross-entropy: per setting the ratio of median steps over seeds, then the "
+            f"median over the n settings where either loss reached it (∞ where half or more of the settings "
+            f"were missed by the loss; a setting that only cross-entropy missed counts as 0); 95% seed-bootstrap "
+            f"intervals, unadjusted; a difference is said only where Holm's adjustment over the "
+            f"{int(family['p_value'].notna().sum())} tests of the family (every loss, per dataset and pooled) keeps "
+            f"it — " + " · ".join(parts) + ".")
 
 
 def sentences(claims: pd.DataFrame, prefix: str, dataset: str | None = None) -> list[str]:

@@ -28,7 +28,7 @@ profile = performance_profile(runs, summary)
 # moves the logits by about rate x ||dL/dz||; Adam's step does not scale with the gradient)
 setting = {**shown_setting(runs), "optimizer": "sgd"}
 matched = matched_rate_costs(tuning, tuning_runs, curves, setting) if "sgd" in set(runs["optimizer"]) else None
-claims = claims_table(runs, tuning, layers, matched, predictions)
+claims = claims_table(runs, tuning, layers, matched, predictions, targets=targets)
 print(f"{len(runs)} runs, {len(curves)} curve rows, {len(summary)} configurations, {len(tuning)} rates tried")
 print(tuning.loc[tuning["chosen"], "search_outcome"].value_counts().to_string())
 print(runs["status"].value_counts().to_string())
