@@ -39,7 +39,7 @@ from experiments.sweep import groups_from_config
 REPO = Path(__file__).resolve().parent.parent
 # (examples, features, classes) of each dataset, as data.py loads it (train + test pooled)
 SHAPES = {"digits": (1797, 64, 10), "mnist": (70000, 784, 10), "fashion_mnist": (70000, 784, 10),
-          "cifar10": (60000, 3072, 10)}
+          "cifar10": (60000, 3072, 10), "mnist1d": (5000, 40, 10)}
 
 
 def shape(name: str, cfg: dict) -> tuple[int, int, int]:

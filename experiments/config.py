@@ -117,6 +117,8 @@ def validate_config(config: dict, schema: dict | None = None) -> dict:
     if not isinstance(config, dict):
         raise ConfigError(f"config error: the config must be a mapping of keys, got {type(config).__name__}")
     cfg = copy.deepcopy(config)
+    if isinstance(cfg.get("convergence"), dict) and cfg["convergence"].get("studies", {}) is None:
+        cfg["convergence"]["studies"] = {}   # `studies: null`, as `studies: {}`: no study
     if isinstance(cfg.get("convergence"), dict) and "target_acc" in cfg["convergence"]:
         raise ConfigError("config error: convergence.target_acc: no longer a setting; targets come from the "
                           "reference stage (convergence.targets: levels, main; experiments/analysis/targets.py)")
@@ -190,11 +192,12 @@ def _check_splits(cfg: dict) -> None:
 
 # Where and how a job runs, not what it computes: kept out of the params Snakemake tracks for reruns
 # (scripts read them from ``snakemake.config``), so changing one reruns nothing. Paths into the config.
-EXECUTION_KEYS = {"device": ("device",), "max_stack": ("convergence", "max_stack"), "data_root": ("data", "root")}
+EXECUTION_KEYS = {"device": ("device",), "max_stack": ("convergence", "max_stack"), "data_root": ("data", "root"),
+                  "results": ("results",)}
 
 
 def execution_settings(cfg: dict) -> dict:
-    """``{"device", "max_stack", "data_root"}`` of a validated config."""
+    """``{"device", "max_stack", "data_root", "results"}`` of a validated config."""
     out = {}
     for name, path in EXECUTION_KEYS.items():
         node = cfg
@@ -221,8 +224,8 @@ def config_hash(config: dict) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def load_config_file(path: Path | str) -> dict:
-    """Read and validate a config file; a YAML syntax error is one line with its position.
+def _read_yaml(path: Path | str) -> dict:
+    """A YAML config file as a mapping; a syntax error is one line with its position.
 
     Snakemake parses ``--configfile`` itself before the workflow runs and says
     only that the file is not valid YAML; this says where.
@@ -230,32 +233,135 @@ def load_config_file(path: Path | str) -> dict:
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text())
+    except OSError as err:
+        raise ConfigError(f"config error: {path}: cannot be read ({err.strerror})") from None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark
         raise ConfigError(f"config error: {path}: YAML does not parse at line {mark.line + 1}, "
                           f"column {mark.column + 1}: {err.problem}") from None
     except yaml.YAMLError as err:
         raise ConfigError(f"config error: {path}: YAML does not parse: {' '.join(str(err).split())}") from None
-    return validate_config({} if data is None else data)
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config error: {path}: the config must be a mapping of keys, got {type(data).__name__}")
+    return data
+
+
+def load_config_file(path: Path | str) -> dict:
+    """Read and validate one config file (the file alone, plus the schema's defaults)."""
+    return validate_config(_read_yaml(path))
+
+
+def _merge(base: dict, over: dict) -> dict:
+    """``base`` with ``over`` laid on it: mappings merge key by key, anything else is replaced, and an
+    empty mapping replaces too (``studies: {}`` removes every study, as ``studies: null`` does)."""
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        out[key] = _merge(out[key], value) if value and isinstance(value, dict) and isinstance(out.get(key), dict) \
+            else copy.deepcopy(value)
+    return out
+
+
+def _typed(value: Any) -> Any:
+    """A ``--config`` value with its scalars typed. Snakemake types a top-level value itself (int,
+    float, bool, else YAML) but reads a nested mapping or list with YAML's BaseLoader, which keeps
+    every scalar a string: ``convergence={steps: 30}`` arrives as ``{"steps": "30"}``."""
+    if isinstance(value, dict):
+        return {k: _typed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_typed(v) for v in value]
+    if isinstance(value, str):
+        try:
+            return yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value
+    return value
+
+
+DEFAULT_RESULTS = "results"
+
+
+def results_folder(configfiles: list, default_file: Path | str) -> str:
+    """Where a run writes when its config names no ``results``: ``results`` for the default config,
+    ``results/<name>`` for a config file ``<name>.yaml`` (the last one given), so that a run of another
+    config never overwrites the default run's tables and report."""
+    files = [Path(f).resolve() for f in configfiles]
+    if not files or all(f == Path(default_file).resolve() for f in files):
+        return DEFAULT_RESULTS
+    return f"{DEFAULT_RESULTS}/{files[-1].stem}"
+
+
+def workflow_config(configfiles: list, overrides: dict, default_file: Path | str) -> dict:
+    """The config a Snakemake run uses, before validation: the files given with ``--configfile``
+    (merged in order), or ``default_file`` when none is given, then the ``--config`` entries laid on
+    top (a nested entry, ``--config 'convergence={steps: 30}'``, replaces only the keys it names).
+    A file given is the whole config: nothing of the default file is layered under it."""
+    cfg: dict = {}
+    for f in list(configfiles) or [default_file]:
+        cfg = _merge(cfg, _read_yaml(f))
+    cfg = _merge(cfg, _typed(dict(overrides)))
+    cfg.setdefault("results", results_folder(configfiles, default_file))
+    return cfg
+
+
+def plan(cfg: dict) -> list[dict]:
+    """What a validated config trains, per convergence stage: jobs (one per group), runs and steps.
+    The tune stage's runs are its initial grid; the rates its search adds are not known in advance."""
+    from .sweep import groups_from_config
+
+    rows = []
+    for phase, stage in [("reference", "reference"), ("tune", "tune"), ("eval", "evaluate")]:
+        groups = groups_from_config(cfg, phase)
+        runs = sum(g.num_runs for g in groups.values())
+        steps = sum(g.num_runs * g.steps for g in groups.values())
+        rows.append({"stage": stage, "jobs": len(groups), "runs": runs, "run_steps": steps})
+    return rows
+
+
+# Rules with one job each, whatever the config (workflow/rules/*.smk): sweep, describe_datasets,
+# targets, aggregate_convergence, overflow_probe, amp_training, lecture_examples, provenance, report
+# and the target rule `all`; tests/test_config.py checks the total against `snakemake -n`.
+FIXED_JOBS = 10
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python3 -m experiments.config FILE...``: check config files without running anything."""
+    """``python3 -m experiments.config [FILE ...] [KEY=VALUE ...]``: validate the config exactly as
+    ``snakemake [--configfile FILE ...] [--config KEY=VALUE ...]`` would read it and print what it plans."""
+    import argparse
     import sys
 
-    files = sys.argv[1:] if argv is None else argv
-    if not files:
-        print("usage: python3 -m experiments.config CONFIG.yaml [...]", file=sys.stderr)
-        return 2
-    status = 0
-    for f in files:
-        try:
-            load_config_file(f)
-            print(f"{f}: ok")
-        except ConfigError as err:
-            print(err, file=sys.stderr)
-            status = 1
-    return status
+    ap = argparse.ArgumentParser(
+        prog="python3 -m experiments.config",
+        description="Validate a config as Snakemake will run it (the files given, else config/config.yaml; "
+                    "then KEY=VALUE overrides as --config gives them) and print the jobs and runs it plans.")
+    ap.add_argument("files", nargs="*", type=Path, help="config files, as given to --configfile")
+    ap.add_argument("--config", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="overrides, as given to snakemake --config (a nested one: 'convergence={steps: 30}')")
+    args = ap.parse_args(sys.argv[1:] if argv is None else argv)
+    default_file = Path(__file__).resolve().parents[1] / "config" / "config.yaml"
+    try:
+        overrides = {}
+        for entry in args.config:
+            key, sep, value = entry.partition("=")
+            if not sep or not key.isidentifier():
+                raise ConfigError(f"config error: --config {entry}: must be NAME=VALUE with a top-level NAME; "
+                                  "a nested key is given as a mapping, e.g. 'convergence={steps: 30}'")
+            overrides[key] = _typed(value)
+        cfg = validate_config(workflow_config(args.files, overrides, default_file))
+    except ConfigError as err:
+        print(err, file=sys.stderr)
+        return 1
+    rows = plan(cfg)
+    names = ", ".join(map(str, args.files)) or f"{default_file.relative_to(default_file.parents[1])} (default)"
+    print(f"{names}: ok; results in {cfg['results']}/")
+    print(f"{'stage':<10}{'jobs':>6}{'runs':>10}{'run-steps':>14}")
+    for r in rows:
+        print(f"{r['stage']:<10}{r['jobs']:>6}{r['runs']:>10,}{r['run_steps']:>14,}")
+    total = FIXED_JOBS + sum(r["jobs"] for r in rows)
+    print(f"jobs in all: {total} (the three stages and {FIXED_JOBS} one-off jobs); tune runs are the initial "
+          "grid, before the search extends it")
+    return 0
 
 
 if __name__ == "__main__":

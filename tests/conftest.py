@@ -64,15 +64,20 @@ def table_rows(page: str, table_id: str) -> tuple[list[str], list[list]]:
     return names, json.loads(args["data_json"])
 
 
+# Where a run of config/smoke.yaml writes, inside its working directory: results/<config name>/, so that
+# it never overwrites the default run's results/ (experiments.config.results_folder).
+SMOKE = Path("results") / "smoke"
+
+
 def assert_same_tables(a: Path, b: Path, also: tuple[str, ...] = ()) -> None:
-    """The results tables under workdirs ``a`` and ``b`` are equal, apart from the columns
+    """The tables in results folders ``a`` and ``b`` are equal, apart from the columns
     that are timings or timestamps (experiments.columns.TIMING_COLUMNS)."""
     import pandas as pd
 
     from experiments.columns import TIMING_COLUMNS
 
     for rel in [*TABLE_PATHS.values(), *also]:
-        x, y = pd.read_parquet(a / "results" / rel), pd.read_parquet(b / "results" / rel)
+        x, y = pd.read_parquet(a / rel), pd.read_parquet(b / rel)
         drop = [c for c in TIMING_COLUMNS if c in x.columns]
         pd.testing.assert_frame_equal(x.drop(columns=drop), y.drop(columns=drop), obj=rel)
 

@@ -55,7 +55,7 @@ def report(request, tmp_path_factory, repo) -> Path:
         return Path(os.environ["XENT_REPORT"]).resolve()
     if request.param == "quarto" and quarto_path() is None:
         need("`quarto` is not on PATH (bash ../shared/tools/quarto/install.sh)", "XENT_REQUIRE_QUARTO")
-    results = request.getfixturevalue("smoke_run") / "results"
+    results = request.getfixturevalue("smoke_run") / "results" / "smoke"   # results/<config name>
     if request.param == "quarto":
         return results / "report.html"   # the workflow renders with Quarto when it is on PATH
     out = tmp_path_factory.mktemp("fallback") / "report.html"

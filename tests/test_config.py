@@ -127,14 +127,15 @@ def test_config_hash_is_stable_and_sensitive():
 def test_execution_settings_are_split_from_the_science():
     from experiments.config import EXECUTION_KEYS, execution_settings, science_config
 
-    cfg = validate_config({"device": "cpu", "convergence": {"max_stack": 7}, "data": {"root": "/x"}})
-    assert execution_settings(cfg) == {"device": "cpu", "max_stack": 7, "data_root": "/x"}
+    cfg = validate_config({"device": "cpu", "convergence": {"max_stack": 7}, "data": {"root": "/x"}, "results": "r"})
+    assert execution_settings(cfg) == {"device": "cpu", "max_stack": 7, "data_root": "/x", "results": "r"}
     science = science_config(cfg)
     assert "device" not in science and "max_stack" not in science["convergence"] and "root" not in science["data"]
+    assert "results" not in science
     assert cfg["device"] == "cpu" and cfg["data"]["root"] == "/x"                 # the original is untouched
     other = validate_config({"device": "auto", "convergence": {"max_stack": "auto"}, "data": {"root": "data"}})
     assert science_config(other) == science                                    # only execution settings differ
-    assert set(EXECUTION_KEYS) == {"device", "max_stack", "data_root"}
+    assert set(EXECUTION_KEYS) == {"device", "max_stack", "data_root", "results"}
 
 
 def test_key_order_does_not_matter(repo):
@@ -145,3 +146,83 @@ def test_key_order_does_not_matter(repo):
     a, b = validate_config(raw), validate_config(shuffled)
     assert a == b and json.dumps(a) == json.dumps(b)
     assert list(a) == list(load_schema()["properties"])
+
+
+# --- the config a run uses: files, overrides, results folder ------------------------------------
+
+def test_a_config_file_is_the_whole_config_and_the_default_only_stands_in_for_none(repo):
+    """Snakemake lays --configfile over a Snakefile's `configfile:`; the workflow has none, so the smoke
+    config does not inherit the default's MNIST-1D depth study (it did once, silently)."""
+    from experiments.config import workflow_config
+
+    default = repo / "config" / "config.yaml"
+    smoke = validate_config(workflow_config([repo / "config" / "smoke.yaml"], {}, default))
+    assert smoke["convergence"]["studies"] == {} and "mnist1d" not in str(smoke["convergence"])
+    assert smoke == validate_config({**yaml.safe_load((repo / "config" / "smoke.yaml").read_text()),
+                                     "results": "results/smoke"})
+    plain = validate_config(workflow_config([], {}, default))
+    assert list(plain["convergence"]["studies"]) == ["depth"] and plain["results"] == "results"
+    assert validate_config(workflow_config([default], {}, default)) == plain
+
+
+def test_overrides_replace_what_they_name_and_type_nested_values(repo, tmp_path):
+    """`--config 'convergence={steps: 30}'` reaches the workflow as {"steps": "30"} (Snakemake reads a
+    nested value with YAML's BaseLoader): it must become the integer 30 and leave the rest of the
+    section alone; `studies: null` and `studies: {}` remove the depth study."""
+    from experiments.config import workflow_config
+
+    default = repo / "config" / "config.yaml"
+    cfg = validate_config(workflow_config([], {"convergence": {"steps": "30", "studies": "null"}, "seed": 3}, default))
+    assert cfg["convergence"]["steps"] == 30 and cfg["convergence"]["studies"] == {} and cfg["seed"] == 3
+    assert cfg["convergence"]["losses"] == validate_config(workflow_config([], {}, default))["convergence"]["losses"]
+    assert validate_config(workflow_config([], {"convergence": {"studies": {}}}, default))["convergence"]["studies"] == {}
+    with pytest.raises(ConfigError, match=r"^config error: convergence\.steps: 'x' is not allowed"):
+        validate_config(workflow_config([], {"convergence": {"steps": "x"}}, default))
+    # two files merge in order; the last one names the results folder
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    a.write_text("seed: 5\nconvergence: {steps: 7}\n")
+    b.write_text("convergence: {batch_size: 32}\n")
+    cfg = validate_config(workflow_config([a, b], {}, default))
+    assert (cfg["seed"], cfg["convergence"]["steps"], cfg["convergence"]["batch_size"]) == (5, 7, 32)
+    assert cfg["results"] == "results/b"
+    b.write_text("results: /scratch/mine\n")
+    assert validate_config(workflow_config([a, b], {}, default))["results"] == "/scratch/mine"
+    b.write_text("convergence: [1\n")
+    with pytest.raises(ConfigError, match=r"b\.yaml: YAML does not parse at line 2"):
+        workflow_config([b], {}, default)
+
+
+def test_each_config_gets_its_own_results_folder(repo, tmp_path):
+    from experiments.config import results_folder
+
+    default = repo / "config" / "config.yaml"
+    assert results_folder([], default) == "results"
+    assert results_folder([default], default) == "results"
+    assert results_folder([repo / "config" / "smoke.yaml"], default) == "results/smoke"
+    assert results_folder([default, tmp_path / "big.yaml"], default) == "results/big"
+
+
+def test_the_config_command_prints_the_plan_and_refuses_in_one_line(repo):
+    import subprocess
+    import sys
+
+    from experiments.sweep import groups_from_config
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "experiments.config", *args], cwd=repo, capture_output=True,
+                              text=True, timeout=60)
+
+    proc = run("config/smoke.yaml")
+    assert proc.returncode == 0, proc.stderr
+    cfg = validate_config(yaml.safe_load((repo / "config" / "smoke.yaml").read_text()))
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "config/smoke.yaml: ok; results in results/smoke/"
+    for stage, phase in [("reference", "reference"), ("tune", "tune"), ("evaluate", "eval")]:
+        groups = groups_from_config(cfg, phase)
+        row = next(ln.split() for ln in lines if ln.startswith(stage + " "))
+        assert int(row[1]) == len(groups) and int(row[2].replace(",", "")) == sum(g.num_runs for g in groups.values())
+    proc = run("config/smoke.yaml", "--config", "convergence.steps=30")
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1
+    assert proc.stderr.startswith("config error: --config convergence.steps=30: must be NAME=VALUE")
+    proc = run("--config", "convergence={steps: 0}")
+    assert proc.returncode == 1 and proc.stderr.startswith("config error: convergence.steps: 0 is not allowed")

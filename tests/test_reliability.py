@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import assert_same_tables, snakemake, table_rows
+from conftest import SMOKE, assert_same_tables, snakemake, table_rows
 
 import pandas as pd
 import pytest
@@ -61,9 +61,10 @@ def test_killed_sweep_resumes_to_the_same_tables(repo, smoke_run, tmp_path):
     raw = yaml.safe_load((repo / "config" / "smoke.yaml").read_text())
     raw["convergence"]["max_stack"] = 2
     cfg.write_text(yaml.safe_dump(raw))
-    groups_dir = tmp_path / "results" / "convergence" / "groups"
-    checkpoints = tmp_path / "results" / "convergence" / "checkpoints"
-    all_groups = {p.name.removesuffix(".runs.parquet") for p in (smoke_run / "results" / "convergence" / "groups")
+    res = tmp_path / "results" / "smoke_chunked"     # results/<config name>
+    groups_dir = res / "convergence" / "groups"
+    checkpoints = res / "convergence" / "checkpoints"
+    all_groups = {p.name.removesuffix(".runs.parquet") for p in (smoke_run / SMOKE / "convergence" / "groups")
                   .glob("*.runs.parquet")}
 
     # kill 1: as soon as a group has checkpointed its first chunk (mid-group)
@@ -78,9 +79,9 @@ def test_killed_sweep_resumes_to_the_same_tables(repo, smoke_run, tmp_path):
 
     # kill 2: while the report renders (every table written, the report not yet)
     proc = _start(repo, tmp_path, cfg)
-    _kill_when(proc, lambda: (tmp_path / "results" / "logs" / "report.log").exists())
+    _kill_when(proc, lambda: (res / "logs" / "report.log").exists())
     _every_table_reads(tmp_path)
-    assert not (tmp_path / "results" / "report.html").exists()
+    assert not (res / "report.html").exists()
     assert snakemake(repo, tmp_path, "--unlock", "--configfile", str(cfg)).returncode == 0
     finished_2 = all_groups - _planned_groups(repo, tmp_path, cfg)
     assert finished_2 == all_groups
@@ -89,13 +90,13 @@ def test_killed_sweep_resumes_to_the_same_tables(repo, smoke_run, tmp_path):
     # resume to the end
     proc = snakemake(repo, tmp_path, "--configfile", str(cfg), "--cores", "2")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert (tmp_path / "results" / "report.html").exists()
-    assert_same_tables(tmp_path, smoke_run, also=("sweep.parquet",))
+    assert (res / "report.html").exists()
+    assert_same_tables(res, smoke_run / SMOKE, also=("sweep.parquet",))
     # groups Snakemake had recorded as finished were not trained again ...
     assert {g: (groups_dir / f"{g}.runs.parquet").stat().st_mtime_ns for g in stamps} == stamps
     # ... and a group killed mid-way resumed from its checkpointed chunks, which are gone now
     logs = [p.read_text() for stage in ("reference", "tune", "train")
-            for p in (tmp_path / "results" / "logs" / stage).glob("*.log")]
+            for p in (res / "logs" / stage).glob("*.log")]
     assert any("from checkpoint" in text for text in logs)
     assert not list(checkpoints.glob("*/*/*.pkl"))
     again = snakemake(repo, tmp_path, "--configfile", str(cfg), "--cores", "2", "-n")
@@ -185,7 +186,7 @@ def test_numerical_failure_is_a_row_and_the_run_carries_on(smoke_run, repo):
     overflow to inf and NaN): those runs break, the rest of their batch and the workflow go on."""
     cfg = yaml.safe_load((repo / "config" / "smoke.yaml").read_text())
     assert {1000.0, 1e30} <= set(cfg["convergence"]["learning_rates"]["sgd"])
-    res = smoke_run / "results" / "convergence"
+    res = smoke_run / SMOKE / "convergence"
     runs = pd.concat([pd.read_parquet(res / "tuning_runs.parquet").assign(stage="tune"),
                       pd.read_parquet(res / "runs.parquet").assign(stage="evaluate")], ignore_index=True)
     broke = runs[runs["status"].isin(["nonfinite", "diverged"])]
@@ -194,7 +195,7 @@ def test_numerical_failure_is_a_row_and_the_run_carries_on(smoke_run, repo):
     assert (broke.loc[broke["status"] == "nonfinite", "nonfinite_step"] >= 0).all()
     assert (broke.loc[broke["status"] == "diverged", "diverged_step"] >= 0).all()
     assert (runs.loc[runs["lr"] < 1000, "status"].isin(["ok", "not_reached"])).all()
-    names, rows = table_rows((smoke_run / "results" / "report.html").read_text(), "failures-table")
+    names, rows = table_rows((smoke_run / SMOKE / "report.html").read_text(), "failures-table")
     status = [r[names.index("status")] for r in rows]
     assert len(rows) == len(broke)                # the report's failures table lists every run that broke
     assert sorted(x for x in status if x in ("nonfinite", "diverged")) == sorted(broke["status"])
@@ -203,7 +204,7 @@ def test_numerical_failure_is_a_row_and_the_run_carries_on(smoke_run, repo):
 def test_rerun_with_other_cores_gives_identical_tables(repo, smoke_run, tmp_path):
     proc = snakemake(repo, tmp_path, "--configfile", str(repo / "config" / "smoke.yaml"), "--cores", "1")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert_same_tables(tmp_path, smoke_run, also=("sweep.parquet",))
+    assert_same_tables(tmp_path / SMOKE, smoke_run / SMOKE, also=("sweep.parquet",))
 
 
 def test_a_runs_numbers_do_not_depend_on_its_stack_or_group_mates(repo):

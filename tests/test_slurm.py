@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import assert_same_tables
+from conftest import SMOKE, assert_same_tables
 
 import pytest
 
@@ -98,7 +98,7 @@ def test_every_training_job_ran_as_a_slurm_job_with_a_gpu_request(slurm_run, clu
     from experiments.sweep import groups_from_config
 
     work, log = slurm_run
-    jobs = json.loads((work / "results" / "provenance.json").read_text())["jobs"]
+    jobs = json.loads((work / SMOKE / "provenance.json").read_text())["jobs"]
     cfg = validate_config(yaml.safe_load((repo / "config" / "smoke.yaml").read_text()))
     assert sorted(jobs) == sorted(f"{stage}/{g}" for stage, phase in STAGES.items()
                                   for g in groups_from_config(cfg, phase))     # the smoke config's groups, every stage
@@ -119,7 +119,7 @@ def test_every_training_job_ran_as_a_slurm_job_with_a_gpu_request(slurm_run, clu
 
 def test_slurm_results_equal_the_local_run(slurm_run, smoke_run):
     work, _ = slurm_run
-    assert_same_tables(work, smoke_run, also=("sweep.parquet",))
+    assert_same_tables(work / SMOKE, smoke_run / SMOKE, also=("sweep.parquet",))
 
 
 def test_cluster_config_plans_a_gpu_job_per_group(repo, tmp_path):
@@ -141,7 +141,7 @@ def test_cluster_config_plans_a_gpu_job_per_group(repo, tmp_path):
         groups = groups_from_config(cfg, phase)
         assert re.search(rf"^{rule}\s+{len(groups)}$", out, re.M), rule
         jobs = re.findall(rf"rule {rule}:.*?resources: ([^\n]*)", out, re.S)
-        assert len(jobs) == len(groups) == (5 if phase == "reference" else 45)
+        assert len(jobs) == len(groups) == (6 if phase == "reference" else 54)   # 5 datasets, MNIST-1D depth
         for resources in jobs:
             assert "gpu=1" in resources and "cpus_per_gpu=4" in resources and "runtime=120" in resources
     assert not (tmp_path / "results").exists()
@@ -149,14 +149,14 @@ def test_cluster_config_plans_a_gpu_job_per_group(repo, tmp_path):
 
 def test_device_cuda_on_a_node_without_cuda_fails_the_job_in_one_line(cluster, repo, tmp_path):
     """On a cluster the login node is not checked (it need not have a GPU); the job is."""
-    target = "results/convergence/reference/digits.cross_entropy.parquet"   # the first training job
+    target = f"{SMOKE}/convergence/reference/digits.cross_entropy.parquet"   # the first training job
     cmd = ["timeout", "-k", "10", "300", sys.executable, "-m", "snakemake", "-s", str(repo / "workflow" / "Snakefile"),
            "-d", str(tmp_path), "--workflow-profile", str(repo / "workflow" / "profiles" / "slurm"),
            "--configfile", str(repo / "config" / "smoke.yaml"), "--config", "device=cuda", *LOCAL_OVERRIDES,
            "--retries", "0", target]
     proc = subprocess.run(cmd, env=cluster, capture_output=True, text=True)
     assert proc.returncode != 0
-    log = (tmp_path / "results" / "logs" / "reference" / "digits.cross_entropy.log").read_text()
+    log = (tmp_path / SMOKE / "logs" / "reference" / "digits.cross_entropy.log").read_text()
     assert log.strip().splitlines() == [log.strip()]
     assert log.startswith("config error: device: 'cuda' was requested but torch sees no CUDA device on ")
     assert not (tmp_path / target).exists()

@@ -67,6 +67,7 @@ def merged(base: dict, change: dict) -> dict:
 def run_to_report(repo: Path, work: Path, cfg: dict, cores: int = 1) -> str:
     """Run the whole workflow on ``cfg`` in ``work``; return the report's visible text (tags stripped)."""
     work.mkdir(parents=True, exist_ok=True)
+    cfg = {**cfg, "results": "results"}   # where the tests read (a file named config.yaml would get results/config)
     (work / "config.yaml").write_text(yaml.safe_dump(cfg))
     proc = snakemake(repo, work, "--configfile", str(work / "config.yaml"), "--cores", str(cores), timeout=600)
     assert proc.returncode == 0, (yaml.safe_dump(cfg), proc.stdout[-3000:], proc.stderr[-3000:],
@@ -126,6 +127,7 @@ SMALL = {
     "required": ["device", "data", "convergence", "overflow"],   # a left-out key takes its (large) default
     "properties": {
         "device": {"enum": ["cpu", "auto"]},
+        "results": {"enum": ["results"]},
         "data": {"required": ["gaussian_mixture"], "properties": {
             "root": {"enum": ["data"]},
             "gaussian_mixture": {"required": ["n_samples", "n_features"], "properties": {"n_samples": {"maximum": 300}, "n_features": {"maximum": 8},

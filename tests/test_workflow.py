@@ -5,7 +5,7 @@ import re
 import subprocess
 import sys
 
-from conftest import REMOTE_LOADS, TABLE_PATHS, snakemake
+from conftest import REMOTE_LOADS, SMOKE, TABLE_PATHS, snakemake
 
 import pandas as pd
 import pytest
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.workflow
 
 
 def test_every_contract_file_is_written(smoke_run, repo):
-    res = smoke_run / "results"
+    res = smoke_run / SMOKE
     cfg = validate_config(yaml.safe_load((repo / "config" / "smoke.yaml").read_text()))
     assert set(TABLE_PATHS) == set(CONTRACT)  # the tests compare every table of the contract
     frames = {name: pd.read_parquet(res / rel) for name, rel in TABLE_PATHS.items()}
@@ -39,7 +39,7 @@ def test_every_contract_file_is_written(smoke_run, repo):
 
 
 def test_provenance_records_what_a_rerun_needs(smoke_run, repo):
-    prov = json.loads((smoke_run / "results" / "provenance.json").read_text())
+    prov = json.loads((smoke_run / SMOKE / "provenance.json").read_text())
     for key in ["git", "versions", "device", "config", "config_hash", "started_at", "finished_at"]:
         assert key in prov, key
     for lib in ["python", "torch", "snakemake", "pandas"]:
@@ -68,14 +68,14 @@ def test_the_report_rule_declares_every_table_the_report_reads(repo):
     read = {"/".join(m) for m in re.findall(r'res / "([\w.]+)"(?: / "([\w.]+)")?', qmd)}
     read = {r.rstrip("/") for r in read}
     rule = (repo / "workflow" / "rules" / "report.smk").read_text()
-    declared = set(re.findall(r'"results/([\w/.]+)"', rule.split("rule report:")[1]))
+    declared = set(re.findall(r'results\("([\w/.]+)"\)', rule.split("rule report:")[1]))
     assert read and read <= declared, sorted(read - declared)
 
 
 def test_targets_come_from_the_reference_stage_on_the_tuning_seeds(smoke_run, repo):
     """targets.parquet: per cell and level, chance + level x (reference - chance), the reference being
     cross-entropy's median final validation accuracy on the tuning seeds (never an evaluation seed)."""
-    res = smoke_run / "results" / "convergence"
+    res = smoke_run / SMOKE / "convergence"
     cfg = validate_config(yaml.safe_load((repo / "config" / "smoke.yaml").read_text()))
     targets, reference = pd.read_parquet(res / "targets.parquet"), pd.read_parquet(res / "reference_runs.parquet")
     assert set(reference["seed"]) == set(cfg["convergence"]["tuning_seeds"])
@@ -91,7 +91,7 @@ def test_targets_come_from_the_reference_stage_on_the_tuning_seeds(smoke_run, re
 
 
 def test_report_is_self_contained_html(smoke_run):
-    page = (smoke_run / "results" / "report.html").read_text()
+    page = (smoke_run / SMOKE / "report.html").read_text()
     assert page.lstrip().lower().startswith("<!doctype html")
     for raw in ["{python}", "#|", ":::", "{=html}"]:
         assert raw not in page, raw
@@ -100,7 +100,7 @@ def test_report_is_self_contained_html(smoke_run):
     assert re.search(r"Rendered (by|with) .*(quarto|fallback)", page)
     assert "cross_entropy_q1" in page  # the lecture table
     assert "<math" in page            # MathML, no MathJax
-    log = (smoke_run / "results" / "logs" / "report.log").read_text()
+    log = (smoke_run / SMOKE / "logs" / "report.log").read_text()
     assert "rendering report.qmd with" in log
 
 
@@ -123,6 +123,7 @@ def test_execution_settings_rerun_nothing(smoke_run, repo, tmp_path):
     switching them plans no job; switching a setting of the science (the step count) plans the training."""
     raw = yaml.safe_load((repo / "config" / "smoke.yaml").read_text())
     execution = copy.deepcopy(raw)
+    execution["results"] = str(SMOKE)   # the smoke run's folder (a file named otherwise would get its own)
     execution["device"] = "cpu" if raw.get("device", "auto") != "cpu" else "auto"
     execution["convergence"]["max_stack"] = 3
     execution.setdefault("data", {})["root"] = str(tmp_path / "elsewhere")
@@ -131,6 +132,7 @@ def test_execution_settings_rerun_nothing(smoke_run, repo, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Nothing to be done" in proc.stdout + proc.stderr
     science = copy.deepcopy(raw)
+    science["results"] = str(SMOKE)
     science["convergence"]["steps"] = raw["convergence"]["steps"] + 1
     (tmp_path / "science.yaml").write_text(yaml.safe_dump(science))
     proc = snakemake(repo, smoke_run, "--configfile", str(tmp_path / "science.yaml"), "--cores", "2", "-n")
@@ -156,3 +158,22 @@ def test_default_config_plans_one_job_per_group(repo):
     assert re.search(rf"^tune_group\s+{len(groups_from_config(cfg, 'tune'))}$", proc.stdout, re.M), proc.stdout
     assert re.search(rf"^evaluate_group\s+{n_groups}$", proc.stdout, re.M), proc.stdout
 
+
+
+def test_snakemake_plans_what_the_config_command_prints(repo, tmp_path):
+    """`python3 -m experiments.config FILE` prints the jobs of each stage and in all; Snakemake, given the
+    same file and override, plans exactly those (and no MNIST-1D job: the file is the whole config)."""
+    for args in [["config/smoke.yaml"], ["--config", "convergence={studies: null}"]]:
+        printed = subprocess.run([sys.executable, "-m", "experiments.config", *args], cwd=repo, capture_output=True,
+                                 text=True, timeout=60).stdout
+        files = [a for a in args if a.endswith(".yaml")]
+        extra = [a for a in args if not a.endswith(".yaml")]
+        proc = snakemake(repo, tmp_path, *(["--configfile", str(repo / files[0])] if files else []), *extra,
+                         "-n", "--quiet", "rules")
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        total = int(re.search(r"^jobs in all: (\d+)", printed, re.M).group(1))
+        assert re.search(rf"^total\s+{total}$", proc.stdout, re.M), (printed, proc.stdout)
+        for stage, rule in [("reference", "reference_group"), ("tune", "tune_group"), ("evaluate", "evaluate_group")]:
+            jobs = int(re.search(rf"^{stage}\s+(\d+)", printed, re.M).group(1))
+            assert re.search(rf"^{rule}\s+{jobs}$", proc.stdout, re.M), (stage, printed, proc.stdout)
+        assert "mnist1d" not in proc.stdout + printed

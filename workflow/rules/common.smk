@@ -5,18 +5,32 @@
 import sys
 from pathlib import Path
 
-from experiments.config import ConfigError, science_config, validate_config
+from experiments.config import ConfigError, science_config, validate_config, workflow_config
 from experiments.sweep import axis_values, groups_from_config
 
+# Sources next to the workflow, so that --directory elsewhere still finds them.
+REPO_DIR = Path(workflow.basedir).parent
+REPORT_DIR = REPO_DIR / "report"
+
 try:
-    CONFIG = validate_config(config)
+    # the --configfile files (else config/config.yaml), then the --config entries on top
+    CONFIG = validate_config(workflow_config(workflow.config_settings.configfiles,
+                                             workflow.config_settings.config, REPO_DIR / "config" / "config.yaml"))
 except ConfigError as err:
     sys.exit(str(err))  # one line, no traceback
-# Jobs read the execution settings (device, max_stack, data.root: experiments.config.EXECUTION_KEYS) from
-# snakemake.config, validated here with every default, never from params: Snakemake reruns a job whose
-# params change, and where or in what batches a run trains changes none of its numbers.
+# Jobs read the execution settings (device, max_stack, data.root, results: experiments.config.EXECUTION_KEYS)
+# from snakemake.config, validated here with every default, never from params: Snakemake reruns a job
+# whose params change, and where or in what batches a run trains changes none of its numbers.
+config.clear()
 config.update(CONFIG)
 SCIENCE = science_config(CONFIG)  # the config without them: what rules pass as params
+RESULTS = CONFIG["results"]  # results/ for the default config, results/<name>/ for <name>.yaml
+
+
+def results(path):
+    """``path`` inside this run's results folder (config key ``results``)."""
+    return f"{RESULTS}/{path}"
+
 
 REFERENCE_GROUPS = groups_from_config(CONFIG, "reference")
 TUNE_GROUPS = groups_from_config(CONFIG, "tune")
@@ -37,9 +51,6 @@ def tune_group_params(wildcards):
 def eval_group_params(wildcards):
     """The evaluation group's description (its rates come from the tune stage's tables)."""
     return EVAL_GROUPS[wildcards.group].to_dict()
-# Sources next to the workflow, so that --directory elsewhere still finds them.
-REPO_DIR = Path(workflow.basedir).parent
-REPORT_DIR = REPO_DIR / "report"
 DATA_ROOT = CONFIG["data"]["root"]  # torchvision datasets (config key data.root)
 
 

@@ -9,20 +9,20 @@
 
 rule reference_group:
     output:
-        tuning="results/convergence/reference/{group}.parquet",
-        runs="results/convergence/reference/{group}.runs.parquet",
-        job="results/convergence/reference/{group}.job.json",  # host, SLURM job id, device, GPU
+        tuning=results("convergence/reference/{group}.parquet"),
+        runs=results("convergence/reference/{group}.runs.parquet"),
+        job=results("convergence/reference/{group}.job.json"),  # host, SLURM job id, device, GPU
     params:
         group=reference_group_params,
         data=SCIENCE["data"],
         seed=CONFIG["seed"],
         lr_search=CONFIG["convergence"]["lr_search"],
         tuning_seeds=CONFIG["convergence"]["tuning_seeds"],
-        checkpoint_dir="results/convergence/checkpoints/reference/{group}",
+        checkpoint_dir=results("convergence/checkpoints/reference/{group}"),
     log:
-        "results/logs/reference/{group}.log",
+        results("logs/reference/{group}.log"),
     benchmark:
-        "results/benchmarks/reference_group/{group}.tsv"
+        results("benchmarks/reference_group/{group}.tsv")
     threads: 1
     resources:
         mem_mb=1500,  # as a tune group: one loss, every configuration of a dataset
@@ -33,19 +33,19 @@ rule reference_group:
 
 rule targets:
     input:
-        reference=expand("results/convergence/reference/{group}.parquet", group=REFERENCE_GROUPS),
-        reference_runs=expand("results/convergence/reference/{group}.runs.parquet", group=REFERENCE_GROUPS),
-        datasets="results/data/datasets.parquet",
+        reference=expand(results("convergence/reference/{group}.parquet"), group=REFERENCE_GROUPS),
+        reference_runs=expand(results("convergence/reference/{group}.runs.parquet"), group=REFERENCE_GROUPS),
+        datasets=results("data/datasets.parquet"),
     output:
-        targets="results/convergence/targets.parquet",
-        reference="results/convergence/reference.parquet",
-        reference_runs="results/convergence/reference_runs.parquet",
+        targets=results("convergence/targets.parquet"),
+        reference=results("convergence/reference.parquet"),
+        reference_runs=results("convergence/reference_runs.parquet"),
     params:
         targets=CONFIG["convergence"]["targets"],
     log:
-        "results/logs/targets.log",
+        results("logs/targets.log"),
     benchmark:
-        "results/benchmarks/targets.tsv"
+        results("benchmarks/targets.tsv")
     localrule: True
     script:
         "../scripts/targets.py"
@@ -53,11 +53,11 @@ rule targets:
 
 rule tune_group:
     input:
-        targets="results/convergence/targets.parquet",
+        targets=results("convergence/targets.parquet"),
     output:
-        tuning="results/convergence/tuning/{group}.parquet",
-        runs="results/convergence/tuning/{group}.runs.parquet",
-        job="results/convergence/tuning/{group}.job.json",  # host, SLURM job id, device, GPU
+        tuning=results("convergence/tuning/{group}.parquet"),
+        runs=results("convergence/tuning/{group}.runs.parquet"),
+        job=results("convergence/tuning/{group}.job.json"),  # host, SLURM job id, device, GPU
     params:
         group=tune_group_params,
         data=SCIENCE["data"],
@@ -65,11 +65,11 @@ rule tune_group:
         lr_search=CONFIG["convergence"]["lr_search"],
         tuning_seeds=CONFIG["convergence"]["tuning_seeds"],
         # finished chunks of a killed job, reused by its rerun; removed when the group completes
-        checkpoint_dir="results/convergence/checkpoints/tune/{group}",
+        checkpoint_dir=results("convergence/checkpoints/tune/{group}"),
     log:
-        "results/logs/tune/{group}.log",
+        results("logs/tune/{group}.log"),
     benchmark:
-        "results/benchmarks/tune_group/{group}.tsv"
+        results("benchmarks/tune_group/{group}.tsv")
     # One core per group keeps jobs side by side; --cores N tunes N groups at once.
     # On a cluster the SLURM profile adds gpu=1.
     threads: 1
@@ -83,30 +83,30 @@ rule tune_group:
 def tuning_of_pair(wildcards):
     """The tune groups of this group's (dataset, loss): their tables hold its chosen rates."""
     pair = ".".join(wildcards.group.split(".")[:2])
-    return [f"results/convergence/tuning/{g}.parquet" for g in TUNE_GROUPS if g.startswith(pair + ".") or g == pair]
+    return [results(f"convergence/tuning/{g}.parquet") for g in TUNE_GROUPS if g.startswith(pair + ".") or g == pair]
 
 
 rule evaluate_group:
     input:
         tuning=tuning_of_pair,
-        targets="results/convergence/targets.parquet",
+        targets=results("convergence/targets.parquet"),
     output:
-        runs="results/convergence/groups/{group}.runs.parquet",
-        curves="results/convergence/groups/{group}.curves.parquet",
-        layers="results/convergence/groups/{group}.layers.parquet",
-        levels="results/convergence/groups/{group}.levels.parquet",
-        predictions="results/convergence/groups/{group}.predictions.parquet",
-        job="results/convergence/groups/{group}.job.json",  # host, SLURM job id, device, GPU
+        runs=results("convergence/groups/{group}.runs.parquet"),
+        curves=results("convergence/groups/{group}.curves.parquet"),
+        layers=results("convergence/groups/{group}.layers.parquet"),
+        levels=results("convergence/groups/{group}.levels.parquet"),
+        predictions=results("convergence/groups/{group}.predictions.parquet"),
+        job=results("convergence/groups/{group}.job.json"),  # host, SLURM job id, device, GPU
     params:
         group=eval_group_params,
         data=SCIENCE["data"],
         seed=CONFIG["seed"],
-        checkpoint_dir="results/convergence/checkpoints/eval/{group}",
+        checkpoint_dir=results("convergence/checkpoints/eval/{group}"),
     log:
-        "results/logs/train/{group}.log",
+        results("logs/train/{group}.log"),
     # wall time, CPU time and peak memory of the job; provenance sums them per stage
     benchmark:
-        "results/benchmarks/evaluate_group/{group}.tsv"
+        results("benchmarks/evaluate_group/{group}.tsv")
     threads: 1
     resources:
         mem_mb=1500,  # measured peak RSS of a default group: ~450 MB, most of it torch
@@ -117,31 +117,31 @@ rule evaluate_group:
 
 rule aggregate_convergence:
     input:
-        runs=expand("results/convergence/groups/{group}.runs.parquet", group=EVAL_GROUPS),
-        curves=expand("results/convergence/groups/{group}.curves.parquet", group=EVAL_GROUPS),
-        layers=expand("results/convergence/groups/{group}.layers.parquet", group=EVAL_GROUPS),
-        levels=expand("results/convergence/groups/{group}.levels.parquet", group=EVAL_GROUPS),
-        predictions=expand("results/convergence/groups/{group}.predictions.parquet", group=EVAL_GROUPS),
-        tuning=expand("results/convergence/tuning/{group}.parquet", group=TUNE_GROUPS),
-        tuning_runs=expand("results/convergence/tuning/{group}.runs.parquet", group=TUNE_GROUPS),
-        targets="results/convergence/targets.parquet",
+        runs=expand(results("convergence/groups/{group}.runs.parquet"), group=EVAL_GROUPS),
+        curves=expand(results("convergence/groups/{group}.curves.parquet"), group=EVAL_GROUPS),
+        layers=expand(results("convergence/groups/{group}.layers.parquet"), group=EVAL_GROUPS),
+        levels=expand(results("convergence/groups/{group}.levels.parquet"), group=EVAL_GROUPS),
+        predictions=expand(results("convergence/groups/{group}.predictions.parquet"), group=EVAL_GROUPS),
+        tuning=expand(results("convergence/tuning/{group}.parquet"), group=TUNE_GROUPS),
+        tuning_runs=expand(results("convergence/tuning/{group}.runs.parquet"), group=TUNE_GROUPS),
+        targets=results("convergence/targets.parquet"),
     output:
-        runs="results/convergence/runs.parquet",
-        curves="results/convergence/curves.parquet",
-        layers="results/convergence/layers.parquet",
-        levels="results/convergence/levels.parquet",
-        predictions="results/convergence/predictions.parquet",
-        summary="results/convergence/summary.parquet",
-        profile="results/convergence/profile.parquet",
-        tuning="results/convergence/tuning.parquet",
-        tuning_runs="results/convergence/tuning_runs.parquet",
-        claims="results/convergence/claims.parquet",
-        literature="results/literature.parquet",
+        runs=results("convergence/runs.parquet"),
+        curves=results("convergence/curves.parquet"),
+        layers=results("convergence/layers.parquet"),
+        levels=results("convergence/levels.parquet"),
+        predictions=results("convergence/predictions.parquet"),
+        summary=results("convergence/summary.parquet"),
+        profile=results("convergence/profile.parquet"),
+        tuning=results("convergence/tuning.parquet"),
+        tuning_runs=results("convergence/tuning_runs.parquet"),
+        claims=results("convergence/claims.parquet"),
+        literature=results("literature.parquet"),
     log:
-        "results/logs/aggregate_convergence.log",
+        results("logs/aggregate_convergence.log"),
     # wall time, CPU time and peak memory of the job; provenance sums them per stage
     benchmark:
-        "results/benchmarks/aggregate_convergence.tsv"
+        results("benchmarks/aggregate_convergence.tsv")
     localrule: True
     script:
         "../scripts/aggregate_convergence.py"

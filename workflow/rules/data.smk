@@ -17,7 +17,7 @@ rule download_dataset:
         name="{name}",
         root=DATA_ROOT,
     log:
-        "results/logs/download_{name}.log",
+        results("logs/download_{name}.log"),
     localrule: True
     script:
         "../scripts/download_data.py"
@@ -25,15 +25,15 @@ rule download_dataset:
 
 rule describe_datasets:
     output:
-        "results/data/datasets.parquet",
+        results("data/datasets.parquet"),
     params:
         datasets=DATASETS,
         data=SCIENCE["data"],
         seed=CONFIG["seed"],
     log:
-        "results/logs/describe_datasets.log",
+        results("logs/describe_datasets.log"),
     benchmark:
-        "results/benchmarks/describe_datasets.tsv"
+        results("benchmarks/describe_datasets.tsv")
     localrule: True  # reads each dataset once (seconds), for the report's methods section
     script:
         "../scripts/describe_datasets.py"

@@ -4,15 +4,15 @@
 
 rule overflow_probe:
     output:
-        probes="results/overflow/probes.parquet",
-        thresholds="results/overflow/thresholds.parquet",
+        probes=results("overflow/probes.parquet"),
+        thresholds=results("overflow/thresholds.parquet"),
     params:
         config={"seed": CONFIG["seed"], "overflow": CONFIG["overflow"]},  # only what it reads: other edits do not rerun it
     log:
-        "results/logs/overflow_probe.log",
+        results("logs/overflow_probe.log"),
     # wall time, CPU time and peak memory of the job; provenance sums them per stage
     benchmark:
-        "results/benchmarks/overflow_probe.tsv"
+        results("benchmarks/overflow_probe.tsv")
     # Tens of thousands of tiny rows, batched per setting: one core is plenty. Always on
     # the CPU: it measures the formats' arithmetic, and its autocast predictions are CPU
     # autocast's (CUDA autocast upcasts softmax and log_softmax to float32).
@@ -26,15 +26,15 @@ rule overflow_probe:
 
 rule amp_training:
     output:
-        "results/overflow/amp_training.parquet",
+        results("overflow/amp_training.parquet"),
     params:
         config={"seed": CONFIG["seed"], "data": SCIENCE["data"], "overflow": CONFIG["overflow"]},
         # device (config): CUDA autocast on a GPU node, CPU autocast elsewhere
     log:
-        "results/logs/amp_training.log",
+        results("logs/amp_training.log"),
     # wall time, CPU time and peak memory of the job; provenance sums them per stage
     benchmark:
-        "results/benchmarks/amp_training.tsv"
+        results("benchmarks/amp_training.tsv")
     threads: 1  # 192 small runs of 200 steps (4 format/scaler settings x 2 losses x 2 optimisers x 4 scales x 3 seeds)
     resources:
         mem_mb=2000,  # measured peak RSS ~480 MB

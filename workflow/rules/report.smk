@@ -3,28 +3,28 @@
 
 rule provenance:
     input:
-        runs="results/convergence/runs.parquet",
-        probes="results/overflow/probes.parquet",
-        examples="results/lecture/examples.parquet",
-        sweep="results/sweep.parquet",
-        jobs=expand("results/convergence/reference/{group}.job.json", group=REFERENCE_GROUPS)
-        + expand("results/convergence/tuning/{group}.job.json", group=TUNE_GROUPS)
-        + expand("results/convergence/groups/{group}.job.json", group=EVAL_GROUPS),
-        datasets="results/data/datasets.parquet",
+        runs=results("convergence/runs.parquet"),
+        probes=results("overflow/probes.parquet"),
+        examples=results("lecture/examples.parquet"),
+        sweep=results("sweep.parquet"),
+        jobs=expand(results("convergence/reference/{group}.job.json"), group=REFERENCE_GROUPS)
+        + expand(results("convergence/tuning/{group}.job.json"), group=TUNE_GROUPS)
+        + expand(results("convergence/groups/{group}.job.json"), group=EVAL_GROUPS),
+        datasets=results("data/datasets.parquet"),
         # every stage's benchmark, summed per stage into provenance (the report's own time is in its log)
-        benchmarks=[f"results/benchmarks/{stage}.tsv" for stage in
+        benchmarks=[results(f"benchmarks/{stage}.tsv") for stage in
                     ["sweep", "describe_datasets", "targets", "aggregate_convergence", "overflow_probe",
                      "amp_training", "lecture_examples"]]
-        + expand("results/benchmarks/reference_group/{group}.tsv", group=REFERENCE_GROUPS)
-        + expand("results/benchmarks/tune_group/{group}.tsv", group=TUNE_GROUPS)
-        + expand("results/benchmarks/evaluate_group/{group}.tsv", group=EVAL_GROUPS),
+        + expand(results("benchmarks/reference_group/{group}.tsv"), group=REFERENCE_GROUPS)
+        + expand(results("benchmarks/tune_group/{group}.tsv"), group=TUNE_GROUPS)
+        + expand(results("benchmarks/evaluate_group/{group}.tsv"), group=EVAL_GROUPS),
     output:
-        "results/provenance.json",
+        results("provenance.json"),
     params:
         config=SCIENCE,  # execution settings left out: changing them reruns nothing
         repo=str(REPO_DIR),
     log:
-        "results/logs/provenance.log",
+        results("logs/provenance.log"),
     localrule: True
     script:
         "../scripts/provenance.py"
@@ -34,30 +34,30 @@ rule report:
     input:
         qmd=REPORT_DIR / "report.qmd",
         project=REPORT_DIR / "_quarto.yml",
-        runs="results/convergence/runs.parquet",
-        curves="results/convergence/curves.parquet",
-        summary="results/convergence/summary.parquet",
-        profile="results/convergence/profile.parquet",
-        tuning="results/convergence/tuning.parquet",
-        tuning_runs="results/convergence/tuning_runs.parquet",
-        layers="results/convergence/layers.parquet",
-        levels="results/convergence/levels.parquet",
-        targets="results/convergence/targets.parquet",
-        reference="results/convergence/reference.parquet",
-        claims="results/convergence/claims.parquet",
-        literature="results/literature.parquet",
-        probes="results/overflow/probes.parquet",
-        thresholds="results/overflow/thresholds.parquet",
-        amp="results/overflow/amp_training.parquet",
-        examples="results/lecture/examples.parquet",
-        datasets="results/data/datasets.parquet",
-        provenance="results/provenance.json",
+        runs=results("convergence/runs.parquet"),
+        curves=results("convergence/curves.parquet"),
+        summary=results("convergence/summary.parquet"),
+        profile=results("convergence/profile.parquet"),
+        tuning=results("convergence/tuning.parquet"),
+        tuning_runs=results("convergence/tuning_runs.parquet"),
+        layers=results("convergence/layers.parquet"),
+        levels=results("convergence/levels.parquet"),
+        targets=results("convergence/targets.parquet"),
+        reference=results("convergence/reference.parquet"),
+        claims=results("convergence/claims.parquet"),
+        literature=results("literature.parquet"),
+        probes=results("overflow/probes.parquet"),
+        thresholds=results("overflow/thresholds.parquet"),
+        amp=results("overflow/amp_training.parquet"),
+        examples=results("lecture/examples.parquet"),
+        datasets=results("data/datasets.parquet"),
+        provenance=results("provenance.json"),
     output:
-        "results/report.html",
+        results("report.html"),
     params:
         report_dir=str(REPORT_DIR),
     log:
-        "results/logs/report.log",
+        results("logs/report.log"),
     localrule: True
     script:
         "../scripts/render_report.py"

@@ -4,15 +4,15 @@
 
 rule sweep:
     output:
-        sweep="results/sweep.parquet",
-        config="results/config.yaml",
+        sweep=results("sweep.parquet"),
+        config=results("config.yaml"),
     params:
         config=SCIENCE,  # execution settings left out: changing them reruns nothing
     log:
-        "results/logs/sweep.log",
+        results("logs/sweep.log"),
     # wall time, CPU time and peak memory of the job; provenance sums them per stage
     benchmark:
-        "results/benchmarks/sweep.tsv"
+        results("benchmarks/sweep.tsv")
     localrule: True
     script:
         "../scripts/sweep.py"
