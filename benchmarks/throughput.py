@@ -117,7 +117,7 @@ def main() -> None:
     ap.add_argument("--sample", type=int, default=24, help="runs timed one at a time in-process (b)")
     ap.add_argument("--processes", type=int, default=3, help="runs timed one process each (a)")
     ap.add_argument("--stack-sizes", default="", help="comma-separated runs per stacked model to time (c) at")
-    # the workload the README's figures were measured on: 400 steps, 30 logged steps, one target of 0.9
+    # the workload docs/performance.md's figures were measured on: 400 steps, 30 logged steps, one target of 0.9
     # (the default config now gives digits 56 steps, its tune stage 8 logged steps, and targets per cell)
     ap.add_argument("--steps", type=int, default=400)
     ap.add_argument("--log-points", type=int, default=30)

@@ -20,10 +20,13 @@ from experiments.report.render import quarto_path, render_report
 pytestmark = pytest.mark.workflow
 
 CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
-SECTIONS = ["Summary", "Setup", "The lecture, reproduced", "Why MSE with sigmoid learns slowly",
-            "Depth: where the gradient vanishes", "Convergence", "Calibration on the test split",
-            "MNIST-1D beside its paper", "Beside the literature", "Numerical overflow", "Failures",
-            "Methods and provenance"]
+SECTIONS = ["Abstract", "The answers in three figures", "Summary", "Setup", "The lecture, reproduced",
+            "Why MSE with sigmoid learns slowly", "Depth: where the gradient vanishes", "Convergence",
+            "Calibration on the test split", "Beside the literature", "Numerical overflow",
+            "Appendix A: Protocol, losses and targets", "Appendix B: Every claim",
+            "Appendix C: More figures and tables", "Appendix D: Failures", "Appendix E: Reproduce and cite",
+            "Appendix F: Methods and provenance"]
+SCREEN = 800   # px: the window of a 1280 x 800 laptop
 RAW = ["{python}", "#|", ":::", "{{", "{%", "```", "{=html}"]
 
 
@@ -66,7 +69,7 @@ def report(request, tmp_path_factory, repo) -> Path:
 
 @pytest.fixture(scope="module")
 def page(browser, report):
-    ctx = browser.new_context(offline=True, viewport={"width": 1280, "height": 900})
+    ctx = browser.new_context(offline=True, viewport={"width": 1280, "height": SCREEN})
     requests = []
     ctx.route("**/*", lambda route: (requests.append(route.request.url), route.continue_()
                                      if route.request.url.startswith(("file:", "data:")) else route.abort()))
@@ -126,7 +129,7 @@ def test_every_section_is_present_and_the_toc_links_to_it(page):
     for _, href in toc:
         assert href.startswith("#") and pg.evaluate("id => !!document.getElementById(id)", href[1:]), href
     # following a link scrolls its section to the top of the window
-    text, href = next((t, h) for t, h in toc if t == "Failures")
+    text, href = next((t, h) for t, h in toc if t == "Appendix D: Failures")
     pg.locator("nav#TOC a", has_text=text).first.click()
     pg.wait_for_timeout(400)
     top = pg.evaluate("id => document.getElementById(id).getBoundingClientRect().top", href[1:])
@@ -147,6 +150,100 @@ def test_every_table_is_interactive(page):
     tables = pg.evaluate("Array.from(document.querySelectorAll('table.dataTable[id]')).map(t => t.id)")
     assert len(tables) >= 8 and "summary-table" in tables and "thresholds-table" in tables
     assert pg.evaluate("document.querySelectorAll('table.dataTable[id] thead th.dt-orderable-asc').length") > 20
+
+
+# --- what a reader sees: every caption with its content, nothing clipped or shrunk ----------------------
+
+def test_every_caption_is_followed_by_its_table_or_figure(page):
+    """A "Table N" caption with no table under it (a cell whose table was not displayed) or a "Figure N"
+    caption with no image is a hole in the report; both renders number their captions."""
+    pg, _, _ = page
+    caps = pg.evaluate("""() => Array.from(document.querySelectorAll('figcaption, .table-caption, caption'))
+      .filter(e => /^(Table|Figure)\\s+\\d+/.test(e.innerText.trim()))
+      .map(c => {
+        const scope = c.closest('.quarto-float, .jp-Cell, .code_cell, figure') || c.parentElement;
+        const rows = Array.from(scope.querySelectorAll('table tbody tr'))
+          .filter(r => r.getBoundingClientRect().height > 0 && !r.querySelector('td.dt-empty')).length;
+        const imgs = Array.from(scope.querySelectorAll('img')).filter(i => i.naturalWidth > 0).length;
+        return {caption: c.innerText.trim().slice(0, 60), rows, imgs};
+      })""")
+    tables = [c for c in caps if c["caption"].startswith("Table")]
+    figs = [c for c in caps if c["caption"].startswith("Figure")]
+    assert len(tables) >= 12 and len(figs) >= 10, caps
+    assert [c["caption"] for c in tables if c["rows"] == 0] == []
+    assert [c["caption"] for c in figs if c["imgs"] == 0] == []
+
+
+def test_no_table_leaves_the_text_column(page):
+    """A wide table scrolls sideways inside its own box, which stays inside the text column (the width
+    of the section headings); nothing widens the page."""
+    pg, _, _ = page
+    assert pg.evaluate("document.documentElement.scrollWidth") <= 1280
+    column = pg.evaluate("Math.max(...Array.from(document.querySelectorAll('h2')).filter(h => h.id !== 'toc-title')"
+                         ".map(h => h.getBoundingClientRect().right))")
+    boxes = pg.evaluate("""() => Array.from(document.querySelectorAll('table.dataTable[id]')).map(t => {
+        const box = t.closest('.xent-table'); const r = box.getBoundingClientRect();
+        let scrolls = false;      // the box itself, or a scroll area DataTables put inside it
+        for (let e = t.parentElement; e && e !== box.parentElement; e = e.parentElement)
+          scrolls = scrolls || (['auto', 'scroll'].includes(getComputedStyle(e).overflowX) && e.scrollWidth > e.clientWidth
+                                && e.getBoundingClientRect().right <= r.right + 1);
+        return {id: t.id, left: r.left, right: r.right, table: t.getBoundingClientRect().width, scrolls};
+      })""")
+    assert len(boxes) >= 12
+    for b in boxes:
+        assert b["left"] >= 0 and b["right"] <= column + 1, (b, column)
+        if b["table"] > b["right"] - b["left"] + 1:
+            assert b["scrolls"], b
+
+
+def test_figures_are_shown_at_the_size_they_were_drawn(page):
+    """Figures are drawn at most 760 px wide with text of at least 10 pt at 100 dpi (13.9 px; checked in
+    test_figures.py); shown at no less than 0.65 of that width, their text is at least 9 px on screen."""
+    pg, _, _ = page
+    imgs = pg.evaluate("""() => Array.from(document.querySelectorAll('img')).filter(i => i.naturalWidth > 0)
+        .map(i => ({alt: i.alt.slice(0, 50), natural: i.naturalWidth, shown: i.getBoundingClientRect().width}))""")
+    assert len(imgs) >= 10
+    for i in imgs:
+        assert i["shown"] >= 0.65 * i["natural"], i
+
+
+def test_every_table_can_be_downloaded_as_csv(page):
+    import base64
+    import csv
+    import io
+
+    pg, _, _ = page
+    tables = pg.evaluate("""() => Array.from(document.querySelectorAll('table.dataTable[id]')).map(t => {
+        const wrap = t.closest('.dt-container'); const info = wrap && wrap.querySelector('.dt-info');
+        const link = document.querySelector('a[download="' + t.id + '.csv"]');
+        return {id: t.id, href: link ? link.getAttribute('href') : null, info: info ? info.innerText : null,
+                rows: t.querySelectorAll('tbody tr').length,
+                headers: Array.from(t.querySelectorAll('thead th')).map(h => h.innerText.trim())};
+      })""")
+    for t in tables:
+        assert t["href"] and t["href"].startswith("data:text/csv;charset=utf-8;base64,"), t["id"]
+        rows = list(csv.reader(io.StringIO(base64.b64decode(t["href"].split(",", 1)[1]).decode())))
+        assert rows[0] == t["headers"], t["id"]
+        total = int(re.search(r"of ([\d,]+) entries", t["info"]).group(1).replace(",", "")) if t["info"] else t["rows"]
+        assert len(rows) - 1 == total, (t["id"], len(rows) - 1, total)
+
+
+def test_the_first_screen_answers_the_question_and_the_body_is_short(page):
+    """The abstract, with numbers and intervals, is on the first screen; the main body, up to the first
+    appendix, is about 15 screens at 1280 x 800."""
+    pg, _, _ = page
+    pg.evaluate("window.scrollTo(0, 0)")
+    top = pg.evaluate("""() => { const hs = Array.from(document.querySelectorAll('h2'));
+        const i = hs.findIndex(h => h.innerText.startsWith('Abstract'));
+        const r = document.createRange(); r.setStartAfter(hs[i]); r.setEndBefore(hs[i + 1]);  // the text between
+        return [hs[i].getBoundingClientRect().top, r.toString()]; }""")
+    assert top[0] < SCREEN * 0.6, top[0]
+    abstract = top[1]
+    assert "95% CI" in abstract and "×" in abstract and "MSE" in abstract.split(".")[0], abstract[:300]
+    assert len(abstract.split()) <= 160, len(abstract.split())
+    appendix = pg.evaluate("""() => Array.from(document.querySelectorAll('h2')).find(h => h.innerText.startsWith('Appendix A'))
+        .getBoundingClientRect().top + window.scrollY""")
+    assert appendix <= 16 * SCREEN, appendix / SCREEN
 
 
 def test_screenshot_is_written_next_to_the_report(page, report):

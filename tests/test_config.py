@@ -226,3 +226,25 @@ def test_the_config_command_prints_the_plan_and_refuses_in_one_line(repo):
     assert proc.stderr.startswith("config error: --config convergence.steps=30: must be NAME=VALUE")
     proc = run("--config", "convergence={steps: 0}")
     assert proc.returncode == 1 and proc.stderr.startswith("config error: convergence.steps: 0 is not allowed")
+
+
+def test_the_configs_table_in_the_docs_is_what_the_configs_plan(repo):
+    """docs/configs.md states each shipped config's folder, jobs and runs per stage: they must be what
+    `python3 -m experiments.config` computes from the files today."""
+    import re
+
+    from experiments.config import FIXED_JOBS, plan, workflow_config
+
+    text = (repo / "docs" / "configs.md").read_text()
+    table = text.split("<!-- configs-table -->")[1].split("<!-- /configs-table -->")[0]
+    rows = [[c.replace("`", "").strip() for c in line.strip("|").split("|")] for line in table.strip().splitlines()[2:]]
+    assert {r[0].split()[0] for r in rows} == {f"config/{p.name}" for p in (repo / "config").glob("*.yaml")}
+    default = repo / "config" / "config.yaml"
+    for name, folder, jobs, ref, tune, ev, _ in rows:
+        path = repo / name.split()[0]
+        cfg = validate_config(workflow_config([] if path == default else [path], {}, default))
+        stages = {r["stage"]: r for r in plan(cfg)}
+        assert folder.rstrip("/") == cfg["results"], name
+        assert int(jobs) == FIXED_JOBS + sum(r["jobs"] for r in stages.values()), name
+        got = [stages[s]["runs"] for s in ("reference", "tune", "evaluate")]
+        assert [int(x.replace(",", "")) for x in (ref, tune, ev)] == got, name

@@ -88,3 +88,18 @@ def test_every_third_party_import_is_declared(repo):
     used = set().union(*map(_imports, files)) - set(sys.stdlib_module_names) - PROVIDED
     missing = {m for m in used if DISTRIBUTION.get(m, m).lower().replace("_", "-") not in declared}
     assert not missing, f"imported but not declared in pyproject.toml: {sorted(missing)}"
+
+
+def test_citation_file_is_valid_cff_and_matches_the_package(repo):
+    """CITATION.cff (GitHub's "Cite this repository"): the fields CFF 1.2.0 requires, and the package's
+    version and licence."""
+    import tomllib
+
+    import yaml
+
+    cff = yaml.safe_load((repo / "CITATION.cff").read_text())
+    assert cff["cff-version"] == "1.2.0"
+    for key in ("message", "title", "authors"):
+        assert cff[key], key
+    project = tomllib.loads((repo / "pyproject.toml").read_text())["project"]
+    assert str(cff["version"]) == project["version"] and cff["license"] == project["license"]["text"]

@@ -96,5 +96,105 @@ def test_steps_heatmap_blank_where_target_never_reached():
             for s in [1, 10] for i, (loss, a) in enumerate(itertools.product(["cross_entropy", "hinge"], ["relu", "tanh"]))]
     fig = figures.steps_heatmap_figure(pd.DataFrame(rows))
     texts = [t.get_text() for ax in fig.axes for t in ax.texts]
-    assert "target never reached" in texts  # the all-inf panel
+    assert any(t.startswith("no loss reached the target") for t in texts)  # the all-inf panel says why
     assert np.asarray(fig.axes[0].collections[0].get_array()).size == 4  # the finite panel is a full 2x2 grid
+
+
+def test_steps_heatmap_draws_only_what_was_trained():
+    """A dataset swept at one logit scale gets one panel, not an empty one for a scale it never trained."""
+    rows = [dict(dataset=ds, logit_scale=s, loss="cross_entropy", activation="relu", steps_to_target_median=10.0)
+            for ds, s in [("d1", 1.0), ("d1", 10.0), ("d2", 1.0)]]
+    fig = figures.steps_heatmap_figure(pd.DataFrame(rows))
+    titles = [ax.get_title() for ax in visible_axes(fig)]
+    assert titles == ["d1, logit scale 1", "d1, logit scale 10", "d2, logit scale 1"]
+
+
+def test_an_empty_panel_says_why():
+    c = curves()
+    c = c[~((c["dataset"] == "d2") & (c["activation"] == "tanh"))]
+    fig = figures.convergence_figure(c)
+    texts = [t.get_text() for ax in visible_axes(fig) for t in ax.texts]
+    assert "no tanh run on d2\nin this setting" in texts
+
+
+def _claims():
+    """Speed and test claims as the claims table holds them: per dataset and pooled ("all")."""
+    rows = []
+    for fam, opt, kind in [("speed_ratio.sgd", "sgd", "ratio"), ("speed_ratio.adam", "adam", "ratio"),
+                           ("test.test_acc", None, "difference"), ("test.test_ece", None, "difference")]:
+        for loss, est in [("mse_sigmoid", 2.0 if kind == "ratio" else -0.02), ("hinge", 1.1 if kind == "ratio" else 0.01)]:
+            for ds in ["d1", "d2", "all"]:
+                hi = np.inf if (loss, ds, opt) == ("mse_sigmoid", "all", "adam") else est * 1.2 + 0.01
+                rows.append(dict(family=fam, optimizer=opt, subject=loss, dataset=ds, estimate=est,
+                                 ci_low=est * 0.8 - 0.01, ci_high=hi))
+    return pd.DataFrame(rows)
+
+
+def test_forest_figures_draw_every_pooled_interval_and_dataset_estimate():
+    fig = figures.speed_forest_figure(_claims())
+    axes = visible_axes(fig)
+    assert [ax.get_title() for ax in axes] == ["SGD", "Adam"] and axes[0].get_xscale() == "log"
+    assert [t.get_text() for t in axes[0].get_yticklabels()] == [LOSS_LABELS["mse_sigmoid"], LOSS_LABELS["hinge"]]
+    # per panel: 2 losses x (interval + pooled marker + 2 dataset markers) + the line of no effect
+    for ax in axes:
+        xs = sorted(float(np.asarray(line.get_xdata())[0]) for line in ax.get_lines() if len(line.get_xdata()) == 1)
+        assert len(xs) == 2 * 3 and 2.0 in xs and 1.1 in xs
+    assert len(axes[1].texts) == 1        # the unbounded interval ends in an arrow
+    fig = figures.test_forest_figure(_claims())
+    xs = {float(np.asarray(line.get_xdata())[0]) for line in visible_axes(fig)[0].get_lines() if len(line.get_xdata()) == 1}
+    assert {-2.0, 1.0} <= xs              # accuracy differences drawn in percentage points
+
+
+def test_overflow_threshold_figure_marks_breaks_and_what_stayed_finite():
+    t = pd.DataFrame([dict(implementation=i, dtype=d, axis="gap", measured_threshold=v)
+                      for i, d, v in [("naive", "float16", 8.9), ("naive", "float32", 86.6), ("fused", "float16", np.nan),
+                                      ("fused", "float32", np.nan)]])
+    ax = visible_axes(figures.overflow_threshold_figure(t, 1e4))[0]
+    xs = sorted(float(np.asarray(line.get_xdata())[0]) for line in ax.get_lines() if len(line.get_xdata()) == 1)
+    assert xs == [8.9, 86.6, 1e4, 1e4]
+
+
+def _every_figure():
+    from experiments.convergence.gradients import logit_gradients
+
+    profile = pd.DataFrame([dict(loss=loss, tau=t, fraction_solved=0.5, ci_low=0.4, ci_high=0.6)
+                            for loss in LOSS_LABELS for t in (1.0, 2.0)])
+    heat = pd.DataFrame([dict(dataset=ds, logit_scale=s, loss=loss, activation=a, steps_to_target_median=10.0)
+                         for ds in ["digits", "gaussian_mixture", "mnist1d"] for s in [1.0, 10.0]
+                         for loss in LOSS_LABELS for a in ["sigmoid", "tanh", "relu"]])
+    c = pd.concat([curves().assign(loss=loss) for loss in LOSS_LABELS])
+    return {"convergence": figures.convergence_figure(c), "profile": figures.profile_figure(profile),
+            "gradient": figures.gradient_figure(logit_gradients()), "heatmap": figures.steps_heatmap_figure(heat),
+            "speed": figures.speed_forest_figure(_claims()), "test": figures.test_forest_figure(_claims()),
+            "overflow": figures.overflow_figure(probes()), "relative_error": figures.relative_error_figure(probes())}
+
+
+def test_every_figure_is_drawn_at_the_width_it_is_shown_with_text_of_at_least_10_points():
+    """The report's text column is 800 px; a figure drawn wider is shrunk, and its text with it. Saved as
+    the notebook's inline backend saves it (tight bounding box, the figure's dpi), every figure is at most
+    800 px wide, and no text in it is under figures.FONT_PT points."""
+    import io
+    import struct
+
+    for name, fig in _every_figure().items():
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", bbox_inches="tight")
+        width = struct.unpack(">I", buf.getvalue()[16:20])[0]      # the PNG header's IHDR width
+        assert fig.dpi == figures.DPI and width <= 800, (name, width)
+        sizes = [t.get_fontsize() for t in fig.findobj(matplotlib.text.Text) if t.get_text().strip() and t.get_visible()]
+        assert sizes and min(sizes) >= figures.FONT_PT, (name, min(sizes))
+
+
+def test_one_colour_per_loss_in_every_figure():
+    """Every line or marker drawn for a loss has the registry's colour (cross-entropy is the same blue in
+    every figure), and the registry gives each loss its own colour."""
+    assert len(set(figures.LOSS_COLORS.values())) == len(figures.LOSS_COLORS) and set(figures.LOSS_COLORS) == set(LOSS_LABELS)
+    by_label = {LOSS_LABELS[k]: to_rgb(c) for k, c in figures.LOSS_COLORS.items()}
+    for name, fig in _every_figure().items():
+        if name in ("overflow", "relative_error", "heatmap"):
+            continue   # no loss in them
+        for legend in fig.legends + [ax.get_legend() for ax in fig.axes if ax.get_legend()]:
+            for handle, text in zip(legend.legend_handles, legend.get_texts()):
+                if text.get_text() in by_label:
+                    colour = handle.get_color() if hasattr(handle, "get_color") else handle.get_facecolor()
+                    assert to_rgb(colour) == by_label[text.get_text()], (name, text.get_text())

@@ -34,6 +34,19 @@ COLUMN_LABELS = {
     "autocast": "autocast", "measured_threshold": "measured break", "predicted_threshold": "predicted break",
     "tolerance": "tolerance", "rule": "IEEE-754 rule", "agrees": "agrees",
 }
+# Values shown by their names, not the keys the tables store (the tables and their CSV keep the keys' labels
+# too: a reader filters by what is shown).
+DATASET_LABELS = {"digits": "digits", "gaussian_mixture": "Gaussian mixture", "mnist1d": "MNIST-1D",
+                  "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10", "all": "all (pooled)"}
+OPTIMIZER_LABELS = {"sgd": "SGD", "adam": "Adam"}
+
+
+def _value_labels() -> dict[str, dict[str, str]]:
+    from ..convergence.losses import LOSS_LABELS
+
+    return {"dataset": DATASET_LABELS, "loss": LOSS_LABELS, "optimizer": OPTIMIZER_LABELS}
+
+
 # Columns holding a fraction in [0, 1] that read better as a percentage.
 PERCENT_COLUMNS = {"reached_frac", "final_val_acc_median", "final_val_acc"}
 
@@ -71,6 +84,9 @@ def readable(df: pd.DataFrame, labels: dict[str, str] | None = None) -> pd.DataF
     if isinstance(out.columns, pd.MultiIndex):
         out.columns = [" ".join(str(p) for p in c if str(p)) for c in out.columns]
     out.columns = [str(c) for c in out.columns]
+    for c, names in _value_labels().items():
+        if c in out.columns and out[c].dtype == object:
+            out[c] = out[c].map(lambda x, names=names: names.get(x, x) if isinstance(x, str) else x)
     for c in out.columns:
         s = out[c]
         if pd.api.types.is_bool_dtype(s) or (s.dtype == object and s.notna().any()
@@ -128,7 +144,7 @@ class Page:
         html = to_html_datatable(shown, **options)
         if self.count == 1:
             html = _bundle() + html
-        return RawHTML(f'<div class="xent-table" style="overflow-x:auto">{html}</div>')
+        return RawHTML(f'<div class="xent-table">{html}</div>' + _csv_link(shown, table_id))
 
 
 def _bundle() -> str:
@@ -137,3 +153,13 @@ def _bundle() -> str:
     from itables.javascript import generate_init_offline_itables_html
 
     return generate_init_offline_itables_html(options.dt_bundle)
+
+
+def _csv_link(shown: pd.DataFrame, table_id: str) -> str:
+    """A link that saves the table as CSV (every row, full precision), from the page itself: a data: URI,
+    so it works offline and from a copy of the file."""
+    import base64
+
+    data = base64.b64encode(shown.to_csv(index=False).encode()).decode()
+    return (f'<p class="xent-csv"><a download="{table_id}.csv" href="data:text/csv;charset=utf-8;base64,{data}">'
+            f"Download this table (CSV, {len(shown):,} rows)</a></p>")

@@ -1,7 +1,19 @@
 """Figures for the report (seaborn/matplotlib). Each function returns a Figure
-and never reads or writes files."""
+and never reads or writes files.
+
+Every figure is drawn at the size the report shows it: at most :data:`WIDTH` inches
+wide at :data:`DPI` dots per inch (760 px, inside the 800 px text column of both
+renders), its smallest text :data:`FONT_PT` points (13.9 px drawn). The browser test
+checks that no figure is shown below 0.65 of its drawn width, so text stays at least
+9 px on screen. Every loss has one colour and one place in every legend
+(:data:`LOSS_COLORS`, in :data:`~experiments.convergence.losses.LOSS_LABELS` order);
+the colours are Paul Tol's "muted" scheme, which stays distinct under the common
+colour-vision deficiencies.
+"""
 
 from __future__ import annotations
+
+import functools
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -12,40 +24,261 @@ from .. import columns
 from ..convergence.losses import LOSS_LABELS
 from ..overflow.probe import AXES
 
+WIDTH = 7.6      # inches: 760 px at DPI
+DPI = 100
+FONT_PT = 10     # the smallest text in any figure
 
+# one colour per loss (Tol's muted scheme; cross-entropy, the reference, in the darkest)
+LOSS_COLORS = {
+    "cross_entropy": "#332288", "cross_entropy_ls": "#88CCEE", "bce_ovr": "#44AA99", "mse_softmax": "#117733",
+    "mse_sigmoid": "#CC6677", "mse_logits": "#999933", "hinge": "#DDCC77", "squared_hinge": "#882255",
+    "focal": "#AA4499",
+}
+DATASET_MARKERS = ["o", "s", "^", "D", "v", "P"]
+_RC = {"figure.dpi": DPI, "savefig.dpi": DPI, "font.size": FONT_PT, "axes.titlesize": FONT_PT,
+       "axes.labelsize": FONT_PT, "xtick.labelsize": FONT_PT, "ytick.labelsize": FONT_PT,
+       "legend.fontsize": FONT_PT, "legend.title_fontsize": FONT_PT, "figure.titlesize": FONT_PT + 1}
+
+
+def _styled(fn):
+    """Draw ``fn``'s figure under the report's sizes (the text's size is fixed when it is drawn)."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        # not plt.rc_context: leaving it restores rcParams["backend"], and where the backend was still
+        # to be resolved (a notebook kernel) that switches backends and closes every open figure, so the
+        # figure is never shown
+        saved = {k: plt.rcParams[k] for k in _RC}
+        plt.rcParams.update(_RC)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            plt.rcParams.update(saved)
+    return wrapper
+
+
+def loss_palette(losses) -> dict[str, str]:
+    """``{label: colour}`` for the losses given (keys or labels), in the registry's order."""
+    keys = {LOSS_LABELS.get(x, x) for x in losses}
+    return {LOSS_LABELS[k]: c for k, c in LOSS_COLORS.items() if LOSS_LABELS[k] in keys}
+
+
+def _labelled(d: pd.DataFrame) -> pd.DataFrame:
+    d = d.copy()
+    d["loss"] = d["loss"].map(LOSS_LABELS).fillna(d["loss"])
+    return d
+
+
+def _legend_below(g, ax=None, ncol: int = 3) -> None:
+    """The loss legend under the panels, in columns: it takes no width from them. ``g``: a seaborn grid
+    (its figure's legend), else the legend of ``ax``."""
+    if ax is not None:
+        sns.move_legend(ax, "upper center", bbox_to_anchor=(0.5, -0.18), ncol=ncol, title=None, frameon=False)
+        return
+    g.tight_layout()
+    handles = g.legend.legend_handles if g.legend is not None else []
+    labels = [t.get_text() for t in g.legend.get_texts()] if g.legend is not None else []
+    if g.legend is not None:
+        g.legend.remove()
+    for ax_ in g.axes.flat:
+        if ax_.get_legend() is not None:
+            ax_.get_legend().remove()
+    if handles:
+        g.figure.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=ncol, frameon=False)
+
+
+def _note_empty(ax, why: str) -> None:
+    """A panel with nothing to draw says so, in words, instead of staying blank."""
+    ax.text(0.5, 0.5, why, ha="center", va="center", transform=ax.transAxes, wrap=True, color="0.3")
+
+
+def _relplot_size(ncol: int, height: float = 2.1) -> dict:
+    """``height`` and ``aspect`` for a seaborn grid of ``ncol`` columns that spans :data:`WIDTH` (less room
+    for the axis labels)."""
+    return {"height": height, "aspect": (WIDTH - 0.6) / ncol / height}
+
+
+# --- the three headline figures -----------------------------------------------------------------
+
+def _forest(ax, rows: pd.DataFrame, order: list[str], null: float, log: bool, scale: float = 1.0) -> None:
+    """One line per loss (``order``, top down): the pooled estimate (all datasets) with its 95% interval,
+    and each dataset's estimate as a small marker; the value of no effect dashed. An interval that is
+    unbounded is drawn to the panel's edge with an arrow."""
+    datasets = sorted(d for d in rows["dataset"].unique() if d != "all")
+    ys = {loss: i for i, loss in enumerate(order)}
+    finite = rows[["estimate", "ci_low", "ci_high"]].replace([np.inf, -np.inf], np.nan) * scale
+    lo_all, hi_all = np.nanmin(finite.to_numpy()), np.nanmax(finite.to_numpy())
+    unbounded = not np.isfinite(rows[["estimate", "ci_high"]].to_numpy(dtype=float)).all()
+    if log:
+        lo_all, hi_all = min(lo_all, null) / 1.15, max(hi_all, null) * (1.6 if unbounded else 1.15)
+    else:
+        pad = 0.08 * max(hi_all - lo_all, 1e-9)
+        lo_all, hi_all = min(lo_all, null) - pad, max(hi_all, null) + pad
+    ax.axvline(null, color="0.5", lw=1, ls="--", zorder=0)
+    for _, r in rows.iterrows():
+        if r["subject"] not in ys:
+            continue
+        y, colour = ys[r["subject"]], LOSS_COLORS.get(r["subject"], "0.3")
+        est, lo, hi = (r["estimate"] * scale, r["ci_low"] * scale, r["ci_high"] * scale)
+        if r["dataset"] == "all":
+            hi_drawn = min(hi, hi_all) if np.isfinite(hi) else hi_all
+            lo_drawn = max(lo, lo_all) if np.isfinite(lo) else lo_all
+            if np.isfinite(lo) or np.isfinite(hi):
+                ax.plot([lo_drawn, hi_drawn], [y, y], color=colour, lw=2.4, solid_capstyle="butt", zorder=2)
+            if not np.isfinite(hi):      # unbounded above: an arrow to the panel's edge
+                ax.annotate("", xy=(hi_all, y), xytext=(lo_drawn, y),
+                            arrowprops={"arrowstyle": "-|>", "color": colour, "lw": 2.4, "shrinkA": 0, "shrinkB": 0})
+            if np.isfinite(est):
+                ax.plot(est, y, "o", color=colour, ms=8, mec="black", mew=0.8, zorder=3)
+            else:
+                ax.plot(hi_all, y, ">", color=colour, ms=8, mec="black", zorder=3)
+        elif np.isfinite(est):
+            m = DATASET_MARKERS[datasets.index(r["dataset"]) % len(DATASET_MARKERS)]
+            ax.plot(est, y - 0.28, m, color=colour, ms=5, alpha=0.85, mec="none", zorder=2)
+    ax.set_yticks(range(len(order)), [LOSS_LABELS.get(x, x) for x in order])
+    ax.set_ylim(len(order) - 0.5, -0.7)
+    if log:
+        from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+        ax.set_xscale("log")
+        ticks = [t for t in 2.0 ** np.arange(-6, 9) if lo_all <= t <= hi_all]
+        ax.xaxis.set_major_locator(FixedLocator(ticks))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}×"))
+        ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xlim(lo_all, hi_all)
+    ax.grid(axis="x", color="0.9", lw=0.6)
+
+
+def _dataset_key(fig, datasets: list[str]) -> None:
+    handles = [plt.Line2D([], [], marker="o", color="0.2", ms=8, mec="black", ls="-", lw=2.4,
+                          label="all datasets: estimate and 95% interval")]
+    handles += [plt.Line2D([], [], marker=DATASET_MARKERS[i % len(DATASET_MARKERS)], color="0.4", ls="none", ms=5,
+                           label=d) for i, d in enumerate(datasets)]
+    fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(4, len(handles)),
+               frameon=False)
+
+
+@_styled
+def speed_forest_figure(claims: pd.DataFrame):
+    """Steps to the main target relative to cross-entropy, per loss (rows) and optimiser (panels): the
+    pooled ratio with its 95% seed-bootstrap interval and each dataset's ratio; 1 = as fast, 2 = twice
+    the steps. Input: the claims table (families ``speed_ratio.<optimizer>``)."""
+    d = claims[claims["family"].str.startswith("speed_ratio.")]
+    opts = [o for o in ("sgd", "adam") if o in set(d["optimizer"])] + sorted(set(d["optimizer"]) - {"sgd", "adam"})
+    order = [k for k in LOSS_LABELS if k in set(d["subject"])]
+    fig, axes = plt.subplots(1, max(1, len(opts)), figsize=(WIDTH, 0.3 * len(order) + 1.1), sharey=True, squeeze=False)
+    for ax, opt in zip(axes[0], opts):
+        _forest(ax, d[d["optimizer"] == opt], order, null=1.0, log=True)
+        ax.set_title({"sgd": "SGD", "adam": "Adam"}.get(opt, opt))
+        ax.set_xlabel("steps relative to cross-entropy")
+    if not opts:
+        _note_empty(axes[0][0], "no loss but cross-entropy was trained: nothing to compare")
+    _dataset_key(fig, sorted(x for x in d["dataset"].unique() if x != "all"))
+    fig.tight_layout()
+    return fig
+
+
+@_styled
+def test_forest_figure(claims: pd.DataFrame):
+    """Test accuracy (percentage points) and expected calibration error against cross-entropy, per loss:
+    the pooled difference with its 95% seed-bootstrap interval and each dataset's difference."""
+    panels = [("test.test_acc", "Δ test accuracy (points)", 100.0), ("test.test_ece", "Δ calibration error (ECE)", 1.0)]
+    d = claims[claims["family"].isin([f for f, _, _ in panels])]
+    order = [k for k in LOSS_LABELS if k in set(d["subject"])]
+    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 0.3 * max(1, len(order)) + 1.1), sharey=True, squeeze=False)
+    for ax, (fam, label, scale) in zip(axes[0], panels):
+        sub = d[d["family"] == fam]
+        if len(sub):
+            _forest(ax, sub, order, null=0.0, log=False, scale=scale)
+        else:
+            _note_empty(ax, "no test metric: no evaluation run finished")
+        ax.set_xlabel(label)
+    axes[0][0].set_title("higher is better")
+    axes[0][1].set_title("lower is better")
+    _dataset_key(fig, sorted(x for x in d["dataset"].unique() if x != "all"))
+    fig.tight_layout()
+    return fig
+
+
+DTYPE_COLORS = {"float16": "#CC6677", "bfloat16": "#DDCC77", "float32": "#44AA99", "float64": "#332288"}
+
+
+@_styled
+def overflow_threshold_figure(thresholds: pd.DataFrame, grid_max: float):
+    """Where each implementation first returns a non-finite loss or gradient on the gap axis (the target
+    logit v below the rest), per format: a filled marker at the measured break, an open marker with an
+    arrow at the grid's end where it stayed finite up to ``grid_max``. Pass one class count, no autocast."""
+    d = thresholds[thresholds["axis"] == "gap"]
+    impls = list(dict.fromkeys(d["implementation"]))
+    dtypes = [t for t in DTYPE_COLORS if t in set(d["dtype"])]
+    fig, ax = plt.subplots(figsize=(WIDTH, 0.34 * max(1, len(impls)) + 1.0))
+    for i, impl in enumerate(impls):
+        for j, dt in enumerate(dtypes):
+            r = d[(d["implementation"] == impl) & (d["dtype"] == dt)]
+            if r.empty:
+                continue
+            y = i + (j - (len(dtypes) - 1) / 2) * 0.16
+            v = r["measured_threshold"].iloc[0]
+            if np.isfinite(v):
+                ax.plot(v, y, "o", color=DTYPE_COLORS[dt], ms=7, mec="black", mew=0.6)
+            else:
+                ax.plot(grid_max, y, ">", color=DTYPE_COLORS[dt], ms=7, mfc="white", mew=1.5)
+    ax.set_xscale("log")
+    ax.axvline(grid_max, color="0.7", lw=0.8, ls=":")
+    ax.set_yticks(range(len(impls)), impls)
+    ax.set_ylim(len(impls) - 0.5, -0.5)
+    ax.set_xlabel("logit gap v at which loss or gradient first stops being finite")
+    handles = [plt.Line2D([], [], marker="o", color=DTYPE_COLORS[t], ls="none", mec="black", ms=7, label=t)
+               for t in dtypes]
+    handles.append(plt.Line2D([], [], marker=">", color="0.3", mfc="white", ls="none", ms=7,
+                              label=f"finite up to {grid_max:g} (the grid's end)"))
+    fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3, frameon=False)
+    ax.grid(axis="x", color="0.9", lw=0.6)
+    fig.tight_layout()
+    return fig
+
+
+# --- section figures ----------------------------------------------------------------------------
+
+@_styled
 def convergence_figure(curves: pd.DataFrame, metric: str = "val_acc"):
     """``metric`` against step (log axis), a line per loss, with the band between the
-    lowest and highest seed; panels: dataset (columns) x activation (rows).
-    Pass curves already narrowed to one setting per loss (e.g. its best learning rate)."""
-    d = curves.copy()
-    d["loss"] = d["loss"].map(LOSS_LABELS).fillna(d["loss"])
+    lowest and highest seed; panels: dataset (columns) x activation (rows); a panel with no run
+    says so. Pass curves already narrowed to one setting per loss (e.g. its best learning rate)."""
+    d = _labelled(curves)
     d["step + 1"] = d["step"] + 1
-    g = sns.relplot(data=d, x="step + 1", y=metric, hue="loss", hue_order=[v for v in LOSS_LABELS.values()
-                                                                            if v in set(d["loss"])],
+    pal = loss_palette(d["loss"].unique())
+    ncol = max(1, d["dataset"].nunique())
+    g = sns.relplot(data=d, x="step + 1", y=metric, hue="loss", hue_order=list(pal), palette=pal,
                     col="dataset", row="activation", kind="line", errorbar=("pi", 100),
-                    height=2.3, aspect=1.5, facet_kws={"sharey": True})
+                    facet_kws={"sharey": True, "sharex": False, "margin_titles": True, "legend_out": False}, **_relplot_size(ncol, 1.9))
     g.set(xscale="log")
+    g.set_titles(col_template="{col_name}", row_template="{row_name}")
+    for (act, ds), ax in g.axes_dict.items():
+        if not len(d[(d["activation"] == act) & (d["dataset"] == ds)]):
+            _note_empty(ax, f"no {act} run on {ds}\nin this setting")
     g.set_axis_labels("step + 1", metric.replace("_", " "))
+    _legend_below(g)
     return g.figure
 
 
+@_styled
 def profile_figure(profile: pd.DataFrame):
     """Dolan-More performance profile: fraction of problems each loss solves within
     a factor tau of the fastest loss (higher and further left is better), with its
     bootstrap band (``ci_low``, ``ci_high``) shaded."""
-    d = profile.copy()
-    d["loss"] = d["loss"].map(LOSS_LABELS).fillna(d["loss"])
-    fig, ax = plt.subplots(figsize=(7, 3.6))
-    sns.lineplot(data=d, x="tau", y="fraction_solved", hue="loss", drawstyle="steps-post", ax=ax)
-    colours = {line.get_label(): line.get_color() for line in ax.get_lines()}
+    d = _labelled(profile)
+    pal = loss_palette(d["loss"].unique())
+    fig, ax = plt.subplots(figsize=(WIDTH, 3.6))
+    sns.lineplot(data=d, x="tau", y="fraction_solved", hue="loss", hue_order=list(pal), palette=pal,
+                 drawstyle="steps-post", ax=ax)
     for loss, sub in d.groupby("loss", sort=False):
         ax.fill_between(sub["tau"], sub["ci_low"], sub["ci_high"], step="post", alpha=0.15, lw=0,
-                        color=colours.get(loss, "0.5"))
+                        color=pal.get(loss, "0.5"))
     ax.set_xscale("log")
     ax.set_xlabel("tau (steps-to-target relative to the fastest loss)")
     ax.set_ylabel("fraction of problems solved")
     ax.set_ylim(0, 1.02)
-    sns.move_legend(ax, "upper left", bbox_to_anchor=(1.02, 1), title=None, frameon=False)
+    _legend_below(None, ax=ax)
     fig.tight_layout()
     return fig
 
@@ -54,6 +287,7 @@ OUTCOME_COLOURS = {"loss and gradient finite": "#4c72b0", "gradient non-finite":
                    "loss non-finite": "#c44e52"}
 
 
+@_styled
 def overflow_figure(probes: pd.DataFrame):
     """Finiteness map: one panel per implementation (rows) and probe axis (columns);
     in each, a strip per dtype marking whether loss and gradient are finite at each axis value."""
@@ -64,7 +298,7 @@ def overflow_figure(probes: pd.DataFrame):
     impls = list(dict.fromkeys(d["implementation"]))
     axes_present = [a for a in AXES if a in set(d["axis"])] + sorted(set(d["axis"]) - set(AXES))
     dtypes = [t for t in ("float16", "bfloat16", "float32", "float64") if t in set(d["dtype"])]
-    fig, axes = plt.subplots(len(impls), len(axes_present), figsize=(3.7 * len(axes_present), 1.45 * len(impls) + 0.6),
+    fig, axes = plt.subplots(len(impls), len(axes_present), figsize=(WIDTH, 1.25 * len(impls) + 0.9),
                              sharex="col", sharey=True, squeeze=False)
     for i, impl in enumerate(impls):
         for j, axis in enumerate(axes_present):
@@ -75,97 +309,107 @@ def overflow_figure(probes: pd.DataFrame):
                 ax.scatter(pts["logit_gap"], pts["dtype"].map(dtypes.index), c=colour, marker="|", s=40,
                            linewidths=1.2, label=outcome)
             ax.set_xscale("log")
-            ax.set_yticks(range(len(dtypes)), dtypes, fontsize=7)
+            ax.set_yticks(range(len(dtypes)), [t.replace("float", "f") for t in dtypes])
             ax.set_ylim(-0.6, len(dtypes) - 0.4)
-            ax.tick_params(labelsize=7)
             if i == 0:
-                ax.set_title(AXES.get(axis, axis), fontsize=9)
-            if j == 0:
-                ax.set_ylabel(impl, fontsize=8)
+                ax.set_title(AXES.get(axis, axis))
+            if j == len(axes_present) - 1:
+                ax.yaxis.set_label_position("right")
+                ax.set_ylabel(impl, rotation=0, ha="left", va="center")
             if i == len(impls) - 1:
-                ax.set_xlabel("axis value v", fontsize=8)
+                ax.set_xlabel("axis value v")
     handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper center", ncol=3, frameon=False, fontsize=8)
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / fig.get_figheight()))
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3, frameon=False)
+    fig.tight_layout()
     return fig
 
 
+@_styled
 def relative_error_figure(probes: pd.DataFrame):
     """Relative error of each finite loss against the exact value, against the axis value,
     one panel per dtype, a line per implementation (non-finite points are left out)."""
     d = probes[probes["loss_finite"]].copy()
     d["relative error"] = d["relative_error"].clip(lower=1e-17)
     g = sns.relplot(data=d, x="logit_gap", y="relative error", hue="implementation", col="dtype",
-                    col_wrap=2, kind="line", height=2.4, aspect=1.5, facet_kws={"sharey": True})
+                    col_wrap=2, kind="line", facet_kws={"sharey": True, "legend_out": False}, **_relplot_size(2, 2.0))
     g.set(xscale="log", yscale="log")
+    g.set_titles("{col_name}")
+    _legend_below(g)
     g.set_axis_labels("logit gap v", "relative error")
     return g.figure
 
 
+@_styled
 def gradient_figure(grads: pd.DataFrame):
     """d loss / d z_y against the true-class logit z_y (other logits 0), a line per loss."""
-    d = grads.copy()
-    d["loss"] = d["loss"].map(LOSS_LABELS).fillna(d["loss"])
-    fig, ax = plt.subplots(figsize=(7, 3.4))
-    sns.lineplot(data=d, x="true_logit", y="grad", hue="loss", ax=ax)
+    d = _labelled(grads)
+    pal = loss_palette(d["loss"].unique())
+    fig, ax = plt.subplots(figsize=(WIDTH, 3.6))
+    sns.lineplot(data=d, x="true_logit", y="grad", hue="loss", hue_order=list(pal), palette=pal, ax=ax)
     ax.axhline(0, color="0.6", lw=0.8)
     ax.set_ylim(-1.2, 0.6)  # the square losses on raw logits grow linearly past this window
     ax.set_xlabel("true-class logit z_y (all other logits 0)")
     ax.set_ylabel("d loss / d z_y")
-    sns.move_legend(ax, "upper left", bbox_to_anchor=(1.02, 1), title=None, frameon=False)
+    _legend_below(None, ax=ax)
     fig.tight_layout()
     return fig
 
 
+@_styled
 def grad_norm_figure(curves: pd.DataFrame):
     """Mean ||d loss / d z|| during training (log axes), a line per loss, panels per dataset."""
-    d = curves.copy()
-    d["loss"] = d["loss"].map(LOSS_LABELS).fillna(d["loss"])
+    d = _labelled(curves)
     d["step + 1"] = d["step"] + 1
-    g = sns.relplot(data=d, x="step + 1", y="grad_norm_logits", hue="loss", col="dataset", kind="line",
-                    errorbar=("pi", 100), height=2.8, aspect=1.4)
+    pal = loss_palette(d["loss"].unique())
+    g = sns.relplot(data=d, x="step + 1", y="grad_norm_logits", hue="loss", hue_order=list(pal), palette=pal,
+                    col="dataset", kind="line", errorbar=("pi", 100), facet_kws={"sharex": False, "legend_out": False},
+                    **_relplot_size(max(1, d["dataset"].nunique()), 2.4))
     g.set(xscale="log", yscale="log")
+    g.set_titles("{col_name}")
+    _legend_below(g)
     g.set_axis_labels("step + 1", "mean ||dl/dz||")
     return g.figure
 
 
+@_styled
 def steps_heatmap_figure(summary: pd.DataFrame):
-    """Median steps to target (log colour scale; blank = most seeds never reached it)
-    over loss x activation, one panel per dataset and logit scale."""
-    import numpy as np
+    """Median steps to target (log colour scale; blank = half or more of the seeds missed it or broke)
+    over loss x activation, one panel per (dataset, logit scale) that was trained, two panels a row."""
     from matplotlib.colors import LogNorm
 
-    d = summary.copy()
-    d["loss"] = d["loss"].map(LOSS_LABELS).fillna(d["loss"])
+    d = _labelled(summary)
     d["steps"] = d["steps_to_target_median"].replace(np.inf, np.nan)
-    keys = list(d.groupby(["dataset", "logit_scale"]).groups)
-    datasets = sorted({k[0] for k in keys})
-    scales = sorted({k[1] for k in keys})
+    keys = sorted(d.groupby(["dataset", "logit_scale"]).groups)      # only what was trained
     finite = d["steps"].dropna()
     norm = LogNorm(vmin=max(1, finite.min()), vmax=max(2, finite.max())) if len(finite) else None
-    fig, axes = plt.subplots(len(datasets), len(scales), figsize=(2.6 * len(scales) + 1.5, 2.9 * len(datasets)),
-                             squeeze=False, sharey=True)
-    for i, ds in enumerate(datasets):
-        for j, sc in enumerate(scales):
-            ax = axes[i][j]
-            sub = d[(d["dataset"] == ds) & (d["logit_scale"] == sc)]
-            grid = sub.pivot_table(index="loss", columns="activation", values="steps", aggfunc="min",
-                                   dropna=False)
-            if grid.isna().all().all():  # seaborn cannot colour an all-empty grid
-                ax.text(0.5, 0.5, "target never reached", ha="center", va="center", transform=ax.transAxes)
-                ax.set_title(f"{ds}, scale {sc:g}", fontsize=9)
-                ax.set_xticks([])
-                continue
-            sns.heatmap(grid, ax=ax, norm=norm, cmap="viridis_r", cbar=(j == len(scales) - 1),
-                        cbar_kws={"label": "median steps"}, linewidths=0.3, linecolor="white")
-            ax.set_title(f"{ds}, scale {sc:g}", fontsize=9)
-            ax.set_xlabel("")
-            ax.set_ylabel("" if j else "loss")
-            ax.tick_params(labelsize=7)
-    fig.tight_layout()
+    ncol = min(2, max(1, len(keys)))
+    nrow = max(1, -(-len(keys) // ncol))
+    order = [v for v in LOSS_LABELS.values() if v in set(d["loss"])]
+    fig, axes = plt.subplots(nrow, ncol, figsize=(WIDTH, 0.3 * len(order) * nrow + 0.9 * nrow + 0.6),
+                             squeeze=False, sharey=True, layout="constrained")
+    for k, (ds, sc) in enumerate(keys):
+        ax = axes[k // ncol][k % ncol]
+        sub = d[(d["dataset"] == ds) & (d["logit_scale"] == sc)]
+        grid = sub.pivot_table(index="loss", columns="activation", values="steps", aggfunc="min",
+                               dropna=False).reindex(order)
+        ax.set_title(f"{ds}, logit scale {sc:g}")
+        if grid.isna().all().all():  # seaborn cannot colour an all-empty grid
+            _note_empty(ax, "no loss reached the target\n(half or more seeds missed or broke)")
+            ax.set_xticks([])
+            continue
+        sns.heatmap(grid, ax=ax, norm=norm, cmap="viridis_r", cbar=False, linewidths=0.3, linecolor="white")
+        ax.set_xlabel("")
+        ax.set_ylabel("")
+    for k in range(len(keys), nrow * ncol):
+        axes[k // ncol][k % ncol].set_visible(False)      # the grid's spare slot: not a panel
+    if norm is not None:
+        sm = plt.cm.ScalarMappable(norm=norm, cmap="viridis_r")
+        fig.colorbar(sm, ax=axes.ravel().tolist(), orientation="horizontal", fraction=0.04, pad=0.02,
+                     aspect=40, label="median steps to target")
     return fig
 
 
+@_styled
 def depth_figure(layers: pd.DataFrame):
     """Per layer (1 = nearest the input), ||dL/dW|| at step 0 and at the last logged step with a gradient,
     median over runs with its 95% interval; panels: activation (columns) x when (rows), a line per loss.
@@ -173,37 +417,42 @@ def depth_figure(layers: pd.DataFrame):
     d = layers.dropna(subset=["grad_norm"]).copy()
     last = d.groupby(columns.RUN_KEYS, dropna=False)["step"].transform("max") if len(d) else d["step"]
     d["when"] = np.where(d["step"] == 0, "initialisation", np.where(d["step"] == last, "end of training", None))
-    d = d.dropna(subset=["when"])
-    d["loss"] = d["loss"].map(LOSS_LABELS).fillna(d["loss"])
-    g = sns.relplot(data=d, x="layer", y="grad_norm", hue="loss",
-                    hue_order=[v for v in LOSS_LABELS.values() if v in set(d["loss"])],
+    d = _labelled(d.dropna(subset=["when"]))
+    pal = loss_palette(d["loss"].unique())
+    g = sns.relplot(data=d, x="layer", y="grad_norm", hue="loss", hue_order=list(pal), palette=pal,
                     col="activation", row="when", row_order=["initialisation", "end of training"], kind="line",
-                    estimator="median", errorbar=("ci", 95), n_boot=200, seed=0, marker="o", height=2.4, aspect=1.2,
-                    facet_kws={"sharey": False})
+                    estimator="median", errorbar=("ci", 95), n_boot=200, seed=0, marker="o",
+                    facet_kws={"sharey": False, "margin_titles": True, "legend_out": False},
+                    **_relplot_size(max(1, d["activation"].nunique()), 2.0))
     _log_y_where_positive(g, d, "grad_norm", ["when", "activation"])
-    g.set_titles("{col_name}, {row_name}")
-    g.set_axis_labels("layer (1 = input side)", "||dL/dW|| (minibatch)")
+    g.set_titles(col_template="{col_name}", row_template="{row_name}")
+    g.set_axis_labels("layer (1 = input side)", "||dL/dW||")
+    _legend_below(g)
     return g.figure
 
 
+@_styled
 def effective_rate_figure(eff: pd.DataFrame):
     """Median steps to the target (tuning seeds) against the effective rate (rate x ||dL/dz|| at step 0),
     a line per loss, a panel per dataset (columns) and activation (rows); the tuned rate of each loss
     marked; a missed target is a gap in its line. Pass one optimiser's rows (``tables.effective_rate_table``)."""
-    d = eff.copy()
-    d["loss"] = d["loss"].map(LOSS_LABELS).fillna(d["loss"])
+    d = _labelled(eff)
     d["steps"] = d["median_steps_to_target"].where(np.isfinite(d["median_steps_to_target"]))
-    order = [v for v in LOSS_LABELS.values() if v in set(d["loss"])]
-    g = sns.relplot(data=d, x="effective_lr", y="steps", hue="loss", hue_order=order, col="dataset",
-                    row="activation", kind="line", marker="o", markersize=3, height=2.3, aspect=1.4,
-                    facet_kws={"sharey": False})
+    pal = loss_palette(d["loss"].unique())
+    g = sns.relplot(data=d, x="effective_lr", y="steps", hue="loss", hue_order=list(pal), palette=pal,
+                    col="dataset", row="activation", kind="line", marker="o", markersize=3,
+                    facet_kws={"sharey": False, "margin_titles": True, "legend_out": False},
+                    **_relplot_size(max(1, d["dataset"].nunique()), 1.9))
     for (act, ds), ax in g.axes_dict.items():
         chosen = d[(d["activation"] == act) & (d["dataset"] == ds) & d["chosen"]]
         ax.scatter(chosen["effective_lr"], chosen["steps"], s=40, facecolors="none", edgecolors="black", zorder=3)
+        if not d.loc[(d["activation"] == act) & (d["dataset"] == ds), "steps"].notna().any():
+            _note_empty(ax, "no rate reached\nthe target")
     g.set(xscale="log")
     _log_y_where_positive(g, d, "steps", ["activation", "dataset"])
-    g.set_titles("{col_name}, {row_name}")
-    g.set_axis_labels("effective rate (rate × ||dL/dz|| at step 0)", "steps to target (median)")
+    g.set_titles(col_template="{col_name}", row_template="{row_name}")
+    g.set_axis_labels("rate × ||dL/dz|| at step 0", "steps to target")
+    _legend_below(g)
     return g.figure
 
 

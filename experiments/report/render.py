@@ -261,12 +261,15 @@ figcaption,.table-caption{font-size:.9rem;color:#495057;margin-top:.4rem}
 table{border-collapse:collapse;font-size:.85rem;margin:.8rem 0}
 th,td{border-bottom:1px solid #dee2e6;padding:.25rem .6rem;text-align:right}
 .jp-RenderedHTMLCommon,.jp-OutputArea-output{overflow-x:auto}
+.xent-table{max-width:100%;overflow-x:auto}.xent-table table.dataTable{font-size:.88rem;line-height:1.35}.xent-csv{font-size:.85rem;margin:.2rem 0 1rem}
 .callout-note,.callout-warning{border-left:4px solid #0d6efd;background:#f1f6ff;padding:.5rem 1rem;margin:1rem 0}
 .callout-warning{border-color:#ffc107;background:#fff8e1}
 .jp-OutputPrompt,.jp-InputPrompt{display:none}
 nav#TOC{border:1px solid #dee2e6;border-radius:.3rem;padding:.4rem 1rem;margin:1rem 0;font-size:.92rem}
 nav#TOC h2{border:0;margin:.2rem 0;font-size:1rem}nav#TOC ul{margin:.2rem 0;padding-left:1.2rem}
 footer{margin-top:3rem;color:#6c757d;font-size:.85rem;border-top:1px solid #dee2e6;padding-top:.6rem}
+@media (min-width:1200px){body{max-width:860px;margin:2rem 300px 2rem max(2rem,calc(50vw - 580px))}
+nav#TOC{position:fixed;top:1.5rem;right:1.5rem;width:250px;max-height:92vh;overflow-y:auto;margin:0}}
 """
 
 

@@ -131,9 +131,10 @@ def sentence(row: pd.Series | dict) -> str:
     return f"{what} ({inside})."
 
 
-def speed_summary(claims: pd.DataFrame, optimizer: str, dataset: str = POOLED) -> str:
+def speed_summary(claims: pd.DataFrame, optimizer: str, dataset: str = POOLED, brief: bool = False) -> str:
     """Every loss against cross-entropy under one optimiser, in one sentence: slower, faster (both after
-    Holm), and unresolved, each with its ratio and interval."""
+    Holm), and unresolved, each with its ratio and interval; ``brief`` leaves out how the ratio is formed
+    (said once, in the convergence section)."""
     rows = claims[claims["claim"].str.startswith("speed_ratio.") & (claims["optimizer"] == optimizer)
                   & (claims["dataset"] == dataset)]
     if rows.empty:
@@ -155,6 +156,10 @@ def speed_summary(claims: pd.DataFrame, optimizer: str, dataset: str = POOLED) -
     if len(rest):
         parts.append("not resolved after Holm: " + "; ".join(item(r) for _, r in rest.iterrows()))
     pool = sorted(set(claims.loc[claims["claim"].isin(rows["claim"]) & (claims["dataset"] != POOLED), "dataset"]))
+    if brief:
+        return (f"Under {OPT_LABELS.get(optimizer, optimizer)}, {where(rows.iloc[0])} ({', '.join(pool)}), steps to the "
+                f"main target relative to cross-entropy (95% intervals; Holm within the family): "
+                + " · ".join(parts) + ".")
     return (f"Under {OPT_LABELS.get(optimizer, optimizer)}, {where(rows.iloc[0])} ({', '.join(pool)}), steps to the "
             f"main target relative to cross-entropy: per setting the ratio of median steps over seeds, then the "
             f"median over the n settings where either loss reached it (∞ where half or more of the settings "
@@ -170,3 +175,94 @@ def sentences(claims: pd.DataFrame, prefix: str, dataset: str | None = None) -> 
     if dataset is not None:
         rows = rows[rows["dataset"] == dataset]
     return [sentence(r) for _, r in rows.iterrows()]
+
+
+def _pooled(claims: pd.DataFrame, claim: str) -> pd.Series | None:
+    rows = claims[(claims["claim"] == claim) & (claims["dataset"] == POOLED)]
+    if rows.empty:   # one dataset: its own row is the only one
+        rows = claims[claims["claim"] == claim]
+        rows = rows if rows["dataset"].nunique() == 1 else rows.iloc[0:0]
+    return None if rows.empty else rows.iloc[0]
+
+
+def _ci(row, fmt, unit: str = "") -> str:
+    """"1.59× (95% CI 1.46 to 2)": the estimate with its unit, the interval's ends without."""
+    if math.isnan(row["ci_low"]):
+        return f"{fmt(row['estimate'])}{unit} (no interval: {row['seeds']} seeds)"
+    return f"{fmt(row['estimate'])}{unit} (95% CI {fmt(row['ci_low'])} to {fmt(row['ci_high'])})"
+
+
+def abstract(claims: pd.DataFrame, thresholds: pd.DataFrame, n_runs: int, datasets: list[str]) -> str:
+    """The report's abstract (at most 150 words; tests/test_findings.py counts): its first sentence
+    answers "why not MSE?" with sigmoid + MSE's pooled speed ratio and test-accuracy difference against
+    cross-entropy, with intervals; then the other losses after Holm, the overflow thresholds of the naive
+    log(softmax) against the fused loss, and what was run."""
+    signed = lambda x: f"{100 * x:+.1f}".replace("-", "−")  # noqa: E731  (accuracy, in points)
+    parts = []
+    speed = {o: _pooled(claims, f"speed_ratio.mse_sigmoid_vs_cross_entropy.{o}") for o in ("sgd", "adam")}
+    speed = {o: r for o, r in speed.items() if r is not None}
+    acc = _pooled(claims, "test.test_acc.mse_sigmoid_vs_cross_entropy")
+    if speed:
+        said = [f"{num(r['estimate'])}× as many steps as cross-entropy under {OPT_LABELS.get(o, o)}"
+                + ("" if math.isnan(r["ci_low"]) else f" (95% CI {num(r['ci_low'])} to {num(r['ci_high'])})")
+                for o, r in speed.items()]
+        said = " and ".join([said[0]] + [x.replace(" as many steps as cross-entropy", "") for x in said[1:]])
+        first = (f"Because it learns slower: trained to the same validation target at tuned learning rates, MSE on "
+                 f"sigmoid outputs needed {said}")
+        if acc is not None:
+            first += f", and its test accuracy differed by {_ci(acc, signed, ' points')}"
+        parts.append(first + ".")
+    else:
+        parts.append("MSE on sigmoid outputs was not in this sweep, so the question is not answered here.")
+    for opt in ("sgd", "adam"):
+        rows = claims[claims["family"] == f"speed_ratio.{opt}"]
+        pooled = rows[rows["dataset"] == POOLED] if (rows["dataset"] == POOLED).any() else rows
+        if pooled.empty or pooled["p_adjusted"].isna().all():
+            continue
+        sig = pooled["p_adjusted"] < ALPHA
+        slower = [label(x) for x in pooled.loc[sig & (pooled["estimate"] > 1), "subject"]]
+        faster = [label(x) for x in pooled.loc[sig & (pooled["estimate"] < 1), "subject"]]
+        parts.append(f"Under {OPT_LABELS.get(opt, opt)}, {len(slower)} of the {len(pooled)} losses compared were slower "
+                     f"than cross-entropy after Holm's adjustment and {len(faster)} faster"
+                     + (f" ({', '.join(faster)})" if faster else "") + ".")
+    gap = thresholds[(thresholds["axis"] == "gap")] if len(thresholds) else thresholds
+    if len(gap):
+        classes = min(gap["num_classes"].unique(), key=lambda c: (abs(c - 10), c))
+        g = gap[(gap["num_classes"] == classes) & ~gap["autocast"]]
+        naive = g[g["implementation"] == "log_softmax_naive"].set_index("dtype")["measured_threshold"].dropna()
+        fused = g[g["implementation"] == "cross_entropy"]
+        if len(naive):
+            parts.append("Computed as log(softmax(z)), the loss first overflowed at a logit gap of "
+                         + ", ".join(f"{v:.3g} in {d}" for d, v in naive.items())
+                         + ", as IEEE-754 predicts" + ("; F.cross_entropy stayed finite throughout"
+                                                       if len(fused) and fused["measured_threshold"].isna().all()
+                                                       else "") + ".")
+    parts.append(f"Measured on {n_runs:,} small MLPs ({', '.join(datasets)}); intervals resample evaluation seeds.")
+    return " ".join(parts)
+
+
+def estimate_with_interval(claims: pd.DataFrame, claim_id: str, dataset: str | None = None) -> str:
+    """"+1.6 points [+1.0, +2.1]", "2.19× [2, 2.56]": a claim's estimate and 95% interval in its unit
+    (accuracy differences in percentage points, ratios with ×), for a table cell."""
+    rows = claims[claims["claim"] == claim_id]
+    if dataset is not None:
+        rows = rows[rows["dataset"] == dataset]
+    elif (rows["dataset"] == POOLED).any():
+        rows = rows[rows["dataset"] == POOLED]
+    if rows.empty:
+        return "–"
+    r = rows.iloc[0]
+    ival = "" if math.isnan(r["ci_low"]) else f" [{_value(r, r['ci_low'])}, {_value(r, r['ci_high'])}]"
+    return _value(r, r["estimate"]).replace(" points", "") + ival.replace(" points", "") + \
+        (" points" if r["metric"] == "test_acc" and r["kind"].startswith("difference") else "")
+
+
+def interval_columns(df: pd.DataFrame, col: str, fmt: str = "{:.3f}", scale: float = 1.0) -> pd.Series:
+    """``"0.059 [0.054, 0.064]"`` per row from ``col``, ``col_low`` and ``col_high`` (times ``scale``);
+    "–" where there is no estimate (e.g. cross-entropy's difference from itself)."""
+    def one(r):
+        est, lo, hi = (r[col] * scale, r[col + "_low"] * scale, r[col + "_high"] * scale)
+        if math.isnan(est):
+            return "–"
+        return fmt.format(est) + ("" if math.isnan(lo) else f" [{fmt.format(lo)}, {fmt.format(hi)}]")
+    return df.apply(one, axis=1) if len(df) else pd.Series(dtype=object)
