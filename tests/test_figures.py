@@ -56,7 +56,7 @@ def test_overflow_figure_maps_every_axis_and_implementation():
     fig = figures.overflow_figure(probes())
     axes = visible_axes(fig)
     assert len(axes) == 2 * 3  # implementations x axes
-    assert [ax.get_title() for ax in axes[:3]] == [AXES[a] for a in ["gap", "max_logit", "lecture"]]
+    assert [ax.get_title() for ax in axes[:3]] == ["logit gap", "max logit", "lecture's scale"]
     # every probe is drawn once, in its outcome's colour
     drawn = sum(len(c.get_offsets()) for ax in axes for c in ax.collections)
     assert drawn == len(probes())

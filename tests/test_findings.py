@@ -144,3 +144,31 @@ def test_matched_rate_finding_lists_each_loss():
     assert "focal 0.99× (8 problems); mse_sigmoid 1.6× ([1.4, 2.1], 6 problems)" in text
     assert "3 tuning seeds are too few for an interval" in text
     assert findings.matched_rate_finding(claims.iloc[2:]).startswith("*No comparison at equal effective rate")
+
+
+def test_abstract_answers_first_with_intervals_in_at_most_150_words():
+    """The abstract's first sentence names MSE with its ratio and interval under each optimiser swept; a
+    loss faster than cross-entropy is named; the overflow sentence reads the gap axis only and says "loss
+    or gradient"; 150 words at most, with every loss and format present."""
+    rows = [dict(claim=f"speed_ratio.{loss}_vs_cross_entropy.{opt}", subject=loss, optimizer=opt,
+                 family=f"speed_ratio.{opt}", estimate=est, ci_low=est * 0.9, ci_high=est * 1.2,
+                 p_value=0.001, p_adjusted=0.004)
+            for opt in ("sgd", "adam") for loss, est in [("mse_sigmoid", 1.7), ("hinge", 0.8), ("focal", 1.3),
+                                                         ("mse_softmax", 2.1), ("bce_ovr", 1.2), ("squared_hinge", 1.5),
+                                                         ("mse_logits", 3.0), ("cross_entropy_ls", 1.05)]]
+    rows.append(dict(claim="test.test_acc.mse_sigmoid_vs_cross_entropy", subject="mse_sigmoid", family="test.test_acc",
+                     kind="difference", metric="test_acc", optimizer=None, estimate=-0.016, ci_low=-0.021,
+                     ci_high=-0.01, p_value=0.001, p_adjusted=0.004))
+    claims = claim_rows(*rows)
+    thresholds = pd.DataFrame([dict(implementation=i, dtype=d, axis=a, num_classes=10, autocast=False,
+                                    measured_threshold=v if i == "log_softmax_naive" else np.nan)
+                               for i in ("log_softmax_naive", "cross_entropy") for a in ("gap", "lecture")
+                               for d, v in [("float16", 8.91), ("bfloat16", 86.8), ("float32", 86.6), ("float64", 708.0)]])
+    text = wording.abstract(claims, thresholds, 14_652, ["digits", "gaussian_mixture"], 1e-4)
+    first = text.split(". ")[0]
+    assert "MSE on sigmoid" in first and "1.70× as many steps as cross-entropy under SGD (95% CI 1.53 to 2.04)" in first
+    assert "2.04)" in first and "under Adam" in first and "−1.6 points (95% CI −2.1 to −1.0)" in text
+    assert "faster: multi-class hinge (SGD), multi-class hinge (Adam)" in text
+    assert "loss or its gradient first overflowed at a logit gap of 8.91 (float16)" in text
+    assert "F.cross_entropy stayed finite there" in text
+    assert len(text.split()) <= 150, len(text.split())

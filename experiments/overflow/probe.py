@@ -93,6 +93,13 @@ IMPLEMENTATIONS = {
     "bce_logits": LOSSES["bce_ovr"],        # F.binary_cross_entropy_with_logits, one-vs-rest, mean over classes
     "mse_softmax": LOSSES["mse_softmax"],   # (1/C) sum_j (softmax(z)_j - t_j)^2: finite; its gradient vanishes
 }
+# How the report names each implementation (the code it runs, short)
+IMPLEMENTATION_LABELS = {
+    "softmax_naive": "exp(z)/Σexp(z), then log", "log_softmax_naive": "log(softmax(z))",
+    "log_softmax_nll": "log_softmax + nll_loss", "cross_entropy": "F.cross_entropy",
+    "logsumexp_manual": "logsumexp by hand", "bce_naive": "sigmoid, then BCE",
+    "bce_logits": "BCE with logits", "mse_softmax": "MSE on softmax",
+}
 FAMILY = {name: "ce" for name in IMPLEMENTATIONS} | {"bce_naive": "bce", "bce_logits": "bce",
                                                    "mse_softmax": "mse_softmax"}
 

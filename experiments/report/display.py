@@ -32,7 +32,8 @@ COLUMN_LABELS = {
     "best_lr": "best rate", "nonfinite_step": "NaN/inf at step", "diverged_step": "diverged at step",
     "implementation": "implementation", "dtype": "dtype", "axis": "axis", "num_classes": "classes",
     "autocast": "autocast", "measured_threshold": "measured break", "predicted_threshold": "predicted break",
-    "tolerance": "tolerance", "rule": "IEEE-754 rule", "agrees": "agrees",
+    "tolerance": "tolerance", "rule": "IEEE-754 rule", "agrees": "agrees", "target_acc": "target accuracy",
+    "search_outcome": "search ended",
 }
 # Values shown by their names, not the keys the tables store (the tables and their CSV keep the keys' labels
 # too: a reader filters by what is shown).
@@ -43,8 +44,10 @@ OPTIMIZER_LABELS = {"sgd": "SGD", "adam": "Adam"}
 
 def _value_labels() -> dict[str, dict[str, str]]:
     from ..convergence.losses import LOSS_LABELS
+    from ..overflow.probe import IMPLEMENTATION_LABELS
 
-    return {"dataset": DATASET_LABELS, "loss": LOSS_LABELS, "optimizer": OPTIMIZER_LABELS}
+    return {"dataset": DATASET_LABELS, "loss": LOSS_LABELS, "optimizer": OPTIMIZER_LABELS,
+            "implementation": IMPLEMENTATION_LABELS}
 
 
 # Columns holding a fraction in [0, 1] that read better as a percentage.
@@ -85,7 +88,7 @@ def readable(df: pd.DataFrame, labels: dict[str, str] | None = None) -> pd.DataF
         out.columns = [" ".join(str(p) for p in c if str(p)) for c in out.columns]
     out.columns = [str(c) for c in out.columns]
     for c, names in _value_labels().items():
-        if c in out.columns and out[c].dtype == object:
+        if c in out.columns and not pd.api.types.is_numeric_dtype(out[c]):
             out[c] = out[c].map(lambda x, names=names: names.get(x, x) if isinstance(x, str) else x)
     for c in out.columns:
         s = out[c]

@@ -22,7 +22,7 @@ import seaborn as sns
 
 from .. import columns
 from ..convergence.losses import LOSS_LABELS
-from ..overflow.probe import AXES
+from ..overflow.probe import AXES, IMPLEMENTATION_LABELS
 
 WIDTH = 7.6      # inches: 760 px at DPI
 DPI = 100
@@ -34,7 +34,7 @@ LOSS_COLORS = {
     "mse_sigmoid": "#CC6677", "mse_logits": "#999933", "hinge": "#DDCC77", "squared_hinge": "#882255",
     "focal": "#AA4499",
 }
-DATASET_MARKERS = ["o", "s", "^", "D", "v", "P"]
+DATASET_MARKERS = ["o", "s", "D", "P", "X", "*"]   # no triangle: a triangle marks an estimate off the axis
 _RC = {"figure.dpi": DPI, "savefig.dpi": DPI, "font.size": FONT_PT, "axes.titlesize": FONT_PT,
        "axes.labelsize": FONT_PT, "xtick.labelsize": FONT_PT, "ytick.labelsize": FONT_PT,
        "legend.fontsize": FONT_PT, "legend.title_fontsize": FONT_PT, "figure.titlesize": FONT_PT + 1}
@@ -119,7 +119,9 @@ def _forest(ax, rows: pd.DataFrame, order: list[str], null: float, log: bool, sc
             continue
         y, colour = ys[r["subject"]], LOSS_COLORS.get(r["subject"], "0.3")
         est, lo, hi = (r["estimate"] * scale, r["ci_low"] * scale, r["ci_high"] * scale)
-        if r["dataset"] == "all":
+        if r["dataset"] == "all" and lo == np.inf:      # no finite end at all: only the edge marker
+            ax.plot(hi_all, y, ">", color=colour, ms=8, mec="black", zorder=3, clip_on=False)
+        elif r["dataset"] == "all":
             hi_drawn = min(hi, hi_all) if np.isfinite(hi) else hi_all
             lo_drawn = max(lo, lo_all) if np.isfinite(lo) else lo_all
             if np.isfinite(lo) or np.isfinite(hi):
@@ -199,7 +201,9 @@ def test_forest_figure(claims: pd.DataFrame):
     return fig
 
 
-DTYPE_COLORS = {"float16": "#CC6677", "bfloat16": "#DDCC77", "float32": "#44AA99", "float64": "#332288"}
+# number formats in Okabe & Ito's colours, apart from the losses' (and a marker each)
+DTYPE_COLORS = {"float16": "#E69F00", "bfloat16": "#D55E00", "float32": "#0072B2", "float64": "#000000"}
+DTYPE_MARKERS = {"float16": "o", "bfloat16": "s", "float32": "D", "float64": "P"}
 
 
 @_styled
@@ -219,16 +223,16 @@ def overflow_threshold_figure(thresholds: pd.DataFrame, grid_max: float):
             y = i + (j - (len(dtypes) - 1) / 2) * 0.16
             v = r["measured_threshold"].iloc[0]
             if np.isfinite(v):
-                ax.plot(v, y, "o", color=DTYPE_COLORS[dt], ms=7, mec="black", mew=0.6)
+                ax.plot(v, y, DTYPE_MARKERS[dt], color=DTYPE_COLORS[dt], ms=7, mec="black", mew=0.6)
             else:
                 ax.plot(grid_max, y, ">", color=DTYPE_COLORS[dt], ms=7, mfc="white", mew=1.5)
     ax.set_xscale("log")
     ax.axvline(grid_max, color="0.7", lw=0.8, ls=":")
-    ax.set_yticks(range(len(impls)), impls)
+    ax.set_yticks(range(len(impls)), [IMPLEMENTATION_LABELS.get(i, i) for i in impls])
     ax.set_ylim(len(impls) - 0.5, -0.5)
     ax.set_xlabel("logit gap v at which loss or gradient first stops being finite")
-    handles = [plt.Line2D([], [], marker="o", color=DTYPE_COLORS[t], ls="none", mec="black", ms=7, label=t)
-               for t in dtypes]
+    handles = [plt.Line2D([], [], marker=DTYPE_MARKERS[t], color=DTYPE_COLORS[t], ls="none", mec="black", ms=7,
+                          label=t) for t in dtypes]
     handles.append(plt.Line2D([], [], marker=">", color="0.3", mfc="white", ls="none", ms=7,
                               label=f"finite up to {grid_max:g} (the grid's end)"))
     fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3, frameon=False)
@@ -275,7 +279,7 @@ def profile_figure(profile: pd.DataFrame):
         ax.fill_between(sub["tau"], sub["ci_low"], sub["ci_high"], step="post", alpha=0.15, lw=0,
                         color=pal.get(loss, "0.5"))
     ax.set_xscale("log")
-    ax.set_xlabel("tau (steps-to-target relative to the fastest loss)")
+    ax.set_xlabel("τ (steps to the target relative to the fastest loss)")
     ax.set_ylabel("fraction of problems solved")
     ax.set_ylim(0, 1.02)
     _legend_below(None, ax=ax)
@@ -312,10 +316,10 @@ def overflow_figure(probes: pd.DataFrame):
             ax.set_yticks(range(len(dtypes)), [t.replace("float", "f") for t in dtypes])
             ax.set_ylim(-0.6, len(dtypes) - 0.4)
             if i == 0:
-                ax.set_title(AXES.get(axis, axis))
+                ax.set_title({"gap": "logit gap", "max_logit": "max logit", "lecture": "lecture's scale"}.get(axis, axis))
             if j == len(axes_present) - 1:
                 ax.yaxis.set_label_position("right")
-                ax.set_ylabel(impl, rotation=0, ha="left", va="center")
+                ax.set_ylabel(IMPLEMENTATION_LABELS.get(impl, impl), rotation=0, ha="left", va="center")
             if i == len(impls) - 1:
                 ax.set_xlabel("axis value v")
     handles, labels = axes[0][0].get_legend_handles_labels()
@@ -330,6 +334,7 @@ def relative_error_figure(probes: pd.DataFrame):
     one panel per dtype, a line per implementation (non-finite points are left out)."""
     d = probes[probes["loss_finite"]].copy()
     d["relative error"] = d["relative_error"].clip(lower=1e-17)
+    d["implementation"] = d["implementation"].map(IMPLEMENTATION_LABELS).fillna(d["implementation"])
     g = sns.relplot(data=d, x="logit_gap", y="relative error", hue="implementation", col="dtype",
                     col_wrap=2, kind="line", facet_kws={"sharey": True, "legend_out": False}, **_relplot_size(2, 2.0))
     g.set(xscale="log", yscale="log")
@@ -456,6 +461,15 @@ def effective_rate_figure(eff: pd.DataFrame):
     return g.figure
 
 
+def _plain_log_ticks(ax, axis: str = "y") -> None:
+    """Major ticks only on a log axis (matplotlib labels minor ticks of a short range: 3.7×10², 3.65×10², ...)."""
+    from matplotlib.ticker import LogLocator, NullFormatter
+
+    a = ax.yaxis if axis == "y" else ax.xaxis
+    a.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=6))
+    a.set_minor_formatter(NullFormatter())
+
+
 def _log_y_where_positive(g, d: pd.DataFrame, y: str, facets: list[str]) -> None:
     """A log y axis on every panel of ``g`` that holds a positive value of ``y`` (matplotlib refuses a log
     axis with none: e.g. a panel where every run missed the target); the others stay linear and empty."""
@@ -466,3 +480,4 @@ def _log_y_where_positive(g, d: pd.DataFrame, y: str, facets: list[str]) -> None
             sel &= (d[col] == value).to_numpy()
         if (d.loc[sel, y] > 0).any():
             ax.set_yscale("log")
+            _plain_log_ticks(ax)

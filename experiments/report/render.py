@@ -268,7 +268,8 @@ th,td{border-bottom:1px solid #dee2e6;padding:.25rem .6rem;text-align:right}
 nav#TOC{border:1px solid #dee2e6;border-radius:.3rem;padding:.4rem 1rem;margin:1rem 0;font-size:.92rem}
 nav#TOC h2{border:0;margin:.2rem 0;font-size:1rem}nav#TOC ul{margin:.2rem 0;padding-left:1.2rem}
 footer{margin-top:3rem;color:#6c757d;font-size:.85rem;border-top:1px solid #dee2e6;padding-top:.6rem}
-@media (min-width:1200px){body{max-width:860px;margin:2rem 300px 2rem max(2rem,calc(50vw - 580px))}
+#claims-table td:first-child{min-width:26rem}#calibration-table td,#literature-table td:nth-child(4){white-space:nowrap}
+@media (min-width:1200px){body{max-width:900px;margin:2rem 290px 2rem max(1.5rem,calc(50vw - 600px))}
 nav#TOC{position:fixed;top:1.5rem;right:1.5rem;width:250px;max-height:92vh;overflow-y:auto;margin:0}}
 """
 

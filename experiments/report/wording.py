@@ -192,39 +192,47 @@ def _ci(row, fmt, unit: str = "") -> str:
     return f"{fmt(row['estimate'])}{unit} (95% CI {fmt(row['ci_low'])} to {fmt(row['ci_high'])})"
 
 
-def abstract(claims: pd.DataFrame, thresholds: pd.DataFrame, n_runs: int, datasets: list[str]) -> str:
+def abstract(claims: pd.DataFrame, thresholds: pd.DataFrame, n_runs: int, datasets: list[str],
+             saturated: float | None = None) -> str:
     """The report's abstract (at most 150 words; tests/test_findings.py counts): its first sentence
     answers "why not MSE?" with sigmoid + MSE's pooled speed ratio and test-accuracy difference against
-    cross-entropy, with intervals; then the other losses after Holm, the overflow thresholds of the naive
-    log(softmax) against the fused loss, and what was run."""
+    cross-entropy, with intervals; then how many losses were slower or faster after Holm, whether the
+    lecture's mechanism (saturated hidden units) is what the runs show, the overflow thresholds of the
+    naive log(softmax) on the gap axis against the fused loss, and what was run."""
+    two = lambda x: "∞" if np.isinf(x) else f"{x:#.3g}".rstrip(".")  # noqa: E731  ("2.00", not "2")
     signed = lambda x: f"{100 * x:+.1f}".replace("-", "−")  # noqa: E731  (accuracy, in points)
     parts = []
     speed = {o: _pooled(claims, f"speed_ratio.mse_sigmoid_vs_cross_entropy.{o}") for o in ("sgd", "adam")}
     speed = {o: r for o, r in speed.items() if r is not None}
     acc = _pooled(claims, "test.test_acc.mse_sigmoid_vs_cross_entropy")
     if speed:
-        said = [f"{num(r['estimate'])}× as many steps as cross-entropy under {OPT_LABELS.get(o, o)}"
-                + ("" if math.isnan(r["ci_low"]) else f" (95% CI {num(r['ci_low'])} to {num(r['ci_high'])})")
+        said = [f"{two(r['estimate'])}× as many steps as cross-entropy under {OPT_LABELS.get(o, o)}"
+                + ("" if math.isnan(r["ci_low"]) else f" (95% CI {two(r['ci_low'])} to {two(r['ci_high'])})")
                 for o, r in speed.items()]
         said = " and ".join([said[0]] + [x.replace(" as many steps as cross-entropy", "") for x in said[1:]])
-        first = (f"Because it learns slower: trained to the same validation target at tuned learning rates, MSE on "
-                 f"sigmoid outputs needed {said}")
+        first = (f"Because it learns slower: to reach the same validation accuracy (95% of the way from chance to "
+                 f"tuned cross-entropy's), each at a tuned learning rate, MSE on sigmoid outputs needed {said}")
         if acc is not None:
             first += f", and its test accuracy differed by {_ci(acc, signed, ' points')}"
         parts.append(first + ".")
     else:
         parts.append("MSE on sigmoid outputs was not in this sweep, so the question is not answered here.")
+    counts, faster, total = [], [], 0
     for opt in ("sgd", "adam"):
         rows = claims[claims["family"] == f"speed_ratio.{opt}"]
         pooled = rows[rows["dataset"] == POOLED] if (rows["dataset"] == POOLED).any() else rows
         if pooled.empty or pooled["p_adjusted"].isna().all():
             continue
         sig = pooled["p_adjusted"] < ALPHA
-        slower = [label(x) for x in pooled.loc[sig & (pooled["estimate"] > 1), "subject"]]
-        faster = [label(x) for x in pooled.loc[sig & (pooled["estimate"] < 1), "subject"]]
-        parts.append(f"Under {OPT_LABELS.get(opt, opt)}, {len(slower)} of the {len(pooled)} losses compared were slower "
-                     f"than cross-entropy after Holm's adjustment and {len(faster)} faster"
-                     + (f" ({', '.join(faster)})" if faster else "") + ".")
+        counts.append(f"{int((sig & (pooled['estimate'] > 1)).sum())} under {OPT_LABELS.get(opt, opt)}")
+        faster += [f"{label(x)} ({OPT_LABELS.get(opt, opt)})" for x in pooled.loc[sig & (pooled["estimate"] < 1), "subject"]]
+        total = max(total, len(pooled))
+    if counts:
+        parts.append(f"After Holm's adjustment, {' and '.join(counts)} of the {total} losses compared were slower than "
+                     f"cross-entropy; " + (f"faster: {', '.join(faster)}." if faster else "none was faster."))
+    if saturated is not None and not math.isnan(saturated):
+        parts.append(f"The lecture's explanation, saturated hidden units, does not fit: a median {saturated:.1g} of "
+                     "them saturated.")
     gap = thresholds[(thresholds["axis"] == "gap")] if len(thresholds) else thresholds
     if len(gap):
         classes = min(gap["num_classes"].unique(), key=lambda c: (abs(c - 10), c))
@@ -232,12 +240,12 @@ def abstract(claims: pd.DataFrame, thresholds: pd.DataFrame, n_runs: int, datase
         naive = g[g["implementation"] == "log_softmax_naive"].set_index("dtype")["measured_threshold"].dropna()
         fused = g[g["implementation"] == "cross_entropy"]
         if len(naive):
-            parts.append("Computed as log(softmax(z)), the loss first overflowed at a logit gap of "
-                         + ", ".join(f"{v:.3g} in {d}" for d, v in naive.items())
-                         + ", as IEEE-754 predicts" + ("; F.cross_entropy stayed finite throughout"
-                                                       if len(fused) and fused["measured_threshold"].isna().all()
-                                                       else "") + ".")
-    parts.append(f"Measured on {n_runs:,} small MLPs ({', '.join(datasets)}); intervals resample evaluation seeds.")
+            parts.append("Computed as log(softmax(z)), the loss or its gradient first overflowed at a logit gap of "
+                         + ", ".join(f"{v:.3g} ({d})" for d, v in naive.items()) + ", as IEEE-754 predicts"
+                         + ("; F.cross_entropy stayed finite there" if len(fused) and
+                            fused["measured_threshold"].isna().all() else "") + ".")
+    parts.append(f"Measured on {n_runs:,} small MLPs on {len(datasets)} dataset{'s' if len(datasets) != 1 else ''}; "
+                 "intervals resample evaluation seeds.")
     return " ".join(parts)
 
 
