@@ -156,7 +156,8 @@ def test_every_table_is_interactive(page):
 
 def test_every_caption_is_followed_by_its_table_or_figure(page):
     """A "Table N" caption with no table under it (a cell whose table was not displayed) or a "Figure N"
-    caption with no image is a hole in the report; both renders number their captions."""
+    caption with no image is a hole in the report; both renders number their captions. A run with nothing
+    for a table (no depth study, no failure) says so under its caption instead (``Page.absent``)."""
     pg, _, _ = page
     caps = pg.evaluate("""() => Array.from(document.querySelectorAll('figcaption, .table-caption, caption'))
       .filter(e => /^(Table|Figure)\\s+\\d+/.test(e.innerText.trim()))
@@ -165,7 +166,8 @@ def test_every_caption_is_followed_by_its_table_or_figure(page):
         const rows = Array.from(scope.querySelectorAll('table tbody tr'))
           .filter(r => r.getBoundingClientRect().height > 0 && !r.querySelector('td.dt-empty')).length;
         const imgs = Array.from(scope.querySelectorAll('img')).filter(i => i.naturalWidth > 0).length;
-        return {caption: c.innerText.trim().slice(0, 60), rows, imgs};
+        const absent = scope.querySelector('.xent-absent') !== null;   // "No ... in this run: why." instead
+        return {caption: c.innerText.trim().slice(0, 60), rows: rows || (absent ? -1 : 0), imgs: imgs || (absent ? -1 : 0)};
       })""")
     tables = [c for c in caps if c["caption"].startswith("Table")]
     figs = [c for c in caps if c["caption"].startswith("Figure")]
@@ -239,7 +241,9 @@ def test_the_first_screen_answers_the_question_and_the_body_is_short(page):
         return [hs[i].getBoundingClientRect().top, r.toString()]; }""")
     assert top[0] < SCREEN * 0.6, top[0]
     abstract = top[1]
-    assert "95% CI" in abstract and "×" in abstract and "MSE" in abstract.split(".")[0], abstract[:300]
+    assert "MSE" in abstract.split(".")[0] and "×" in abstract.split(".")[0], abstract[:300]
+    # intervals where there are enough seeds (the default run); the smoke config's 2 seeds say they are too few
+    assert "95% CI" in abstract or "no interval" in abstract, abstract[:300]
     assert len(abstract.split()) <= 160, len(abstract.split())
     appendix = pg.evaluate("""() => Array.from(document.querySelectorAll('h2')).find(h => h.innerText.startsWith('Appendix A'))
         .getBoundingClientRect().top + window.scrollY""")

@@ -145,6 +145,16 @@ def test_forest_figures_draw_every_pooled_interval_and_dataset_estimate():
     assert {-2.0, 1.0} <= xs              # accuracy differences drawn in percentage points
 
 
+def test_forest_figures_draw_claims_without_intervals_or_finite_estimates():
+    """Too few seeds give no interval (NaN), and a loss that missed everywhere an estimate of ∞: the figure
+    still draws (the smoke config has both)."""
+    c = _claims().assign(ci_low=np.nan, ci_high=np.nan)
+    c.loc[c["subject"] == "mse_sigmoid", "estimate"] = np.inf
+    for fig in (figures.speed_forest_figure(c), figures.speed_forest_figure(c.assign(estimate=np.inf)),
+                figures.test_forest_figure(c.assign(estimate=np.nan))):
+        assert all(np.isfinite(ax.get_xlim()).all() for ax in visible_axes(fig))
+
+
 def test_overflow_threshold_figure_marks_breaks_and_what_stayed_finite():
     t = pd.DataFrame([dict(implementation=i, dtype=d, axis="gap", measured_threshold=v)
                       for i, d, v in [("naive", "float16", 8.9), ("naive", "float32", 86.6), ("fused", "float16", np.nan),

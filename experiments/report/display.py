@@ -150,6 +150,15 @@ class Page:
         return RawHTML(f'<div class="xent-table">{html}</div>' + _csv_link(shown, table_id))
 
 
+    @staticmethod
+    def absent(text: str) -> RawHTML:
+        """What a captioned table's cell shows when the run has nothing for it: the caption is followed by a
+        sentence saying why (class ``xent-absent``, which the browser test accepts in place of rows)."""
+        import html
+
+        return RawHTML(f'<p class="xent-absent"><em>{html.escape(text.strip().strip("*"))}</em></p>')
+
+
 def _bundle() -> str:
     """The DataTables bundle (JavaScript and CSS) as itables embeds it offline."""
     from itables import options

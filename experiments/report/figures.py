@@ -105,9 +105,11 @@ def _forest(ax, rows: pd.DataFrame, order: list[str], null: float, log: bool, sc
     unbounded is drawn to the panel's edge with an arrow."""
     datasets = sorted(d for d in rows["dataset"].unique() if d != "all")
     ys = {loss: i for i, loss in enumerate(order)}
-    finite = rows[["estimate", "ci_low", "ci_high"]].replace([np.inf, -np.inf], np.nan) * scale
-    lo_all, hi_all = np.nanmin(finite.to_numpy()), np.nanmax(finite.to_numpy())
-    unbounded = not np.isfinite(rows[["estimate", "ci_high"]].to_numpy(dtype=float)).all()
+    finite = (rows[["estimate", "ci_low", "ci_high"]].astype(float).replace([np.inf, -np.inf], np.nan) * scale).to_numpy()
+    if not np.isfinite(finite).any():          # nothing finite to place (e.g. every estimate ∞): a range round null
+        finite = np.array([null / 2, null * 2] if log else [null - 1, null + 1])
+    lo_all, hi_all = np.nanmin(finite), np.nanmax(finite)
+    unbounded = np.isinf(rows[["estimate", "ci_high"]].to_numpy(dtype=float)).any()
     if log:
         lo_all, hi_all = min(lo_all, null) / 1.15, max(hi_all, null) * (1.6 if unbounded else 1.15)
     else:
