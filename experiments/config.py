@@ -263,33 +263,61 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
-def _typed(value: Any) -> Any:
-    """A ``--config`` value with its scalars typed. Snakemake types a top-level value itself (int,
-    float, bool, else YAML) but reads a nested mapping or list with YAML's BaseLoader, which keeps
-    every scalar a string: ``convergence={steps: 30}`` arrives as ``{"steps": "30"}``."""
-    if isinstance(value, dict):
-        return {k: _typed(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_typed(v) for v in value]
-    if isinstance(value, str):
+_NULLS, _TRUE, _FALSE = {"null", "~"}, {"true"}, {"false"}     # YAML 1.2's core names only
+
+
+def _scalar(text: str) -> Any:
+    """One nested ``--config`` scalar: an integer, a number (``1e-3`` included), a boolean or null when it
+    reads as one, else the string as given (never a date, a mapping or a comment)."""
+    low = text.strip().lower()
+    if low in _NULLS or not low:
+        return None
+    if low in _TRUE or low in _FALSE:
+        return low in _TRUE
+    for kind in (int, float):
         try:
-            return yaml.safe_load(value)
-        except yaml.YAMLError:
-            return value
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _typed(value: Any, top: bool = True) -> Any:
+    """``--config`` entries with their nested scalars typed. Snakemake types a top-level value itself
+    (int, float, bool, else YAML), which is kept as it is; a nested mapping or list it reads with YAML's
+    BaseLoader, which keeps every scalar a string: ``convergence={steps: 30}`` arrives as
+    ``{"steps": "30"}`` and is typed here (:func:`_scalar`)."""
+    if isinstance(value, dict):
+        return {k: _typed(v, top=False) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_typed(v, top=False) for v in value]
+    if isinstance(value, str) and not top:
+        return _scalar(value)
     return value
 
 
 DEFAULT_RESULTS = "results"
 
 
+# Folder names a config's own results folder may not take: they are the default run's subfolders.
+_RESERVED = {"benchmarks", "convergence", "data", "lecture", "logs", "overflow"}
+
+
 def results_folder(configfiles: list, default_file: Path | str) -> str:
     """Where a run writes when its config names no ``results``: ``results`` for the default config,
-    ``results/<name>`` for a config file ``<name>.yaml`` (the last one given), so that a run of another
-    config never overwrites the default run's tables and report."""
-    files = [Path(f).resolve() for f in configfiles]
-    if not files or all(f == Path(default_file).resolve() for f in files):
+    ``results/<name>`` for a config file ``<name>.yaml`` (the last one given; characters other than
+    letters, digits, ``.``, ``_`` and ``-`` become ``_``, and a name the default run's folders use gets
+    ``config-`` in front), so that a run of another config never overwrites the default run's tables and
+    report. Two files of one name in different folders share a folder: name one with ``results``."""
+    import os
+    import re
+
+    files = [Path(os.path.abspath(f)) for f in configfiles]
+    default = Path(os.path.abspath(default_file))
+    if not files or all(f == default for f in files):
         return DEFAULT_RESULTS
-    return f"{DEFAULT_RESULTS}/{files[-1].stem}"
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", files[-1].stem).lstrip(".") or "config"
+    return f"{DEFAULT_RESULTS}/{'config-' + name if name in _RESERVED else name}"
 
 
 def workflow_config(configfiles: list, overrides: dict, default_file: Path | str) -> dict:
@@ -302,6 +330,10 @@ def workflow_config(configfiles: list, overrides: dict, default_file: Path | str
         cfg = _merge(cfg, _read_yaml(f))
     cfg = _merge(cfg, _typed(dict(overrides)))
     cfg.setdefault("results", results_folder(configfiles, default_file))
+    if isinstance(cfg["results"], str) and cfg["results"].strip():
+        import posixpath
+
+        cfg["results"] = posixpath.normpath(cfg["results"])     # "out/" and "./out" are "out"
     return cfg
 
 
@@ -341,13 +373,14 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(sys.argv[1:] if argv is None else argv)
     default_file = Path(__file__).resolve().parents[1] / "config" / "config.yaml"
     try:
-        overrides = {}
         for entry in args.config:
             key, sep, value = entry.partition("=")
             if not sep or not key.isidentifier():
                 raise ConfigError(f"config error: --config {entry}: must be NAME=VALUE with a top-level NAME; "
                                   "a nested key is given as a mapping, e.g. 'convergence={steps: 30}'")
-            overrides[key] = _typed(value)
+        from snakemake.cli import parse_config    # Snakemake's own reading of --config, for the same values
+
+        overrides = parse_config(args.config)
         cfg = validate_config(workflow_config(args.files, overrides, default_file))
     except ConfigError as err:
         print(err, file=sys.stderr)

@@ -248,3 +248,30 @@ def test_the_configs_table_in_the_docs_is_what_the_configs_plan(repo):
         assert int(jobs) == FIXED_JOBS + sum(r["jobs"] for r in stages.values()), name
         got = [stages[s]["runs"] for s in ("reference", "tune", "evaluate")]
         assert [int(x.replace(",", "")) for x in (ref, tune, ev)] == got, name
+
+
+def test_nested_overrides_keep_strings_and_read_numbers_as_snakemake_would():
+    """Snakemake hands a nested --config value over as strings: a number (1e-3 too), true/false and null
+    are typed; anything else stays the string given (a date, a "#", "yes", a colon)."""
+    from experiments.config import _typed
+
+    got = _typed({"convergence": {"steps": "30", "learning_rates": {"sgd": ["1e-3", "0.1"]}, "studies": "null"},
+                  "data": {"root": "run #2: 2024-06-01"}, "flag": ["true", "False", "yes"]})
+    assert got == {"convergence": {"steps": 30, "learning_rates": {"sgd": [1e-3, 0.1]}, "studies": None},
+                   "data": {"root": "run #2: 2024-06-01"}, "flag": [True, False, "yes"]}
+    assert _typed({"results": "run #2", "seed": 3}) == {"results": "run #2", "seed": 3}   # top level: as given
+
+
+def test_results_folder_names_are_safe_and_never_the_default_runs_own(tmp_path):
+    from experiments.config import results_folder, workflow_config
+
+    default = tmp_path / "config" / "config.yaml"
+    default.parent.mkdir()
+    default.write_text("seed: 0\n")
+    assert results_folder([tmp_path / "my run{x}.yaml"], default) == "results/my_run_x_"
+    assert results_folder([tmp_path / "logs.yaml"], default) == "results/config-logs"
+    assert results_folder([tmp_path / "config.yaml"], default) == "results/config"    # not the default file
+    link = tmp_path / "latest.yaml"
+    link.symlink_to(tmp_path / "smoke.yaml")
+    assert results_folder([link], default) == "results/latest"                        # the name given
+    assert workflow_config([], {"results": "out/"}, default)["results"] == "out"

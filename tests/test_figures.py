@@ -155,6 +155,16 @@ def test_forest_figures_draw_claims_without_intervals_or_finite_estimates():
         assert all(np.isfinite(ax.get_xlim()).all() for ax in visible_axes(fig))
 
 
+def test_forest_figure_of_one_dataset_draws_its_interval_and_a_zero_ratio_does_not_break_the_axis():
+    c = _claims()
+    one = c[c["dataset"] == "d1"].assign(ci_low=1.5, ci_high=2.5)
+    one.loc[one["subject"] == "hinge", ["estimate", "ci_low"]] = 0.0
+    fig = figures.speed_forest_figure(one)
+    ax = visible_axes(fig)[0]
+    spans = [line for line in ax.get_lines() if len(line.get_xdata()) == 2 and line.get_linewidth() > 2]
+    assert spans and all(x > 0 for x in ax.get_xlim())
+
+
 def test_overflow_threshold_figure_marks_breaks_and_what_stayed_finite():
     t = pd.DataFrame([dict(implementation=i, dtype=d, axis="gap", measured_threshold=v)
                       for i, d, v in [("naive", "float16", 8.9), ("naive", "float32", 86.6), ("fused", "float16", np.nan),

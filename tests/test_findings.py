@@ -160,7 +160,7 @@ def test_abstract_answers_first_with_intervals_in_at_most_150_words():
                      kind="difference", metric="test_acc", optimizer=None, estimate=-0.016, ci_low=-0.021,
                      ci_high=-0.01, p_value=0.001, p_adjusted=0.004))
     claims = claim_rows(*rows)
-    thresholds = pd.DataFrame([dict(implementation=i, dtype=d, axis=a, num_classes=10, autocast=False,
+    thresholds = pd.DataFrame([dict(implementation=i, dtype=d, axis=a, num_classes=10, autocast=False, agrees=True,
                                     measured_threshold=v if i == "log_softmax_naive" else np.nan)
                                for i in ("log_softmax_naive", "cross_entropy") for a in ("gap", "lecture")
                                for d, v in [("float16", 8.91), ("bfloat16", 86.8), ("float32", 86.6), ("float64", 708.0)]])
@@ -172,3 +172,12 @@ def test_abstract_answers_first_with_intervals_in_at_most_150_words():
     assert "loss or its gradient first overflowed at a logit gap of 8.91 (float16)" in text
     assert "F.cross_entropy stayed finite there" in text
     assert len(text.split()) <= 150, len(text.split())
+
+    # the words follow the numbers: a ratio not resolved is not "because it learns slower", a high saturated
+    # share is not "does not fit", a threshold that disagrees with IEEE-754 is not "as IEEE-754 predicts"
+    unresolved = claims.assign(p_adjusted=0.5)
+    text = wording.abstract(unresolved, thresholds.assign(agrees=False), 100, ["digits"], 0.8, level=0.8)
+    assert text.startswith("To reach the same validation accuracy (80% of the way") and "Because" not in text
+    assert "may fit: a median 0.8 of them saturated" in text and "not everywhere where IEEE-754 predicts" in text
+    faster = claims.assign(estimate=np.where(claims["family"].str.startswith("speed"), 0.7, claims["estimate"]))
+    assert wording.abstract(faster, thresholds, 100, ["digits"]).startswith("Not because it learns slower")

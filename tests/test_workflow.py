@@ -170,10 +170,12 @@ def test_snakemake_plans_what_the_config_command_prints(repo, tmp_path):
         extra = [a for a in args if not a.endswith(".yaml")]
         proc = snakemake(repo, tmp_path, *(["--configfile", str(repo / files[0])] if files else []), *extra,
                          "-n", "--quiet", "rules")
+        plan = snakemake(repo, tmp_path, *(["--configfile", str(repo / files[0])] if files else []), *extra, "-n")
+        groups = re.findall(r"wildcards: group=(\S+)", plan.stdout + plan.stderr)
+        assert groups and not [g for g in groups if g.startswith("mnist1d.")], groups   # no depth study planned
         assert proc.returncode == 0, proc.stderr[-2000:]
         total = int(re.search(r"^jobs in all: (\d+)", printed, re.M).group(1))
         assert re.search(rf"^total\s+{total}$", proc.stdout, re.M), (printed, proc.stdout)
         for stage, rule in [("reference", "reference_group"), ("tune", "tune_group"), ("evaluate", "evaluate_group")]:
             jobs = int(re.search(rf"^{stage}\s+(\d+)", printed, re.M).group(1))
             assert re.search(rf"^{rule}\s+{jobs}$", proc.stdout, re.M), (stage, printed, proc.stdout)
-        assert "mnist1d" not in proc.stdout + printed

@@ -103,6 +103,11 @@ def _forest(ax, rows: pd.DataFrame, order: list[str], null: float, log: bool, sc
     """One line per loss (``order``, top down): the pooled estimate (all datasets) with its 95% interval,
     and each dataset's estimate as a small marker; the value of no effect dashed. An interval that is
     unbounded is drawn to the panel's edge with an arrow."""
+    if not (rows["dataset"] == "all").any() and rows["dataset"].nunique() == 1:
+        rows = rows.assign(dataset="all")      # one dataset: its own estimate and interval are the pooled ones
+    if log:                                    # a ratio of 0 (only cross-entropy missed) sits at the left edge
+        rows = rows.assign(**{c: rows[c].astype(float).where(rows[c].astype(float) > 0, np.nan)
+                              for c in ("estimate", "ci_low")})
     datasets = sorted(d for d in rows["dataset"].unique() if d != "all")
     ys = {loss: i for i, loss in enumerate(order)}
     finite = (rows[["estimate", "ci_low", "ci_high"]].astype(float).replace([np.inf, -np.inf], np.nan) * scale).to_numpy()

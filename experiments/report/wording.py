@@ -193,7 +193,7 @@ def _ci(row, fmt, unit: str = "") -> str:
 
 
 def abstract(claims: pd.DataFrame, thresholds: pd.DataFrame, n_runs: int, datasets: list[str],
-             saturated: float | None = None) -> str:
+             saturated: float | None = None, level: float = 0.95) -> str:
     """The report's abstract (at most 150 words; tests/test_findings.py counts): its first sentence
     answers "why not MSE?" with sigmoid + MSE's pooled speed ratio and test-accuracy difference against
     cross-entropy, with intervals; then how many losses were slower or faster after Holm, whether the
@@ -205,13 +205,20 @@ def abstract(claims: pd.DataFrame, thresholds: pd.DataFrame, n_runs: int, datase
     speed = {o: _pooled(claims, f"speed_ratio.mse_sigmoid_vs_cross_entropy.{o}") for o in ("sgd", "adam")}
     speed = {o: r for o, r in speed.items() if r is not None}
     acc = _pooled(claims, "test.test_acc.mse_sigmoid_vs_cross_entropy")
+    speed = {o: r for o, r in speed.items() if not math.isnan(r["estimate"])}
     if speed:
+        resolved = {o: r["p_adjusted"] < ALPHA for o, r in speed.items()}
+        slower = [o for o, r in speed.items() if resolved[o] and r["estimate"] > 1]
+        faster = [o for o, r in speed.items() if resolved[o] and r["estimate"] < 1]
+        lead = ("Because it learns slower: " if slower and not faster else
+                "Not because it learns slower: " if faster and not slower else "")
         said = [f"{two(r['estimate'])}× as many steps as cross-entropy under {OPT_LABELS.get(o, o)}"
                 + ("" if math.isnan(r["ci_low"]) else f" (95% CI {two(r['ci_low'])} to {two(r['ci_high'])})")
                 for o, r in speed.items()]
         said = " and ".join([said[0]] + [x.replace(" as many steps as cross-entropy", "") for x in said[1:]])
-        first = (f"Because it learns slower: to reach the same validation accuracy (95% of the way from chance to "
-                 f"tuned cross-entropy's), each at a tuned learning rate, MSE on sigmoid outputs needed {said}")
+        first = (f"{lead}to reach the same validation accuracy ({level:.0%} of the way from chance to tuned "
+                 f"cross-entropy's), each at a tuned learning rate, MSE on sigmoid outputs needed {said}")
+        first = first[0].upper() + first[1:]
         if acc is not None:
             first += f", and its test accuracy differed by {_ci(acc, signed, ' points')}"
         parts.append(first + ".")
@@ -231,17 +238,20 @@ def abstract(claims: pd.DataFrame, thresholds: pd.DataFrame, n_runs: int, datase
         parts.append(f"After Holm's adjustment, {' and '.join(counts)} of the {total} losses compared were slower than "
                      f"cross-entropy; " + (f"faster: {', '.join(faster)}." if faster else "none was faster."))
     if saturated is not None and not math.isnan(saturated):
-        parts.append(f"The lecture's explanation, saturated hidden units, does not fit: a median {saturated:.1g} of "
-                     "them saturated.")
+        parts.append(f"The lecture's explanation, saturated hidden units, {'does not fit' if saturated < 0.01 else 'may fit'}: "
+                     f"a median {saturated:.1g} of them saturated.")
     gap = thresholds[(thresholds["axis"] == "gap")] if len(thresholds) else thresholds
     if len(gap):
         classes = min(gap["num_classes"].unique(), key=lambda c: (abs(c - 10), c))
         g = gap[(gap["num_classes"] == classes) & ~gap["autocast"]]
-        naive = g[g["implementation"] == "log_softmax_naive"].set_index("dtype")["measured_threshold"].dropna()
+        naive_rows = g[(g["implementation"] == "log_softmax_naive") & g["measured_threshold"].notna()]
+        naive = naive_rows.set_index("dtype")["measured_threshold"]
         fused = g[g["implementation"] == "cross_entropy"]
+        agrees = "agrees" in naive_rows and naive_rows["agrees"].astype(bool).all()
         if len(naive):
             parts.append("Computed as log(softmax(z)), the loss or its gradient first overflowed at a logit gap of "
-                         + ", ".join(f"{v:.3g} ({d})" for d, v in naive.items()) + ", as IEEE-754 predicts"
+                         + ", ".join(f"{v:.3g} ({d})" for d, v in naive.items())
+                         + (", as IEEE-754 predicts" if agrees else ", not everywhere where IEEE-754 predicts")
                          + ("; F.cross_entropy stayed finite there" if len(fused) and
                             fused["measured_threshold"].isna().all() else "") + ".")
     parts.append(f"Measured on {n_runs:,} small MLPs on {len(datasets)} dataset{'s' if len(datasets) != 1 else ''}; "
