@@ -64,7 +64,7 @@ def test_overflow_finding_names_its_setting_and_survives_missing_implementations
                     dict(implementation="cross_entropy", dtype="float32"),
                     dict(implementation="cross_entropy", dtype="float64", agrees=False)])
     text = findings.overflow_finding(t)
-    assert text.startswith("`log_softmax_naive` gave its first non-finite value at 11.1 (float16, 2 classes, gap axis)")
+    assert text.startswith("`log(softmax(z))` gave its first non-finite value at 11.1 (float16, 2 classes, gap axis)")
     assert "predicts 11.09" in text and "broke in 0 of 2 float32/float64 settings" in text
     assert text.endswith("agree in 2 of 3 settings.")
     nothing = findings.overflow_finding(thresholds([dict(implementation="mse_softmax", dtype="float16")]))

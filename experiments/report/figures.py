@@ -63,8 +63,13 @@ def loss_palette(losses) -> dict[str, str]:
 
 
 def _labelled(d: pd.DataFrame) -> pd.DataFrame:
+    """Losses and datasets by their names, as the tables show them."""
+    from .display import DATASET_LABELS
+
     d = d.copy()
     d["loss"] = d["loss"].map(LOSS_LABELS).fillna(d["loss"])
+    if "dataset" in d:
+        d["dataset"] = d["dataset"].map(DATASET_LABELS).fillna(d["dataset"])
     return d
 
 
@@ -160,8 +165,10 @@ def _forest(ax, rows: pd.DataFrame, order: list[str], null: float, log: bool, sc
 def _dataset_key(fig, datasets: list[str]) -> None:
     handles = [plt.Line2D([], [], marker="o", color="0.2", ms=8, mec="black", ls="-", lw=2.4,
                           label="all datasets: estimate and 95% interval")]
+    from .display import DATASET_LABELS
+
     handles += [plt.Line2D([], [], marker=DATASET_MARKERS[i % len(DATASET_MARKERS)], color="0.4", ls="none", ms=5,
-                           label=d) for i, d in enumerate(datasets)]
+                           label=DATASET_LABELS.get(d, d)) for i, d in enumerate(datasets)]
     fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(4, len(handles)),
                frameon=False)
 

@@ -18,6 +18,7 @@ from ..analysis.claims import pooled_row
 from ..analysis.stats import MIN_SEEDS, POOLED, bootstrap, percentile_interval as bootstrap_ci, stable_seed, units
 from ..convergence.gradients import gradient_at
 from . import wording
+from ..overflow.probe import IMPLEMENTATION_LABELS
 
 # Which probe setting speaks for an implementation when several were run: the
 # lecture's (float32, 10 classes, the gap axis, explicit casts), else the nearest.
@@ -179,10 +180,10 @@ def overflow_finding(thresholds: pd.DataFrame) -> str:
     if naive is not None:
         row = pick_threshold(thresholds, naive)
         if pd.notna(row["measured_threshold"]):
-            parts.append(f"`{naive}` gave its first non-finite value at {row['measured_threshold']:.4g} "
+            parts.append(f"`{IMPLEMENTATION_LABELS.get(naive, naive)}` gave its first non-finite value at {row['measured_threshold']:.4g} "
                          f"({_setting(row)}), where IEEE-754 arithmetic predicts {row['predicted_threshold']:.4g}")
         else:
-            parts.append(f"`{naive}` stayed finite over the whole probed range ({_setting(row)})")
+            parts.append(f"`{IMPLEMENTATION_LABELS.get(naive, naive)}` stayed finite over the whole probed range ({_setting(row)})")
     fused = thresholds[thresholds["implementation"].isin(FUSED) & thresholds["dtype"].isin(["float32", "float64"])
                        & thresholds["axis"].isin(["gap", "max_logit"])]
     if len(fused):
