@@ -71,7 +71,7 @@ def effective_rate_finding(scales: pd.DataFrame, label=lambda loss: loss) -> str
             f"gradient scale) are {ci(lo, 'effective_lr')} and {ci(hi, 'effective_lr')}. Across all "
             f"{len(d)} losses the largest median tuned rate is {spread('tuned_lr'):.2g} times the smallest, the "
             f"largest median effective rate {spread('effective_lr'):.2g} times the smallest (ratios of medians; "
-            f"each median's 95% interval is in the table): "
+            f"each median's 95% interval is in Appendix C): "
             + ("tuning compensates most of the difference in gradient scale."
                if spread("effective_lr") < spread("tuned_lr") / 3 else
                "tuning does not simply undo the difference in gradient scale."))
