@@ -261,6 +261,7 @@ figcaption,.table-caption{font-size:.9rem;color:#495057;margin-top:.4rem}
 table{border-collapse:collapse;font-size:.85rem;margin:.8rem 0}
 th,td{border-bottom:1px solid #dee2e6;padding:.25rem .6rem;text-align:right}
 .jp-RenderedHTMLCommon,.jp-OutputArea-output{overflow-x:auto}
+a.anchor-link{visibility:hidden;text-decoration:none;margin-left:.3rem}h2:hover a.anchor-link{visibility:visible}
 .xent-table{max-width:100%;overflow-x:auto}.xent-table table.dataTable{font-size:.88rem;line-height:1.35}.xent-csv{font-size:.85rem;margin:.2rem 0 1rem}
 .callout-note,.callout-warning{border-left:4px solid #0d6efd;background:#f1f6ff;padding:.5rem 1rem;margin:1rem 0}
 .callout-warning{border-color:#ffc107;background:#fff8e1}
