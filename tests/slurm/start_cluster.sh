@@ -37,9 +37,11 @@ touch "$PIDS"
 
 # ---- pid bookkeeping ------------------------------------------------------
 pid_of() { awk -v n="$1" '$1==n {p=$2} END {print p}' "$PIDS"; }
-alive() {  # alive NAME -> 0 if recorded pid runs a process whose comm is NAME
-  local p; p=$(pid_of "$1")
-  [[ -n "$p" && -r /proc/$p/comm && "$(cat /proc/$p/comm 2>/dev/null)" == "$1" ]] &&
+alive() {  # alive NAME -> 0 if recorded pid runs a process whose comm is NAME (or still nohup, which
+  # execs NAME a moment after `daemon` starts it: on a loaded machine the first check can come first)
+  local p c; p=$(pid_of "$1")
+  c=$(cat /proc/$p/comm 2>/dev/null)
+  [[ -n "$p" && -r /proc/$p/comm && ( "$c" == "$1" || "$c" == nohup ) ]] &&
   [[ "$(awk '{print $3}' /proc/$p/stat 2>/dev/null)" != Z ]]
 }
 record() { grep -v "^$1 " "$PIDS" > "$PIDS.tmp" || true; echo "$1 $2" >> "$PIDS.tmp"; mv "$PIDS.tmp" "$PIDS"; }
