@@ -93,25 +93,21 @@ def speed_pointer(claims: pd.DataFrame) -> str:
     optimiser, by name (their ratios and intervals are in Figure 1)."""
     out = []
     for opt in ("sgd", "adam"):
-        rows = claims[(claims["family"] == f"speed_ratio.{opt}")]
-        rows = rows[rows["dataset"] == POOLED] if (rows["dataset"] == POOLED).any() else rows
-        if rows.empty or rows["p_adjusted"].isna().all():
+        if (found := wording.speed_verdicts(claims, opt)) is None:
             continue
-        sig = rows["p_adjusted"] < wording.ALPHA
-        slower = [wording.label(x) for x in rows.loc[sig & (rows["estimate"] > 1)].sort_values(
-            "estimate", ascending=False)["subject"]]
-        faster = [wording.label(x) for x in rows.loc[sig & (rows["estimate"] < 1), "subject"]]
+        _, slower, faster = found
         out.append(f"Under {wording.OPT_LABELS.get(opt, opt)}, slower than cross-entropy after Holm's adjustment: "
-                   f"{', '.join(slower) or 'none'}; faster: {', '.join(faster) or 'none'} (Figure 1 gives each ratio "
+                   f"{', '.join(map(wording.label, slower['subject'])) or 'none'}; faster: "
+                   f"{', '.join(map(wording.label, faster['subject'])) or 'none'} (Figure 1 gives each ratio "
                    "with its interval).")
     return " ".join(out) or convergence_finding(claims)
 
 
-def convergence_finding(claims: pd.DataFrame, brief: bool = False) -> str:
+def convergence_finding(claims: pd.DataFrame) -> str:
     """Every loss against cross-entropy under each optimiser, pooled (the speed_ratio claims)."""
     datasets = set(claims.loc[claims["claim"].str.startswith("speed_ratio."), "dataset"])
     where = POOLED if POOLED in datasets else next(iter(datasets), POOLED)
-    said = [wording.speed_summary(claims, opt, where, brief) for opt in ("sgd", "adam")]
+    said = [wording.speed_summary(claims, opt, where) for opt in ("sgd", "adam")]
     said = [x for x in said if x]
     if said:
         return " ".join(said)

@@ -14,6 +14,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from ..analysis.claims import pooled_row
 from ..analysis.stats import ALPHA, POOLED
 from ..convergence.losses import LOSS_LABELS
 
@@ -131,10 +132,9 @@ def sentence(row: pd.Series | dict) -> str:
     return f"{what} ({inside})."
 
 
-def speed_summary(claims: pd.DataFrame, optimizer: str, dataset: str = POOLED, brief: bool = False) -> str:
+def speed_summary(claims: pd.DataFrame, optimizer: str, dataset: str = POOLED) -> str:
     """Every loss against cross-entropy under one optimiser, in one sentence: slower, faster (both after
-    Holm), and unresolved, each with its ratio and interval; ``brief`` leaves out how the ratio is formed
-    (said once, in the convergence section)."""
+    Holm), and unresolved, each with its ratio and interval."""
     rows = claims[claims["claim"].str.startswith("speed_ratio.") & (claims["optimizer"] == optimizer)
                   & (claims["dataset"] == dataset)]
     if rows.empty:
@@ -156,10 +156,6 @@ def speed_summary(claims: pd.DataFrame, optimizer: str, dataset: str = POOLED, b
     if len(rest):
         parts.append("not resolved after Holm: " + "; ".join(item(r) for _, r in rest.iterrows()))
     pool = sorted(set(claims.loc[claims["claim"].isin(rows["claim"]) & (claims["dataset"] != POOLED), "dataset"]))
-    if brief:
-        return (f"Under {OPT_LABELS.get(optimizer, optimizer)}, {where(rows.iloc[0])} ({', '.join(pool)}), steps to the "
-                f"main target relative to cross-entropy (95% intervals; Holm within the family): "
-                + " · ".join(parts) + ".")
     return (f"Under {OPT_LABELS.get(optimizer, optimizer)}, {where(rows.iloc[0])} ({', '.join(pool)}), steps to the "
             f"main target relative to cross-entropy: per setting the ratio of median steps over seeds, then the "
             f"median over the n settings where either loss reached it (∞ where half or more of the settings "
@@ -177,19 +173,23 @@ def sentences(claims: pd.DataFrame, prefix: str, dataset: str | None = None) -> 
     return [sentence(r) for _, r in rows.iterrows()]
 
 
-def _pooled(claims: pd.DataFrame, claim: str) -> pd.Series | None:
-    rows = claims[(claims["claim"] == claim) & (claims["dataset"] == POOLED)]
-    if rows.empty:   # one dataset: its own row is the only one
-        rows = claims[claims["claim"] == claim]
-        rows = rows if rows["dataset"].nunique() == 1 else rows.iloc[0:0]
-    return None if rows.empty else rows.iloc[0]
-
-
 def _ci(row, fmt, unit: str = "") -> str:
     """"1.59× (95% CI 1.46 to 2)": the estimate with its unit, the interval's ends without."""
     if math.isnan(row["ci_low"]):
         return f"{fmt(row['estimate'])}{unit} (no interval: {row['seeds']} seeds)"
     return f"{fmt(row['estimate'])}{unit} (95% CI {fmt(row['ci_low'])} to {fmt(row['ci_high'])})"
+
+
+def speed_verdicts(claims: pd.DataFrame, optimizer: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None:
+    """The speed claims of one optimiser over every dataset (pooled rows, or the only dataset's), and of
+    them the losses slower than cross-entropy after Holm (slowest first) and faster; None without a test."""
+    rows = claims[claims["family"] == f"speed_ratio.{optimizer}"]
+    rows = rows[rows["dataset"] == POOLED] if (rows["dataset"] == POOLED).any() else rows
+    if rows.empty or rows["p_adjusted"].isna().all():
+        return None
+    sig = rows["p_adjusted"] < ALPHA
+    return (rows, rows[sig & (rows["estimate"] > 1)].sort_values("estimate", ascending=False),
+            rows[sig & (rows["estimate"] < 1)])
 
 
 def abstract(claims: pd.DataFrame, thresholds: pd.DataFrame, n_runs: int, datasets: list[str],
@@ -202,9 +202,9 @@ def abstract(claims: pd.DataFrame, thresholds: pd.DataFrame, n_runs: int, datase
     two = lambda x: "∞" if np.isinf(x) else f"{x:#.3g}".rstrip(".")  # noqa: E731  ("2.00", not "2")
     signed = lambda x: f"{100 * x:+.1f}".replace("-", "−")  # noqa: E731  (accuracy, in points)
     parts = []
-    speed = {o: _pooled(claims, f"speed_ratio.mse_sigmoid_vs_cross_entropy.{o}") for o in ("sgd", "adam")}
+    speed = {o: pooled_row(claims, f"speed_ratio.mse_sigmoid_vs_cross_entropy.{o}") for o in ("sgd", "adam")}
     speed = {o: r for o, r in speed.items() if r is not None}
-    acc = _pooled(claims, "test.test_acc.mse_sigmoid_vs_cross_entropy")
+    acc = pooled_row(claims, "test.test_acc.mse_sigmoid_vs_cross_entropy")
     speed = {o: r for o, r in speed.items() if not math.isnan(r["estimate"])}
     if speed:
         resolved = {o: r["p_adjusted"] < ALPHA for o, r in speed.items()}
@@ -226,13 +226,11 @@ def abstract(claims: pd.DataFrame, thresholds: pd.DataFrame, n_runs: int, datase
         parts.append("MSE on sigmoid outputs was not in this sweep, so the question is not answered here.")
     counts, faster, total = [], [], 0
     for opt in ("sgd", "adam"):
-        rows = claims[claims["family"] == f"speed_ratio.{opt}"]
-        pooled = rows[rows["dataset"] == POOLED] if (rows["dataset"] == POOLED).any() else rows
-        if pooled.empty or pooled["p_adjusted"].isna().all():
+        if (found := speed_verdicts(claims, opt)) is None:
             continue
-        sig = pooled["p_adjusted"] < ALPHA
-        counts.append(f"{int((sig & (pooled['estimate'] > 1)).sum())} under {OPT_LABELS.get(opt, opt)}")
-        faster += [f"{label(x)} ({OPT_LABELS.get(opt, opt)})" for x in pooled.loc[sig & (pooled["estimate"] < 1), "subject"]]
+        pooled, slower_rows, faster_rows = found
+        counts.append(f"{len(slower_rows)} under {OPT_LABELS.get(opt, opt)}")
+        faster += [f"{label(x)} ({OPT_LABELS.get(opt, opt)})" for x in faster_rows["subject"]]
         total = max(total, len(pooled))
     if counts:
         parts.append(f"After Holm's adjustment, {' and '.join(counts)} of the {total} losses compared were slower than "
