@@ -248,11 +248,6 @@ def _read_yaml(path: Path | str) -> dict:
     return data
 
 
-def load_config_file(path: Path | str) -> dict:
-    """Read and validate one config file (the file alone, plus the schema's defaults)."""
-    return validate_config(_read_yaml(path))
-
-
 def _merge(base: dict, over: dict) -> dict:
     """``base`` with ``over`` laid on it: mappings merge key by key, anything else is replaced, and an
     empty mapping replaces too (``studies: {}`` removes every study, as ``studies: null`` does)."""
