@@ -97,6 +97,7 @@ THRESHOLDS = [
 AMP_TRAINING = [
     "dtype", "implementation", "grad_scaler", "logit_scale", "steps", "first_nonfinite_step",
     "skipped_steps", "final_train_loss", "final_val_acc", "status", "optimizer", "lr", "seed", "device",
+    "loss_input_dtype", "loss_compute_dtype",
 ]
 
 # results/lecture/examples.parquet: one row per worked number

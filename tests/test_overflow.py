@@ -161,17 +161,33 @@ def test_log_grid_endpoints():
 
 
 def test_amp_training_records_where_it_breaks():
-    cfg = validate_config({"overflow": {"amp_training": {"dtypes": ["float32", "float16"], "logit_scales": [1.0, 1000.0],
+    cfg = validate_config({"overflow": {"amp_training": {"dtypes": ["float32", "float16"], "logit_scales": [1.0, 10.0],
                                                          "optimizers": ["sgd"], "seeds": [0], "steps": 20}}})
     t = run_amp_training(cfg).set_index(["dtype", "implementation", "grad_scaler", "logit_scale"])
     assert t.loc[("float16", "log_softmax_naive", False, 1.0), "status"] == "ok"
-    naive_big = t.loc[("float16", "log_softmax_naive", False, 1000.0)]
+    naive_big = t.loc[("float16", "log_softmax_naive", False, 10.0)]
     assert naive_big["status"] == "nonfinite" and naive_big["first_nonfinite_step"] == 0
-    assert t.loc[("float16", "log_softmax_naive", True, 1000.0), "skipped_steps"] > 0
-    # the float32 control trains at the same scale and rate: the failure above is the half format's
-    assert t.loc[("float32", "cross_entropy", False, 1000.0), "status"] == "ok"
+    assert t.loc[("float16", "log_softmax_naive", True, 10.0), "skipped_steps"] > 0
+    # the control is the same implementation at the same scale and rate without autocast: the failure
+    # above is the half format's (float16 p_y underflows at a logit gap of about 17, float32's at 104)
+    assert t.loc[("float32", "log_softmax_naive", False, 10.0), "status"] == "ok"
+    assert t.loc[("float16", "cross_entropy", False, 10.0), "status"] == "ok"
     # SGD's rate follows the scale as lr / s^2
-    assert t.loc[("float32", "cross_entropy", False, 1000.0), "lr"] == pytest.approx(0.1 / 1000.0 ** 2)
+    assert t.loc[("float32", "log_softmax_naive", False, 10.0), "lr"] == pytest.approx(0.1 / 10.0 ** 2)
+
+
+def test_amp_losses_receive_the_autocast_dtype():
+    """Under autocast the logits reach the loss in the half format (a float32 bias added after the
+    product would promote them back to float32); the naive path computes p in it, F.cross_entropy in
+    float32 (autocast's own policy); the float32 control gets float32."""
+    cfg = validate_config({"overflow": {"amp_training": {"dtypes": ["float32", "float16", "bfloat16"],
+                                                         "logit_scales": [1.0], "optimizers": ["adam"],
+                                                         "seeds": [0], "steps": 1}}})
+    t = run_amp_training(cfg)
+    assert (t["loss_input_dtype"] == t["dtype"]).all() and len(t) == 2 + 4 + 2
+    naive = t[t["implementation"] == "log_softmax_naive"]
+    assert (naive["loss_compute_dtype"] == naive["dtype"]).all()
+    assert set(t.loc[t["implementation"] == "cross_entropy", "loss_compute_dtype"]) == {"float32"}
 
 
 def test_amp_training_has_seeds_and_both_optimisers():

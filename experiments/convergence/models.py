@@ -51,7 +51,8 @@ def forward(params: list[torch.Tensor], x: torch.Tensor, activation: str,
 
     x: (K, B, D) per-run batches, or (B, D) shared by all runs.
     logit_scale: (K,) multipliers s_k.
-    Returns logits (K, B, C) and a list of hidden outputs, each (K, B, H_l).
+    Returns logits (K, B, C) and a list of hidden outputs, each (K, B, H_l), in the dtype the
+    products run in (under ``torch.autocast``, its half format).
     """
     act = get_activation(activation)
     h = x
@@ -59,8 +60,10 @@ def forward(params: list[torch.Tensor], x: torch.Tensor, activation: str,
     n_layers = len(params) // 2
     for i in range(n_layers):
         w, b = params[2 * i], params[2 * i + 1]   # (K, n_in, n_out), (K, 1, n_out)
-        h = torch.matmul(h, w) + b                  # (K, B, n_out)
+        # b + h @ w in one op (K, B, n_out): under autocast it runs, and returns, the autocast dtype;
+        # ``matmul(h, w) + b`` would promote the half product back to float32 through the bias
+        h = torch.baddbmm(b, h.expand(w.shape[0], -1, -1) if h.dim() == 2 else h, w)
         if i < n_layers - 1:
             h = act(h)
             hidden.append(h)
-    return h * logit_scale.view(-1, 1, 1), hidden
+    return h * logit_scale.to(h.dtype).view(-1, 1, 1), hidden

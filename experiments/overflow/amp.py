@@ -8,6 +8,13 @@ the fused ``F.cross_entropy`` are compared, float16 also with
 lowers its scale). ``float32`` is the control: the same runs without autocast,
 so a failure that also happens there is optimisation, not overflow.
 
+The logits reach the loss in the autocast dtype (``models.forward`` adds the
+bias inside the product, so a float32 bias does not promote them back);
+``loss_input_dtype`` records the dtype each loss received and
+``loss_compute_dtype`` the dtype of its arithmetic that can break
+(``probe.compute_dtype``: the probabilities of the naive path; autocast runs
+``F.cross_entropy`` in float32 inside, on CPU and CUDA alike).
+
 The rate is scaled so that a larger logit scale does not simply mean a larger
 step: with z = s * MLP(x), an SGD step moves the logits by about lr * s^2 times
 what it would at s = 1, so SGD runs at lr / s^2; Adam's step is already
@@ -36,7 +43,7 @@ import torch
 from .. import columns
 from ..convergence.data import load_dataset
 from ..convergence.models import forward, init_params
-from .probe import DTYPES, IMPLEMENTATIONS
+from .probe import DTYPES, IMPLEMENTATIONS, compute_dtype
 from ..sweep import derive_seed
 from ..convergence.training import batch_indices
 
@@ -62,11 +69,15 @@ def train_amp(cfg: dict, dtype: str, implementation: str, scaler: bool, logit_sc
     idx = batch_indices(len(y), a["steps"], 64, seed)
     loss_fn = IMPLEMENTATIONS[implementation]
     first_bad, skipped, step, broke = None, 0, 0, False
+    received = {}                                   # the dtypes the loss got and gave, at the first step
     for step in range(a["steps"]):
         b = idx[step].to(device)
         with torch.autocast(device, dtype=DTYPES[dtype], enabled=dtype != "float32"):
-            z, _ = forward(params, x[b][None], "relu", scale)             # (1, B, C)
-            loss = loss_fn(z[0], y[b]).float().mean()
+            z, _ = forward(params, x[b][None], "relu", scale)             # (1, B, C), the autocast dtype
+            per_example = loss_fn(z[0], y[b])                             # (B,)
+            received = received or {"loss_input_dtype": _name(z.dtype),
+                                    "loss_compute_dtype": compute_dtype(implementation, z, per_example)}
+            loss = per_example.float().mean()
         opt.zero_grad()
         if gs is None:
             loss.backward()
@@ -93,7 +104,11 @@ def train_amp(cfg: dict, dtype: str, implementation: str, scaler: bool, logit_sc
     return dict(dtype=dtype, implementation=implementation, grad_scaler=scaler, logit_scale=logit_scale,
                 steps=a["steps"], first_nonfinite_step=first_bad, skipped_steps=skipped,
                 final_train_loss=train_loss, final_val_acc=val_acc, status=status, optimizer=optimizer, lr=lr,
-                seed=replicate, device=device)
+                seed=replicate, device=device, **received)
+
+
+def _name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
 
 
 def _stepped(step) -> bool:

@@ -135,7 +135,7 @@ def probe_logits(axis: str, values: np.ndarray, num_classes: int, seed: int = 0)
     return z, y
 
 
-def _compute_dtype(implementation: str, z: torch.Tensor, loss: torch.Tensor) -> str:
+def compute_dtype(implementation: str, z: torch.Tensor, loss: torch.Tensor) -> str:
     """The dtype of the arithmetic that can break: the probabilities p for the naive
     softmax paths, the sigmoid outputs for ``bce_naive``, log p for ``log_softmax_nll``,
     else the loss itself (CPU autocast leaves softmax and log_softmax in the half
@@ -156,10 +156,10 @@ def _probe_rows(fn, implementation, dtype, z64, y, autocast, device):
     if autocast:
         with torch.autocast(device, dtype=DTYPES[dtype]):
             loss = fn(leaf, y.to(device))
-            compute = _compute_dtype(implementation, leaf, loss)
+            compute = compute_dtype(implementation, leaf, loss)
     else:
         loss = fn(leaf, y.to(device))
-        compute = _compute_dtype(implementation, leaf, loss)
+        compute = compute_dtype(implementation, leaf, loss)
     (grad,) = torch.autograd.grad(loss.sum(), leaf)
     g = grad.detach().to(torch.float64)
     return (loss.detach().to(torch.float64).cpu().numpy(), g.norm(dim=-1).cpu().numpy(),
