@@ -12,7 +12,7 @@ DATASETS = ["dataset", "source", "n_train", "n_val", "n_test", "num_features", "
 
 # results/convergence/curves.parquet: one row per run and logged step
 CURVE_METRICS = ["step", "train_loss", "train_acc", "val_acc", "grad_norm_logits", "mean_abs_logit",
-                 "logit_norm", "saturated_frac", "logit_scale_value"]
+                 "logit_norm", "saturated_frac", "stuck_wrong_frac", "logit_scale_value"]
 CURVES = RUN_KEYS + CURVE_METRICS
 
 # results/convergence/runs.parquet: one row per run
@@ -20,7 +20,7 @@ RUNS = RUN_KEYS + [
     "group", "steps", "batch_size", "target_acc", "steps_to_target",
     "final_train_loss", "final_train_acc", "final_val_acc",
     "final_grad_norm_logits", "final_mean_abs_logit", "logit_norm_growth", "final_saturated_frac",
-    "final_logit_scale", "status", "nonfinite_step", "diverged_step",
+    "final_stuck_wrong_frac", "final_logit_scale", "status", "nonfinite_step", "diverged_step",
     "device", "wall_time_s", "started_at",
     "test_acc", "test_nll", "test_brier", "test_ece",
 ]

@@ -241,3 +241,32 @@ def test_optimizer_registry_equals_schema_enum_and_refuses_others(schema):
     assert list(enum) == list(engine.OPTIMIZERS)
     with pytest.raises(ValueError, match="unknown optimizer"):
         _net([3, 2], [0], ["relu"], ["rmsprop"])
+
+
+@pytest.mark.parametrize("loss,output", [("mse_sigmoid", "sigmoid"), ("bce_ovr", "sigmoid"),
+                                         ("cross_entropy", "softmax"), ("focal", "softmax")])
+def test_stuck_wrong_fraction_counts_wrong_answers_whose_output_derivative_vanished(loss, output):
+    """The engine's stuck_wrong_frac, per run, equals a count made by hand from models.forward's logits:
+    argmax wrong and q_y (1 - q_y) < 0.1 x 1/4, with q the sigmoid of z_y or softmax(z)_y. Logit scale 8
+    spreads the logits so that both kinds of wrong answer (stuck and not) occur."""
+    from experiments.convergence.losses import stuck_outputs
+
+    sizes, K, N = [6, 5, 4], 3, 400
+    net, params = _net(sizes, [0, 1, 2], ["tanh"] * K, ["sgd"] * K, scale=8.0)
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(N, sizes[0], generator=g, dtype=torch.float64)
+    y = torch.randint(0, sizes[-1], (N,), generator=g)
+    got = net.evaluate(augment(x), y, get_loss_grad(loss), stuck=stuck_outputs(loss))["stuck_wrong_frac"]
+    z, _ = forward(params, x, "tanh", torch.full((K,), 8.0, dtype=torch.float64))      # (K, N, C)
+    zy = z.gather(-1, y.expand(K, -1).unsqueeze(-1)).squeeze(-1)
+    q = torch.sigmoid(zy) if output == "sigmoid" else torch.softmax(z, -1).gather(-1, y.expand(K, -1).unsqueeze(-1)).squeeze(-1)
+    want = ((z.argmax(-1) != y) & (q * (1 - q) < 0.025)).double().mean(1)
+    torch.testing.assert_close(got, want)
+    assert (want > 0.02).all() and (want < (z.argmax(-1) != y).double().mean(1)).all()   # both kinds present
+
+
+def test_losses_without_an_output_nonlinearity_have_no_stuck_fraction():
+    from experiments.convergence.losses import LOSS_OUTPUTS, LOSSES, stuck_outputs
+
+    assert list(LOSS_OUTPUTS) == list(LOSSES)
+    assert [n for n in LOSSES if stuck_outputs(n) is None] == ["mse_logits", "hinge", "squared_hinge"]

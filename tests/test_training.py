@@ -263,7 +263,8 @@ def test_describe_gives_the_sizes_the_report_shows(default_config):
 
 def test_mnist1d_has_the_published_shapes_and_balance_without_download(default_config, tmp_path, monkeypatch):
     """MNIST-1D (Greydanus 2020): 5,000 signals of 40 samples, 500 per digit, the first 4,000 for training
-    and the last 1,000 the test split; generated locally (the download path is never taken) and cached."""
+    and the last 1,000 the test split, as published; validation: 1,000 signals of a second draw (seed 43),
+    none of them a training or test signal; generated locally (the download path is never taken) and cached."""
     pytest.importorskip("mnist1d")
     import requests
 
@@ -273,11 +274,13 @@ def test_mnist1d_has_the_published_shapes_and_balance_without_download(default_c
     cfg = {**default_config, "data": {**default_config["data"], "root": str(tmp_path)}}
     ds = load_dataset("mnist1d", cfg)
     assert (tmp_path / "mnist1d.npz").exists()
-    assert len(ds.y_train) + len(ds.y_val) == 4000 and ds.x_test.shape == (1000, 40)
+    assert len(ds.y_train) == 4000 and ds.x_test.shape == (1000, 40) and ds.x_val.shape == (1000, 40)
     assert ds.num_features == 40 and ds.num_classes == 10
-    assert len(ds.y_val) == 1000                                   # val_fraction 0.25 of the 4,000
-    counts = np.bincount(np.concatenate([ds.y_train, ds.y_val, ds.y_test]), minlength=10)
+    counts = np.bincount(np.concatenate([ds.y_train, ds.y_test]), minlength=10)
     assert counts.tolist() == [500] * 10
+    assert np.bincount(ds.y_val, minlength=10).min() >= 80
+    rows = lambda a: {r.tobytes() for r in a}                      # noqa: E731
+    assert not rows(ds.x_val) & (rows(ds.x_train) | rows(ds.x_test))   # a draw of its own
     assert np.bincount(ds.y_test, minlength=10).min() >= 80     # the shuffled split keeps every class
     again = load_dataset("mnist1d", cfg)                           # from the cache: the same arrays
     np.testing.assert_array_equal(ds.x_test, again.x_test)
@@ -287,7 +290,7 @@ def test_mnist1d_has_the_published_shapes_and_balance_without_download(default_c
     np.testing.assert_array_equal(ds.x_train, regenerated.x_train)
     np.testing.assert_array_equal(np.random.get_state()[1], state)  # ... and leaves numpy's global RNG alone
     row = describe(ds, cfg)
-    assert (row["n_train"], row["n_val"], row["n_test"], row["test_split"]) == (3000, 1000, 1000, "published")
+    assert (row["n_train"], row["n_val"], row["n_test"], row["test_split"]) == (4000, 1000, 1000, "published")
 
 
 def test_vision_dataset_without_torchvision_or_files_says_what_to_do(default_config, tmp_path):

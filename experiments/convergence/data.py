@@ -7,8 +7,9 @@ dataset's name:
 - *test*: the published test split where there is one (MNIST-1D's 1,000,
   torchvision's test sets); otherwise ``data.test_fraction`` of the examples.
   Only final metrics (accuracy, NLL, calibration) are measured on it.
-- *validation*: ``data.val_fraction`` of what is left; learning rates, logit
-  scales and steps to the target are chosen and measured on it.
+- *validation*: ``data.val_fraction`` of what is left (MNIST-1D: a second draw
+  of its generator, so that it trains on the paper's 4,000); learning rates,
+  logit scales and steps to the target are chosen and measured on it.
 - *train*: the rest.
 
 Inputs are standardised with the *training* mean and standard deviation.
@@ -20,6 +21,7 @@ and cached under ``data.root``.
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,31 +68,51 @@ def _gaussian_mixture(cfg: dict) -> tuple[Split, None]:
 
 
 # MNIST-1D (Greydanus 2020): the package's published arguments (mnist1d.data.get_dataset_args):
-# 5,000 examples of 40 samples, the first 4,000 for training, the last 1,000 the test split.
-MNIST1D_SHAPES = {"train": (4000, 40), "test": (1000, 40), "classes": 10}
+# 5,000 examples of 40 samples, the first 4,000 for training, the last 1,000 the test split. The paper
+# trains on all 4,000, so the validation split is not carved out of them: it is the training part of a
+# second draw from the same generator and arguments with another seed (MNIST1D_VAL_SEED), its first
+# 1,000 signals (100 per digit in expectation): the paper's train and test splits, untouched.
+MNIST1D_SHAPES = {"train": (4000, 40), "val": (1000, 40), "test": (1000, 40), "classes": 10}
+MNIST1D_VAL_SEED = 43            # the published draw uses 42
+MNIST1D_FORMAT = 2               # cache layout: 2 adds the validation draw (x_val, y_val)
 
 
-def _mnist1d(cfg: dict) -> tuple[Split, Split]:
-    """MNIST-1D generated locally (never its download path), cached as ``<data.root>/mnist1d.npz``."""
+def _mnist1d_draw(seed: int) -> dict:
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    args = get_dataset_args()
+    args.seed = seed
+    state = np.random.get_state()              # make_dataset seeds numpy's global generator
+    try:
+        return make_dataset(args)
+    finally:
+        np.random.set_state(state)
+
+
+def _mnist1d(cfg: dict) -> tuple[Split, Split, Split]:
+    """MNIST-1D generated locally (never its download path), cached as ``<data.root>/mnist1d.npz``:
+    (the published training split, the published test split, the validation draw)."""
     from importlib.metadata import version
 
     path = Path(cfg["data"]["root"]) / "mnist1d.npz"
-    if not path.exists():
+    if path.exists():
+        with np.load(path) as f:
+            cached = int(f["format"]) if "format" in f else 1
+    if not path.exists() or cached != MNIST1D_FORMAT:
         try:
-            from mnist1d.data import get_dataset_args, make_dataset
+            d, v = _mnist1d_draw(42), _mnist1d_draw(MNIST1D_VAL_SEED)
         except ImportError:
             raise RuntimeError("dataset 'mnist1d' needs the mnist1d package: pip install mnist1d") from None
-        state = np.random.get_state()              # make_dataset seeds numpy's global generator
-        try:
-            d = make_dataset(get_dataset_args())
-        finally:
-            np.random.set_state(state)
+        n_val = MNIST1D_SHAPES["val"][0]
         buf = io.BytesIO()
         np.savez(buf, x=d["x"], y=d["y"], x_test=d["x_test"], y_test=d["y_test"],
-                 generator=f"mnist1d {version('mnist1d')}, get_dataset_args() defaults")
+                 x_val=v["x"][:n_val], y_val=v["y"][:n_val], format=MNIST1D_FORMAT,
+                 generator=f"mnist1d {version('mnist1d')}, get_dataset_args() defaults; validation: "
+                           f"seed {MNIST1D_VAL_SEED}, first {n_val} of its training part")
         write_bytes(buf.getvalue(), path)          # atomic: jobs generating it at once both succeed
     with np.load(path) as f:
-        return (f["x"], f["y"].astype(np.int64)), (f["x_test"], f["y_test"].astype(np.int64))
+        return ((f["x"], f["y"].astype(np.int64)), (f["x_test"], f["y_test"].astype(np.int64)),
+                (f["x_val"], f["y_val"].astype(np.int64)))
 
 
 # torchvision datasets for bigger machines (optional extra "vision"), flattened to vectors.
@@ -124,7 +146,7 @@ def _vision(name: str):
     return load
 
 
-# name -> function(cfg) returning ((x, y), the published test split or None)
+# name -> function(cfg) returning ((x, y), the published test split or None[, a validation split])
 DATASETS = {"digits": _digits, "gaussian_mixture": _gaussian_mixture, "mnist1d": _mnist1d,
             **{n: _vision(n) for n in VISION}}
 SOURCES = {"digits": "scikit-learn", "gaussian_mixture": "generated", "mnist1d": "mnist1d (generated)",
@@ -135,16 +157,19 @@ def load_dataset(name: str, cfg: dict) -> Dataset:
     """Build, split and standardise dataset ``name`` for a validated config."""
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; valid: {sorted(DATASETS)}")
-    (x, y), test = DATASETS[name](cfg)
+    (x, y), test, *val = DATASETS[name](cfg)
     if test is None:
         x, x_te, y, y_te = train_test_split(x, y, test_size=cfg["data"]["test_fraction"], stratify=y,
                                             random_state=derive_seed(cfg["seed"], name, "test-split"))
     else:
         x_te, y_te = test
-    x_tr, x_va, y_tr, y_va = train_test_split(
-        x, y, test_size=cfg["data"]["val_fraction"], stratify=y,
-        random_state=derive_seed(cfg["seed"], name, "split"),
-    )
+    if val:                                      # a validation split of its own (MNIST-1D)
+        (x_tr, y_tr), (x_va, y_va) = (x, y), val[0]
+    else:
+        x_tr, x_va, y_tr, y_va = train_test_split(
+            x, y, test_size=cfg["data"]["val_fraction"], stratify=y,
+            random_state=derive_seed(cfg["seed"], name, "split"),
+        )
     mean, std = x_tr.mean(0), x_tr.std(0)
     std[std == 0] = 1.0  # constant pixels (digits' borders) stay zero
     f32 = lambda a: ((a - mean) / std).astype(np.float32)  # noqa: E731
@@ -158,7 +183,7 @@ def describe(ds: Dataset, cfg: dict) -> dict:
     return {"dataset": ds.name, "source": SOURCES[ds.name],
             "n_train": len(ds.y_train), "n_val": len(ds.y_val), "n_test": len(ds.y_test),
             "num_features": ds.num_features, "num_classes": ds.num_classes,
-            "val_fraction": cfg["data"]["val_fraction"],
+            "val_fraction": math.nan if ds.name == "mnist1d" else cfg["data"]["val_fraction"],
             "test_split": "published" if published else f"{cfg['data']['test_fraction']:.0%} held out",
             "split_seed": derive_seed(cfg["seed"], ds.name, "split"),
             # the validation accuracy of always predicting the most frequent class: the targets' zero

@@ -258,23 +258,29 @@ class StackedMLP:
     # ---- full-set evaluation -------------------------------------------------------------------
     @torch.no_grad()
     def evaluate(self, x: torch.Tensor, y: torch.Tensor, loss_grad=None, saturation: bool = False,
-                 log_probs=None) -> dict:
+                 log_probs=None, stuck=None) -> dict:
         """Per run (K,): accuracy and, with ``loss_grad``, the loss, mean_i ||dl_i/dz_i||, mean |z|,
         mean_i ||z_i|| and (``saturation``) the saturated fraction, overall and per hidden layer
-        (``saturated_frac_layers``, (L - 1, K)); with ``log_probs`` (z (K, n, C) -> log p), the test
+        (``saturated_frac_layers``, (L - 1, K)); with ``stuck`` (``losses.stuck_outputs``), the fraction of
+        examples answered wrongly whose true-class output derivative has vanished (``stuck_wrong_frac``);
+        with ``log_probs`` (z (K, n, C) -> log p), the test
         metrics of :class:`calibration.CalibrationSums` (``nll``, ``brier``, ``ece``) and every example's
         outputs (``per_example``). Over all of
         [x; 1] (N, D + 1), in blocks of examples within ``EVAL_BLOCK_BYTES``."""
         K = self.K
         width = sum(w.shape[1] + 1 for w in self.W)
         block = max(1, EVAL_BLOCK_BYTES // (4 * K * 2 * width))
-        sums = {k: torch.zeros(K, device=x.device, dtype=x.dtype) for k in ("acc", "loss", "grad_norm_logits", "abs", "norm")}
+        sums = {k: torch.zeros(K, device=x.device, dtype=x.dtype)
+                for k in ("acc", "loss", "grad_norm_logits", "abs", "norm", "stuck")}
         sats = [(s, e, Saturation(name, e - s, x.device)) for s, e, name in self.act_ranges] if saturation else []
         cal = CalibrationSums(K, x.device, keep=True) if log_probs is not None else None
         for n0 in range(0, x.shape[0], block):
             xb, yb = x[n0:n0 + block], y[n0:n0 + block]
             z, _, hs = self.forward(xb)                             # (K, C, n)
-            sums["acc"] += correct(z, yb).sum(1)
+            right = correct(z, yb)                                  # (K, n)
+            sums["acc"] += right.sum(1)
+            if stuck is not None:
+                sums["stuck"] += (stuck(z.transpose(1, 2), yb) & ~right).sum(1)
             if cal is not None:
                 cal.add(log_probs(z.transpose(1, 2)), yb)
             if loss_grad is None:
@@ -291,6 +297,8 @@ class StackedMLP:
         n, C = x.shape[0], self.W[-1].shape[1]
         MODEL_FLOPS["eval"] += K * n * self.forward_flops
         out = {"acc": sums["acc"] / n}
+        if stuck is not None:
+            out["stuck_wrong_frac"] = sums["stuck"] / n
         if loss_grad is not None:
             out.update(loss=sums["loss"] / n, grad_norm_logits=sums["grad_norm_logits"] / n,
                        mean_abs_logit=sums["abs"] / (n * C), logit_norm=sums["norm"] / n)

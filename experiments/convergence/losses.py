@@ -282,6 +282,35 @@ def get_loss(name: str, params: dict | None = None):
     return _bind(LOSSES[name], params)
 
 
+# ---- output saturation: the lecture's mechanism, where it acts ------------------------------------
+# The non-linearity between each loss and the logits, whose derivative at the true class scales the
+# loss's gradient there: softmax (dp_y/dz_y = p_y (1 - p_y)), one sigmoid per class (s_y (1 - s_y)),
+# or none (the loss reads the logits; its output derivative is 1 and never vanishes). Both maxima are 1/4.
+LOSS_OUTPUTS = {name: "softmax" for name in LOSSES} | {
+    "bce_ovr": "sigmoid", "mse_sigmoid": "sigmoid", "mse_logits": "none", "hinge": "none", "squared_hinge": "none"}
+# An output is *stuck* when its true-class derivative is below this fraction of its maximum:
+# p (1 - p) < 0.025, i.e. p_y < 0.026 for a wrong answer (a sigmoid's z_y < -3.6).
+STUCK_FRACTION = 0.1
+
+
+def _true_class_probability(output: str, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """q_y (...,): softmax(z)_y = exp(z_y - logsumexp(z)), or sigmoid(z_y); y broadcasts over z's leading axes."""
+    zy = z.gather(-1, y.expand(z.shape[:-1]).unsqueeze(-1)).squeeze(-1)
+    if output == "sigmoid":
+        return torch.sigmoid(zy)
+    return (zy - _along_classes(lambda t, dim: t.logsumexp(dim, keepdim=True), z).squeeze(-1)).exp()
+
+
+def stuck_outputs(loss: str):
+    """``fn(z (..., C), y (...)) -> (...) bool``: the true-class output derivative q_y (1 - q_y) is below
+    ``STUCK_FRACTION`` of its maximum 1/4 (with ``engine.correct`` false: a wrong answer the output no
+    longer passes gradient to); None for a loss with no output non-linearity."""
+    output = LOSS_OUTPUTS[loss]
+    if output == "none":
+        return None
+    return lambda z, y: (lambda q: q * (1 - q) < STUCK_FRACTION / 4)(_true_class_probability(output, z, y))
+
+
 # ---- the predictive distribution each loss trains -------------------------------------------------
 def _log_normalised_sigmoid(z: torch.Tensor) -> torch.Tensor:
     """log p for p_c = s_c / sum_j s_j, s = sigmoid(z): the one-vs-rest estimates made a distribution."""

@@ -34,7 +34,7 @@ from .. import columns
 from ..analysis.targets import Targets
 from .data import Dataset, load_dataset
 from .engine import EVAL_BLOCK_BYTES, SHARED_MIN_FEATURES, StackedMLP, augment, engine_weights
-from .losses import get_loss_grad, predictive_log_probs
+from .losses import get_loss_grad, predictive_log_probs, stuck_outputs
 from .models import init_params
 from ..storage import write_bytes
 from ..sweep import Group, Run, Stack, derive_seed, hidden_name, log_schedule, target_schedule
@@ -155,6 +155,7 @@ def _train_chunk(group, members, ds, device, order_cache, shared, test, targets)
         activations=[s.activation for s in stacks], optimizers=[s.optimizer for s in stacks],
         data_groups=[seeds.index(r.torch_seed) for r in runs], shared=shared)
     loss_grad = get_loss_grad(group.loss, group.loss_params)
+    stuck = stuck_outputs(group.loss)                  # None: the loss has no output non-linearity
 
     alive = torch.ones(K, dtype=torch.bool, device=device)
     nonfinite_step = torch.full((K,), -1, dtype=torch.long, device=device)
@@ -173,7 +174,7 @@ def _train_chunk(group, members, ds, device, order_cache, shared, test, targets)
     for step in range(group.steps + 1):
         va_acc = None
         if step in log_steps:
-            tr = net.evaluate(x_tr, y_tr, loss_grad, saturation=True)
+            tr = net.evaluate(x_tr, y_tr, loss_grad, saturation=True, stuck=stuck)
             va = net.evaluate(x_va, y_va)
             if initial_loss is None:
                 initial_loss = tr["loss"].clone()
@@ -184,6 +185,7 @@ def _train_chunk(group, members, ds, device, order_cache, shared, test, targets)
             row = {"step": step, "train_loss": tr["loss"], "train_acc": tr["acc"], "val_acc": va["acc"],
                    "grad_norm_logits": tr["grad_norm_logits"], "mean_abs_logit": tr["mean_abs_logit"],
                    "logit_norm": tr["logit_norm"], "saturated_frac": tr["saturated_frac"],
+                   "stuck_wrong_frac": tr.get("stuck_wrong_frac", torch.full((K,), math.nan)),
                    "logit_scale_value": net.log_scale.exp(),
                    "layer_saturated_frac": tr["saturated_frac_layers"],                     # (L - 1, K)
                    "layer_grad_norm": torch.full((len(net.W), K), math.nan)}              # (L, K)
@@ -256,6 +258,7 @@ def _run_record(group, stack, run, k, records, nonfinite_step, diverged_step, re
         final_train_loss=last["train_loss"], final_train_acc=last["train_acc"], final_val_acc=last["val_acc"],
         final_grad_norm_logits=last["grad_norm_logits"], final_mean_abs_logit=last["mean_abs_logit"],
         logit_norm_growth=growth, final_saturated_frac=last["saturated_frac"],
+        final_stuck_wrong_frac=last["stuck_wrong_frac"],
         final_logit_scale=last["logit_scale_value"], status=status,
         nonfinite_step=nonfinite_step if nonfinite_step >= 0 else None,
         diverged_step=diverged_step if diverged_step >= 0 else None,
