@@ -23,9 +23,12 @@ RUNS = RUN_KEYS + [
     "final_stuck_wrong_frac", "final_logit_scale", "status", "nonfinite_step", "diverged_step",
     "device", "wall_time_s", "started_at",
     "test_acc", "test_nll", "test_brier", "test_ece",
+    "temperature", "test_nll_ts", "test_brier_ts", "test_ece_ts",
 ]
 # the final model on the test split (experiments.convergence.calibration), evaluation stage only
 TEST_METRICS = ["test_acc", "test_nll", "test_brier", "test_ece"]
+# the same after temperature scaling (T fitted on validation; calibration.fit_temperature), and T itself
+TEMPERATURE_METRICS = ["temperature", "test_nll_ts", "test_brier_ts", "test_ece_ts"]
 
 # results/convergence/layers.parquet: one row per run, logged step and weight layer (1 = nearest the
 # input): ||dL/dW|| of that step's minibatch and the fraction of the layer's units saturated on the

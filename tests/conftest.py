@@ -29,6 +29,7 @@ def default_config() -> dict:
 # Every results table of the contract (experiments.analysis.contract.CONTRACT), by name, under results/.
 TABLE_PATHS = {
     "runs": "convergence/runs.parquet",
+    "accuracy_runs": "convergence/accuracy_runs.parquet",
     "curves": "convergence/curves.parquet",
     "layers": "convergence/layers.parquet",
     "literature": "literature.parquet",

@@ -110,3 +110,22 @@ def test_score_is_the_median_over_seeds_with_misses_as_infinite():
     s = score_rates(runs).iloc[0]
     assert s["median_steps_to_target"] == np.inf and s["median_final_val_acc"] == 0.5 and s["tuning_seeds"] == 3
     assert chosen_rates(choose(score_rates(runs))) == {("a", (), "sgd", False, 1.0): 0.1}
+
+
+def test_the_accuracy_selection_takes_the_best_median_final_validation_accuracy():
+    """Two selections from one tuning table, per configuration: speed picks the fewest median steps (0.3
+    here), accuracy the highest median final validation accuracy, ties to the smaller rate (0.1 of 0.1 and
+    1.0, both 0.8), whatever the row order; another configuration's rows do not leak in."""
+    base = dict(dataset="d", loss="l", activation="a", hidden="8", optimizer="sgd", learn_scale=False, logit_scale=1.0)
+    other = dict(base, activation="b")
+    rows = [dict(base, lr=1.0, median_steps_to_target=40.0, median_final_val_acc=0.8),
+            dict(base, lr=0.3, median_steps_to_target=20.0, median_final_val_acc=0.7),
+            dict(base, lr=0.1, median_steps_to_target=np.inf, median_final_val_acc=0.8),
+            dict(other, lr=0.1, median_steps_to_target=5.0, median_final_val_acc=0.9),
+            dict(other, lr=0.3, median_steps_to_target=np.inf, median_final_val_acc=0.95)]
+    c = choose(pd.DataFrame(rows))
+    assert chosen_rates(c) == {("a", (8,), "sgd", False, 1.0): 0.3, ("b", (8,), "sgd", False, 1.0): 0.1}
+    want = {("a", (8,), "sgd", False, 1.0): 0.1, ("b", (8,), "sgd", False, 1.0): 0.3}
+    assert chosen_rates(c, "accuracy") == want == chosen_rates(c.iloc[::-1], "accuracy")
+    with pytest.raises(ValueError, match="selection"):
+        chosen_rates(c, "fastest")

@@ -90,6 +90,27 @@ def test_targets_come_from_the_reference_stage_on_the_tuning_seeds(smoke_run, re
     assert len(levels) == len(runs) * targets["level"].nunique()
 
 
+def test_the_accuracy_selection_is_evaluated_at_the_rate_of_best_validation_accuracy(smoke_run):
+    """accuracy_runs.parquet: every evaluation run again, at the tuning rate with the best median final
+    validation accuracy (ties to the smaller rate); a run whose rate is the speed-chosen one is that very
+    run (identical row), the others trained anew at their rate."""
+    from experiments.convergence.tuning import chosen_rates, _widths
+
+    res = smoke_run / SMOKE / "convergence"
+    runs, acc = pd.read_parquet(res / "runs.parquet"), pd.read_parquet(res / "accuracy_runs.parquet")
+    tuning = pd.read_parquet(res / "tuning.parquet")
+    key = ["dataset", "loss", "activation", "hidden", "optimizer", "learn_scale", "logit_scale", "seed"]
+    assert len(acc) == len(runs) and not acc.duplicated(key).any()
+    for (ds, loss), t in tuning.groupby(["dataset", "loss"]):
+        want = chosen_rates(t, "accuracy")
+        mine = acc[(acc["dataset"] == ds) & (acc["loss"] == loss)]
+        got = {(r.activation, _widths(r.hidden), r.optimizer, r.learn_scale, r.logit_scale): r.lr for r in mine.itertuples()}
+        assert got == want
+    both = runs.merge(acc, on=key + ["lr"], suffixes=("", "_acc"))
+    assert 0 < len(both) < len(runs)          # the smoke run has both kinds
+    assert (both["test_acc"].fillna(-1) == both["test_acc_acc"].fillna(-1)).all()
+
+
 def test_report_is_self_contained_html(smoke_run):
     page = (smoke_run / SMOKE / "report.html").read_text()
     assert page.lstrip().lower().startswith("<!doctype html")

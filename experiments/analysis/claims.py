@@ -43,7 +43,8 @@ from .targets import CELL
 
 REFERENCE = "cross_entropy"
 # test metrics compared with the reference: column, and whether higher is better
-TEST_METRICS = {"test_acc": True, "test_nll": False, "test_brier": False, "test_ece": False}
+TEST_METRICS = {"test_acc": True, "test_nll": False, "test_brier": False, "test_ece": False,
+                "test_nll_ts": False, "test_brier_ts": False, "test_ece_ts": False}   # _ts: temperature-scaled
 # per-example test outputs (columns.PREDICTION_LISTS) behind a metric, where it is a mean over examples
 EXAMPLE_METRICS = {"test_acc": "correct", "test_nll": "nll", "test_brier": "brier"}
 ECE_BINS = 15
@@ -149,8 +150,10 @@ def effective_rate_claims(matched: pd.DataFrame | None, resamples: int = RESAMPL
     return out
 
 
-def metric_claims(runs: pd.DataFrame, resamples: int = RESAMPLES) -> list[dict]:
-    """Per test metric and loss: the paired difference from cross-entropy (family ``test.<metric>``)."""
+def metric_claims(runs: pd.DataFrame, resamples: int = RESAMPLES, prefix: str = "test") -> list[dict]:
+    """Per test metric and loss: the paired difference from cross-entropy (family ``<prefix>.<metric>``).
+    ``prefix``: ``test`` for the runs at the speed-tuned rates, ``tuned_for_acc`` for those at the rates
+    with the best final validation accuracy (``convergence.tuning.SELECTIONS``)."""
     out = []
     losses = sorted(set(runs["loss"]) - {REFERENCE})
     if REFERENCE not in set(runs["loss"]):
@@ -160,9 +163,9 @@ def metric_claims(runs: pd.DataFrame, resamples: int = RESAMPLES) -> list[dict]:
         if metric not in runs or runs[metric].isna().all():
             continue
         for loss in losses:
-            claim = f"test.{metric}.{loss}_vs_{REFERENCE}"
+            claim = f"{prefix}.{metric}.{loss}_vs_{REFERENCE}"
             u = units(runs, metric, "loss", [loss, REFERENCE], problem)
-            out += _rows(claim, f"test.{metric}", "difference",
+            out += _rows(claim, f"{prefix}.{metric}", "difference",
                          bootstrap(u, "difference_of_means", stable_seed(claim), resamples), resamples,
                          subject=loss, reference=REFERENCE, metric=metric)
     return out
@@ -295,9 +298,11 @@ def adjust(claims: pd.DataFrame) -> pd.DataFrame:
 
 def claims_table(runs: pd.DataFrame, tuning: pd.DataFrame, layers: pd.DataFrame | None = None,
                  matched: pd.DataFrame | None = None, predictions: pd.DataFrame | None = None,
-                 resamples: int = RESAMPLES, targets: pd.DataFrame | None = None) -> pd.DataFrame:
+                 resamples: int = RESAMPLES, targets: pd.DataFrame | None = None,
+                 accuracy_runs: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every headline number, one row per claim and dataset (``columns.CLAIMS``), Holm-adjusted within
-    families. ``matched``: steps at cross-entropy's tuned effective rate per problem, loss and tuning
+    families. ``accuracy_runs``: the evaluation runs at the rates of best final validation accuracy
+    (their test metrics make the ``tuned_for_acc.*`` claims). ``matched``: steps at cross-entropy's tuned effective rate per problem, loss and tuning
     seed (``rates.matched_rate_costs``); ``predictions``: the final models' per-example test outputs;
     ``targets``: which cells learn (the reach shares and the ECE floor leave the others out)."""
     rows = search_claims(tuning)
@@ -305,8 +310,10 @@ def claims_table(runs: pd.DataFrame, tuning: pd.DataFrame, layers: pd.DataFrame 
     rows += effective_rate_claims(matched, resamples)
     rows += reach_claims(runs, resamples, targets)
     rows += scale_claims(runs, tuning, resamples)
-    if set(TEST_METRICS) <= set(runs.columns):
+    if "test_acc" in runs:
         rows += metric_claims(runs, resamples)
+    if accuracy_runs is not None and "test_acc" in accuracy_runs:
+        rows += metric_claims(accuracy_runs, resamples, prefix="tuned_for_acc")
     rows += example_metric_claims(predictions, resamples)
     rows += ece_floor_claims(predictions, targets=targets)
     rows += depth_claims(layers, resamples)

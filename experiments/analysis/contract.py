@@ -24,6 +24,7 @@ def check_columns(df: pd.DataFrame, expected: list[str], name: str) -> None:
 
 CONTRACT = {
     "runs": columns.RUNS,
+    "accuracy_runs": columns.RUNS,
     "summary": columns.SUMMARY,
     "profile": columns.PROFILE,
     "tuning": columns.TUNING,

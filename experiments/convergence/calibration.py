@@ -16,6 +16,8 @@ blocks of examples for K runs at once and divides at the end.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 BINS = 15
@@ -62,6 +64,34 @@ class CalibrationSums:
         n = self.n
         return {"acc": self.correct / n, "nll": self.nll / n, "brier": self.brier / n,
                 "ece": (self.bin_correct - self.bin_conf).abs().sum(1) / n}
+
+
+# Temperature scaling (Guo et al. 2017): one T > 0 per model, fitted on the validation split to minimise
+# its NLL of p = predictive(z / T), then applied to the test logits. A grid in log10 T: ``TEMPERATURE_GRID``
+# points over [-2, 2] (T from 0.01 to 100, steps of 10^0.05), then as many within one step either side
+# of the best point. The NLL is convex in 1/T for a softmax; the grid also serves normalised sigmoids.
+TEMPERATURE_GRID = 81
+
+
+@torch.no_grad()
+def fit_temperature(z: torch.Tensor, y: torch.Tensor, log_probs) -> torch.Tensor:
+    """T (K,) minimising each run's mean NLL -log p_y of ``log_probs(z / T)`` on logits ``z`` (K, N, C) for
+    classes ``y`` (N,); NaN where a run's logits are not finite."""
+    K = z.shape[0]
+    yk = y.expand(K, -1).unsqueeze(-1)
+
+    def nll(log_t: torch.Tensor) -> torch.Tensor:                                    # (G,) -> (G, K)
+        return torch.stack([-log_probs(z / 10 ** lt).gather(-1, yk).squeeze(-1).mean(1) for lt in log_t])
+
+    grid = torch.linspace(-2.0, 2.0, TEMPERATURE_GRID, dtype=torch.float64)
+    step = float(grid[1] - grid[0])
+    best = grid[nll(grid).nan_to_num(nan=math.inf).argmin(0)]                         # (K,)
+    fine = torch.linspace(-step, step, TEMPERATURE_GRID, dtype=torch.float64)
+    cand = best.view(1, -1) + fine.view(-1, 1)                                         # (G, K)
+    losses = torch.stack([-log_probs(z / 10 ** c.to(z.dtype).view(-1, 1, 1)).gather(-1, yk).squeeze(-1).mean(1)
+                          for c in cand])                                              # (G, K)
+    t = 10 ** cand.gather(0, losses.nan_to_num(nan=math.inf).argmin(0, keepdim=True)).squeeze(0)
+    return torch.where(torch.isfinite(z).flatten(1).all(1).cpu(), t, math.nan).to(z.device)
 
 
 def calibration_metrics(probs: torch.Tensor, y: torch.Tensor, bins: int = BINS) -> dict[str, float]:

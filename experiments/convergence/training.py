@@ -33,6 +33,7 @@ from typing import NamedTuple
 from .. import columns
 from ..analysis.targets import Targets
 from .data import Dataset, load_dataset
+from .calibration import fit_temperature
 from .engine import EVAL_BLOCK_BYTES, SHARED_MIN_FEATURES, StackedMLP, augment, engine_weights
 from .losses import get_loss_grad, predictive_log_probs, stuck_outputs
 from .models import init_params
@@ -214,10 +215,16 @@ def _train_chunk(group, members, ds, device, order_cache, shared, test, targets)
     nonfinite_step, reached_step = nonfinite_step.cpu().numpy(), reached_step.cpu().numpy()
     tested = {}
     if test:
-        x_te = augment(torch.as_tensor(ds.x_test, device=device))
-        te = net.evaluate(x_te, torch.as_tensor(ds.y_test, device=device), log_probs=predictive_log_probs(group.loss))
+        x_te, y_te = augment(torch.as_tensor(ds.x_test, device=device)), torch.as_tensor(ds.y_test, device=device)
+        predictive = predictive_log_probs(group.loss)
+        te = net.evaluate(x_te, y_te, log_probs=predictive)
         tested = {f"test_{m}": te[m].cpu().numpy() for m in ("acc", "nll", "brier", "ece")}
         tested["per_example"] = {c: v.cpu().numpy() for c, v in te["per_example"].items()}   # (K, N) each
+        # temperature-scaled (Guo et al. 2017): T fitted on the validation split, applied to the test logits
+        temp = fit_temperature(net.forward(x_va)[0].transpose(1, 2).clone(), y_va, predictive)      # (K,)
+        scaled = net.evaluate(x_te, y_te, log_probs=lambda z: predictive(z / temp.view(-1, 1, 1).to(z.dtype)))
+        tested.update({f"test_{m}_ts": scaled[m].cpu().numpy() for m in ("nll", "brier", "ece")},
+                      temperature=temp.cpu().numpy())
     out = [None] * K
     for k, i in enumerate(order):
         reached = [(lv, float(exact[k][j]), int(reached_step[j, k])) for j, lv in enumerate(levels)]
@@ -263,7 +270,8 @@ def _run_record(group, stack, run, k, records, nonfinite_step, diverged_step, re
         nonfinite_step=nonfinite_step if nonfinite_step >= 0 else None,
         diverged_step=diverged_step if diverged_step >= 0 else None,
         # the final model on the test split; NaN for a run that broke (its weights are a frozen state)
-        **{m: (float(tested[m][k]) if tested and not broke else math.nan) for m in columns.TEST_METRICS},
+        **{m: (float(tested[m][k]) if tested and not broke else math.nan)
+           for m in columns.TEST_METRICS + columns.TEMPERATURE_METRICS},
     )
     return {"summary": summary, "curve": curve, "layers": layers, "levels": level_rows, "predictions": predictions}
 

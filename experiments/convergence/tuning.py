@@ -150,10 +150,27 @@ def search(group, train, lr_search: dict, tuning_seeds: list[int], base_seed: in
     return table[columns.TUNING], runs[columns.TUNING_RUNS]
 
 
-def chosen_rates(tuning: pd.DataFrame) -> dict[tuple, float]:
+# The two rate selections made from the same tuning runs (``chosen_rates``' ``selection``):
+SELECTIONS = {
+    "speed": "fewest median steps to the target on the tuning seeds (then higher median final validation "
+             "accuracy, then the smaller rate): the convergence comparison's rate",
+    "accuracy": "highest median final validation accuracy on the tuning seeds (then the smaller rate), among "
+                "the rates the speed search tried: the rate for accuracy and calibration verdicts",
+}
+
+
+def chosen_rates(tuning: pd.DataFrame, selection: str = "speed") -> dict[tuple, float]:
     """(activation, hidden, optimizer, learn_scale, logit_scale) -> chosen rate, for one (dataset, loss);
-    hidden as a tuple of widths (what :func:`experiments.sweep.with_chosen_rates` takes)."""
-    rows = tuning[tuning["chosen"]]
+    hidden as a tuple of widths (what :func:`experiments.sweep.with_chosen_rates` takes). ``selection``:
+    one of :data:`SELECTIONS` (``speed``: the ``chosen`` rows of the search)."""
+    if selection == "speed":
+        rows = tuning[tuning["chosen"]]
+    elif selection == "accuracy":
+        cfg = [k for k in columns.CONFIG_KEYS if k != "lr"]
+        rows = tuning.sort_values(["median_final_val_acc", "lr"], ascending=[False, True]) \
+            .groupby(cfg, sort=False, dropna=False).head(1)
+    else:
+        raise ValueError(f"unknown selection {selection!r}; valid: {list(SELECTIONS)}")
     return {(r.activation, _widths(r.hidden), r.optimizer, bool(r.learn_scale), float(r.logit_scale)): float(r.lr)
             for r in rows.itertuples()}
 

@@ -3,7 +3,8 @@
 #   reference_group per dataset: cross-entropy tuned for final validation accuracy on the tuning seeds
 #   targets         each cell's target accuracies from the reference (local, seconds)
 #   tune_group      per group (dataset x loss): the learning-rate search on the tuning seeds
-#   evaluate_group  per group: every configuration at its chosen rate on the evaluation seeds
+#   evaluate_group  per group: every configuration at its chosen rate on the evaluation seeds, and again
+#                   at its rate of best final validation accuracy where that differs
 # Inside a job, each stack of runs that share an architecture trains as one batched model.
 
 
@@ -96,6 +97,8 @@ rule evaluate_group:
         layers=results("convergence/groups/{group}.layers.parquet"),
         levels=results("convergence/groups/{group}.levels.parquet"),
         predictions=results("convergence/groups/{group}.predictions.parquet"),
+        # the same configurations at the rate of best final validation accuracy (runs table)
+        accuracy_runs=results("convergence/groups/{group}.accuracy_runs.parquet"),
         job=results("convergence/groups/{group}.job.json"),  # host, SLURM job id, device, GPU
     params:
         group=eval_group_params,
@@ -122,6 +125,7 @@ rule aggregate_convergence:
         layers=expand(results("convergence/groups/{group}.layers.parquet"), group=EVAL_GROUPS),
         levels=expand(results("convergence/groups/{group}.levels.parquet"), group=EVAL_GROUPS),
         predictions=expand(results("convergence/groups/{group}.predictions.parquet"), group=EVAL_GROUPS),
+        accuracy_runs=expand(results("convergence/groups/{group}.accuracy_runs.parquet"), group=EVAL_GROUPS),
         tuning=expand(results("convergence/tuning/{group}.parquet"), group=TUNE_GROUPS),
         tuning_runs=expand(results("convergence/tuning/{group}.runs.parquet"), group=TUNE_GROUPS),
         targets=results("convergence/targets.parquet"),
@@ -131,6 +135,7 @@ rule aggregate_convergence:
         layers=results("convergence/layers.parquet"),
         levels=results("convergence/levels.parquet"),
         predictions=results("convergence/predictions.parquet"),
+        accuracy_runs=results("convergence/accuracy_runs.parquet"),
         summary=results("convergence/summary.parquet"),
         profile=results("convergence/profile.parquet"),
         tuning=results("convergence/tuning.parquet"),

@@ -35,6 +35,7 @@ rule report:
         qmd=REPORT_DIR / "report.qmd",
         project=REPORT_DIR / "_quarto.yml",
         runs=results("convergence/runs.parquet"),
+        accuracy_runs=results("convergence/accuracy_runs.parquet"),
         curves=results("convergence/curves.parquet"),
         summary=results("convergence/summary.parquet"),
         profile=results("convergence/profile.parquet"),
