@@ -33,7 +33,7 @@ TEMPERATURE_METRICS = ["temperature", "test_nll_ts", "test_brier_ts", "test_ece_
 # results/convergence/layers.parquet: one row per run, logged step and weight layer (1 = nearest the
 # input): ||dL/dW|| of that step's minibatch and the fraction of the layer's units saturated on the
 # training set (NaN for the output layer, which has no activation)
-LAYERS = RUN_KEYS + ["step", "layer", "grad_norm", "saturated_frac"]
+LAYERS = RUN_KEYS + ["step", "layer", "weights", "grad_norm", "saturated_frac"]   # weights: entries of W_l
 
 # results/convergence/summary.parquet: one row per configuration (runs aggregated over seeds)
 CONFIG_KEYS = [k for k in RUN_KEYS if k != "seed"]
@@ -79,8 +79,8 @@ CLAIMS = ["claim", "dataset", "family", "kind", "subject", "reference", "optimiz
           "ci_high", "null_value", "n", "seeds", "test", "p_value", "p_adjusted"]
 
 # results/literature.parquet: one row per published result set beside ours (experiments.convergence.literature)
-LITERATURE = ["paper", "claim", "their_setting", "our_claim", "our_setting", "estimate", "ci_low", "ci_high",
-              "verdict", "why"]
+LITERATURE = ["paper", "claim", "their_setting", "our_claim", "our_setting", "selection", "band", "estimate",
+              "ci_low", "ci_high", "verdict", "reason"]
 
 # results/overflow/probes.parquet: one row per probe
 # logit_gap holds the axis value v (named in issue 2, before the other axes existed)

@@ -30,32 +30,52 @@ def _claims(values: dict) -> pd.DataFrame:
 
 
 def test_table_has_every_paper_and_says_what_was_not_measured():
-    ls = "test.test_ece.cross_entropy_ls_vs_cross_entropy"
+    ls = "tuned_for_acc.test_ece.cross_entropy_ls_vs_cross_entropy"
     t = literature_table(_claims({ls: (-0.02, -0.03, -0.01),
-                                  "test.test_acc.focal_vs_cross_entropy": (0.01, 0.0, 0.02)}))
+                                  "tuned_for_acc.test_acc.focal_vs_cross_entropy": (0.01, 0.0, 0.02)}))
     assert list(t.columns) == columns.LITERATURE and len(t) == len(PAPERS)
     for paper in ["Golik", "Glorot & Bengio", "Janocha & Czarnecki", "Hui & Belkin", "Lin et al.", "Müller"]:
         assert t["paper"].str.contains(paper).any()
     muller = t[t["our_claim"] == ls].iloc[0]
     assert (muller["verdict"], muller["estimate"]) == ("agree", -0.02)
     assert t.loc[t["paper"] == "Lin et al. 2017", "verdict"].iloc[0] == "not comparable"
-    missing = t[t["our_claim"] == "test.test_acc.mse_logits_vs_cross_entropy"].iloc[0]
+    missing = t[t["our_claim"] == "tuned_for_acc.test_acc.mse_logits_vs_cross_entropy"].iloc[0]
     assert missing["verdict"] == "not measured" and math.isnan(missing["estimate"])
 
 
 def test_an_estimate_without_an_interval_is_inconclusive():
-    ls = "test.test_ece.cross_entropy_ls_vs_cross_entropy"
+    ls = "tuned_for_acc.test_ece.cross_entropy_ls_vs_cross_entropy"
     t = literature_table(_claims({ls: (-0.02, math.nan, math.nan)})).set_index("our_claim")
-    assert t.loc[ls, "verdict"] == "inconclusive" and "too few seeds" in t.loc[ls, "why"]
+    assert t.loc[ls, "verdict"] == "inconclusive" and "too few seeds" in t.loc[ls, "reason"]
 
 
 def test_a_deliberately_wrong_prediction_is_caught(monkeypatch):
     """Label smoothing measured to *raise* ECE: the table must say disagree, not agree."""
     import experiments.analysis.literature as lit
 
-    ls = "test.test_ece.cross_entropy_ls_vs_cross_entropy"
+    ls = "tuned_for_acc.test_ece.cross_entropy_ls_vs_cross_entropy"
     claims = _claims({ls: (0.02, 0.01, 0.03)})
     assert literature_table(claims).set_index("our_claim").loc[ls, "verdict"] == "disagree"
     flipped = [dict(p, expect=("above", 0.0)) if p["our_claim"] == ls else p for p in PAPERS]
     monkeypatch.setattr(lit, "PAPERS", flipped)
     assert literature_table(claims).set_index("our_claim").loc[ls, "verdict"] == "agree"
+
+
+def test_claims_on_one_number_have_bands_that_exclude_each_other():
+    """Golik's "worse" and Janocha & Czarnecki's "close" read the same difference: no interval agrees with
+    both (before, both agreed on -0.7 points); -0.7 [-1.1, -0.3] now agrees with "close" only."""
+    t = literature_table(_claims({"tuned_for_acc.test_acc.mse_softmax_vs_cross_entropy": (-0.007, -0.011, -0.003)}))
+    golik, janocha = (t[t["paper"].str.startswith(p)].iloc[0] for p in ("Golik", "Janocha"))
+    assert (golik["band"], janocha["band"]) == ("below -0.02", "within [-0.02, 0.02]")
+    assert (golik["verdict"], janocha["verdict"]) == ("disagree", "agree")
+    for lo in [x / 1000 for x in range(-60, 20)]:                 # any interval, 1 point wide
+        verdicts = {verdict(("below", -0.02), lo, lo + 0.01)[0], verdict(("within", -0.02, 0.02), lo, lo + 0.01)[0]}
+        assert verdicts != {"agree"}
+
+
+def test_each_verdict_names_its_rate_selection():
+    t = literature_table(_claims({}))
+    sel = dict(zip(t["our_claim"], t["selection"]))
+    assert all(v == "accuracy" for c, v in sel.items() if "test_acc" in c or "test_ece" in c)
+    assert sel["speed_ratio.mse_softmax_vs_cross_entropy.sgd"] == "speed"
+    assert t["band"].str.match(r"^(below|above|within) ").all()

@@ -175,10 +175,13 @@ def test_layer_ratios_and_depth_table_by_hand():
     rows = []
     for seed, (g_init, g_end) in enumerate([((1.0, 4.0), (2.0, 4.0)), ((3.0, 4.0), (1.0, 1.0))]):
         for step, g in [(0, g_init), (5, g_end), (10, (np.nan, np.nan))]:    # no gradient at the last step
-            rows += [dict(base, hidden="8", seed=seed, step=step, layer=1, grad_norm=g[0], saturated_frac=0.1 * seed),
-                     dict(base, hidden="8", seed=seed, step=step, layer=2, grad_norm=g[1], saturated_frac=np.nan)]
-    deep = [dict(base, hidden="8-8", seed=0, step=step, layer=layer, grad_norm=1.0, saturated_frac=0.5)
-            for step in (0, 5) for layer in (1, 2, 3)]
+            rows += [dict(base, hidden="8", seed=seed, step=step, layer=1, weights=320, grad_norm=g[0],
+                          saturated_frac=0.1 * seed),
+                     dict(base, hidden="8", seed=seed, step=step, layer=2, weights=80, grad_norm=g[1],
+                          saturated_frac=np.nan)]
+    # 40 inputs, 8-8 hidden, 10 classes: W_1 has 320 entries, W_2 64, W_3 80
+    deep = [dict(base, hidden="8-8", seed=0, step=step, layer=layer, weights=n, grad_norm=g, saturated_frac=0.5)
+            for step in (0, 5) for layer, n, g in ((1, 320, 4.0), (2, 64, 1.0), (3, 80, 1.0))]
     layers = pd.DataFrame(rows + deep)
     r = layer_ratios(layers).set_index(["hidden", "seed"])
     assert r.loc[("8", 0), "grad_ratio_init"] == pytest.approx(0.25)
@@ -186,6 +189,10 @@ def test_layer_ratios_and_depth_table_by_hand():
     assert r.loc[("8", 1), "grad_ratio_init"] == pytest.approx(0.75)
     assert r.loc[("8", 1), "saturated_end"] == pytest.approx(0.1)
     assert r.loc[("8-8", 0), "depth"] == 2
+    # Glorot & Bengio's per-entry RMS, layer 1 over the last hidden layer (the output layer left out)
+    assert r.loc[("8-8", 0), "rms_ratio_init"] == pytest.approx((4.0 / np.sqrt(320)) / (1.0 / 8.0))
+    assert r.loc[("8-8", 0), "grad_ratio_init"] == pytest.approx(4.0)
+    assert np.isnan(r.loc[("8", 0), "rms_ratio_init"])                  # one hidden layer: no such ratio
     t = depth_table(layers).set_index("depth")
     assert t.loc[1, "grad_ratio_init"] == pytest.approx(0.5) and t.loc[1, "runs"] == 2   # median of 0.25, 0.75
     assert t.loc[2, "saturated_end"] == pytest.approx(0.5)

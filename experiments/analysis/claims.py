@@ -262,7 +262,8 @@ def search_claims(tuning: pd.DataFrame) -> list[dict]:
 
 def depth_claims(layers: pd.DataFrame | None, resamples: int = RESAMPLES) -> list[dict]:
     """Per activation and loss, at the deepest architecture of a depth sweep: ||dL/dW_1|| / ||dL/dW_out||
-    at initialisation and at the end (median over seeds; null 1: no shrinkage), family ``depth``."""
+    at initialisation and at the end (median over seeds; null 1: no shrinkage), and the per-entry RMS
+    ratio of layer 1 over the last hidden layer at initialisation (``depth.layer_ratios``), family ``depth``."""
     r = depth_sweeps(layers) if layers is not None and len(layers) else pd.DataFrame()
     if r.empty:
         return []
@@ -277,6 +278,13 @@ def depth_claims(layers: pd.DataFrame | None, resamples: int = RESAMPLES) -> lis
                 found = bootstrap(u, "median", stable_seed(claim), resamples)
                 out += _rows(claim, "depth", "median", {k: v for k, v in found.items() if k != POOLED},
                              resamples, subject=loss, optimizer=opt, metric=f"grad_ratio_{when}")
+            if deep["rms_ratio_init"].notna().any():       # Glorot & Bengio's per-entry statistic
+                claim = f"depth.rms_ratio_init.{ds}.{act}.{opt}.{loss}"
+                u = units(deep.dropna(subset=["rms_ratio_init"]), "rms_ratio_init", "loss", [loss],
+                          ["activation", "hidden", "optimizer", "learn_scale", "logit_scale"])
+                found = bootstrap(u, "median", stable_seed(claim), resamples)
+                out += _rows(claim, "depth", "median", {k: v for k, v in found.items() if k != POOLED},
+                             resamples, subject=loss, optimizer=opt, metric="rms_ratio_init")
     return out
 
 

@@ -13,13 +13,16 @@ def layer_ratios(layers: pd.DataFrame) -> pd.DataFrame:
     """Per run (``columns.RUN_KEYS``) with at least two weight layers: its depth (hidden layers), the
     ratio ||dL/dW_1|| / ||dL/dW_L|| (input-side layer over the output layer) at step 0
     (``grad_ratio_init``) and at its last step with a gradient (``grad_ratio_end``), and the mean over
-    hidden layers of the saturated fraction at step 0 and at its last logged step."""
+    hidden layers of the saturated fraction at step 0 and at its last logged step. With two or more hidden
+    layers, Glorot & Bengio's statistic too: the per-entry RMS of the weight gradient,
+    ||dL/dW_l|| / sqrt(entries of W_l), of layer 1 over the last hidden layer's (layer L - 1, the output
+    layer left out) at step 0 (``rms_ratio_init``; NaN with one hidden layer)."""
     keys = columns.RUN_KEYS
     out_layer = layers.groupby(keys, dropna=False)["layer"].transform("max")      # the run's output layer
     d = layers[(out_layer > 1) & layers["grad_norm"].notna()]
     if d.empty:
-        return pd.DataFrame(columns=keys + ["depth", "grad_ratio_init", "grad_ratio_end", "saturated_init",
-                                            "saturated_end"])
+        return pd.DataFrame(columns=keys + ["depth", "grad_ratio_init", "grad_ratio_end", "rms_ratio_init",
+                                            "saturated_init", "saturated_end"])
     first = d[d["layer"] == 1].set_index(keys + ["step"])["grad_norm"]
     last = d[d["layer"] == out_layer[d.index]].set_index(keys + ["step"])["grad_norm"]
     g = (first / last).rename("ratio").reset_index()
@@ -27,6 +30,12 @@ def layer_ratios(layers: pd.DataFrame) -> pd.DataFrame:
     sat = sat.reset_index()
     out = pd.DataFrame({"grad_ratio_init": g[g["step"] == 0].set_index(keys)["ratio"],
                         "grad_ratio_end": g.sort_values("step").groupby(keys, dropna=False)["ratio"].last()})
+    d0 = d[(d["step"] == 0) & (out_layer[d.index] > 2)]
+    rms = (d0["grad_norm"] / np.sqrt(d0["weights"].astype(float))).to_numpy()
+    d0 = d0.assign(rms=rms)
+    first_rms = d0[d0["layer"] == 1].set_index(keys)["rms"]
+    last_hidden = d0[d0["layer"] == out_layer[d0.index] - 1].set_index(keys)["rms"]
+    out = out.join((first_rms / last_hidden).rename("rms_ratio_init"))
     s_run = sat.sort_values("step").groupby(keys, dropna=False)
     out = out.join(pd.DataFrame({"saturated_init": s_run["saturated_frac"].first(),
                                  "saturated_end": s_run["saturated_frac"].last()}))

@@ -10,8 +10,17 @@ measures the closest thing here, and what the claim predicts for that number:
 The verdict reads our 95% interval: **agree** when it lies wholly where the claim
 predicts, **disagree** when wholly on the other side, **inconclusive** when it
 straddles the boundary; **not comparable** when the settings differ in what the
-claim is about (said in ``why``), and **not measured** when the loss or setting
+claim is about (said in ``reason``), and **not measured** when the loss or setting
 was not swept in this run.
+
+The bands were written down before the numbers were looked at, and claims about
+the same number have bands that exclude each other (Golik's "worse" is more than 2
+points below cross-entropy, Janocha & Czarnecki's "close" within 2 points of it),
+so one interval cannot agree with both. Each verdict names the rate selection its
+number comes from (``selection``, ``experiments.convergence.tuning.SELECTIONS``):
+accuracy and calibration verdicts read the runs at the rate of best final
+validation accuracy (``tuned_for_acc.*`` claims), not the rate tuned for speed;
+speed verdicts read the speed selection; the depth verdict reads initialisation.
 """
 
 from __future__ import annotations
@@ -28,8 +37,9 @@ PAPERS = [
          claim="From a random start, squared error on softmax outputs trains to a worse result than cross-entropy "
                "(it can match it when started from a cross-entropy-trained net).",
          their_setting="DNN acoustic models for speech recognition (thousands of tied states), SGD.",
-         our_claim="test.test_acc.mse_softmax_vs_cross_entropy", expect=("below", 0.0),
-         our_setting="MSE on softmax minus cross-entropy, test accuracy, every problem of the sweep (random start)."),
+         our_claim="tuned_for_acc.test_acc.mse_softmax_vs_cross_entropy", expect=("below", -0.02),
+         our_setting="MSE on softmax minus cross-entropy, test accuracy, every problem of the sweep (random start; "
+                     "\"worse\": more than 2 points below, the band beside Janocha & Czarnecki's \"close\")."),
     dict(paper="Glorot & Bengio 2010",
          claim="The quadratic cost has more plateaus than the log-likelihood (cross-entropy) cost: training with it "
                "is slower.",
@@ -40,52 +50,70 @@ PAPERS = [
          claim="With the standard initialisation, back-propagated gradients shrink towards the input, yet the "
                "weight gradients stay of roughly the same size across layers.",
          their_setting="tanh MLPs of 5 hidden layers, standard U[-1/sqrt(n), 1/sqrt(n)] initialisation, at the "
-                       "start of training.",
-         our_claim="depth.grad_ratio_init.mnist1d.tanh.sgd.cross_entropy", expect=("within", 0.5, 2.0),
-         our_setting="5 tanh layers on MNIST-1D, the same initialisation: ||dL/dW_1|| / ||dL/dW_out|| at step 0 "
-                     "(\"roughly the same\": within a factor 2)."),
+                       "start of training; histograms of the weight gradients of each hidden layer.",
+         our_claim="depth.rms_ratio_init.mnist1d.tanh.sgd.cross_entropy", expect=("within", 0.5, 2.0),
+         selection="none (initialisation)",
+         our_setting="5 tanh layers on MNIST-1D, the same initialisation, at step 0: the per-entry RMS of dL/dW "
+                     "of layer 1 over that of the last hidden layer, as they compared layers (\"roughly the "
+                     "same\": within a factor 2)."),
     dict(paper="Janocha & Czarnecki 2017",
          claim="Squared (L2) loss on softmax outputs is a sound classification objective, reaching accuracy close "
                "to log loss.",
          their_setting="MLPs and a convnet on MNIST and CIFAR-10, Adam; 13 losses compared.",
-         our_claim="test.test_acc.mse_softmax_vs_cross_entropy", expect=("within", -0.02, 0.02),
+         our_claim="tuned_for_acc.test_acc.mse_softmax_vs_cross_entropy", expect=("within", -0.02, 0.02),
          our_setting="MSE on softmax minus cross-entropy, test accuracy (\"close\": within 2 points)."),
     dict(paper="Hui & Belkin 2021",
          claim="The square loss on logits (rescaled for many classes) classifies as accurately as cross-entropy "
                "or better.",
          their_setting="Tuned architectures on NLP, speech and vision benchmarks (10 to 1,000+ classes).",
-         our_claim="test.test_acc.mse_logits_vs_cross_entropy", expect=("above", -0.01),
+         our_claim="tuned_for_acc.test_acc.mse_logits_vs_cross_entropy", expect=("above", -0.01),
+         comparable=False,
+         why_not="They train tuned architectures for the long budgets of their benchmarks (tens to hundreds of "
+                 "epochs), where the square loss catches up late; our budgets are sized for cross-entropy to reach "
+                 "its target late (a few epochs), and at k = M = 1 with 10 classes no rescaling is tested.",
          our_setting="Square loss on logits (k = 1, M = 1) minus cross-entropy, test accuracy (\"as accurate\": "
                      "not more than 1 point worse)."),
     dict(paper="Lin et al. 2017",
          claim="Focal loss lets a dense one-stage detector train despite extreme foreground-background imbalance, "
                "beating cross-entropy.",
          their_setting="RetinaNet on COCO: per-class sigmoid focal loss with alpha = 0.25, ~1:1,000 imbalance.",
-         our_claim="test.test_acc.focal_vs_cross_entropy", expect=("above", 0.0), comparable=False,
+         our_claim="tuned_for_acc.test_acc.focal_vs_cross_entropy", expect=("above", 0.0), comparable=False,
          why_not="Our classes are balanced and our focal loss is the softmax form without alpha: the easy "
                  "negatives it down-weights barely exist here.",
          our_setting="Softmax focal loss (gamma 2) minus cross-entropy, test accuracy, balanced classes."),
     dict(paper="Müller, Kornblith & Hinton 2019",
          claim="Label smoothing improves calibration: a lower expected calibration error than hard targets.",
          their_setting="ResNets and Transformers on CIFAR-100, ImageNet and WMT; ECE with 15 bins.",
-         our_claim="test.test_ece.cross_entropy_ls_vs_cross_entropy", expect=("below", 0.0),
-         our_setting="Label-smoothed minus plain cross-entropy, ECE (15 bins) on the test split."),
+         our_claim="tuned_for_acc.test_ece.cross_entropy_ls_vs_cross_entropy", expect=("below", 0.0),
+         our_setting="Label-smoothed minus plain cross-entropy, ECE (15 bins) on the test split, before "
+                     "temperature scaling (as they compare; after it: Appendix B)."),
 ]
+
+
+def band(expect: tuple) -> str:
+    """What a claim predicts for our estimate, in words: "below -0.02", "within [-0.02, 0.02]"."""
+    if expect[0] in ("below", "above"):
+        return f"{expect[0]} {expect[1]:g}"
+    if expect[0] == "within":
+        return f"within [{expect[1]:g}, {expect[2]:g}]"
+    raise ValueError(f"unknown expectation {expect!r}")
+
+
+def selection(our_claim: str) -> str:
+    """The rate selection behind a claim id: ``accuracy`` for ``tuned_for_acc.*``, ``speed`` for the others
+    measured at tuned rates."""
+    return "accuracy" if our_claim.startswith("tuned_for_acc.") else "speed"
 
 
 def verdict(expect: tuple, lo: float, hi: float) -> tuple[str, str]:
     """(verdict, why) of an interval [lo, hi] against what a claim predicts."""
-    kind = expect[0]
+    kind, where = expect[0], band(expect)
     if kind in ("below", "above"):
         t = expect[1]
         inside, outside = (hi < t, lo > t) if kind == "below" else (lo > t, hi < t)
-        where = f"{kind} {t:g}"
-    elif kind == "within":
+    else:
         a, b = expect[1:]
         inside, outside = a <= lo and hi <= b, hi < a or lo > b
-        where = f"within [{a:g}, {b:g}]"
-    else:
-        raise ValueError(f"unknown expectation {expect!r}")
     if inside:
         return "agree", f"the whole 95% interval [{lo:.3g}, {hi:.3g}] is {where}, as the claim predicts"
     if outside:
@@ -98,10 +126,11 @@ def literature_table(claims: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for p in PAPERS:
         row = {k: p[k] for k in ("paper", "claim", "their_setting", "our_claim", "our_setting")}
+        row.update(selection=p.get("selection", selection(p["our_claim"])), band=band(p["expect"]))
         c = pooled_row(claims, p["our_claim"])
         if c is None:
             row.update(estimate=math.nan, ci_low=math.nan, ci_high=math.nan, verdict="not measured",
-                       why="the loss or setting it needs was not swept in this run")
+                       reason="the loss or setting it needs was not swept in this run")
         else:
             row.update(estimate=float(c["estimate"]), ci_low=float(c["ci_low"]), ci_high=float(c["ci_high"]))
             v, why = verdict(p["expect"], row["ci_low"], row["ci_high"])
@@ -109,6 +138,6 @@ def literature_table(claims: pd.DataFrame) -> pd.DataFrame:
                 v, why = "inconclusive", "no interval: too few seeds (experiments.analysis.stats.MIN_SEEDS)"
             if not p.get("comparable", True):
                 v, why = "not comparable", p["why_not"] + f" (Our measurement: {why}.)"
-            row.update(verdict=v, why=why)
+            row.update(verdict=v, reason=why)
         rows.append(row)
     return pd.DataFrame(rows, columns=columns.LITERATURE)

@@ -26,29 +26,38 @@ def _claim(claims: pd.DataFrame, claim: str, dataset: str) -> pd.Series | None:
     return c.iloc[0] if len(c) else None
 
 
+CALIBRATION_METRICS = columns.TEST_METRICS + ["test_nll_ts", "test_brier_ts", "test_ece_ts"]
+
+
 def calibration_table(runs: pd.DataFrame, claims: pd.DataFrame, dataset: str = POOLED,
-                      resamples: int = RESAMPLES) -> pd.DataFrame:
-    """Per loss, on the test split (``columns.TEST_METRICS``), in ``dataset`` (or pooled): the median over
-    problems of the mean over seeds with its 95% seed-bootstrap interval, and the paired difference from
-    cross-entropy as the claims table states it, over problems (``<metric>_diff``, ``_low``, ``_high``, ``_p``:
-    Holm-adjusted) and paired over test examples (``<metric>_diff_examples``...; accuracy, NLL and Brier)."""
+                      resamples: int = RESAMPLES, prefix: str = "test") -> pd.DataFrame:
+    """Per loss, on the test split (:data:`CALIBRATION_METRICS`: ``_ts`` after temperature scaling), in
+    ``dataset`` (or pooled): the median over problems of the mean over seeds with its 95% seed-bootstrap
+    interval, and the paired difference from cross-entropy as the claims table states it (claims
+    ``<prefix>.<metric>.*``: ``test`` for the runs at the speed-tuned rates, ``tuned_for_acc`` for those at
+    the rates of best validation accuracy), over problems (``<metric>_diff``, ``_low``, ``_high``, ``_p``:
+    Holm-adjusted) and, for ``test``, paired over test examples (``<metric>_diff_examples``...; accuracy,
+    NLL and Brier; the per-example outputs are kept for the speed-tuned runs only)."""
     d = runs if dataset == POOLED else runs[runs["dataset"] == dataset]
     problem = [k for k in PROBLEM_KEYS if k != "dataset"]
     rows = []
     for loss in dict.fromkeys(d["loss"]):
         row = {"loss": loss, "problems": int(per_problem(d[d["loss"] == loss], "test_acc")[loss].notna().sum())}
-        for m in columns.TEST_METRICS:
+        for m in CALIBRATION_METRICS:
+            if m not in d:
+                row.update({f"{m}{x}": float("nan") for x in ("", "_low", "_high")})
+                continue
             found = bootstrap(units(d, m, "loss", [loss], problem), "median_of_means",
                               stable_seed("calibration", loss, m), resamples).get(
                 dataset if dataset != POOLED or d["dataset"].nunique() > 1 else d["dataset"].iloc[0])
             row[m], row[f"{m}_low"], row[f"{m}_high"] = ((found.estimate, found.ci_low, found.ci_high)
                                                          if found else (float("nan"),) * 3)
-            for kind, suffix in (("test", "_diff"), ("test_examples", "_diff_examples")):
-                vals = _claim(claims, f"{kind}.{m}.{loss}_vs_cross_entropy", dataset)
+            for kind, suffix in ((prefix, "_diff"), ("test_examples" if prefix == "test" else None, "_diff_examples")):
+                vals = _claim(claims, f"{kind}.{m}.{loss}_vs_cross_entropy", dataset) if kind else None
                 row[f"{m}{suffix}"], row[f"{m}{suffix}_low"], row[f"{m}{suffix}_high"], row[f"{m}{suffix}_p"] = (
                     (vals["estimate"], vals["ci_low"], vals["ci_high"], vals["p_adjusted"]) if vals is not None
                     else (float("nan"),) * 4)
         rows.append(row)
-    cols = ["loss", "problems"] + [f"{m}{s}" for m in columns.TEST_METRICS for s in (
+    cols = ["loss", "problems"] + [f"{m}{s}" for m in CALIBRATION_METRICS for s in (
         "", "_low", "_high", *[f"{d}{e}" for d in ("_diff", "_diff_examples") for e in ("", "_low", "_high", "_p")])]
     return pd.DataFrame(rows, columns=cols)

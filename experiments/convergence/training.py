@@ -189,7 +189,8 @@ def _train_chunk(group, members, ds, device, order_cache, shared, test, targets)
                    "stuck_wrong_frac": tr.get("stuck_wrong_frac", torch.full((K,), math.nan)),
                    "logit_scale_value": net.log_scale.exp(),
                    "layer_saturated_frac": tr["saturated_frac_layers"],                     # (L - 1, K)
-                   "layer_grad_norm": torch.full((len(net.W), K), math.nan)}              # (L, K)
+                   "layer_grad_norm": torch.full((len(net.W), K), math.nan),              # (L, K)
+                   "layer_entries": [w.shape[1] * (w.shape[2] - 1) for w in net.W]}      # weights per layer
             records.append({k: (v.cpu().numpy() if torch.is_tensor(v) else v) for k, v in row.items()})
         waiting = alive & (reached_step < 0).any(0)                             # (K,)
         if (step in check_steps or va_acc is not None) and bool(waiting.any()):
@@ -246,7 +247,8 @@ def _run_record(group, stack, run, k, records, nonfinite_step, diverged_step, re
     kept = [rec for rec in records if rec["step"] <= stop]  # a frozen run repeats its last state: not data
     curve = [dict(keys, **{c: (rec[c] if c == "step" else float(rec[c][k])) for c in columns.CURVE_METRICS})
              for rec in kept]
-    layers = [dict(keys, step=rec["step"], layer=layer + 1, grad_norm=float(rec["layer_grad_norm"][layer, k]),
+    layers = [dict(keys, step=rec["step"], layer=layer + 1, weights=rec["layer_entries"][layer],
+                   grad_norm=float(rec["layer_grad_norm"][layer, k]),
                    saturated_frac=float(rec["layer_saturated_frac"][layer, k])
                    if layer < len(rec["layer_saturated_frac"]) else math.nan)
               for rec in kept for layer in range(len(rec["layer_grad_norm"]))]

@@ -194,10 +194,12 @@ def speed_forest_figure(claims: pd.DataFrame):
 
 
 @_styled
-def test_forest_figure(claims: pd.DataFrame):
+def test_forest_figure(claims: pd.DataFrame, prefix: str = "tuned_for_acc"):
     """Test accuracy (percentage points) and expected calibration error against cross-entropy, per loss:
-    the pooled difference with its 95% seed-bootstrap interval and each dataset's difference."""
-    panels = [("test.test_acc", "Δ test accuracy (points)", 100.0), ("test.test_ece", "Δ calibration error (ECE)", 1.0)]
+    the pooled difference with its 95% seed-bootstrap interval and each dataset's difference (claims
+    ``<prefix>.*``: by default the runs at the rates of best validation accuracy)."""
+    panels = [(f"{prefix}.test_acc", "Δ test accuracy (points)", 100.0),
+              (f"{prefix}.test_ece", "Δ calibration error (ECE)", 1.0)]
     d = claims[claims["family"].isin([f for f, _, _ in panels])]
     order = [k for k in LOSS_LABELS if k in set(d["subject"])]
     fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 0.3 * max(1, len(order)) + 1.1), sharey=True, squeeze=False)
@@ -387,6 +389,30 @@ def grad_norm_figure(curves: pd.DataFrame):
     g.set_titles("{col_name}")
     _legend_below(g)
     g.set_axis_labels("step + 1", "mean ||dl/dz||")
+    return g.figure
+
+
+@_styled
+def stuck_figure(curves: pd.DataFrame):
+    """The share of training examples answered wrongly whose true-class output derivative has vanished
+    (``stuck_wrong_frac``) over training, a line per loss (median over runs, band: interquartile range),
+    a panel per dataset (rows) and optimiser (columns); losses on raw logits have no such output."""
+    from .display import OPTIMIZER_LABELS
+
+    d = _labelled(curves.dropna(subset=["stuck_wrong_frac"]))
+    d["step + 1"] = d["step"] + 1
+    d["optimizer"] = d["optimizer"].map(OPTIMIZER_LABELS).fillna(d["optimizer"])
+    d["stuck (% of examples)"] = 100 * d["stuck_wrong_frac"]
+    pal = loss_palette(d["loss"].unique())
+    n_col = max(1, d["optimizer"].nunique())
+    g = sns.relplot(data=d, x="step + 1", y="stuck (% of examples)", hue="loss", hue_order=list(pal), palette=pal,
+                    row="dataset", col="optimizer", kind="line", estimator="median", errorbar=("pi", 50),
+                    facet_kws={"sharex": False, "legend_out": False, "margin_titles": True},
+                    **_relplot_size(n_col, 2.2))
+    g.set(xscale="log")
+    g.set_titles(row_template="{row_name}", col_template="{col_name}")
+    _legend_below(g)
+    g.set_axis_labels("step + 1", "wrong and stuck (%)")
     return g.figure
 
 

@@ -20,7 +20,12 @@ from ..convergence.losses import LOSS_LABELS
 
 OPT_LABELS = {"sgd": "SGD", "adam": "Adam"}
 METRIC_WORDS = {"test_acc": "test accuracy", "test_nll": "test NLL", "test_brier": "Brier score",
-                "test_ece": "expected calibration error"}
+                "test_ece": "expected calibration error", "test_nll_ts": "test NLL after temperature scaling",
+                "test_brier_ts": "Brier score after temperature scaling",
+                "test_ece_ts": "expected calibration error after temperature scaling"}
+# The claims behind every accuracy and calibration statement: the runs at the rates of best final
+# validation accuracy (experiments.convergence.tuning.SELECTIONS), not the rates tuned for speed.
+ACCURACY_CLAIMS = "tuned_for_acc"
 OUTCOME_WORDS = {"interior": "an interior optimum", "at_bound": "the optimum at a bound of the search space",
                  "at_edge": "the search stopped at its extension limit with the best rate at an edge",
                  "unsolved": "no rate reaching the target on half or more of the tuning seeds"}
@@ -104,7 +109,9 @@ def sentence(row: pd.Series | dict) -> str:
         what = (f"{label(row['subject'])} at its worst logit scale (chosen on the tuning seeds) needed {head} the "
                 f"steps of its best scale {where(row)}")
     elif kind == "difference":
-        what = (f"{where(row).capitalize()}, {label(row['subject'])} minus {label(row['reference'])} in "
+        rate = ("each at its rate of best validation accuracy" if row["claim"].startswith(ACCURACY_CLAIMS + ".")
+                else "each at its rate tuned for speed")
+        what = (f"{where(row).capitalize()}, {rate}, {label(row['subject'])} minus {label(row['reference'])} in "
                 f"{METRIC_WORDS.get(row['metric'], row['metric'])}: {head}")
     elif kind == "difference_examples":
         what = (f"Mean over every run, paired over {row['n']:,} test examples {where(row)} (each example's mean over "
@@ -115,6 +122,9 @@ def sentence(row: pd.Series | dict) -> str:
     elif kind == "share":
         what = (f"Under {OPT_LABELS.get(row['optimizer'], row['optimizer'])} {where(row)}, {label(row['subject'])} "
                 f"reached the main target in {head} of its runs")
+    elif kind == "median" and row["metric"] == "rms_ratio_init":
+        what = (f"{row['claim'].split('.')[3]} units, {label(row['subject'])} {where(row)}: the per-entry RMS of "
+                f"dL/dW of the first layer over the last hidden layer's at initialisation is {head}")
     elif kind == "median":
         what = (f"{row['claim'].split('.')[3]} units, {label(row['subject'])} {where(row)}: "
                 f"||dL/dW|| of the first layer over the output layer's "
@@ -193,18 +203,19 @@ def speed_verdicts(claims: pd.DataFrame, optimizer: str) -> tuple[pd.DataFrame, 
 
 
 def abstract(claims: pd.DataFrame, thresholds: pd.DataFrame, n_runs: int, datasets: list[str],
-             saturated: float | None = None, level: float = 0.95) -> str:
+             stuck: dict[str, float] | None = None, level: float = 0.95) -> str:
     """The report's abstract (at most 150 words; tests/test_findings.py counts): its first sentence
     answers "why not MSE?" with sigmoid + MSE's pooled speed ratio and test-accuracy difference against
     cross-entropy, with intervals; then how many losses were slower or faster after Holm, whether the
-    lecture's mechanism (saturated hidden units) is what the runs show, the overflow thresholds of the
+    lecture's mechanism is what the runs show (``stuck``: per optimiser, the share of sigmoid + MSE's final
+    training errors whose output derivative vanished, ``analysis.saturation.stuck_table``), the overflow thresholds of the
     naive log(softmax) on the gap axis against the fused loss, and what was run."""
     two = lambda x: "∞" if np.isinf(x) else f"{x:#.3g}".rstrip(".")  # noqa: E731  ("2.00", not "2")
     signed = lambda x: f"{100 * x:+.1f}".replace("-", "−")  # noqa: E731  (accuracy, in points)
     parts = []
     speed = {o: pooled_row(claims, f"speed_ratio.mse_sigmoid_vs_cross_entropy.{o}") for o in ("sgd", "adam")}
     speed = {o: r for o, r in speed.items() if r is not None}
-    acc = pooled_row(claims, "test.test_acc.mse_sigmoid_vs_cross_entropy")
+    acc = pooled_row(claims, f"{ACCURACY_CLAIMS}.test_acc.mse_sigmoid_vs_cross_entropy")
     speed = {o: r for o, r in speed.items() if not math.isnan(r["estimate"])}
     if speed:
         resolved = {o: r["p_adjusted"] < ALPHA for o, r in speed.items()}
@@ -235,9 +246,12 @@ def abstract(claims: pd.DataFrame, thresholds: pd.DataFrame, n_runs: int, datase
     if counts:
         parts.append(f"After Holm's adjustment, {' and '.join(counts)} of the {total} losses compared were slower than "
                      f"cross-entropy; " + (f"faster: {', '.join(faster)}." if faster else "none was faster."))
-    if saturated is not None and not math.isnan(saturated):
-        parts.append(f"The lecture's explanation, saturated hidden units, {'does not fit' if saturated < 0.01 else 'may fit'}: "
-                     f"a median {saturated:.1g} of them saturated.")
+    stuck = {o: v for o, v in (stuck or {}).items() if not math.isnan(v)}
+    if stuck:
+        fit = ("fits" if min(stuck.values()) >= 0.5 else "does not fit" if max(stuck.values()) < 0.1 else "fits in part")
+        parts.append(f"The lecture's explanation {fit}: "
+                     + " and ".join(f"{v:.0%} ({OPT_LABELS.get(o, o)})" for o, v in stuck.items())
+                     + " of its remaining errors sat on saturated outputs.")
     gap = thresholds[(thresholds["axis"] == "gap")] if len(thresholds) else thresholds
     if len(gap):
         classes = min(gap["num_classes"].unique(), key=lambda c: (abs(c - 10), c))
