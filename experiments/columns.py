@@ -33,6 +33,9 @@ TEMPERATURE_METRICS = ["temperature", "test_nll_ts", "test_brier_ts", "test_ece_
 # results/convergence/layers.parquet: one row per run, logged step and weight layer (1 = nearest the
 # input): ||dL/dW|| of that step's minibatch and the fraction of the layer's units saturated on the
 # training set (NaN for the output layer, which has no activation)
+# results/convergence/init_control.parquet: the depth study's step-0 ratio with each output bias
+INIT_CONTROL = ["dataset", "loss", "activation", "hidden", "logit_scale", "seed", "output_bias", "grad_ratio_init",
+                "mean_output_error"]
 LAYERS = RUN_KEYS + ["step", "layer", "weights", "grad_norm", "saturated_frac"]   # weights: entries of W_l
 
 # results/convergence/summary.parquet: one row per configuration (runs aggregated over seeds)

@@ -32,6 +32,7 @@ TABLE_PATHS = {
     "accuracy_runs": "convergence/accuracy_runs.parquet",
     "curves": "convergence/curves.parquet",
     "layers": "convergence/layers.parquet",
+    "init_control": "convergence/init_control.parquet",
     "literature": "literature.parquet",
     "summary": "convergence/summary.parquet",
     "profile": "convergence/profile.parquet",

@@ -37,6 +37,7 @@ CONTRACT = {
     "predictions": columns.PREDICTIONS,
     "curves": columns.CURVES,
     "layers": columns.LAYERS,
+    "init_control": columns.INIT_CONTROL,
     "literature": columns.LITERATURE,
     "probes": columns.PROBES,
     "thresholds": columns.THRESHOLDS,

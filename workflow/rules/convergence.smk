@@ -118,6 +118,22 @@ rule evaluate_group:
         "../scripts/evaluate_group.py"
 
 
+rule init_control:
+    output:
+        results("convergence/init_control.parquet"),
+    params:
+        convergence=SCIENCE["convergence"],
+        data=SCIENCE["data"],
+        seed=CONFIG["seed"],
+    log:
+        results("logs/init_control.log"),
+    benchmark:
+        results("benchmarks/init_control.tsv")
+    localrule: True  # one forward and backward pass per evaluation run of a depth study (seconds)
+    script:
+        "../scripts/init_control.py"
+
+
 rule aggregate_convergence:
     input:
         runs=expand(results("convergence/groups/{group}.runs.parquet"), group=EVAL_GROUPS),

@@ -13,7 +13,7 @@ rule provenance:
         datasets=results("data/datasets.parquet"),
         # every stage's benchmark, summed per stage into provenance (the report's own time is in its log)
         benchmarks=[results(f"benchmarks/{stage}.tsv") for stage in
-                    ["sweep", "describe_datasets", "targets", "aggregate_convergence", "overflow_probe",
+                    ["sweep", "describe_datasets", "targets", "aggregate_convergence", "init_control", "overflow_probe",
                      "amp_training", "lecture_examples"]]
         + expand(results("benchmarks/reference_group/{group}.tsv"), group=REFERENCE_GROUPS)
         + expand(results("benchmarks/tune_group/{group}.tsv"), group=TUNE_GROUPS)
@@ -42,6 +42,7 @@ rule report:
         tuning=results("convergence/tuning.parquet"),
         tuning_runs=results("convergence/tuning_runs.parquet"),
         layers=results("convergence/layers.parquet"),
+        init_control=results("convergence/init_control.parquet"),
         levels=results("convergence/levels.parquet"),
         targets=results("convergence/targets.parquet"),
         reference=results("convergence/reference.parquet"),
