@@ -121,7 +121,7 @@ def _claims():
     """Speed and test claims as the claims table holds them: per dataset and pooled ("all")."""
     rows = []
     for fam, opt, kind in [("speed_ratio.sgd", "sgd", "ratio"), ("speed_ratio.adam", "adam", "ratio"),
-                           ("test.test_acc", None, "difference"), ("test.test_ece", None, "difference")]:
+                           ("tuned_for_acc.test_acc", None, "difference"), ("tuned_for_acc.test_ece", None, "difference")]:
         for loss, est in [("mse_sigmoid", 2.0 if kind == "ratio" else -0.02), ("hinge", 1.1 if kind == "ratio" else 0.01)]:
             for ds in ["d1", "d2", "all"]:
                 hi = np.inf if (loss, ds, opt) == ("mse_sigmoid", "all", "adam") else est * 1.2 + 0.01
@@ -186,7 +186,24 @@ def _every_figure():
     return {"convergence": figures.convergence_figure(c), "profile": figures.profile_figure(profile),
             "gradient": figures.gradient_figure(logit_gradients()), "heatmap": figures.steps_heatmap_figure(heat),
             "speed": figures.speed_forest_figure(_claims()), "test": figures.test_forest_figure(_claims()),
-            "overflow": figures.overflow_figure(probes()), "relative_error": figures.relative_error_figure(probes())}
+            "overflow": figures.overflow_figure(probes()), "relative_error": figures.relative_error_figure(probes()),
+            "stuck": figures.stuck_figure(_stuck_curves())}
+
+
+def _stuck_curves():
+    c = pd.concat([curves().assign(loss=loss) for loss in LOSS_LABELS])
+    c = pd.concat([c.assign(optimizer=o) for o in ("sgd", "adam")], ignore_index=True)
+    raw = c["loss"].isin(["mse_logits", "hinge", "squared_hinge"])                  # no output non-linearity
+    return c.assign(stuck_wrong_frac=np.where(raw, np.nan, 0.3 / (c["step"] + 1)))
+
+
+def test_stuck_figure_has_a_panel_per_dataset_and_optimiser_and_leaves_out_raw_logit_losses():
+    fig = figures.stuck_figure(_stuck_curves())
+    axes = visible_axes(fig)
+    assert len(axes) == 4 and {ax.get_xscale() for ax in axes} == {"log"}
+    labels = {t.get_text() for leg in fig.legends for t in leg.get_texts()}
+    assert LOSS_LABELS["mse_sigmoid"] in labels and LOSS_LABELS["hinge"] not in labels
+    assert max(line.get_ydata().max() for line in axes[0].get_lines() if len(line.get_ydata())) == pytest.approx(30)
 
 
 def test_every_figure_is_drawn_at_the_width_it_is_shown_with_text_of_at_least_10_points():
