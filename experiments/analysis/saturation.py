@@ -1,7 +1,7 @@
 """Output saturation on wrong answers: the lecture's mechanism, measured where it acts.
 
-A training example is *stuck* when it is answered wrongly and its true-class
-output derivative q_y (1 - q_y) has fallen below ``losses.STUCK_FRACTION`` of its
+A training example is *stuck* when it is answered wrongly, its true-class output
+q_y is below 1/2 and its derivative q_y (1 - q_y) has fallen below ``losses.STUCK_FRACTION`` of its
 maximum (q = softmax(z) or sigmoid(z); ``stuck_wrong_frac`` in the curves, measured
 on the whole training split at every logged step). Whether a stuck example stops
 learning depends on the loss: the gradient of sigmoid + MSE, (2/C)(s - t) s (1 - s),

@@ -69,7 +69,7 @@ class CalibrationSums:
 # Temperature scaling (Guo et al. 2017): one T > 0 per model, fitted on the validation split to minimise
 # its NLL of p = predictive(z / T), then applied to the test logits. A grid in log10 T: ``TEMPERATURE_GRID``
 # points over [-2, 2] (T from 0.01 to 100, steps of 10^0.05), then as many within one step either side
-# of the best point. The NLL is convex in 1/T for a softmax; the grid also serves normalised sigmoids.
+# of the best point (steps of 1/800 of a decade). The NLL is convex in 1/T for a softmax; the grid also serves normalised sigmoids.
 TEMPERATURE_GRID = 81
 
 
@@ -83,15 +83,15 @@ def fit_temperature(z: torch.Tensor, y: torch.Tensor, log_probs) -> torch.Tensor
     def nll(log_t: torch.Tensor) -> torch.Tensor:                                    # (G,) -> (G, K)
         return torch.stack([-log_probs(z / 10 ** lt).gather(-1, yk).squeeze(-1).mean(1) for lt in log_t])
 
-    grid = torch.linspace(-2.0, 2.0, TEMPERATURE_GRID, dtype=torch.float64)
+    grid = torch.linspace(-2.0, 2.0, TEMPERATURE_GRID, dtype=torch.float64, device=z.device)
     step = float(grid[1] - grid[0])
     best = grid[nll(grid).nan_to_num(nan=math.inf).argmin(0)]                         # (K,)
-    fine = torch.linspace(-step, step, TEMPERATURE_GRID, dtype=torch.float64)
+    fine = torch.linspace(-step, step, TEMPERATURE_GRID, dtype=torch.float64, device=z.device)
     cand = best.view(1, -1) + fine.view(-1, 1)                                         # (G, K)
     losses = torch.stack([-log_probs(z / 10 ** c.to(z.dtype).view(-1, 1, 1)).gather(-1, yk).squeeze(-1).mean(1)
                           for c in cand])                                              # (G, K)
     t = 10 ** cand.gather(0, losses.nan_to_num(nan=math.inf).argmin(0, keepdim=True)).squeeze(0)
-    return torch.where(torch.isfinite(z).flatten(1).all(1).cpu(), t, math.nan).to(z.device)
+    return torch.where(torch.isfinite(z).flatten(1).all(1), t, math.nan)
 
 
 def calibration_metrics(probs: torch.Tensor, y: torch.Tensor, bins: int = BINS) -> dict[str, float]:

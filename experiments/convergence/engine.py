@@ -313,6 +313,16 @@ class StackedMLP:
             out["per_example"] = cal.per_example()                  # (K, N) each
         return out
 
+    @torch.no_grad()
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """z (K, N, C) of every run on [x; 1] (N, D + 1), in the evaluation's blocks of examples (the
+        hidden activations of all N at once would not fit for a large split and a wide stack)."""
+        width = sum(w.shape[1] + 1 for w in self.W)
+        block = max(1, EVAL_BLOCK_BYTES // (4 * self.K * 2 * width))
+        MODEL_FLOPS["eval"] += self.K * x.shape[0] * self.forward_flops
+        return torch.cat([self.forward(x[n0:n0 + block])[0].transpose(1, 2).clone()
+                          for n0 in range(0, x.shape[0], block)], dim=1)
+
     def weight_grad_norms(self) -> torch.Tensor:
         """(L, K): ||dL/dW_l|| (Frobenius, weights only, bias column left out) of the last :meth:`step`,
         layer 1 nearest the input."""

@@ -288,8 +288,9 @@ def get_loss(name: str, params: dict | None = None):
 # or none (the loss reads the logits; its output derivative is 1 and never vanishes). Both maxima are 1/4.
 LOSS_OUTPUTS = {name: "softmax" for name in LOSSES} | {
     "bce_ovr": "sigmoid", "mse_sigmoid": "sigmoid", "mse_logits": "none", "hinge": "none", "squared_hinge": "none"}
-# An output is *stuck* when its true-class derivative is below this fraction of its maximum:
-# p (1 - p) < 0.025, i.e. p_y < 0.026 for a wrong answer (a sigmoid's z_y < -3.6).
+# A wrong answer is *stuck* when its true-class output is below one half and its derivative below
+# this fraction of its maximum: q (1 - q) < 0.025, i.e. q_y < 0.026 (a sigmoid's z_y < -3.6): the
+# lecture's confidently wrong output.
 STUCK_FRACTION = 0.1
 
 
@@ -302,13 +303,13 @@ def _true_class_probability(output: str, z: torch.Tensor, y: torch.Tensor) -> to
 
 
 def stuck_outputs(loss: str):
-    """``fn(z (..., C), y (...)) -> (...) bool``: the true-class output derivative q_y (1 - q_y) is below
-    ``STUCK_FRACTION`` of its maximum 1/4 (with ``engine.correct`` false: a wrong answer the output no
-    longer passes gradient to); None for a loss with no output non-linearity."""
+    """``fn(z (..., C), y (...)) -> (...) bool``: the true-class output q_y is below 1/2 and its derivative
+    q_y (1 - q_y) below ``STUCK_FRACTION`` of its maximum 1/4 (with ``engine.correct`` false: a confidently
+    wrong answer the output no longer passes gradient to); None for a loss with no output non-linearity."""
     output = LOSS_OUTPUTS[loss]
     if output == "none":
         return None
-    return lambda z, y: (lambda q: q * (1 - q) < STUCK_FRACTION / 4)(_true_class_probability(output, z, y))
+    return lambda z, y: (lambda q: (q < 0.5) & (q * (1 - q) < STUCK_FRACTION / 4))(_true_class_probability(output, z, y))
 
 
 # ---- the predictive distribution each loss trains -------------------------------------------------

@@ -222,7 +222,7 @@ def _train_chunk(group, members, ds, device, order_cache, shared, test, targets)
         tested = {f"test_{m}": te[m].cpu().numpy() for m in ("acc", "nll", "brier", "ece")}
         tested["per_example"] = {c: v.cpu().numpy() for c, v in te["per_example"].items()}   # (K, N) each
         # temperature-scaled (Guo et al. 2017): T fitted on the validation split, applied to the test logits
-        temp = fit_temperature(net.forward(x_va)[0].transpose(1, 2).clone(), y_va, predictive)      # (K,)
+        temp = fit_temperature(net.logits(x_va), y_va, predictive)                                 # (K,)
         scaled = net.evaluate(x_te, y_te, log_probs=lambda z: predictive(z / temp.view(-1, 1, 1).to(z.dtype)))
         tested.update({f"test_{m}_ts": scaled[m].cpu().numpy() for m in ("nll", "brier", "ece")},
                       temperature=temp.cpu().numpy())
@@ -282,6 +282,7 @@ def _chunk_key(group: Group, cfg: dict, device: torch.device, arch_index: int, s
                test: bool, targets: Targets | None) -> str:
     """What a chunk's result depends on, hashed: a checkpoint is reused only for the same work."""
     what = json.dumps([group.to_dict(), cfg["seed"], cfg["data"], str(device), arch_index, start, size, test,
+                       columns.RUNS, columns.CURVES, columns.LAYERS,      # a chunk saved by older code is not reused
                        None if targets is None else [targets.levels, targets.main, sorted(targets.acc.items()),
                                                      targets.default]],
                       sort_keys=True, default=str)
