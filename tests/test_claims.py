@@ -186,14 +186,15 @@ def test_depth_claims_read_the_deepest_architecture():
         n = len(hidden.split("-")) + 1
         for seed in range(6):
             for step in (0, 9):
-                rows += [dict(base, hidden=hidden, seed=seed, step=step, layer=layer, weights=64,
+                rows += [dict(base, hidden=hidden, seed=seed, step=step, layer=layer, weights=64 if layer < n else 16,
                               grad_norm=first * (1 + 0.01 * seed) if layer == 1 else 1.0, saturated_frac=np.nan)
                          for layer in range(1, n + 1)]
     got = pd.DataFrame(depth_claims(pd.DataFrame(rows))).set_index("claim")
     row = got.loc["depth.grad_ratio_init.d.sigmoid.sgd.cross_entropy"]
     assert row["estimate"] == pytest.approx(0.1025) and row["n"] == 1 and row["seeds"] == 6
     assert row["p_value"] < 0.05 and row["ci_high"] < 1
-    # every W_l of 64 entries here: the per-entry RMS ratio equals the norm ratio
+    # the hidden layers' W_l have 64 entries (the output layer 16, left out): the per-entry RMS ratio of the
+    # first over the last hidden layer equals their norm ratio
     assert got.loc["depth.rms_ratio_init.d.sigmoid.sgd.cross_entropy", "estimate"] == pytest.approx(0.1025)
     assert depth_claims(None) == []
 

@@ -63,7 +63,8 @@ def test_a_deliberately_wrong_prediction_is_caught(monkeypatch):
 
 def test_claims_on_one_number_have_bands_that_exclude_each_other():
     """Golik's "worse" and Janocha & Czarnecki's "close" read the same difference: no interval agrees with
-    both (before, both agreed on -0.7 points); -0.7 [-1.1, -0.3] now agrees with "close" only."""
+    both (with Golik's old band, below 0, both agreed on -0.7 points); -0.7 [-1.1, -0.3] agrees with
+    "close" only."""
     t = literature_table(_claims({"tuned_for_acc.test_acc.mse_softmax_vs_cross_entropy": (-0.007, -0.011, -0.003)}))
     golik, janocha = (t[t["paper"].str.startswith(p)].iloc[0] for p in ("Golik", "Janocha"))
     assert (golik["band"], janocha["band"]) == ("below -0.02", "within [-0.02, 0.02]")

@@ -13,10 +13,12 @@ straddles the boundary; **not comparable** when the settings differ in what the
 claim is about (said in ``reason``), and **not measured** when the loss or setting
 was not swept in this run.
 
-The bands were written down before the numbers were looked at, and claims about
-the same number have bands that exclude each other (Golik's "worse" is more than 2
-points below cross-entropy, Janocha & Czarnecki's "close" within 2 points of it),
-so one interval cannot agree with both. Each verdict names the rate selection its
+Claims about the same number have bands that exclude each other, so one interval
+cannot agree with both: Golik's "worse" is more than 2 points below cross-entropy,
+Janocha & Czarnecki's "close" within 2 points of it. (Golik's band was "below 0"
+until a review found that both verdicts agreed on the same -0.7 points; it was
+moved to exclude Janocha's before the rerun whose numbers the report shows, and
+the accuracy verdicts changed selection at the same time.) Each verdict names the rate selection its
 number comes from (``selection``, ``experiments.convergence.tuning.SELECTIONS``):
 accuracy and calibration verdicts read the runs at the rate of best final
 validation accuracy (``tuned_for_acc.*`` claims), not the rate tuned for speed;

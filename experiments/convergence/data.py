@@ -185,7 +185,7 @@ def describe(ds: Dataset, cfg: dict) -> dict:
             "num_features": ds.num_features, "num_classes": ds.num_classes,
             "val_fraction": math.nan if ds.name == "mnist1d" else cfg["data"]["val_fraction"],
             "test_split": "published" if published else f"{cfg['data']['test_fraction']:.0%} held out",
-            "split_seed": derive_seed(cfg["seed"], ds.name, "split"),
+            "split_seed": None if ds.name == "mnist1d" else derive_seed(cfg["seed"], ds.name, "split"),
             # the validation accuracy of always predicting the most frequent class: the targets' zero
             "chance": float(np.bincount(ds.y_val).max() / len(ds.y_val))}
 

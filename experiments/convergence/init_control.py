@@ -51,20 +51,21 @@ def init_control(cfg: dict) -> pd.DataFrame:
     depths: dict[str, set] = {}
     for g in groups.values():
         for s in g.stacks:
-            depths.setdefault(g.dataset, set()).add(len(s.hidden))
+            if s.hidden:                                  # a linear model has no depth to compare
+                depths.setdefault(g.dataset, set()).add(len(s.hidden))
     rows = []
     data = {}
+    seen = set()                                          # a group split into parts repeats no run
     for g in groups.values():
-        if len(depths[g.dataset]) < 2:
+        if len(depths.get(g.dataset, ())) < 2:
             continue
         ds = data.setdefault(g.dataset, load_dataset(g.dataset, cfg))
         prior = np.bincount(ds.y_train, minlength=ds.num_classes) / len(ds.y_train)
         output = LOSS_OUTPUTS[g.loss]
         loss_fn = get_loss(g.loss, g.loss_params)
-        seen = set()
         for st in g.stacks:
             for run in st.runs:
-                key = (st.activation, st.hidden, run.logit_scale, run.seed)
+                key = (g.dataset, g.loss, st.activation, st.hidden, run.logit_scale, run.seed)
                 if key in seen or len(st.hidden) == 0:
                     continue
                 seen.add(key)

@@ -55,7 +55,8 @@ def gradient_finding(grads: pd.DataFrame, runs: pd.DataFrame, logit: float = -10
     return text
 
 
-def output_saturation_finding(stuck: pd.DataFrame, label=lambda loss: loss) -> str:
+def output_saturation_finding(stuck: pd.DataFrame, claims: pd.DataFrame | None = None,
+                              label=lambda loss: loss) -> str:
     """What the output-saturation table (``analysis.saturation.stuck_table``) says about the lecture's
     mechanism: per optimiser, sigmoid + MSE's share of training examples wrong and stuck at the end (with
     its interval), the share of its remaining errors that are stuck, and cross-entropy's beside it; then
@@ -90,14 +91,18 @@ def output_saturation_finding(stuck: pd.DataFrame, label=lambda loss: loss) -> s
                    "mechanism; the smaller gradient everywhere (the 1/(4√C) start below) is the better candidate.")
     else:
         verdict = ("The lecture's mechanism accounts for part of sigmoid + MSE's remaining errors, not most.")
-    if {"sgd", "adam"} <= set(share.index):
-        more = share["adam"] > share["sgd"]
-        verdict += (" Under Adam, which rescales every parameter's step to a similar size, a larger share of its "
-                    "errors is stuck than under SGD: rescaling the step does not give back a gradient that is "
-                    "already near zero on those examples, so Adam's larger gap is consistent with this mechanism."
-                    if more else
-                    " Under Adam the stuck share is not larger than under SGD, so this mechanism does not explain "
-                    "why the gap to cross-entropy grows under Adam: that remains unexplained here.")
+    ratio = {o: pooled_row(claims, f"speed_ratio.mse_sigmoid_vs_cross_entropy.{o}") if claims is not None
+             else None for o in ("sgd", "adam")}
+    if {"sgd", "adam"} <= set(share.index) and all(r is not None for r in ratio.values()) \
+            and ratio["adam"]["estimate"] > ratio["sgd"]["estimate"]:
+        gap = (f"its gap to cross-entropy is larger under Adam ({wording.num(ratio['adam']['estimate'])}× against "
+               f"{wording.num(ratio['sgd']['estimate'])}× under SGD)")
+        verdict += (f" Under Adam, which rescales every parameter's step to a similar size, {gap}, and a larger share "
+                    f"of its errors is stuck than under SGD: a rescaled step does not give back a gradient that is "
+                    f"near zero on those examples, so the larger gap is consistent with this mechanism."
+                    if share["adam"] > share["sgd"] else
+                    f" Under Adam {gap}, but its stuck share is not larger than under SGD: this mechanism does not "
+                    f"explain why the gap grows under Adam, which remains unexplained here.")
     return (f"The lecture's mechanism measured where it acts, on the training examples: an example is *stuck* when it "
             f"is answered wrongly and its true-class output derivative q(1 − q) is below {STUCK_FRACTION:g} of its "
             f"maximum (q the sigmoid, or the softmax probability, of the true class). "
@@ -317,36 +322,50 @@ def depth_finding(claims: pd.DataFrame, depth: pd.DataFrame) -> str:
 
 
 def init_control_finding(control: pd.DataFrame, label=lambda loss: loss) -> str:
-    """The control of the depth study (``convergence.init_control``): at the deepest architecture, per
-    activation, the step-0 ratio of the sigmoid-output losses against cross-entropy's, with the default
-    output bias and at the log class prior; whether the difference is the mean-error inflation."""
+    """The control of the depth study (``convergence.init_control``): at each dataset's deepest
+    architecture, per activation, the step-0 ratio of the sigmoid-output losses against cross-entropy's,
+    with the default output bias and at the log class prior; whether the difference is the mean-error
+    inflation (the default ratio differs from cross-entropy's by more than 25% and the log-prior one does
+    not)."""
     from ..convergence.init_control import control_table
 
     t = control_table(control)
     if t.empty:
         return absent("initialisation control", "no dataset was swept at more than one depth")
-    t = t[t["hidden"].map(lambda h: len(h.split("-"))) == t["hidden"].map(lambda h: len(h.split("-"))).max()]
+    depth = t["hidden"].map(lambda h: len(h.split("-")))
+    t = t[depth == depth.groupby(t["dataset"]).transform("max")]
     sig = [x for x in ("bce_ovr", "mse_sigmoid") if x in set(t["loss"])]
     if "cross_entropy" not in set(t["loss"]) or not sig:
         return absent("initialisation control", "cross-entropy or a sigmoid-output loss was not in the depth study")
     err = control[(control["loss"].isin(sig)) & (control["output_bias"] == "default")]["mean_output_error"].median()
-    parts, closes = [], []
-    for act, sub in t.groupby("activation", sort=False):
+    near = lambda a, b: abs(np.log(a / b)) < np.log(1.25)      # noqa: E731
+    parts, explained = [], []
+    for (ds, act, hidden), sub in t.groupby(["dataset", "activation", "hidden"], sort=False):
         s = sub.set_index("loss")
+        if "cross_entropy" not in s.index:
+            continue
         ce = s.loc["cross_entropy"]
-        said = " and ".join(f"{label(x)} {s.loc[x, 'default']:.2g} → {s.loc[x, 'log_prior']:.2g}" for x in sig)
-        parts.append(f"{act}: {said} (cross-entropy {ce['default']:.2g} → {ce['log_prior']:.2g})")
-        closes += [abs(np.log(s.loc[x, "log_prior"] / ce["log_prior"])) < np.log(1.25) for x in sig]
-    depth = len(t["hidden"].iloc[0].split("-"))
-    verdict = ("so the loss-dependence of the ratio at initialisation is that inflation, not a vanishing gradient "
-               "of MSE: BCE, whose gradient has no σ' factor, moved with it." if all(closes) else
-               "which accounts for part of the loss-dependence; the rest is unexplained here.")
+        mine = [x for x in sig if x in s.index]
+        said = " and ".join(f"{label(x)} {s.loc[x, 'default']:.2g} → {s.loc[x, 'log_prior']:.2g}" for x in mine)
+        where = f"{ds}, {len(hidden.split('-'))} {act} layers" if t["dataset"].nunique() > 1 else \
+            f"{len(hidden.split('-'))} {act} layers"
+        parts.append(f"{where}: {said} (cross-entropy {ce['default']:.2g} → {ce['log_prior']:.2g})")
+        explained += [(not near(s.loc[x, "default"], ce["default"]), near(s.loc[x, "log_prior"], ce["log_prior"]))
+                      for x in mine]
+    names = " and ".join(label(x) for x in sig)
+    if not explained or not any(d for d, _ in explained):
+        verdict = f"at the default bias {names} already start where cross-entropy does, so there is nothing to explain."
+    elif all(c for d, c in explained if d):
+        verdict = (f"the loss-dependence of the ratio at initialisation is that inflation, not a vanishing "
+                   f"gradient of MSE" + (": BCE, whose gradient has no σ' factor, moved with it." if
+                                          "bce_ovr" in sig else "."))
+    else:
+        verdict = "which accounts for part of the loss-dependence; the rest is unexplained here."
     return (f"At identical weights the step-0 ratio depends on the loss: sigmoid outputs start near 1/2 against "
             f"one-hot targets, a mean output error of {err:.2f} that enters the output layer's gradient directly but "
             f"mostly cancels on its way down. The control sets the output bias so that the untrained model predicts "
-            f"the class prior (log-prior bias; mean error about 0). With {depth} hidden layers, the median ratio "
-            f"||dL/dW_1|| / ||dL/dW_out|| at the default bias → at the log-prior bias: " + "; ".join(parts)
-            + f"; {verdict}")
+            f"the class prior (log-prior bias; mean error about 0). The median ratio ||dL/dW_1|| / ||dL/dW_out|| "
+            f"at the default bias → at the log-prior bias, deepest networks: " + "; ".join(parts) + f"; {verdict}")
 
 
 def calibration_finding(claims: pd.DataFrame, cal: pd.DataFrame, label=lambda loss: loss) -> str:
@@ -376,7 +395,8 @@ def calibration_finding(claims: pd.DataFrame, cal: pd.DataFrame, label=lambda lo
     if len(floors):
         out += (" A perfectly calibrated model with cross-entropy's confidences would still show an ECE of "
                 + ", ".join(f"{r['estimate']:.3f} on {r['dataset']}" for _, r in floors.iterrows())
-                + " (simulated: the noise floor of the measure on test splits this size).")
+                + " (simulated from the confidences of its runs at the rates tuned for speed, whose per-example "
+                  "outputs are kept: the noise floor of the measure on test splits this size).")
     return out
 
 

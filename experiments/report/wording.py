@@ -109,7 +109,8 @@ def sentence(row: pd.Series | dict) -> str:
         what = (f"{label(row['subject'])} at its worst logit scale (chosen on the tuning seeds) needed {head} the "
                 f"steps of its best scale {where(row)}")
     elif kind == "difference":
-        rate = ("each at its rate of best validation accuracy" if row["claim"].startswith(ACCURACY_CLAIMS + ".")
+        claim_id = str(row["claim"] if "claim" in row else getattr(row, "name", ""))
+        rate = ("each at its rate of best validation accuracy" if claim_id.startswith(ACCURACY_CLAIMS + ".")
                 else "each at its rate tuned for speed")
         what = (f"{where(row).capitalize()}, {rate}, {label(row['subject'])} minus {label(row['reference'])} in "
                 f"{METRIC_WORDS.get(row['metric'], row['metric'])}: {head}")
