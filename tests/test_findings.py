@@ -1,4 +1,6 @@
 """The report's computed sentences: right numbers from small hand-made tables, one line when data are absent."""
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -187,3 +189,22 @@ def test_abstract_answers_first_with_intervals_in_at_most_150_words():
     assert "fits in part: 30% (SGD)" in wording.abstract(claims, thresholds, 100, ["digits"], {"sgd": 0.3})
     faster = claims.assign(estimate=np.where(claims["family"].str.startswith("speed"), 0.7, claims["estimate"]))
     assert wording.abstract(faster, thresholds, 100, ["digits"]).startswith("Not because it learns slower")
+
+
+def test_amp_finding_tells_the_format_from_float32():
+    """Planted: the naive loss breaks from scale 10 in float16 (float32 only from 100: the format's), from 100
+    in bfloat16 (as float32); one seed of two breaking is half; scaler runs are left out; the fused loss
+    never breaks."""
+    rows = []
+    for impl, dtype, scale, seed in itertools.product(["log_softmax_naive", "cross_entropy"],
+                                                      ["float32", "float16", "bfloat16"], [1.0, 10.0, 100.0], [0, 1]):
+        start = {"float16": 10.0, "bfloat16": 100.0, "float32": 100.0}[dtype]
+        bad = impl == "log_softmax_naive" and scale >= start and (seed == 0 or scale == 100.0)
+        rows.append(dict(implementation=impl, dtype=dtype, logit_scale=scale, seed=seed, optimizer="sgd",
+                         grad_scaler=False, status="nonfinite" if bad else "ok"))
+        if dtype == "float16":
+            rows.append(dict(rows[-1], grad_scaler=True, status="nonfinite"))       # ignored
+    text = findings.amp_finding(pd.DataFrame(rows))
+    assert ("`log(softmax(z))` broke from logit scale 10 in float16 (where float32 did not: the format's), from "
+            "logit scale 100 in bfloat16 (as in float32, so not the format's doing); the float32 control from 100") in text
+    assert "`F.cross_entropy` never broke, in any format" in text

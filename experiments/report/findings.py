@@ -248,6 +248,41 @@ def overflow_finding(thresholds: pd.DataFrame) -> str:
             f"{len(thresholds)} settings.")
 
 
+def amp_finding(amp: pd.DataFrame) -> str:
+    """Reduced-precision training, per loss implementation: the smallest logit scale at which half or more
+    of the seeds (without a gradient scaler, under either optimiser) stopped at a non-finite value, per
+    autocast format, beside the float32 control's (the same implementation without autocast): a format
+    that breaks where float32 does not is the format's doing."""
+    from ..overflow.probe import IMPLEMENTATION_LABELS as NAMES
+
+    d = amp[~amp["grad_scaler"].astype(bool)]
+    if d.empty or "float32" not in set(d["dtype"]):
+        return absent("reduced-precision comparison", "the float32 control or every run without a scaler is missing")
+    broke = (d.assign(bad=d["status"] == "nonfinite").groupby(["implementation", "dtype", "optimizer", "logit_scale"])
+             ["bad"].mean() >= 0.5).reset_index()
+    first = broke[broke["bad"]].groupby(["implementation", "dtype"])["logit_scale"].min()
+    parts = []
+    for impl in dict.fromkeys(d["implementation"]):
+        control = first.get((impl, "float32"), np.nan)
+        said = []
+        for dtype in [x for x in ("float16", "bfloat16") if x in set(d["dtype"])]:
+            s = first.get((impl, dtype), np.nan)
+            if np.isnan(s):
+                said.append(f"never in {dtype}")
+            else:
+                whose = ("as in float32, so not the format's doing" if not np.isnan(control) and s >= control
+                         else "where float32 did not: the format's")
+                said.append(f"from logit scale {s:g} in {dtype} ({whose})")
+        if np.isnan(control) and all(x.startswith("never") for x in said):
+            parts.append(f"`{NAMES.get(impl, impl)}` never broke, in any format")
+            continue
+        parts.append(f"`{NAMES.get(impl, impl)}` broke " + ", ".join(said)
+                     + (f"; the float32 control from {control:g}" if not np.isnan(control) else
+                        "; the float32 control never"))
+    return ("Training under autocast, the loss receiving its logits in the half format, half or more of the seeds "
+            "stopped at a NaN/inf (without a gradient scaler, under SGD or Adam): " + "; ".join(parts) + ".")
+
+
 def failure_finding(runs: pd.DataFrame, divergence_factor: float) -> str:
     """Counts per status over ``runs`` (tuning and evaluation runs together when ``stage`` is a column)."""
     counts = runs["status"].value_counts()
