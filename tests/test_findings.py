@@ -208,3 +208,26 @@ def test_amp_finding_tells_the_format_from_float32():
     assert ("`log(softmax(z))` broke from logit scale 10 in float16 (where float32 did not: the format's), from "
             "logit scale 100 in bfloat16 (as in float32, so not the format's doing); the float32 control from 100") in text
     assert "`F.cross_entropy` never broke, in any format" in text
+
+
+def test_output_saturation_finding_follows_the_numbers():
+    """Few stuck errors: "not the lecture's mechanism", and with a larger gap under Adam but no larger
+    stuck share there, the Adam gap is called unexplained; most errors stuck and more under Adam: the
+    mechanism is at work and consistent with the gap; no speed claims: no sentence about Adam."""
+    def table(sgd, adam):
+        return pd.DataFrame([dict(optimizer=o, loss=loss, runs=30, stuck_end=0.01, stuck_end_low=0.005,
+                                  stuck_end_high=0.02, stuck_peak=0.1, error_end=0.1,
+                                  stuck_of_errors=share if loss == "mse_sigmoid" else 0.05)
+                             for o, share in (("sgd", sgd), ("adam", adam)) for loss in ("cross_entropy", "mse_sigmoid")])
+    claims = claim_rows(*[dict(claim=f"speed_ratio.mse_sigmoid_vs_cross_entropy.{o}", subject="mse_sigmoid",
+                               optimizer=o, estimate=e, ci_low=e * 0.9, ci_high=e * 1.1, p_value=0.001,
+                               p_adjusted=0.002) for o, e in (("sgd", 1.44), ("adam", 3.6))])
+    few = findings.output_saturation_finding(table(0.07, 0.07), claims)
+    assert "so its slowness here is not the lecture's mechanism" in few
+    assert "larger under Adam (3.6× against 1.44× under SGD), but its stuck share is not larger" in few
+    most = findings.output_saturation_finding(table(0.6, 0.8), claims)
+    assert "the lecture's mechanism is at work" in most and "consistent with this mechanism" in most
+    assert "gap to cross-entropy" not in findings.output_saturation_finding(table(0.6, 0.8))
+    part = findings.output_saturation_finding(table(0.3, 0.2), claims)
+    assert "accounts for part" in part
+    assert findings.output_saturation_finding(table(0.3, 0.2).query("loss != 'mse_sigmoid'")).startswith("*No")

@@ -95,14 +95,14 @@ def output_saturation_finding(stuck: pd.DataFrame, claims: pd.DataFrame | None =
              else None for o in ("sgd", "adam")}
     if {"sgd", "adam"} <= set(share.index) and all(r is not None for r in ratio.values()) \
             and ratio["adam"]["estimate"] > ratio["sgd"]["estimate"]:
-        gap = (f"its gap to cross-entropy is larger under Adam ({wording.num(ratio['adam']['estimate'])}× against "
+        gap = (f"Its gap to cross-entropy is larger under Adam ({wording.num(ratio['adam']['estimate'])}× against "
                f"{wording.num(ratio['sgd']['estimate'])}× under SGD)")
-        verdict += (f" Under Adam, which rescales every parameter's step to a similar size, {gap}, and a larger share "
-                    f"of its errors is stuck than under SGD: a rescaled step does not give back a gradient that is "
-                    f"near zero on those examples, so the larger gap is consistent with this mechanism."
+        verdict += (f" {gap}, and under Adam, which rescales every parameter's step to a similar size, a larger share "
+                    f"of its errors is stuck: a rescaled step does not give back a gradient that is near zero on "
+                    f"those examples, so the larger gap is consistent with this mechanism."
                     if share["adam"] > share["sgd"] else
-                    f" Under Adam {gap}, but its stuck share is not larger than under SGD: this mechanism does not "
-                    f"explain why the gap grows under Adam, which remains unexplained here.")
+                    f" {gap}, but its stuck share is not larger there: this mechanism does not explain why the gap "
+                    f"grows under Adam, which remains unexplained here.")
     return (f"The lecture's mechanism measured where it acts, on the training examples: an example is *stuck* when it "
             f"is answered wrongly and its true-class output derivative q(1 − q) is below {STUCK_FRACTION:g} of its "
             f"maximum (q the sigmoid, or the softmax probability, of the true class). "

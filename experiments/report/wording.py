@@ -247,7 +247,8 @@ def abstract(claims: pd.DataFrame, thresholds: pd.DataFrame, n_runs: int, datase
     if counts:
         parts.append(f"After Holm's adjustment, {' and '.join(counts)} of the {total} losses compared were slower than "
                      f"cross-entropy; " + (f"faster: {', '.join(faster)}." if faster else "none was faster."))
-    stuck = {o: v for o, v in (stuck or {}).items() if not math.isnan(v)}
+    stuck = {o: v for o, v in sorted((stuck or {}).items(), key=lambda kv: (kv[0] != "sgd", kv[0]))
+             if not math.isnan(v)}
     if stuck:
         fit = ("fits" if min(stuck.values()) >= 0.5 else "does not fit" if max(stuck.values()) < 0.1 else "fits in part")
         parts.append(f"The lecture's explanation {fit}: "
