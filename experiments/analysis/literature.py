@@ -117,10 +117,10 @@ def verdict(expect: tuple, lo: float, hi: float) -> tuple[str, str]:
         a, b = expect[1:]
         inside, outside = a <= lo and hi <= b, hi < a or lo > b
     if inside:
-        return "agree", f"the whole 95% interval [{lo:.3g}, {hi:.3g}] is {where}, as the claim predicts"
+        return "agree", f"the whole 95% interval [{lo:.3g}, {hi:.3g}] lies inside the band ({where}), as the claim predicts"
     if outside:
-        return "disagree", f"the whole 95% interval [{lo:.3g}, {hi:.3g}] is outside {where}"
-    return "inconclusive", f"the 95% interval [{lo:.3g}, {hi:.3g}] reaches both sides of {where}"
+        return "disagree", f"the whole 95% interval [{lo:.3g}, {hi:.3g}] lies outside the band ({where})"
+    return "inconclusive", f"the 95% interval [{lo:.3g}, {hi:.3g}] reaches both inside and outside the band ({where})"
 
 
 def literature_table(claims: pd.DataFrame) -> pd.DataFrame:
