@@ -114,7 +114,7 @@ def test_depth_calibration_and_mnist1d_findings():
                           for loss in ["cross_entropy", "mse_sigmoid"]])
     text = findings.depth_finding(pd.DataFrame(columns=["claim", "statement"]), depth)
     assert "With 5 hidden layers on mnist1d" in text and "sigmoid **0.0001×**" in text and "tanh **0.5×**" in text
-    assert f"(1/(4√3))^5 ≈ {(1 / (4 * 3 ** 0.5)) ** 5:.1e}" in text and "6.3e-05" in text
+    assert f"(1/(4√3)) to the power 5 ≈ {(1 / (4 * 3 ** 0.5)) ** 5:.1e}" in text and "6.3e-05" in text
     assert findings.depth_finding(None, depth.iloc[:0]).startswith("*No depth comparison")
     cal = pd.DataFrame([dict(loss="focal", problems=4, test_ece=0.02, test_ece_low=0.01, test_ece_high=0.03),
                         dict(loss="cross_entropy", problems=4, test_ece=0.05, test_ece_low=0.04, test_ece_high=0.06)])
@@ -172,12 +172,12 @@ def test_abstract_answers_first_with_intervals_in_at_most_150_words():
                                for d, v in [("float16", 8.91), ("bfloat16", 86.8), ("float32", 86.6), ("float64", 708.0)]])
     text = wording.abstract(claims, thresholds, 14_652, ["digits", "gaussian_mixture"], {"sgd": 0.62, "adam": 0.81})
     first = text.split(". ")[0]
-    assert "MSE on sigmoid" in first and "1.70× as many steps as cross-entropy under SGD (95% CI 1.53 to 2.04)" in first
-    assert "2.04)" in first and "under Adam" in first and "−1.6 points (95% CI −2.1 to −1.0)" in text
+    assert "MSE on sigmoid" in first and "1.70× as many steps as cross-entropy under SGD (95% CI [1.53, 2.04])" in first
+    assert "2.04])" in first and "under Adam" in first and "−1.6 points (95% CI [−2.1, −1.0])" in text
     assert "faster: multi-class hinge (SGD), multi-class hinge (Adam)" in text
-    assert "loss or its gradient first overflowed at a logit gap of 8.91 (float16)" in text
+    assert "`log(softmax(z))` first gave a non-finite loss or gradient at a logit gap of 8.91 (float16)" in text
     assert "F.cross_entropy stayed finite there" in text
-    assert "explanation fits: 62% (SGD) and 81% (Adam) of its remaining errors sat on saturated outputs" in text
+    assert "(the lecture's explanation) fit: 62% (SGD) and 81% (Adam) of its last errors" in text
     assert len(text.split()) <= 150, len(text.split())
 
     # the words follow the numbers: a ratio not resolved is not "because it learns slower", a small stuck
@@ -185,8 +185,8 @@ def test_abstract_answers_first_with_intervals_in_at_most_150_words():
     unresolved = claims.assign(p_adjusted=0.5)
     text = wording.abstract(unresolved, thresholds.assign(agrees=False), 100, ["digits"], {"sgd": 0.05}, level=0.8)
     assert text.startswith("To reach the same validation accuracy (80% of the way") and "Because" not in text
-    assert "does not fit: 5% (SGD)" in text and "not everywhere where IEEE-754 predicts" in text
-    assert "fits in part: 30% (SGD)" in wording.abstract(claims, thresholds, 100, ["digits"], {"sgd": 0.3})
+    assert "do not fit: 5% (SGD)" in text and "not everywhere where IEEE-754 predicts" in text
+    assert "fit in part: 30% (SGD)" in wording.abstract(claims, thresholds, 100, ["digits"], {"sgd": 0.3})
     faster = claims.assign(estimate=np.where(claims["family"].str.startswith("speed"), 0.7, claims["estimate"]))
     assert wording.abstract(faster, thresholds, 100, ["digits"]).startswith("Not because it learns slower")
 
@@ -207,7 +207,7 @@ def test_amp_finding_tells_the_format_from_float32():
     text = findings.amp_finding(pd.DataFrame(rows))
     assert ("`log(softmax(z))` broke from logit scale 10 in float16 (where float32 did not: the format's), from "
             "logit scale 100 in bfloat16 (as in float32, so not the format's doing); the float32 control from 100") in text
-    assert "`F.cross_entropy` never broke, in any format" in text
+    assert "`F.cross_entropy` never stopped at a NaN/inf, in any format" in text
 
 
 def test_output_saturation_finding_follows_the_numbers():

@@ -44,7 +44,7 @@ def gradient_finding(grads: pd.DataFrame, runs: pd.DataFrame, logit: float = -10
     """Analytic gradients at a confidently wrong logit, then what training measured (if sigmoid+MSE ran)."""
     g_mse, g_ce = gradient_at(grads, "mse_sigmoid", logit), gradient_at(grads, "cross_entropy", logit)
     text = (f"With the true-class logit at {logit:g} (other logits 0), the gradient of sigmoid + MSE with respect "
-            f"to it is {g_mse:.1e}, against {g_ce:.2f} for cross-entropy: {abs(g_ce / g_mse):,.0f} times smaller.")
+            f"to it is {g_mse:.1e}, against {g_ce:.2f} for cross-entropy: about {abs(g_ce / g_mse):.1e} times smaller.".replace("e+0", " × 10^").replace("e+", " × 10^"))
     mine = runs[runs["loss"] == "mse_sigmoid"]
     sat = mine[mine["activation"].isin(["sigmoid", "tanh"])]["final_saturated_frac"].dropna()
     if len(sat):
@@ -72,13 +72,15 @@ def output_saturation_finding(stuck: pd.DataFrame, claims: pd.DataFrame | None =
     for opt, r in ms.iterrows():
         text = (f"under {opt_words.get(opt, opt)}, {r['stuck_end']:.1%} of sigmoid + MSE's training examples ended "
                 f"wrong and stuck (median over {int(r['runs'])} runs, 95% interval [{r['stuck_end_low']:.1%}, "
-                f"{r['stuck_end_high']:.1%}]; at the peak {r['stuck_peak']:.1%})")
+                f"{r['stuck_end_high']:.1%}], descriptive; at the peak {r['stuck_peak']:.1%}; its median training "
+                f"error at the end {r['error_end']:.1%})")
         if not np.isnan(r["stuck_of_errors"]):
             text += f", {r['stuck_of_errors']:.0%} of the errors it had left"
         if opt in ce.index:
             c = ce.loc[opt]
-            text += (f"; cross-entropy's {c['stuck_end']:.1%}"
-                     + (f" ({c['stuck_of_errors']:.0%} of its errors)" if not np.isnan(c["stuck_of_errors"]) else ""))
+            text += (f"; cross-entropy's {c['stuck_end']:.1%} [{c['stuck_end_low']:.1%}, {c['stuck_end_high']:.1%}]"
+                     + (f" ({c['stuck_of_errors']:.0%} of its errors, training error {c['error_end']:.1%}; its "
+                        f"gradient does not carry the vanished factor)" if not np.isnan(c["stuck_of_errors"]) else ""))
         parts.append(text)
     share = ms["stuck_of_errors"].dropna()
     if share.empty:
@@ -88,7 +90,8 @@ def output_saturation_finding(stuck: pd.DataFrame, claims: pd.DataFrame | None =
                    "examples get almost no gradient, while cross-entropy's p − t keeps pushing its wrong answers.")
     elif share.max() < 0.1:
         verdict = ("Few of the errors sigmoid + MSE keeps are stuck, so its slowness here is not the lecture's "
-                   "mechanism; the smaller gradient everywhere (the 1/(4√C) start below) is the better candidate.")
+                   "mechanism, and this measure does not say what it is (the gradient-scale views below test one "
+                   "candidate).")
     else:
         verdict = ("The lecture's mechanism accounts for part of sigmoid + MSE's remaining errors, not most.")
     ratio = {o: pooled_row(claims, f"speed_ratio.mse_sigmoid_vs_cross_entropy.{o}") if claims is not None
@@ -121,7 +124,7 @@ def effective_rate_finding(scales: pd.DataFrame, label=lambda loss: loss) -> str
     return (f"At step 0 the gradient with respect to the logits is smallest for {label(lo['loss'])} "
             f"({ci(lo, 'grad_norm_step0')}; {lo['grad_norm_at_zero']:.2g} at z = 0) and largest for "
             f"{label(hi['loss'])} ({ci(hi, 'grad_norm_step0')}; {hi['grad_norm_at_zero']:.2g} at z = 0). Their "
-            f"tuned rates are {ci(lo, 'tuned_lr')} and {ci(hi, 'tuned_lr')}, so their effective rates (rate x "
+            f"tuned rates are {ci(lo, 'tuned_lr')} and {ci(hi, 'tuned_lr')}, so their effective rates (rate × "
             f"gradient scale) are {ci(lo, 'effective_lr')} and {ci(hi, 'effective_lr')}. Across all "
             f"{len(d)} losses the largest median tuned rate is {spread('tuned_lr'):.2g} times the smallest, the "
             f"largest median effective rate {spread('effective_lr'):.2g} times the smallest (ratios of medians; "
@@ -274,7 +277,8 @@ def amp_finding(amp: pd.DataFrame) -> str:
                          else "where float32 did not: the format's")
                 said.append(f"from logit scale {s:g} in {dtype} ({whose})")
         if np.isnan(control) and all(x.startswith("never") for x in said):
-            parts.append(f"`{NAMES.get(impl, impl)}` never broke, in any format")
+            parts.append(f"`{NAMES.get(impl, impl)}` never stopped at a NaN/inf, in any format (whether it still learned "
+                         f"at large scales is the table's last columns)")
             continue
         parts.append(f"`{NAMES.get(impl, impl)}` broke " + ", ".join(said)
                      + (f"; the float32 control from {control:g}" if not np.isnan(control) else
@@ -344,12 +348,12 @@ def depth_finding(claims: pd.DataFrame, depth: pd.DataFrame) -> str:
         ce, ms = sig.loc["cross_entropy"], sig.loc["mse_sigmoid"]
         out += (f" At the end of training the sigmoid ratio is {ratio('sigmoid', 'cross_entropy', 'end')} with "
                 f"cross-entropy and {ratio('sigmoid', 'mse_sigmoid', 'end')} with sigmoid + MSE, with "
-                f"{ce['saturated_end']:.2g} and {ms['saturated_end']:.2g} of the sigmoid units saturated (medians "
+                f"{ce['saturated_end']:.0%} and {ms['saturated_end']:.0%} of the sigmoid units saturated (medians "
                 f"over runs).")
         # the mechanism: sigma' <= 1/4 per layer, times the gain 1/sqrt(3) of U(+-1/sqrt(n)) weights
         out += (f" Saturation is not needed for this: the sigmoid's slope is at most 1/4, and weights drawn "
                 f"from U(±1/√n) pass back a gradient scaled by about 1/√3, so each sigmoid layer keeps at most "
-                f"1/(4√3) ≈ 0.14 of it; over {deepest} layers, (1/(4√3))^{deepest} ≈ "
+                f"1/(4√3) ≈ 0.14 of it; over {deepest} layers, (1/(4√3)) to the power {deepest} ≈ "
                 f"{(1 / (4 * np.sqrt(3))) ** deepest:.1e}, the order measured (sigmoid outputs sit near 1/2, so "
                 f"the forward activations do not shrink to compensate). tanh has slope 1 at 0 and its activations "
                 f"shrink with its gradients, which is why its weight gradients stay comparable across layers.")
@@ -381,26 +385,27 @@ def init_control_finding(control: pd.DataFrame, label=lambda loss: loss) -> str:
             continue
         ce = s.loc["cross_entropy"]
         mine = [x for x in sig if x in s.index]
-        said = " and ".join(f"{label(x)} {s.loc[x, 'default']:.2g} → {s.loc[x, 'log_prior']:.2g}" for x in mine)
+        said = " and ".join(f"{label(x)} {s.loc[x, 'default']:.3g} → {s.loc[x, 'log_prior']:.3g}" for x in mine)
         where = f"{ds}, {len(hidden.split('-'))} {act} layers" if t["dataset"].nunique() > 1 else \
             f"{len(hidden.split('-'))} {act} layers"
-        parts.append(f"{where}: {said} (cross-entropy {ce['default']:.2g} → {ce['log_prior']:.2g})")
+        parts.append(f"{where}: {said} (cross-entropy {ce['default']:.3g} → {ce['log_prior']:.3g})")
         explained += [(not near(s.loc[x, "default"], ce["default"]), near(s.loc[x, "log_prior"], ce["log_prior"]))
                       for x in mine]
     names = " and ".join(label(x) for x in sig)
     if not explained or not any(d for d, _ in explained):
         verdict = f"at the default bias {names} already start where cross-entropy does, so there is nothing to explain."
     elif all(c for d, c in explained if d):
-        verdict = (f"the loss-dependence of the ratio at initialisation is that inflation, not a vanishing "
-                   f"gradient of MSE" + (": BCE, whose gradient has no σ' factor, moved with it." if
-                                          "bce_ovr" in sig else "."))
+        verdict = (f"the loss-dependence of the ratio at initialisation is the mean-error inflation of the output "
+                   f"layer's gradient, not a vanishing gradient of MSE" + (
+                       ": BCE, whose gradient has no σ' factor, moved with it." if "bce_ovr" in sig else "."))
     else:
         verdict = "which accounts for part of the loss-dependence; the rest is unexplained here."
     return (f"At identical weights the step-0 ratio depends on the loss: sigmoid outputs start near 1/2 against "
             f"one-hot targets, a mean output error of {err:.2f} that enters the output layer's gradient directly but "
             f"mostly cancels on its way down. The control sets the output bias so that the untrained model predicts "
-            f"the class prior (log-prior bias; mean error about 0). The median ratio ||dL/dW_1|| / ||dL/dW_out|| "
-            f"at the default bias → at the log-prior bias, deepest networks: " + "; ".join(parts) + f"; {verdict}")
+            f"the class prior (log-prior bias; mean error about 0). The median over runs (descriptive) of the ratio "
+            f"||dL/dW_1|| / ||dL/dW_out|| at the default bias → at the log-prior bias, deepest networks: "
+            + "; ".join(parts) + f"; {verdict}")
 
 
 def calibration_finding(claims: pd.DataFrame, cal: pd.DataFrame, label=lambda loss: loss) -> str:
@@ -414,7 +419,7 @@ def calibration_finding(claims: pd.DataFrame, cal: pd.DataFrame, label=lambda lo
            f"{best['test_ece']:.3f} (95% CI [{best['test_ece_low']:.3f}, {best['test_ece_high']:.3f}], median over "
            f"{int(best['problems'])} problems; every loss in the table below).")
     said = []
-    for loss in ("cross_entropy_ls", "focal", "mse_softmax"):
+    for loss in ("cross_entropy_ls", "focal", "mse_softmax", "mse_sigmoid"):
         rows = claims[claims["claim"] == f"{wording.ACCURACY_CLAIMS}.test_ece.{loss}_vs_cross_entropy"]
         rows = rows.assign(pooled=rows["dataset"] == POOLED).sort_values(["pooled", "dataset"])
         if rows.empty:
@@ -426,6 +431,16 @@ def calibration_finding(claims: pd.DataFrame, cal: pd.DataFrame, label=lambda lo
     if said:
         out += (" Minus cross-entropy's ECE, per dataset and pooled, with 95% seed-bootstrap intervals (†: resolved "
                 "after Holm's adjustment; every sentence in Appendix B): " + "; ".join(said) + ".")
+    scaled = []
+    for loss in ("cross_entropy_ls", "focal", "mse_softmax", "mse_sigmoid"):
+        r = pooled_row(claims, f"{wording.ACCURACY_CLAIMS}.test_ece_ts.{loss}_vs_cross_entropy")
+        if r is not None:
+            scaled.append(f"{label(loss)} **{r['estimate']:+.3f}**" + (
+                "" if np.isnan(r["ci_low"]) else f" [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]")
+                + ("†" if r["p_adjusted"] < wording.ALPHA else ""))
+    if scaled:
+        out += (" After temperature scaling (one T per model, fitted on validation), the pooled differences from "
+                "cross-entropy's ECE are " + "; ".join(scaled) + ": what is left once a single scale is undone.")
     floors = claims[claims["claim"] == "ece_floor"]
     if len(floors):
         out += (" A perfectly calibrated model with cross-entropy's confidences would still show an ECE of "

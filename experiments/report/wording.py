@@ -185,10 +185,10 @@ def sentences(claims: pd.DataFrame, prefix: str, dataset: str | None = None) -> 
 
 
 def _ci(row, fmt, unit: str = "") -> str:
-    """"1.59× (95% CI 1.46 to 2)": the estimate with its unit, the interval's ends without."""
+    """"1.59× (95% CI [1.46, 2])": the estimate with its unit, the interval's ends without."""
     if math.isnan(row["ci_low"]):
         return f"{fmt(row['estimate'])}{unit} (no interval: {row['seeds']} seeds)"
-    return f"{fmt(row['estimate'])}{unit} (95% CI {fmt(row['ci_low'])} to {fmt(row['ci_high'])})"
+    return f"{fmt(row['estimate'])}{unit} (95% CI [{fmt(row['ci_low'])}, {fmt(row['ci_high'])}])"
 
 
 def speed_verdicts(claims: pd.DataFrame, optimizer: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None:
@@ -225,14 +225,14 @@ def abstract(claims: pd.DataFrame, thresholds: pd.DataFrame, n_runs: int, datase
         lead = ("Because it learns slower: " if slower and not faster else
                 "Not because it learns slower: " if faster and not slower else "")
         said = [f"{two(r['estimate'])}× as many steps as cross-entropy under {OPT_LABELS.get(o, o)}"
-                + ("" if math.isnan(r["ci_low"]) else f" (95% CI {two(r['ci_low'])} to {two(r['ci_high'])})")
+                + ("" if math.isnan(r["ci_low"]) else f" (95% CI [{two(r['ci_low'])}, {two(r['ci_high'])}])")
                 for o, r in speed.items()]
         said = " and ".join([said[0]] + [x.replace(" as many steps as cross-entropy", "") for x in said[1:]])
         first = (f"{lead}to reach the same validation accuracy ({level:.0%} of the way from chance to tuned "
-                 f"cross-entropy's), each at a tuned learning rate, MSE on sigmoid outputs needed {said}")
+                 f"cross-entropy's), each at its tuned rate, MSE on sigmoid outputs needed {said}")
         first = first[0].upper() + first[1:]
         if acc is not None:
-            first += f", and its test accuracy differed by {_ci(acc, signed, ' points')}"
+            first += f", and at its most accurate rate its test accuracy differed by {_ci(acc, signed, ' points')}"
         parts.append(first + ".")
     else:
         parts.append("MSE on sigmoid outputs was not in this sweep, so the question is not answered here.")
@@ -250,10 +250,10 @@ def abstract(claims: pd.DataFrame, thresholds: pd.DataFrame, n_runs: int, datase
     stuck = {o: v for o, v in sorted((stuck or {}).items(), key=lambda kv: (kv[0] != "sgd", kv[0]))
              if not math.isnan(v)}
     if stuck:
-        fit = ("fits" if min(stuck.values()) >= 0.5 else "does not fit" if max(stuck.values()) < 0.1 else "fits in part")
-        parts.append(f"The lecture's explanation {fit}: "
+        fit = ("fit" if min(stuck.values()) >= 0.5 else "do not fit" if max(stuck.values()) < 0.1 else "fit in part")
+        parts.append(f"Saturated outputs on wrong answers (the lecture's explanation) {fit}: "
                      + " and ".join(f"{v:.0%} ({OPT_LABELS.get(o, o)})" for o, v in stuck.items())
-                     + " of its remaining errors sat on saturated outputs.")
+                     + " of its last errors.")
     gap = thresholds[(thresholds["axis"] == "gap")] if len(thresholds) else thresholds
     if len(gap):
         classes = min(gap["num_classes"].unique(), key=lambda c: (abs(c - 10), c))
@@ -263,7 +263,7 @@ def abstract(claims: pd.DataFrame, thresholds: pd.DataFrame, n_runs: int, datase
         fused = g[g["implementation"] == "cross_entropy"]
         agrees = "agrees" in naive_rows and naive_rows["agrees"].astype(bool).all()
         if len(naive):
-            parts.append("Computed as log(softmax(z)), the loss or its gradient first overflowed at a logit gap of "
+            parts.append("`log(softmax(z))` first gave a non-finite loss or gradient at a logit gap of "
                          + ", ".join(f"{v:.3g} ({d})" for d, v in naive.items())
                          + (", as IEEE-754 predicts" if agrees else ", not everywhere where IEEE-754 predicts")
                          + ("; F.cross_entropy stayed finite there" if len(fused) and
