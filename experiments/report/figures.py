@@ -411,6 +411,9 @@ def stuck_figure(curves: pd.DataFrame):
                     **_relplot_size(n_col, 2.2))
     g.set(xscale="log")
     g.set_titles(row_template="{row_name}", col_template="{col_name}")
+    for ax in g.axes.flat:
+        if not ax.get_lines():
+            _note_empty(ax, "not swept")
     _legend_below(g)
     g.set_axis_labels("step + 1", "wrong and stuck (%)")
     return g.figure
