@@ -67,7 +67,8 @@ def test_claims_on_one_number_have_bands_that_exclude_each_other():
     "close" only."""
     t = literature_table(_claims({"tuned_for_acc.test_acc.mse_softmax_vs_cross_entropy": (-0.007, -0.011, -0.003)}))
     golik, janocha = (t[t["paper"].str.startswith(p)].iloc[0] for p in ("Golik", "Janocha"))
-    assert (golik["band"], janocha["band"]) == ("below -0.02", "within [-0.02, 0.02]")
+    assert (golik["band"], janocha["band"]) == ("below -2 points", "within [-2, 2] points")
+    assert "[-1.1, -0.3] points lies above the band (below -2 points)" in golik["reason"]
     assert (golik["verdict"], janocha["verdict"]) == ("disagree", "agree")
     for lo in [x / 1000 for x in range(-60, 20)]:                 # any interval, 1 point wide
         verdicts = {verdict(("below", -0.02), lo, lo + 0.01)[0], verdict(("within", -0.02, 0.02), lo, lo + 0.01)[0]}
@@ -80,3 +81,4 @@ def test_each_verdict_names_its_rate_selection():
     assert all(v == "accuracy" for c, v in sel.items() if "test_acc" in c or "test_ece" in c)
     assert sel["speed_ratio.mse_softmax_vs_cross_entropy.sgd"] == "speed"
     assert t["band"].str.match(r"^(below|above|within) ").all()
+    assert sel and t.loc[t["our_claim"].str.contains(".test_ece."), "band"].eq("below 0").all()

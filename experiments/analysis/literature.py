@@ -41,7 +41,8 @@ PAPERS = [
          their_setting="DNN acoustic models for speech recognition (thousands of tied states), SGD.",
          our_claim="tuned_for_acc.test_acc.mse_softmax_vs_cross_entropy", expect=("below", -0.02),
          our_setting="MSE on softmax minus cross-entropy, test accuracy, every problem of the sweep (random start; "
-                     "\"worse\": more than 2 points below, the band beside Janocha & Czarnecki's \"close\")."),
+                     "\"worse\": more than 2 points below, so that it excludes Janocha & Czarnecki's \"close\"; "
+                     "worse by less than 2 points is \"close\", not \"worse\")."),
     dict(paper="Glorot & Bengio 2010",
          claim="The quadratic cost has more plateaus than the log-likelihood (cross-entropy) cost: training with it "
                "is slower.",
@@ -92,12 +93,19 @@ PAPERS = [
 ]
 
 
-def band(expect: tuple) -> str:
-    """What a claim predicts for our estimate, in words: "below -0.02", "within [-0.02, 0.02]"."""
+def _unit(our_claim: str | None) -> tuple[float, str]:
+    """(scale, unit) in which a claim's numbers are read: accuracy differences in percentage points."""
+    return (100.0, " points") if our_claim and ".test_acc." in our_claim else (1.0, "")
+
+
+def band(expect: tuple, our_claim: str | None = None) -> str:
+    """What a claim predicts for our estimate, in words and in its unit: "below -2 points",
+    "within [-2, 2] points", "above 1"."""
+    k, unit = _unit(our_claim)
     if expect[0] in ("below", "above"):
-        return f"{expect[0]} {expect[1]:g}"
+        return f"{expect[0]} {k * expect[1]:g}{unit}"
     if expect[0] == "within":
-        return f"within [{expect[1]:g}, {expect[2]:g}]"
+        return f"within [{k * expect[1]:g}, {k * expect[2]:g}]{unit}"
     raise ValueError(f"unknown expectation {expect!r}")
 
 
@@ -107,9 +115,11 @@ def selection(our_claim: str) -> str:
     return "accuracy" if our_claim.startswith("tuned_for_acc.") else "speed"
 
 
-def verdict(expect: tuple, lo: float, hi: float) -> tuple[str, str]:
-    """(verdict, why) of an interval [lo, hi] against what a claim predicts."""
-    kind, where = expect[0], band(expect)
+def verdict(expect: tuple, lo: float, hi: float, our_claim: str | None = None) -> tuple[str, str]:
+    """(verdict, why) of an interval [lo, hi] against what a claim predicts (words in the claim's unit)."""
+    kind, where = expect[0], band(expect, our_claim)
+    k, unit = _unit(our_claim)
+    shown = f"[{k * lo:.3g}, {k * hi:.3g}]{unit}"
     if kind in ("below", "above"):
         t = expect[1]
         inside, outside = (hi < t, lo > t) if kind == "below" else (lo > t, hi < t)
@@ -117,10 +127,12 @@ def verdict(expect: tuple, lo: float, hi: float) -> tuple[str, str]:
         a, b = expect[1:]
         inside, outside = a <= lo and hi <= b, hi < a or lo > b
     if inside:
-        return "agree", f"the whole 95% interval [{lo:.3g}, {hi:.3g}] lies inside the band ({where}), as the claim predicts"
+        return "agree", f"the whole 95% interval {shown} lies inside the band ({where}), as the claim predicts"
     if outside:
-        return "disagree", f"the whole 95% interval [{lo:.3g}, {hi:.3g}] lies outside the band ({where})"
-    return "inconclusive", f"the 95% interval [{lo:.3g}, {hi:.3g}] reaches both inside and outside the band ({where})"
+        side = ("above" if lo > expect[1] else "below") if kind in ("below", "above") else \
+            ("below" if hi < expect[1] else "above")
+        return "disagree", f"the whole 95% interval {shown} lies {side} the band ({where})"
+    return "inconclusive", f"the 95% interval {shown} reaches both inside and outside the band ({where})"
 
 
 def literature_table(claims: pd.DataFrame) -> pd.DataFrame:
@@ -128,14 +140,14 @@ def literature_table(claims: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for p in PAPERS:
         row = {k: p[k] for k in ("paper", "claim", "their_setting", "our_claim", "our_setting")}
-        row.update(selection=p.get("selection", selection(p["our_claim"])), band=band(p["expect"]))
+        row.update(selection=p.get("selection", selection(p["our_claim"])), band=band(p["expect"], p["our_claim"]))
         c = pooled_row(claims, p["our_claim"])
         if c is None:
             row.update(estimate=math.nan, ci_low=math.nan, ci_high=math.nan, verdict="not measured",
                        reason="the loss or setting it needs was not swept in this run")
         else:
             row.update(estimate=float(c["estimate"]), ci_low=float(c["ci_low"]), ci_high=float(c["ci_high"]))
-            v, why = verdict(p["expect"], row["ci_low"], row["ci_high"])
+            v, why = verdict(p["expect"], row["ci_low"], row["ci_high"], p["our_claim"])
             if math.isnan(row["ci_low"]):
                 v, why = "inconclusive", "no interval: too few seeds (experiments.analysis.stats.MIN_SEEDS)"
             if not p.get("comparable", True):
