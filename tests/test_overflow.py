@@ -217,3 +217,12 @@ def test_amp_training_at_a_scale_whose_square_underflows_is_a_row():
                                                          "seeds": [0], "steps": 2}}})
     t = run_amp_training(cfg)
     assert len(t) == 4 and np.isinf(t["lr"]).all() and set(t["status"]) == {"nonfinite"}
+
+
+def test_amp_training_at_a_scale_whose_square_overflows_is_a_row():
+    """lr / s^2 with s = 1.6e308: Python's float power raises OverflowError (found by the generated-config
+    test); the rate is 0 and the run is a row with its status."""
+    cfg = validate_config({"overflow": {"amp_training": {"dtypes": ["float32"], "logit_scales": [1.6e308],
+                                                         "optimizers": ["sgd"], "seeds": [0], "steps": 2}}})
+    t = run_amp_training(cfg)
+    assert len(t) == 2 and (t["lr"] == 0).all() and set(t["status"]) <= {"ok", "nonfinite"}

@@ -151,6 +151,14 @@ SMALL = {
             "batch_size": {"maximum": 128}, "log_points": {"maximum": 5},
             "max_stack": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 8}, {"type": "string", "enum": ["auto"]}]},
             "max_group_runs": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 8}, {"type": "null"}]},
+            # a study's axes as small as the main grid's (a generated study of MNIST-1D or CIFAR-10 with
+            # widths in the billions is valid, and not what a test can train)
+            "studies": {"maxProperties": 1, "additionalProperties": {"properties": {
+                "datasets": {"maxItems": 1, "items": {"enum": ["digits", "gaussian_mixture"]}},
+                "losses": {"maxItems": 2}, "activations": {"maxItems": 2}, "optimizers": {"maxItems": 2},
+                "hidden_layers": {"maxItems": 2, "items": {"maxItems": 2, "items": {"maximum": 16}}},
+                "logit_scales": {"maxItems": 2, "items": {"minimum": 1e-3, "maximum": 1e3}},
+                "learn_logit_scale": {"maxItems": 2}}}},
         }},
         "overflow": {"required": ["implementations", "dtypes", "num_classes", "axes", "points_per_decade",
                                   "amp_training"], "properties": {
@@ -158,8 +166,10 @@ SMALL = {
             "num_classes": {"maxItems": 2, "items": {"maximum": 100}},
             "gap_min": {"minimum": 1e-3, "maximum": 10}, "gap_max": {"minimum": 20, "maximum": 1e5},
             "points_per_decade": {"maximum": 2},
-            "amp_training": {"required": ["logit_scales", "steps"], "properties": {"dtypes": {"maxItems": 1}, "logit_scales": {"maxItems": 2},
-                                            "steps": {"maximum": 3}}},
+            "amp_training": {"required": ["logit_scales", "steps"], "properties": {
+                "dtypes": {"maxItems": 1}, "steps": {"maximum": 3},
+                "logit_scales": {"maxItems": 2},     # any size: a scale whose square overflows is a row too
+                "seeds": {"maxItems": 2}, "optimizers": {"maxItems": 2}}},
         }},
     },
 }

@@ -62,7 +62,10 @@ def train_amp(cfg: dict, dtype: str, implementation: str, scaler: bool, logit_sc
     seed = derive_seed(cfg["seed"], "amp", replicate)
     params = init_params([ds.num_features, 64, ds.num_classes], [seed], device)
     scale = torch.tensor([logit_scale], device=device)
-    shrink = logit_scale ** RATE_POWER[optimizer]
+    try:
+        shrink = logit_scale ** RATE_POWER[optimizer]
+    except OverflowError:                  # a scale so large its square overflows: the rate rounds to 0
+        shrink = math.inf
     lr = a["lr"][optimizer] / shrink if shrink > 0 else math.inf   # a scale so small its square underflows
     opt = (torch.optim.SGD if optimizer == "sgd" else torch.optim.Adam)(params, lr=lr)
     gs = torch.amp.GradScaler(device) if scaler else None

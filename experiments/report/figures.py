@@ -408,7 +408,7 @@ def stuck_figure(curves: pd.DataFrame):
     g = sns.relplot(data=d, x="step + 1", y="stuck (% of examples)", hue="loss", hue_order=list(pal), palette=pal,
                     row="dataset", col="optimizer", kind="line", estimator="median", errorbar=("pi", 50),
                     facet_kws={"sharex": False, "legend_out": False, "margin_titles": True},
-                    **_relplot_size(n_col, 2.2))
+                    **_relplot_size(n_col, 1.6))
     g.set(xscale="log")
     g.set_titles(row_template="{row_name}", col_template="{col_name}")
     for ax in g.axes.flat:

@@ -44,7 +44,7 @@ def gradient_finding(grads: pd.DataFrame, runs: pd.DataFrame, logit: float = -10
     """Analytic gradients at a confidently wrong logit, then what training measured (if sigmoid+MSE ran)."""
     g_mse, g_ce = gradient_at(grads, "mse_sigmoid", logit), gradient_at(grads, "cross_entropy", logit)
     text = (f"With the true-class logit at {logit:g} (other logits 0), the gradient of sigmoid + MSE with respect "
-            f"to it is {g_mse:.1e}, against {g_ce:.2f} for cross-entropy: about {abs(g_ce / g_mse):.1e} times smaller.".replace("e+0", " × 10^").replace("e+", " × 10^"))
+            f"to it is {g_mse:.1e}, against {g_ce:.2f} for cross-entropy: about {float(f'{abs(g_ce / g_mse):.2g}'):,.0f} times smaller.")
     mine = runs[runs["loss"] == "mse_sigmoid"]
     sat = mine[mine["activation"].isin(["sigmoid", "tanh"])]["final_saturated_frac"].dropna()
     if len(sat):
@@ -303,14 +303,13 @@ def failure_finding(runs: pd.DataFrame, divergence_factor: float) -> str:
 
 def summary_findings(claims, thresholds, examples, grads, runs) -> list[str]:
     """The bullets of the report's summary: every loss against cross-entropy per optimiser (pooled,
-    faster and slower said alike), how often each reached the target, the rate searches, then the analytic
-    gradients, the overflow thresholds and the lecture (exact values, no sampling)."""
+    faster and slower said alike), how often each reached the target, the rate searches, then the overflow
+    thresholds and the lecture (exact values, no sampling); the gradients are the mechanism section's."""
     out = [speed_pointer(claims)]   # the ratios themselves: Figure 1, the convergence section, Appendix B
     for c in ("reach_fraction.mse_sigmoid.sgd", "reach_fraction.cross_entropy.sgd"):
         if (text := claim(claims, c)) is not None:
             out.append(text)
     out.append(search_finding(claims))
-    out.append(gradient_finding(grads, runs))
     out.append(overflow_finding(thresholds))
     out.append(lecture_finding(examples))
     return out
