@@ -82,3 +82,13 @@ def test_each_verdict_names_its_rate_selection():
     assert sel["speed_ratio.mse_softmax_vs_cross_entropy.sgd"] == "speed"
     assert t["band"].str.match(r"^(below|above|within) ").all()
     assert sel and t.loc[t["our_claim"].str.contains(".test_ece."), "band"].eq("below 0").all()
+
+
+def test_the_short_reason_follows_the_verdict():
+    t = literature_table(_claims({"tuned_for_acc.test_acc.mse_softmax_vs_cross_entropy": (-0.007, -0.011, -0.003),
+                                  "tuned_for_acc.test_acc.focal_vs_cross_entropy": (0.01, 0.0, 0.02)}))
+    from experiments.analysis.literature import short_reason
+
+    got = {r["paper"].split()[0]: short_reason(r) for _, r in t.iterrows() if r["verdict"] != "not measured"}
+    assert got["Golik,"] == "interval above the band" and got["Janocha"] == "interval inside the band"
+    assert got["Lin"].startswith("Our classes are balanced") and "Our measurement" not in got["Lin"]

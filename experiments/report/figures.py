@@ -270,7 +270,7 @@ def convergence_figure(curves: pd.DataFrame, metric: str = "val_acc"):
     ncol = max(1, d["dataset"].nunique())
     g = sns.relplot(data=d, x="step + 1", y=metric, hue="loss", hue_order=list(pal), palette=pal,
                     col="dataset", row="activation", kind="line", errorbar=("pi", 100),
-                    facet_kws={"sharey": True, "sharex": False, "margin_titles": True, "legend_out": False}, **_relplot_size(ncol, 1.9))
+                    facet_kws={"sharey": True, "sharex": False, "margin_titles": True, "legend_out": False}, **_relplot_size(ncol, 1.7))
     g.set(xscale="log")
     g.set_titles(col_template="{col_name}", row_template="{row_name}")
     for (act, ds), ax in g.axes_dict.items():
