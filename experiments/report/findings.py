@@ -90,8 +90,8 @@ def output_saturation_finding(stuck: pd.DataFrame, claims: pd.DataFrame | None =
                    "examples get almost no gradient, while cross-entropy's p − t keeps pushing its wrong answers.")
     elif share.max() < 0.1:
         verdict = ("Few of the errors sigmoid + MSE keeps are stuck, so its slowness here is not the lecture's "
-                   "mechanism, and this measure does not say what it is (the gradient-scale views below test one "
-                   "candidate).")
+                   "mechanism, and this measure does not say what it is (the effective-rate view in Appendix C "
+                   "tests one candidate, the size of the gradient).")
     else:
         verdict = ("The lecture's mechanism accounts for part of sigmoid + MSE's remaining errors, not most.")
     ratio = {o: pooled_row(claims, f"speed_ratio.mse_sigmoid_vs_cross_entropy.{o}") if claims is not None
@@ -107,8 +107,8 @@ def output_saturation_finding(stuck: pd.DataFrame, claims: pd.DataFrame | None =
                     f" {gap}, but its stuck share is not larger there: this mechanism does not explain why the gap "
                     f"grows under Adam, which remains unexplained here.")
     return (f"The lecture's mechanism measured where it acts, on the training examples: an example is *stuck* when it "
-            f"is answered wrongly and its true-class output derivative q(1 − q) is below {STUCK_FRACTION:g} of its "
-            f"maximum (q the sigmoid, or the softmax probability, of the true class). "
+            f"is answered wrongly and its true-class output q is below 1/2 with derivative q(1 − q) below "
+            f"{STUCK_FRACTION:g} of its maximum (q the sigmoid, or the softmax probability, of the true class). "
             + "; ".join(p[0].upper() + p[1:] if i == 0 else p for i, p in enumerate(parts)) + ". " + verdict)
 
 
