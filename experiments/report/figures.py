@@ -407,15 +407,16 @@ def stuck_figure(curves: pd.DataFrame):
     n_col = max(1, d["optimizer"].nunique())
     g = sns.relplot(data=d, x="step + 1", y="stuck (% of examples)", hue="loss", hue_order=list(pal), palette=pal,
                     row="dataset", col="optimizer", kind="line", estimator="median", errorbar=("pi", 50),
-                    facet_kws={"sharex": False, "legend_out": False, "margin_titles": True},
+                    facet_kws={"sharex": False, "legend_out": False},
                     **_relplot_size(n_col, 1.6))
     g.set(xscale="log")
-    g.set_titles(row_template="{row_name}", col_template="{col_name}")
+    g.set_titles(template="{row_name}, {col_name}")
     for ax in g.axes.flat:
         if not ax.get_lines():
             _note_empty(ax, "not swept")
     _legend_below(g)
-    g.set_axis_labels("step + 1", "wrong and stuck (%)")
+    g.set_axis_labels("step + 1", "")
+    g.figure.supylabel("wrong and stuck (% of training examples)", fontsize=FONT_PT)
     return g.figure
 
 
