@@ -26,7 +26,7 @@ def _claim(claims: pd.DataFrame, claim: str, dataset: str) -> pd.Series | None:
     return c.iloc[0] if len(c) else None
 
 
-CALIBRATION_METRICS = columns.TEST_METRICS + ["test_nll_ts", "test_brier_ts", "test_ece_ts"]
+CALIBRATION_METRICS = columns.TEST_METRICS + [m for m in columns.TEMPERATURE_METRICS if m != "temperature"]
 
 
 def calibration_table(runs: pd.DataFrame, claims: pd.DataFrame, dataset: str = POOLED,

@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .. import columns
+
 from .stats import percentile_interval
 
 # the losses whose gradient is multiplied by the output derivative (the lecture's slow learners)
@@ -27,7 +29,7 @@ def stuck_table(runs: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
     interval over runs: descriptive), of the peak over logged steps (``stuck_peak``) and of the final
     training error (``error_end``); and ``stuck_of_errors``, the stuck examples over all wrong ones at the
     end, summed over runs (the share of the errors left whose gradient the output has switched off)."""
-    keys = ["dataset", "loss", "activation", "hidden", "optimizer", "learn_scale", "logit_scale", "lr", "seed"]
+    keys = columns.RUN_KEYS
     c = curves.dropna(subset=["stuck_wrong_frac"])
     if c.empty:
         return pd.DataFrame(columns=["optimizer", "loss", "runs", "stuck_end", "stuck_end_low", "stuck_end_high",

@@ -268,8 +268,7 @@ class StackedMLP:
         outputs (``per_example``). Over all of
         [x; 1] (N, D + 1), in blocks of examples within ``EVAL_BLOCK_BYTES``."""
         K = self.K
-        width = sum(w.shape[1] + 1 for w in self.W)
-        block = max(1, EVAL_BLOCK_BYTES // (4 * K * 2 * width))
+        block = self._eval_block()
         sums = {k: torch.zeros(K, device=x.device, dtype=x.dtype)
                 for k in ("acc", "loss", "grad_norm_logits", "abs", "norm", "stuck")}
         sats = [(s, e, Saturation(name, e - s, x.device)) for s, e, name in self.act_ranges] if saturation else []
@@ -313,12 +312,16 @@ class StackedMLP:
             out["per_example"] = cal.per_example()                  # (K, N) each
         return out
 
+    def _eval_block(self) -> int:
+        """Examples per evaluation block: every run's activations (and a copy) within ``EVAL_BLOCK_BYTES``."""
+        width = sum(w.shape[1] + 1 for w in self.W)
+        return max(1, EVAL_BLOCK_BYTES // (4 * self.K * 2 * width))
+
     @torch.no_grad()
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """z (K, N, C) of every run on [x; 1] (N, D + 1), in the evaluation's blocks of examples (the
         hidden activations of all N at once would not fit for a large split and a wide stack)."""
-        width = sum(w.shape[1] + 1 for w in self.W)
-        block = max(1, EVAL_BLOCK_BYTES // (4 * self.K * 2 * width))
+        block = self._eval_block()
         MODEL_FLOPS["eval"] += self.K * x.shape[0] * self.forward_flops
         return torch.cat([self.forward(x[n0:n0 + block])[0].transpose(1, 2).clone()
                           for n0 in range(0, x.shape[0], block)], dim=1)
