@@ -31,7 +31,6 @@ from ..columns import INIT_CONTROL
 from ..sweep import groups_from_config, hidden_name
 
 
-
 def prior_bias(output: str, prior: np.ndarray) -> np.ndarray | None:
     """The logit bias at which an untrained model predicts the class prior ``prior`` (C,), per output
     kind (``losses.LOSS_OUTPUTS``); None for a loss on raw logits."""
@@ -62,6 +61,7 @@ def init_control(cfg: dict) -> pd.DataFrame:
         ds = data.setdefault(g.dataset, load_dataset(g.dataset, cfg))
         prior = np.bincount(ds.y_train, minlength=ds.num_classes) / len(ds.y_train)
         output = LOSS_OUTPUTS[g.loss]
+        b = prior_bias(output, prior)                      # (C,), or None on raw logits
         loss_fn = get_loss(g.loss, g.loss_params)
         for st in g.stacks:
             for run in st.runs:
@@ -74,7 +74,6 @@ def init_control(cfg: dict) -> pd.DataFrame:
                 x = torch.as_tensor(ds.x_train, dtype=torch.float64)[first][None]       # (1, B, D)
                 y = torch.as_tensor(ds.y_train)[first][None]                           # (1, B)
                 for bias in ("default", "log_prior"):
-                    b = prior_bias(output, prior)
                     if bias == "log_prior" and b is None:
                         continue
                     params = init_params(sizes, [run.torch_seed], dtype=torch.float64)
