@@ -5,7 +5,7 @@
   optimiser and whether the logit scale is learned. They train together as one
   batched model, weights stacked along a leading run axis; they differ in logit
   scale, learning rate and seed. The trainer splits a stack into chunks sized
-  to the device (``training.stack_chunk_size``).
+  to the device (``sizing.stack_chunk_size``).
 - A *group* is one Snakemake job: every stack of one (dataset, loss), so a job
   pays process start-up and ``import torch`` once for many stacks; with
   ``max_group_runs`` set, split into jobs of at most that many runs
@@ -83,6 +83,7 @@ class Group:
     log_points: int
     loss_params: dict
     stacks: tuple[Stack, ...]
+    train_metric_examples: int | None = None   # training metrics on a fixed subsample of this many (None: all)
 
     @property
     def num_runs(self) -> int:
@@ -167,7 +168,8 @@ def groups_from_config(cfg: dict, phase: str = "eval") -> dict[str, Group]:
             out[name] = Group(
                 name=name, dataset=dataset, loss=loss, steps=budget(cv, dataset), batch_size=cv["batch_size"],
                 log_points=cv["log_points"] if phase == "eval" else min(cv["log_points"], SEARCH_LOG_POINTS),
-                loss_params=dict(cv["loss_params"]), stacks=tuple(part))
+                loss_params=dict(cv["loss_params"]), stacks=tuple(part),
+                train_metric_examples=cv.get("train_metric_examples"))
     return out
 
 

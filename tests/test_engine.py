@@ -91,6 +91,33 @@ def test_a_frozen_run_is_not_updated():
     assert all(not torch.equal(w[0], b[0]) and torch.equal(w[1], b[1]) for w, b in zip(net.W, before))
 
 
+def test_evaluations_between_steps_change_nothing(monkeypatch):
+    """The work buffers are views of one storage per name, shared by minibatches and evaluation blocks
+    of every size: steps interleaved with evaluations (blocks larger and smaller than the minibatch, a
+    ragged last block) give the same weights as the steps alone, and the [h; 1] ones rows survive."""
+    K, B, sizes = 4, 6, [5, 7, 4, 3]
+    acts = ["relu", "sigmoid", "tanh", "tanh"]
+    a, _ = _net(sizes, list(range(K)), acts, ["sgd"] * 2 + ["adam"] * 2, lr=0.05)
+    b, _ = _net(sizes, list(range(K)), acts, ["sgd"] * 2 + ["adam"] * 2, lr=0.05)
+    width = sum(w.shape[1] + 1 for w in b.W)
+    g = torch.Generator().manual_seed(4)
+    x_eval = augment(torch.randn(23, 5, generator=g, dtype=torch.float64))
+    y_eval = torch.randint(0, 3, (23,), generator=g)
+    for i in range(4):
+        x = augment(torch.randn(K * B, 5, generator=g, dtype=torch.float64)).view(K, B, -1)
+        y = torch.randint(0, 3, (K, B), generator=g)
+        a.step(x, y, get_loss_grad("cross_entropy"), torch.ones(K, dtype=torch.bool))
+        b.eval_block_bytes = 4 * K * 2 * width * (10 if i % 2 else 3)       # blocks of 10 or 3 examples
+        whole = b.evaluate(x_eval, y_eval, get_loss_grad("cross_entropy"), saturation=True)
+        b.step(x, y, get_loss_grad("cross_entropy"), torch.ones(K, dtype=torch.bool))
+        assert all(bool((h[:, -1] == 1).all()) for h in b.forward(x)[2])
+    for wa, wb in zip(a.W, b.W):
+        assert torch.equal(wa, wb)
+    b.eval_block_bytes = None                                               # one block of all 23
+    torch.testing.assert_close(b.evaluate(x_eval, y_eval)["acc"], a.evaluate(x_eval, y_eval)["acc"])
+    assert whole["acc"].shape == (K,)
+
+
 def test_shared_first_layer_equals_per_run_inputs():
     """Runs of one data order sharing first-layer GEMMs give what per-run inputs give."""
     K, B = 6, 8

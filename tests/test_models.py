@@ -4,7 +4,8 @@ import math
 import pytest
 import torch
 
-from experiments.convergence.models import forward, init_params
+from experiments.convergence.engine import engine_weights
+from experiments.convergence.models import forward, init_engine_weights, init_params
 
 
 def test_shapes_and_dtype():
@@ -19,6 +20,29 @@ def test_each_run_is_its_own_seed_whatever_the_stack():
     for a, s in zip(alone, stacked):
         torch.testing.assert_close(a[0], s[1])                # run 11 is the same in any stack
     assert not torch.equal(stacked[0][0], stacked[0][2])      # different seeds, different weights
+
+
+@pytest.mark.parametrize("sizes, seeds", [([3, 2, 2], [0, 7]), ([64, 64, 64, 10], [5, 1, 9, 123456789]),
+                                          ([784, 512, 256, 10], [3]), ([20, 16, 10], list(range(40)))])
+def test_engine_init_is_bitwise_the_autograd_init(sizes, seeds):
+    """``init_engine_weights`` (run by run into a preallocated float32 tensor) gives every bit of
+    ``init_params`` (all runs drawn, stacked, then cast), in the engine's layout."""
+    direct = init_engine_weights(sizes, seeds)
+    via_params = engine_weights(init_params(sizes, seeds))
+    assert [tuple(w.shape) for w in direct] == [(len(seeds), b, a + 1) for a, b in zip(sizes[:-1], sizes[1:])]
+    for d, v in zip(direct, via_params):
+        assert d.dtype == torch.float32 and d.is_contiguous()
+        assert torch.equal(d.view(torch.int32), v.view(torch.int32))
+
+
+def test_the_draw_is_the_one_shipped_before():
+    """Golden bits of run 0's first layer, [3, 2, 2], as the initialisation drew them before it was
+    written run by run (commit e0b6169): a change of draw order or cast would change every result."""
+    golden = [1057682177, 1047902879, -1119872313, 1056489396, 1043036796, 1051468010]  # W1 (3, 2), float32 bits
+    w1 = init_params([3, 2, 2], [0])[0].detach()[0]
+    assert w1.flatten().view(torch.int32).tolist() == golden
+    direct = init_engine_weights([3, 2, 2], [0])[0][0, :, :3]                    # (n_out, n_in): W1^T
+    assert direct.t().flatten().view(torch.int32).tolist() == golden
 
 
 def test_fan_in_scaling_matches_nn_linear():

@@ -12,7 +12,7 @@ from experiments.convergence.data import describe, load_dataset
 from experiments.convergence.losses import LOSSES
 from experiments.sweep import groups_from_config, hidden_name
 from experiments.analysis.targets import Targets
-from experiments.convergence.training import log_schedule, stack_chunk_size, target_schedule, train_group
+from experiments.convergence.training import log_schedule, target_schedule, train_group
 
 TARGET = Targets.constant(0.9)       # the validation accuracy checked, in every cell
 
@@ -216,14 +216,6 @@ def test_linear_model_trains_and_is_a_row():
     assert len(runs) == g.num_runs == 8 and set(runs["hidden"]) == {hidden_name([])}
     assert runs["final_saturated_frac"].isna().all() and curves["saturated_frac"].isna().all()
     assert (runs["final_val_acc"] > 0.5).all()  # a linear classifier on digits learns
-
-
-def test_stack_chunk_size_on_cpu():
-    from experiments.convergence import training
-
-    cpu = torch.device("cpu")
-    assert stack_chunk_size("auto", cpu, [64, 64, 10], 1000, 64) == training.CPU_STACK
-    assert stack_chunk_size(5, cpu, [64, 64, 10], 1000, 64) == 5
 
 
 def test_log_schedule_is_geometric_and_complete():

@@ -61,6 +61,15 @@ def test_provenance_records_what_a_rerun_needs(smoke_run, repo):
     assert stages["tune_group"]["jobs"] == len(groups_from_config(cfg, "tune"))
     assert stages["evaluate_group"]["jobs"] == len(groups_from_config(cfg, "eval"))
     assert all(s["wall_s"] > 0 for s in stages.values())
+    # every training job says how it split and streamed its group (sizing: from total memory and shapes)
+    training_jobs = {k: v for k, v in prov["jobs"].items() if k.split("/")[0] in ("reference", "tune", "evaluate")}
+    assert len(training_jobs) == sum(len(groups_from_config(cfg, p)) for p in ("reference", "tune", "eval"))
+    for name, job in training_jobs.items():
+        plan = job["plan"]
+        assert job["matmul_precision"] == "highest", name
+        assert plan["eval_block_bytes"] == (16 << 20 if job["device"] == "cpu" else plan["eval_block_bytes"]), name
+        assert plan["runs_per_chunk"] and all(v >= 1 for v in plan["runs_per_chunk"].values()), name
+        assert all(r > 0 for r in plan["eval_to_train_flops"].values()), name
 
 
 def test_the_report_rule_declares_every_table_the_report_reads(repo):

@@ -20,6 +20,9 @@ and cached under ``data.root``.
 
 from __future__ import annotations
 
+import functools
+import json
+
 import io
 import math
 from dataclasses import dataclass
@@ -154,9 +157,17 @@ SOURCES = {"digits": "scikit-learn", "gaussian_mixture": "generated", "mnist1d":
 
 
 def load_dataset(name: str, cfg: dict) -> Dataset:
-    """Build, split and standardise dataset ``name`` for a validated config."""
+    """Build, split and standardise dataset ``name`` for a validated config (``seed`` and ``data`` are
+    all it reads). Kept for the process's next call with the same settings (a job plans, then trains,
+    then tunes round after round on one dataset): the arrays are shared, never written."""
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; valid: {sorted(DATASETS)}")
+    return _load_dataset(name, json.dumps({"seed": cfg["seed"], "data": cfg["data"]}, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=4)
+def _load_dataset(name: str, settings: str) -> Dataset:
+    cfg = json.loads(settings)
     (x, y), test, *val = DATASETS[name](cfg)
     if test is None:
         x, x_te, y, y_te = train_test_split(x, y, test_size=cfg["data"]["test_fraction"], stratify=y,

@@ -39,6 +39,7 @@ from collections import Counter
 import torch
 
 from .activations import ACTIVATION_GRADS, ACTIVATIONS_INTO, Saturation, get_activation
+from . import sizing
 from .calibration import CalibrationSums
 
 SHARED_MIN_FEATURES = 256   # CPU: share first-layer GEMMs from this input width. Measured (one thread, 128
@@ -54,8 +55,8 @@ MODEL_FLOPS: Counter = Counter()
 # theta <- theta - lr_k u (see StackedMLP._update).
 OPTIMIZERS = {"sgd": "u = g", "adam": "u = m^/(sqrt(v^) + 1e-8), beta = (0.9, 0.999): torch's fused Adam kernel"}
 
-EVAL_BLOCK_BYTES = 16 << 20  # activations of one evaluation block, all runs of the chunk (GEMMs whose
-                             # output stays in cache: 130 vs 80 GFLOP/s at 8 MB vs 28 MB, one thread)
+EVAL_BLOCK_BYTES = sizing.CPU_EVAL_BLOCK_BYTES   # the evaluation block's budget where none is given (a CPU's;
+                                                # training.train_chunk passes the device's: sizing.eval_block_bytes)
 
 
 def ranges(values: list) -> list[tuple[int, int, object]]:
@@ -103,7 +104,7 @@ class StackedMLP:
 
     def __init__(self, weights: list[torch.Tensor], log_scale: torch.Tensor, learn: torch.Tensor,
                  lr: torch.Tensor, activations: list[str], optimizers: list[str], data_groups: list[int],
-                 shared: bool, trains: bool = True):
+                 shared: bool, trains: bool = True, eval_block_bytes: int | None = None):
         self.W = weights                                          # [(K, n_l, n_{l-1} + 1)]
         self.activations, self.optimizers, self.data_groups = activations, optimizers, data_groups
         self.K = weights[0].shape[0]
@@ -119,7 +120,9 @@ class StackedMLP:
         shapes = [(w.shape[2] - 1, w.shape[1]) for w in weights]          # (n_in, n_out) per layer
         self.forward_flops = sum(2 * (n_in + 1) * n_out for n_in, n_out in shapes)   # per run, per example
         self.step_flops = 2 * self.forward_flops + sum(2 * n_in * n_out for n_in, n_out in shapes[1:])
-        self._buffers: dict[tuple, torch.Tensor] = {}
+        self.eval_block_bytes = eval_block_bytes
+        self._storage: dict[str, torch.Tensor] = {}                # name -> flat storage, grown to the largest use
+        self._shape: dict[str, tuple] = {}                         # name -> the shape last viewed
         params = [*self.W, self.log_scale]
         self._adam = {}
         for s, e, name in self.opt_ranges if trains else ():
@@ -135,19 +138,25 @@ class StackedMLP:
         pick = lambda values: [values[i] for i in keep]   # noqa: E731
         return StackedMLP([w.index_select(0, runs) for w in self.W], self.log_scale[runs], self.learn[runs],
                           self.lr[runs], pick(self.activations), pick(self.optimizers), pick(self.data_groups),
-                          self.shared, trains=False)
+                          self.shared, trains=False, eval_block_bytes=self.eval_block_bytes)
 
     def _buffer(self, name: str, rows: int, cols: int, ones_row: bool = False) -> torch.Tensor:
-        """A (K, rows, cols) work tensor, allocated once per shape (no allocation, page faults or
-        fills inside the loop); with ``ones_row``, its last row is ones and stays so."""
-        key = (name, rows, cols)
-        if key not in self._buffers:
+        """A contiguous (K, rows, cols) work tensor: a view of one flat storage per name, grown to the
+        largest shape asked for and then reused (training minibatches and evaluation blocks of any
+        size share it: no allocation inside the loop, no second copy per block size, fixed addresses);
+        with ``ones_row``, its last row is ones (refilled when the shape changes; nothing else writes it)."""
+        n = self.K * rows * cols
+        flat = self._storage.get(name)
+        if flat is None or flat.numel() < n:
             w = self.W[0]
-            buf = torch.empty(self.K, rows, cols, device=w.device, dtype=w.dtype)
+            flat = self._storage[name] = torch.empty(n, device=w.device, dtype=w.dtype)
+            self._shape.pop(name, None)
+        buf = flat[:n].view(self.K, rows, cols)
+        if self._shape.get(name) != (rows, cols):
+            self._shape[name] = (rows, cols)
             if ones_row:
                 buf[:, -1].fill_(1.0)
-            self._buffers[key] = buf
-        return self._buffers[key]
+        return buf
 
     # ---- forward -------------------------------------------------------------------------------
     def _hidden(self, a: torch.Tensor, out: torch.Tensor) -> None:
@@ -266,7 +275,7 @@ class StackedMLP:
         with ``log_probs`` (z (K, n, C) -> log p), the test
         metrics of :class:`calibration.CalibrationSums` (``nll``, ``brier``, ``ece``) and every example's
         outputs (``per_example``). Over all of
-        [x; 1] (N, D + 1), in blocks of examples within ``EVAL_BLOCK_BYTES``."""
+        [x; 1] (N, D + 1), in blocks of examples within the block budget (:meth:`_eval_block`)."""
         K = self.K
         block = self._eval_block()
         sums = {k: torch.zeros(K, device=x.device, dtype=x.dtype)
@@ -313,9 +322,10 @@ class StackedMLP:
         return out
 
     def _eval_block(self) -> int:
-        """Examples per evaluation block: every run's activations (and a copy) within ``EVAL_BLOCK_BYTES``."""
-        width = sum(w.shape[1] + 1 for w in self.W)
-        return max(1, EVAL_BLOCK_BYTES // (4 * self.K * 2 * width))
+        """Examples per evaluation block: every run's activations (and a copy) within the block budget
+        (``sizing.examples_per_block``; ``EVAL_BLOCK_BYTES`` where none was given)."""
+        budget = EVAL_BLOCK_BYTES if self.eval_block_bytes is None else self.eval_block_bytes
+        return sizing.examples_per_block(budget, self.K, [0] + [w.shape[1] for w in self.W])
 
     @torch.no_grad()
     def logits(self, x: torch.Tensor) -> torch.Tensor:

@@ -25,6 +25,18 @@ import torch
 from .activations import get_activation
 
 
+def _draw_run(sizes: list[int], seed: int):
+    """Run ``seed``'s initial (W (n_in, n_out), b (1, n_out)) per layer, float64, in the one draw order
+    every initialiser here shares: layer by layer, each layer's weights and then its bias, from a
+    generator seeded with the run's seed; entries uniform in ±1/sqrt(n_in) (``nn.Linear``'s default)."""
+    g = torch.Generator().manual_seed(int(seed))
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        bound = 1.0 / math.sqrt(n_in)
+        w = (torch.rand(n_in, n_out, generator=g, dtype=torch.float64) * 2 - 1) * bound
+        b = (torch.rand(1, n_out, generator=g, dtype=torch.float64) * 2 - 1) * bound
+        yield w, b
+
+
 def init_params(sizes: list[int], seeds: list[int], device: torch.device | str = "cpu",
                 dtype: torch.dtype = torch.float32) -> list[torch.Tensor]:
     """Parameters ``[W1, b1, W2, b2, ...]`` for layer sizes ``sizes`` (input first).
@@ -32,17 +44,26 @@ def init_params(sizes: list[int], seeds: list[int], device: torch.device | str =
     ``W_l``: (K, n_in, n_out); ``b_l``: (K, 1, n_out); K = len(seeds). Drawn on
     the CPU in float64 and then cast, so every device gets the same start.
     """
-    per_run = []
-    for seed in seeds:
-        g = torch.Generator().manual_seed(int(seed))
-        tensors = []
-        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-            bound = 1.0 / math.sqrt(n_in)
-            tensors.append((torch.rand(n_in, n_out, generator=g, dtype=torch.float64) * 2 - 1) * bound)
-            tensors.append((torch.rand(1, n_out, generator=g, dtype=torch.float64) * 2 - 1) * bound)
-        per_run.append(tensors)
+    per_run = [[t for layer in _draw_run(sizes, seed) for t in layer] for seed in seeds]
     return [torch.stack([run[i] for run in per_run]).to(device=device, dtype=dtype).requires_grad_()
             for i in range(len(per_run[0]))]
+
+
+def init_engine_weights(sizes: list[int], seeds: list[int], device: torch.device | str = "cpu",
+                        dtype: torch.dtype = torch.float32) -> list[torch.Tensor]:
+    """The same initial values as :func:`init_params`, in the engine's layout [W_l (K, n_l, n_{l-1} + 1)]
+    (bias in the last column), written run by run into tensors preallocated on ``device``.
+
+    Host memory holds one run's float64 draw at a time (``init_params`` holds all K runs twice,
+    about 27 GB for 1,000 CIFAR-shaped runs); each value is cast float64 -> ``dtype`` on the host,
+    exactly as ``init_params`` casts it, so the two agree bit for bit.
+    """
+    out = [torch.empty(len(seeds), n_out, n_in + 1, device=device, dtype=dtype)
+           for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+    for k, seed in enumerate(seeds):
+        for W, (w, b) in zip(out, _draw_run(sizes, seed)):
+            W[k].copy_(torch.cat([w.t(), b.t()], dim=1).to(dtype), non_blocking=False)  # (n_out, n_in + 1)
+    return out
 
 
 def forward(params: list[torch.Tensor], x: torch.Tensor, activation: str,

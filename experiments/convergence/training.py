@@ -34,15 +34,14 @@ from .. import columns
 from ..analysis.targets import Targets
 from .data import Dataset, load_dataset
 from .calibration import fit_temperature
-from .engine import EVAL_BLOCK_BYTES, SHARED_MIN_FEATURES, StackedMLP, augment, engine_weights
+from . import sizing
+from .engine import SHARED_MIN_FEATURES, StackedMLP, augment
 from .losses import get_loss_grad, predictive_log_probs, stuck_outputs
-from .models import init_params
+from .models import init_engine_weights
 from ..storage import write_bytes
 from ..sweep import Group, Run, Stack, derive_seed, hidden_name, log_schedule, target_schedule
 
 DIVERGENCE_FACTOR = 10.0
-CPU_STACK = 128  # runs per stacked model on a CPU: the fastest of 32..512 in benchmarks/throughput.py
-                 # --stack-sizes (71 us per run-step at 128; 79 at 64, 74 at 256, 77 at 512; one thread)
 
 
 def cuda_problem() -> str | None:
@@ -63,9 +62,35 @@ def resolve_device(requested: str) -> torch.device:
     return torch.device(requested)
 
 
-def start_job(requested_device: str, threads: int) -> tuple[torch.device, dict]:
-    """What a training job does first: set torch's threads, resolve the device and record where it
-    runs (host, SLURM job, GPU). A CUDA device asked for where there is none ends the job in one line."""
+# config matmul_precision -> torch's float32 matmul setting on CUDA (torch >= 2.9 names; older: allow_tf32)
+MATMUL_PRECISION = {"highest": "ieee", "high": "tf32"}
+
+
+def set_matmul_precision(precision: str) -> str:
+    """Apply the config's ``matmul_precision`` to CUDA float32 matrix products; return torch's setting
+    as it now stands (``ieee`` or ``tf32``), which a job records. The CPU's products are left alone."""
+    if precision not in MATMUL_PRECISION:
+        raise ValueError(f"unknown matmul_precision {precision!r}; valid: {list(MATMUL_PRECISION)}")
+    matmul = torch.backends.cuda.matmul
+    if hasattr(matmul, "fp32_precision"):
+        matmul.fp32_precision = MATMUL_PRECISION[precision]
+    else:                                                        # pragma: no cover (torch < 2.9)
+        matmul.allow_tf32 = precision == "high"
+    return cuda_matmul_setting()
+
+
+def cuda_matmul_setting() -> str:
+    """torch's current CUDA float32 matmul setting: ``ieee`` (full float32) or ``tf32``."""
+    matmul = torch.backends.cuda.matmul
+    if hasattr(matmul, "fp32_precision"):
+        return "tf32" if matmul.fp32_precision == "tf32" else "ieee"
+    return "tf32" if matmul.allow_tf32 else "ieee"               # pragma: no cover (torch < 2.9)
+
+
+def start_job(requested_device: str, threads: int, matmul_precision: str = "highest") -> tuple[torch.device, dict]:
+    """What a training job does first: set torch's threads and CUDA matmul precision, resolve the device
+    and record where it runs (host, SLURM job, GPU, matmul setting). A CUDA device asked for where there
+    is none ends the job in one line."""
     from ..provenance import job_environment
 
     torch.set_num_threads(threads)
@@ -73,28 +98,30 @@ def start_job(requested_device: str, threads: int) -> tuple[torch.device, dict]:
         device = resolve_device(requested_device)
     except RuntimeError as err:   # device: cuda on a node without CUDA: one line, no traceback
         raise SystemExit(str(err)) from None
-    return device, job_environment(device)
+    setting = set_matmul_precision(matmul_precision)
+    return device, {**job_environment(device), "matmul_precision": matmul_precision,
+                    "cuda_matmul_fp32": setting if device.type == "cuda" else None}
 
 
-def stack_chunk_size(max_stack: int | str, device: torch.device, sizes: list[int], n_eval: int,
-                     batch_size: int) -> int:
-    """How many runs to train as one stacked model on ``device``.
-
-    An integer ``max_stack`` is used as is. ``auto``: ``CPU_STACK`` on a CPU; on
-    a GPU, half the free memory divided by a per-run estimate (float32 weights,
-    gradients, two Adam moments and Adam's step buffer, plus a minibatch's
-    activations, their gradients and a gathered input; full-set evaluation runs in
-    blocks within ``engine.EVAL_BLOCK_BYTES`` whatever ``n_eval`` is).
-    """
-    if max_stack != "auto":
-        return int(max_stack)
-    if device.type != "cuda":
-        return CPU_STACK
-    n_params = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
-    width = sum(b + 1 for b in sizes[1:])
-    per_run = 4 * (5 * n_params + 4 * batch_size * width + batch_size * (sizes[0] + 1))
-    free, _ = torch.cuda.mem_get_info(device)
-    return max(1, min(8192, int((0.5 * free - EVAL_BLOCK_BYTES) / per_run)))
+def group_plan(group: Group, ds: Dataset, device: torch.device, max_stack: int | str) -> dict:
+    """How ``train_group`` will split and stream ``group`` on ``device`` (``sizing``): the device's total
+    memory, the evaluation block's bytes, runs per chunk for each architecture, and what evaluation costs
+    beside training (model FLOPs at every logged step on the training metrics' examples and the
+    validation split, over the training steps' FLOPs). A job writes it to its ``job.json``; it depends on
+    the device's total memory and the shapes only, so a rerun or a resume makes the same chunks."""
+    total = sizing.device_memory(device)
+    n_train = min(group.train_metric_examples or len(ds.y_train), len(ds.y_train))
+    chunks, ratio = {}, {}
+    for stack in group.stacks:
+        sizes = [ds.num_features, *stack.hidden, ds.num_classes]
+        name = hidden_name(stack.hidden)
+        chunks[name] = sizing.stack_chunk_size(max_stack, sizes, group.batch_size, total)
+        fwd = sum(2 * (a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
+        step = 2 * fwd + sum(2 * a * b for a, b in zip(sizes[1:-1], sizes[2:]))
+        evals = len(log_schedule(group.steps, group.log_points)) * (n_train + len(ds.y_val)) * fwd
+        ratio[name] = round(evals / max(1, group.steps * group.batch_size * step), 3)
+    return {"device_memory_bytes": total, "eval_block_bytes": sizing.eval_block_bytes(total),
+            "runs_per_chunk": chunks, "train_metric_examples": n_train, "eval_to_train_flops": ratio}
 
 
 def batch_indices(n: int, steps: int, batch: int, seed: int) -> torch.Tensor:
@@ -105,9 +132,19 @@ def batch_indices(n: int, steps: int, batch: int, seed: int) -> torch.Tensor:
     return torch.cat(perms)[:need].view(steps, batch)
 
 
+def train_metric_rows(n: int, examples: int | None, seed: int, dataset: str) -> torch.Tensor | None:
+    """The training examples the training metrics are measured on (ascending indices), or None for all:
+    a fixed subsample of ``examples`` of the ``n``, drawn once per dataset from the base seed."""
+    if examples is None or examples >= n:
+        return None
+    g = torch.Generator().manual_seed(derive_seed(seed, dataset, "train-metrics"))
+    return torch.randperm(n, generator=g)[:examples].sort().values
+
+
 def train_chunk(group: Group, members: list[tuple[Stack, Run]], ds: Dataset, device: torch.device,
                 order_cache: dict | None = None, shared: bool | None = None, test: bool = False,
-                targets: Targets | None = None) -> list[dict]:
+                targets: Targets | None = None, metric_rows: torch.Tensor | None = None,
+                eval_block_bytes: int | None = None) -> list[dict]:
     """Train ``members`` (runs of one architecture, from any of the group's stacks) as one stacked
     model (:class:`engine.StackedMLP`); return one record per member, in the given order.
 
@@ -115,16 +152,20 @@ def train_chunk(group: Group, members: list[tuple[Stack, Run]], ds: Dataset, dev
     of at least ``engine.SHARED_MIN_FEATURES`` features. ``test``: measure the final model on the
     test split (accuracy, NLL, Brier, ECE and every example's outputs; ``experiments.convergence.calibration``);
     the tune stage does not. ``targets``: the validation accuracies checked on ``target_schedule``, per
-    run's cell and level (None: no check, as in the reference stage).
+    run's cell and level (None: no check, as in the reference stage). ``metric_rows``: the training
+    examples the training metrics are measured on (:func:`train_metric_rows`; None: all).
+    ``eval_block_bytes``: the evaluation block's budget (``sizing.eval_block_bytes``; None: a CPU's).
     """
     torch.set_flush_denormal(True)
     try:
-        return _train_chunk(group, members, ds, device, order_cache, shared, test, targets)
+        return _train_chunk(group, members, ds, device, order_cache, shared, test, targets, metric_rows,
+                            eval_block_bytes)
     finally:
         torch.set_flush_denormal(False)
 
 
-def _train_chunk(group, members, ds, device, order_cache, shared, test, targets) -> list[dict]:
+def _train_chunk(group, members, ds, device, order_cache, shared, test, targets, metric_rows,
+                 eval_block_bytes) -> list[dict]:
     order_cache = {} if order_cache is None else order_cache
     if shared is None:
         shared = device.type == "cuda" or ds.num_features + 1 >= SHARED_MIN_FEATURES
@@ -140,6 +181,10 @@ def _train_chunk(group, members, ds, device, order_cache, shared, test, targets)
     K = len(runs)
     x_tr = augment(torch.as_tensor(ds.x_train, device=device))           # (N, D + 1)
     y_tr = torch.as_tensor(ds.y_train, device=device)                     # (N,)
+    if metric_rows is None:                                               # the training metrics' examples
+        x_me, y_me = x_tr, y_tr
+    else:
+        x_me, y_me = x_tr[metric_rows.to(device)], y_tr[metric_rows.to(device)]   # (n, D + 1), (n,)
     x_va = augment(torch.as_tensor(ds.x_val, device=device))
     y_va = torch.as_tensor(ds.y_val, device=device)
     sizes = [ds.num_features, *stacks[0].hidden, ds.num_classes]
@@ -149,12 +194,12 @@ def _train_chunk(group, members, ds, device, order_cache, shared, test, targets)
             order_cache[s] = batch_indices(len(y_tr), group.steps, group.batch_size, s)
     idx = torch.stack([order_cache[s] for s in seeds], dim=1).to(device)  # (steps, G, B)
     net = StackedMLP(
-        engine_weights(init_params(sizes, [r.torch_seed for r in runs], device)),
+        init_engine_weights(sizes, [r.torch_seed for r in runs], device),
         log_scale=torch.tensor([math.log(r.logit_scale) for r in runs], device=device),
         learn=torch.tensor([s.learn_scale for s in stacks], device=device),
         lr=torch.tensor([r.lr for r in runs], device=device),
         activations=[s.activation for s in stacks], optimizers=[s.optimizer for s in stacks],
-        data_groups=[seeds.index(r.torch_seed) for r in runs], shared=shared)
+        data_groups=[seeds.index(r.torch_seed) for r in runs], shared=shared, eval_block_bytes=eval_block_bytes)
     loss_grad = get_loss_grad(group.loss, group.loss_params)
     stuck = stuck_outputs(group.loss)                  # None: the loss has no output non-linearity
 
@@ -175,7 +220,7 @@ def _train_chunk(group, members, ds, device, order_cache, shared, test, targets)
     for step in range(group.steps + 1):
         va_acc = None
         if step in log_steps:
-            tr = net.evaluate(x_tr, y_tr, loss_grad, saturation=True, stuck=stuck)
+            tr = net.evaluate(x_me, y_me, loss_grad, saturation=True, stuck=stuck)
             va = net.evaluate(x_va, y_va)
             if initial_loss is None:
                 initial_loss = tr["loss"].clone()
@@ -281,7 +326,8 @@ def _run_record(group, stack, run, k, records, nonfinite_step, diverged_step, re
 def _chunk_key(group: Group, cfg: dict, device: torch.device, arch_index: int, start: int, size: int,
                test: bool, targets: Targets | None) -> str:
     """What a chunk's result depends on, hashed: a checkpoint is reused only for the same work."""
-    what = json.dumps([group.to_dict(), cfg["seed"], cfg["data"], str(device), arch_index, start, size, test,
+    what = json.dumps([group.to_dict(), cfg["seed"], cfg["data"], str(device), cuda_matmul_setting(), arch_index,
+                       start, size, test,
                        columns.RUNS, columns.CURVES, columns.LAYERS,      # a chunk saved by older code is not reused
                        None if targets is None else [targets.levels, targets.main, sorted(targets.acc.items()),
                                                      targets.default]],
@@ -313,6 +359,8 @@ def train_group(group: Group, cfg: dict, device: torch.device | str = "cpu",
     device = torch.device(device)
     started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     ds = load_dataset(group.dataset, cfg)
+    plan = group_plan(group, ds, device, max_stack)
+    metric_rows = train_metric_rows(len(ds.y_train), group.train_metric_examples, cfg["seed"], group.dataset)
     order_cache: dict = {}
     # runs of one architecture train together, whatever their activation, optimiser and scale
     by_arch: dict[tuple, list] = {}
@@ -321,8 +369,7 @@ def train_group(group: Group, cfg: dict, device: torch.device | str = "cpu",
             ((s_idx, j), (stack, run)) for j, run in enumerate(stack.runs))
     done: dict[tuple, tuple[dict, float]] = {}
     for a_idx, (hidden, members) in enumerate(by_arch.items()):
-        sizes = [ds.num_features, *hidden, ds.num_classes]
-        chunk = stack_chunk_size(max_stack, device, sizes, len(ds.y_train), group.batch_size)
+        chunk = plan["runs_per_chunk"][hidden_name(hidden)]
         for i in range(0, len(members), chunk):
             part_members = members[i:i + chunk]
             ckpt = None
@@ -336,7 +383,7 @@ def train_group(group: Group, cfg: dict, device: torch.device | str = "cpu",
             else:
                 t0 = time.perf_counter()
                 part = train_chunk(group, [m for _, m in part_members], ds, device, order_cache, test=test,
-                                   targets=targets)
+                                   targets=targets, metric_rows=metric_rows, eval_block_bytes=plan["eval_block_bytes"])
                 if device.type == "cuda":
                     torch.cuda.synchronize(device)
                 seconds = time.perf_counter() - t0

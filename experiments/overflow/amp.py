@@ -50,6 +50,8 @@ from ..convergence.training import batch_indices
 AMP_IMPLEMENTATIONS = ["log_softmax_naive", "cross_entropy"]
 
 
+CHECK_EVERY = 25      # steps between the host's looks at a run without a scaler (to stop a broken one early)
+
 # how the rate follows the logit scale s, per optimiser (see the module docstring)
 RATE_POWER = {"sgd": 2, "adam": 1}
 
@@ -71,8 +73,15 @@ def train_amp(cfg: dict, dtype: str, implementation: str, scaler: bool, logit_sc
     gs = torch.amp.GradScaler(device) if scaler else None
     idx = batch_indices(len(y), a["steps"], 64, seed)
     loss_fn = IMPLEMENTATIONS[implementation]
-    first_bad, skipped, step, broke = None, 0, 0, False
+    first_bad, skipped, broke = None, 0, False
     received = {}                                   # the dtypes the loss got and gave, at the first step
+    # Without a scaler the loop never waits for the device: each step's finiteness (loss and every
+    # gradient) stays a device flag; a run that broke keeps the weights it had before that step (they
+    # are put back after each update: p <- where(alive, p, p_before)), and the host looks every
+    # CHECK_EVERY steps to stop early. The same table as a host check per step, without its syncs.
+    alive = torch.ones((), dtype=torch.bool, device=device)
+    bad_step = torch.full((), -1, dtype=torch.long, device=device)
+    before = [torch.empty_like(p) for p in params]
     for step in range(a["steps"]):
         b = idx[step].to(device)
         with torch.autocast(device, dtype=DTYPES[dtype], enabled=dtype != "float32"):
@@ -84,20 +93,36 @@ def train_amp(cfg: dict, dtype: str, implementation: str, scaler: bool, logit_sc
         opt.zero_grad()
         if gs is None:
             loss.backward()
-            finite = bool(torch.isfinite(loss)) and all(bool(torch.isfinite(p.grad).all()) for p in params)
-            if not finite or not _stepped(lambda: opt.step()):
-                first_bad = step
+            finite = torch.stack([torch.isfinite(loss).all(), *(torch.isfinite(p.grad).all() for p in params)]).all()
+            bad_step = torch.where(alive & ~finite, step, bad_step)
+            alive &= finite
+            with torch.no_grad():
+                torch._foreach_copy_(before, params)
+            stepped = _stepped(lambda: opt.step())    # False: the rate does not fit float32 (known on the host)
+            if not stepped:
+                bad_step = torch.where(alive, step, bad_step)
+                alive &= False
+            with torch.no_grad():
+                for p, p0 in zip(params, before):
+                    torch.where(alive, p, p0, out=p)
+            if not stepped:
+                break
+            if (step + 1) % CHECK_EVERY == 0 and not bool(alive):   # one sync per CHECK_EVERY steps
                 break
         else:
-            before = gs.get_scale()
+            # GradScaler.step reads its found-inf flag on the host for these optimisers (torch's design):
+            # a sync per step that only a fused optimiser avoids; the scale is read in the same wait
+            scale_before = gs.get_scale()
             gs.scale(loss).backward()
             if not _stepped(lambda: gs.step(opt)):
                 first_bad, broke = (step if first_bad is None else first_bad), True
                 break
             gs.update()
-            if gs.get_scale() < before:         # the scaler found inf/NaN gradients and skipped
+            if gs.get_scale() < scale_before:     # the scaler found inf/NaN gradients and skipped
                 skipped += 1
                 first_bad = step if first_bad is None else first_bad
+    if gs is None and int(bad_step) >= 0:
+        first_bad = int(bad_step)
     with torch.no_grad():
         zt, _ = forward(params, x[None], "relu", scale)
         zv, _ = forward(params, torch.as_tensor(ds.x_val, device=device)[None], "relu", scale)

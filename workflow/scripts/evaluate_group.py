@@ -13,7 +13,8 @@ from experiments.analysis.targets import Targets
 from experiments.config import execution_settings
 from experiments.storage import write_json, write_parquet
 from experiments.sweep import Group, with_chosen_rates, with_runs
-from experiments.convergence.training import start_job, train_group
+from experiments.convergence.data import load_dataset
+from experiments.convergence.training import group_plan, start_job, train_group
 from experiments.convergence.tuning import chosen_rates
 
 SAME_RUN = ["activation", "hidden", "optimizer", "learn_scale", "logit_scale", "seed"]   # a run but its rate
@@ -22,9 +23,10 @@ sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
 tuning = pd.concat([pd.read_parquet(f) for f in snakemake.input.tuning], ignore_index=True)
 planned = Group.from_dict(snakemake.params.group)
 group = with_chosen_rates(planned, chosen_rates(tuning))
-run = execution_settings(snakemake.config)   # device, max_stack, data root: not params (no rerun)
+run = execution_settings(snakemake.config)   # device, max_stack, data root, matmul precision: not params
 cfg = {"seed": snakemake.params.seed, "data": {**snakemake.params.data, "root": run["data_root"]}}
-device, env = start_job(run["device"], snakemake.threads)
+device, env = start_job(run["device"], snakemake.threads, run["matmul_precision"])
+env["plan"] = group_plan(group, load_dataset(group.dataset, cfg), device, run["max_stack"])   # chunks, blocks: as trained
 print(f"evaluate {group.name}: {group.num_runs} runs in {len(group.stacks)} stacks, {group.steps} steps; {env}")
 targets = Targets.from_table(pd.read_parquet(snakemake.input.targets), group.dataset)
 runs, curves, layers, levels, predictions = train_group(

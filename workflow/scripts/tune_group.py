@@ -10,15 +10,17 @@ from experiments.analysis.targets import Targets
 from experiments.config import execution_settings
 from experiments.storage import write_json, write_parquet
 from experiments.sweep import Group
-from experiments.convergence.training import start_job, train_group
+from experiments.convergence.data import load_dataset
+from experiments.convergence.training import group_plan, start_job, train_group
 from experiments.convergence.tuning import search
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
 group = Group.from_dict(snakemake.params.group)
-run = execution_settings(snakemake.config)   # device, max_stack, data root: not params (no rerun)
+run = execution_settings(snakemake.config)   # device, max_stack, data root, matmul precision: not params
 cfg = {"seed": snakemake.params.seed, "data": {**snakemake.params.data, "root": run["data_root"]}}
 targets = Targets.from_table(pd.read_parquet(snakemake.input.targets), group.dataset, main_only=True)
-device, env = start_job(run["device"], snakemake.threads)
+device, env = start_job(run["device"], snakemake.threads, run["matmul_precision"])
+env["plan"] = group_plan(group, load_dataset(group.dataset, cfg), device, run["max_stack"])   # chunks, blocks: as trained
 print(f"tune {group.name}: {group.num_runs} runs in the initial grid, {len(group.stacks)} stacks; {env}")
 
 

@@ -1,0 +1,83 @@
+"""How much work goes on a device at once: runs per stacked model (a *chunk*) and examples per
+evaluation block.
+
+Both come from the device's *total* memory and the shapes, never from the memory free at the moment
+(the caching allocator moves that from call to call), so a rerun and a resumed job make the same chunks,
+run the same kernels and find the same checkpoints. A job records them in its ``job.json``
+(:func:`group_plan`).
+
+Per run of a chunk, float32 (P parameters, B minibatch, h = sum_l (n_l + 1) the stacked widths)::
+
+    weights, gradients, Adam's m, v and update, W^T copies   ~ 6 P
+    a minibatch's pre-activations, [h; 1], dh, da              ~ 4 B h
+
+Evaluation streams its examples in blocks, whatever the split's size: one block holds every run's
+activations and a copy (2 h floats per run per example), within ``eval_block_bytes``:
+
+    CPU:  16 MiB   (GEMMs whose output stays in cache: 130 vs 80 GFLOP/s at 8 vs 28 MB, one thread)
+    CUDA: total / 32, clipped to [256 MiB, 2 GiB]   (a block of 1-4 examples, as 16 MiB gives at
+          cluster shapes, re-reads all first-layer weights per block: 119 s for one 256-run group on
+          an H200, 6.5 s with a 1 GiB block; issue 23)
+
+On CUDA a chunk takes what half the memory holds after the evaluation block, and no more runs than
+leave ``MIN_EVAL_EXAMPLES`` examples per block (fewer make the evaluation GEMMs memory-bound).
+"""
+
+from __future__ import annotations
+
+import torch
+
+CPU_STACK = 128     # runs per stacked model on a CPU: the fastest of 32..512 in benchmarks/throughput.py
+                    # --stack-sizes (71 us per run-step at 128; 79 at 64, 74 at 256, 77 at 512; one thread)
+CPU_EVAL_BLOCK_BYTES = 16 << 20
+CUDA_EVAL_BLOCK_BYTES = (256 << 20, 2 << 30)   # (least, most): total memory / 32 between them
+MIN_EVAL_EXAMPLES = 256   # a CUDA chunk leaves room for this many examples per evaluation block
+MAX_STACK = 8192
+
+
+def device_memory(device: torch.device | str) -> int | None:
+    """Total bytes of a CUDA ``device``; None for a CPU (host memory does not size the chunks)."""
+    device = torch.device(device)
+    if device.type != "cuda":
+        return None
+    return int(torch.cuda.get_device_properties(device).total_memory)
+
+
+def eval_block_bytes(total_memory: int | None) -> int:
+    """Bytes of one evaluation block's activations, all runs of the chunk (see the module docstring);
+    ``total_memory`` None means a CPU."""
+    if total_memory is None:
+        return CPU_EVAL_BLOCK_BYTES
+    least, most = CUDA_EVAL_BLOCK_BYTES
+    return int(min(most, max(least, total_memory // 32)))
+
+
+def stacked_width(sizes: list[int]) -> int:
+    """h = sum over layers of (n_l + 1): the rows of every activation buffer of one run, ones rows in."""
+    return sum(n + 1 for n in sizes[1:])
+
+
+def examples_per_block(block_bytes: int, runs: int, sizes: list[int]) -> int:
+    """Examples in one evaluation block: ``runs`` runs' activations and a copy (float32) within
+    ``block_bytes``; at least 1."""
+    return max(1, block_bytes // (4 * runs * 2 * stacked_width(sizes)))
+
+
+def run_bytes(sizes: list[int], batch_size: int) -> int:
+    """Device bytes one run of a chunk needs while it trains (see the module docstring)."""
+    n_params = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
+    return 4 * (6 * n_params + 4 * batch_size * stacked_width(sizes))
+
+
+def stack_chunk_size(max_stack: int | str, sizes: list[int], batch_size: int, total_memory: int | None) -> int:
+    """Runs trained as one stacked model. An integer ``max_stack`` is used as is; ``auto``: ``CPU_STACK``
+    on a CPU (``total_memory`` None); on CUDA, as many as half the memory holds after the evaluation
+    block, at most as many as leave ``MIN_EVAL_EXAMPLES`` examples per block, at most ``MAX_STACK``."""
+    if max_stack != "auto":
+        return int(max_stack)
+    if total_memory is None:
+        return CPU_STACK
+    block = eval_block_bytes(total_memory)
+    by_memory = (total_memory // 2 - block) // run_bytes(sizes, batch_size)
+    by_block = block // (4 * 2 * stacked_width(sizes) * MIN_EVAL_EXAMPLES)
+    return int(max(1, min(MAX_STACK, by_memory, by_block)))

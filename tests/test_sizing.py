@@ -1,0 +1,136 @@
+"""Chunks and evaluation blocks sized from a device's total memory and the shapes (sizing), tested
+against simulated device memories: deterministic, within the memory they claim, and used as planned."""
+import dataclasses
+
+import pytest
+import torch
+
+from experiments.config import validate_config
+from experiments.convergence import engine, sizing, training
+from experiments.convergence.data import load_dataset
+from experiments.sweep import groups_from_config
+
+GIB = 1 << 30
+CLUSTER = [784, 512, 256, 10]       # the cluster config's MNIST shape (issue 23's measurement)
+
+
+def test_cpu_sizes_are_the_measured_constants():
+    assert sizing.eval_block_bytes(None) == 16 << 20
+    assert sizing.stack_chunk_size("auto", CLUSTER, 128, None) == sizing.CPU_STACK == 128
+    assert sizing.stack_chunk_size(5, CLUSTER, 128, 80 * GIB) == 5          # an integer is used as is
+
+
+@pytest.mark.parametrize("total, block", [(4 * GIB, 256 << 20), (16 * GIB, 512 << 20), (40 * GIB, 1280 << 20),
+                                          (80 * GIB, 2 * GIB), (141 * GIB, 2 * GIB)])
+def test_cuda_block_is_a_32nd_of_memory_within_bounds(total, block):
+    assert sizing.eval_block_bytes(total) == block
+
+
+@pytest.mark.parametrize("total", [8 * GIB, 16 * GIB, 80 * GIB, 141 * GIB])
+@pytest.mark.parametrize("sizes, batch", [(CLUSTER, 128), ([3072, 512, 256, 10], 128), ([64, 64, 10], 64),
+                                          ([40, 64, 64, 64, 64, 64, 10], 64)])
+def test_cuda_chunk_fits_its_memory_and_leaves_full_blocks(total, sizes, batch):
+    """The chunk is the largest that (a) fits half the memory beside the evaluation block and (b) leaves
+    the block at least MIN_EVAL_EXAMPLES examples, unless MAX_STACK binds; the same every call."""
+    k = sizing.stack_chunk_size("auto", sizes, batch, total)
+    assert k == sizing.stack_chunk_size("auto", sizes, batch, total)            # no dependence on free memory
+    block = sizing.eval_block_bytes(total)
+
+    def fits(n):
+        return (n * sizing.run_bytes(sizes, batch) + block <= total // 2
+                and sizing.examples_per_block(block, n, sizes) >= sizing.MIN_EVAL_EXAMPLES)
+    assert 1 <= k <= sizing.MAX_STACK and fits(k)
+    assert k == sizing.MAX_STACK or not fits(k + 1)
+
+
+def test_cluster_shape_on_an_h200_gets_hundreds_of_examples_per_block():
+    """Issue 23: 16 MiB gave 1-4 examples per block at cluster stack sizes (1,024 runs of 784-512-256-10)."""
+    assert sizing.examples_per_block(16 << 20, 1024, CLUSTER) == 2
+    k = sizing.stack_chunk_size("auto", CLUSTER, 128, 141 * GIB)
+    assert k > 1000 and sizing.examples_per_block(sizing.eval_block_bytes(141 * GIB), k, CLUSTER) >= 256
+
+
+def test_run_bytes_counts_parameters_and_minibatch_activations():
+    # [2, 3, 4]: P = 3*3 + 4*4 = 25; h = 4 + 5 = 9
+    assert sizing.run_bytes([2, 3, 4], 10) == 4 * (6 * 25 + 4 * 10 * 9)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    cfg = validate_config({"convergence": {"datasets": ["digits"], "losses": ["cross_entropy"], "steps": 12,
+                                           "activations": ["relu"], "optimizers": ["sgd"], "log_points": 3,
+                                           "logit_scales": [1.0], "learn_logit_scale": [False],
+                                           "learning_rates": {"sgd": [0.1]}, "tuning_seeds": [0, 1, 2],
+                                           "eval_seeds": [9]}})
+    (group,) = groups_from_config(cfg, "tune").values()
+    return cfg, group
+
+
+def test_group_plan_on_a_simulated_gpu_is_what_train_group_uses(digits, monkeypatch):
+    """On a (simulated) 80 GiB CUDA device the plan comes from total memory alone; train_group asks
+    the same function, so the job.json record is what trained (the simulated memory's sizes, run on the CPU)."""
+    cfg, group = digits
+    ds = load_dataset("digits", cfg)
+    monkeypatch.setattr(sizing, "device_memory", lambda device: 80 * GIB)
+    plan = training.group_plan(group, ds, torch.device("cuda"), "auto")
+    assert plan["device_memory_bytes"] == 80 * GIB and plan["eval_block_bytes"] == 2 * GIB
+    assert plan["runs_per_chunk"] == {"64": sizing.stack_chunk_size("auto", [64, 64, 10], 64, 80 * GIB)}
+    assert plan["train_metric_examples"] == len(ds.y_train)
+    # per run: 4 logged steps x (train + val) forward passes over 12 steps x 64 examples x a training step
+    fwd = 2 * (65 * 64 + 65 * 10)
+    step = 2 * fwd + 2 * 64 * 10
+    want = 4 * (len(ds.y_train) + len(ds.y_val)) * fwd / (12 * 64 * step)
+    assert plan["eval_to_train_flops"]["64"] == pytest.approx(want, abs=1e-3)
+
+    seen = []
+    real = training.train_chunk
+    monkeypatch.setattr(training, "train_chunk", lambda g, members, *a, **k: seen.append(
+        (len(members), k["eval_block_bytes"])) or real(g, members, *a, **k))
+    monkeypatch.setattr(sizing, "stack_chunk_size", lambda *a: 2)            # small chunks, to see them
+    training.train_group(group, cfg, "cpu")
+    assert seen == [(2, 2 * GIB), (1, 2 * GIB)]        # 3 runs in chunks of 2, blocks of the simulated memory
+
+
+def test_evaluation_streams_blocks_of_the_given_budget(monkeypatch):
+    """StackedMLP.evaluate runs ceil(N / examples_per_block) forward passes of the budget it was given."""
+    from experiments.convergence.models import init_engine_weights
+
+    sizes, K = [6, 5, 4], 3
+    net = engine.StackedMLP(init_engine_weights(sizes, [0, 1, 2]), torch.zeros(K), torch.zeros(K, dtype=torch.bool),
+                            torch.ones(K), ["relu"] * K, ["sgd"] * K, [0, 1, 2], shared=False,
+                            eval_block_bytes=4 * K * 2 * sizing.stacked_width(sizes) * 9)     # 9 examples
+    calls = []
+    real = net.forward
+    monkeypatch.setattr(net, "forward", lambda x: calls.append(x.shape[0]) or real(x))
+    x = engine.augment(torch.randn(40, 6))
+    net.evaluate(x, torch.randint(0, 4, (40,)))
+    assert calls == [9, 9, 9, 9, 4]
+
+
+def test_train_metrics_on_a_subsample(digits):
+    """train_metric_examples: the training metrics come from a fixed, seeded subsample (the same on every
+    call, ascending, inside the split); training and the validation metrics are untouched."""
+    cfg, group = digits
+    n = len(load_dataset("digits", cfg).y_train)
+    rows = training.train_metric_rows(n, 300, cfg["seed"], "digits")
+    assert torch.equal(rows, training.train_metric_rows(n, 300, cfg["seed"], "digits"))
+    assert len(rows) == 300 == len(set(rows.tolist())) and bool((rows.diff() > 0).all()) and rows.max() < n
+    assert not torch.equal(rows, training.train_metric_rows(n, 300, cfg["seed"] + 1, "digits"))
+    assert training.train_metric_rows(n, n, 0, "digits") is None and training.train_metric_rows(n, None, 0, "d") is None
+
+    full = training.train_group(group, cfg).curves
+    sub_group = dataclasses.replace(group, train_metric_examples=300)
+    sub = training.train_group(sub_group, cfg).curves
+    assert (sub["val_acc"].to_numpy() == full["val_acc"].to_numpy()).all()   # the same training
+    assert not (sub["train_loss"].to_numpy() == full["train_loss"].to_numpy()).all()
+    # step 0 on the subsample, by hand: each run's initial model on those 300 rows
+    from experiments.convergence.losses import LOSSES
+    from experiments.convergence.models import forward, init_params
+    ds = load_dataset("digits", cfg)
+    x, y = torch.as_tensor(ds.x_train)[rows], torch.as_tensor(ds.y_train)[rows]
+    for run in group.stacks[0].runs:
+        with torch.no_grad():
+            z, _ = forward(init_params([64, 64, 10], [run.torch_seed]), x, "relu", torch.tensor([1.0]))
+        got = sub[(sub["seed"] == run.seed) & (sub["step"] == 0)]
+        assert float(got["train_loss"].iloc[0]) == pytest.approx(float(LOSSES["cross_entropy"](z[0], y).mean()), rel=1e-5)
+        assert float(got["train_acc"].iloc[0]) == pytest.approx(float((z[0].argmax(1) == y).float().mean()))
