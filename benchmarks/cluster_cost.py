@@ -4,26 +4,31 @@ For every group of a config (default: config/cluster.yaml) it counts the
 floating-point work of its runs,
 
     training    F_step * B * steps                 (forward, weight and input gradients)
-    evaluation  F_fwd * N * (log points + 1)        (full training and validation sets)
+    evaluation  F_fwd * (N_metrics + N_val) * (log points + 1)
+                (the training metrics' examples, convergence.train_metric_examples or the whole
+                training split, and the validation split; target checks left out)
 
 with F_fwd and F_step the model FLOPs per example that the training engine
 counts (``experiments.convergence.engine``: forward 2(n_in + 1)n_out per layer; a step
 adds the weight gradients and the input gradients of layers 2..L), B the batch
-size and N the dataset's size (from the dataset's shape; nothing is
-downloaded). It then measures, on this machine and in this process, steps of
+size and the split sizes from the dataset's shape and the config's fractions
+(nothing is downloaded). It then measures, on this machine and in this process, steps of
 the engine on a stack of K runs of each architecture (random data of the
 dataset's shape) to give a measured cost per run-step and the FLOP rate it
-reached. The GPU figure is an *estimate*:
-total FLOPs divided by an assumed sustained rate (``--gpu-tflops``), not a
-measurement; say which when quoting it.
+reached. GPU hours come from a *measured* end-to-end rate: ``--rates FILE``
+as ``benchmarks/device_throughput.py --device cuda --save FILE`` wrote it on a
+GPU node (a cluster-shaped group through the real ``train_group``: training and
+evaluation, chunks and blocks as the sweep makes them); or from a rate you give
+(``--gpu-tflops``), which the output labels an assumption.
 
-Usage: python benchmarks/cluster_cost.py [--config config/cluster.yaml] [--gpu-tflops 20] [--stack 128]
-Ends with one line:  runs=<n> jobs=<n> pflop=<x> cpu_core_hours=<y> gpu_hours_estimate=<z>
+Usage: python benchmarks/cluster_cost.py [--config config/cluster.yaml] [--rates FILE | --gpu-tflops X] [--stack 128]
+Ends with one line:  runs=<n> jobs=<n> pflop=<x> cpu_core_hours=<y> gpu_hours=<z> gpu_rate=<measured|assumed|none>
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -31,22 +36,29 @@ import torch
 import yaml
 
 from experiments.config import validate_config
-from experiments.convergence.engine import SHARED_MIN_FEATURES, StackedMLP, augment, engine_weights
+from experiments.convergence.engine import SHARED_MIN_FEATURES, StackedMLP, augment
 from experiments.convergence.losses import get_loss_grad
-from experiments.convergence.models import init_params
+from experiments.convergence.models import init_engine_weights
 from experiments.sweep import groups_from_config
 
 REPO = Path(__file__).resolve().parent.parent
-# (examples, features, classes) of each dataset, as data.py loads it (train + test pooled)
-SHAPES = {"digits": (1797, 64, 10), "mnist": (70000, 784, 10), "fashion_mnist": (70000, 784, 10),
-          "cifar10": (60000, 3072, 10), "mnist1d": (5000, 40, 10)}
+# (examples, features, classes, published test examples or None) of each dataset, as data.py loads it
+SHAPES = {"digits": (1797, 64, 10, None), "mnist": (70000, 784, 10, 10000), "fashion_mnist": (70000, 784, 10, 10000),
+          "cifar10": (60000, 3072, 10, 10000), "mnist1d": (6000, 40, 10, 1000)}
 
 
-def shape(name: str, cfg: dict) -> tuple[int, int, int]:
+def shape(name: str, cfg: dict) -> tuple[int, int, int, int, int]:
+    """(training examples, validation examples, features, classes) of dataset ``name`` under ``cfg``."""
     if name == "gaussian_mixture":
         g = cfg["data"]["gaussian_mixture"]
-        return g["n_samples"], g["n_features"], g["n_classes"]
-    return SHAPES[name]
+        n, d, c, test = g["n_samples"], g["n_features"], g["n_classes"], None
+    else:
+        n, d, c, test = SHAPES[name]
+    if name == "mnist1d":                       # its own splits: 4,000 training, 1,000 validation signals
+        return 4000, 1000, d, c
+    rest = n - (test if test is not None else round(cfg["data"]["test_fraction"] * n))
+    val = round(cfg["data"]["val_fraction"] * rest)
+    return rest - val, val, d, c
 
 
 def flops_per_example(sizes: list[int]) -> tuple[int, int]:
@@ -59,7 +71,7 @@ def flops_per_example(sizes: list[int]) -> tuple[int, int]:
 def step_seconds(sizes: list[int], batch: int, k: int, repeats: int = 20) -> float:
     """Measured seconds of one engine step (forward, backward, SGD update) of a stack of k runs."""
     shared = sizes[0] + 1 >= SHARED_MIN_FEATURES
-    net = StackedMLP(engine_weights(init_params(sizes, list(range(k)))), log_scale=torch.zeros(k),
+    net = StackedMLP(init_engine_weights(sizes, list(range(k))), log_scale=torch.zeros(k),
                      learn=torch.zeros(k, dtype=torch.bool), lr=torch.full((k,), 0.01),
                      activations=["relu"] * k, optimizers=["sgd"] * k, data_groups=[0] * k, shared=shared)
     x = augment(torch.randn(batch, sizes[0]))
@@ -77,8 +89,9 @@ def step_seconds(sizes: list[int], batch: int, k: int, repeats: int = 20) -> flo
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", default=str(REPO / "config" / "cluster.yaml"))
-    ap.add_argument("--gpu-tflops", type=float, default=20.0,
-                    help="assumed sustained float32 rate of one GPU for batched small matmuls (TFLOP/s)")
+    ap.add_argument("--rates", default=None, help="JSON of benchmarks/device_throughput.py --save (a GPU's measured rate)")
+    ap.add_argument("--gpu-tflops", type=float, default=None,
+                    help="an assumed end-to-end float32 rate of one GPU (TFLOP/s), where none was measured")
     ap.add_argument("--stack", type=int, default=128, help="runs per measured batched step")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -92,7 +105,8 @@ def main() -> None:
     cpu_seconds = 0.0
     per_group = []
     for name, g in groups.items():
-        n, d, c = shape(g.dataset, cfg)
+        n_train, n_val, d, c = shape(g.dataset, cfg)
+        n = min(n_train, g.train_metric_examples or n_train) + n_val     # examples at each logged step
         flop = 0.0
         secs = 0.0
         for stack in g.stacks:
@@ -115,15 +129,25 @@ def main() -> None:
         cpu_seconds += secs
 
     longest = max(per_group, key=lambda r: r[2])
-    gpu_hours = total_flop / (args.gpu_tflops * 1e12) / 3600
+    if args.rates:
+        measured_rate = json.loads(Path(args.rates).read_text())
+        tflops, how = measured_rate["tflops"], "measured"
+        source = (f"measured end to end on {measured_rate['device_name']} "
+                  f"({measured_rate['mfu']:.0%} of its {measured_rate['peak_tflops']:.1f} TFLOP/s GEMM peak)")
+    elif args.gpu_tflops:
+        tflops, how, source = args.gpu_tflops, "assumed", "assumed (--gpu-tflops), not measured"
+    else:
+        tflops, how, source = None, "none", "no rate: pass --rates from benchmarks/device_throughput.py on a GPU"
     print(f"{args.config}: {total_runs} runs in {len(groups)} jobs; {total_flop / 1e15:.1f} PFLOP in all")
-    print(f"largest job {longest[0]}: {longest[1]} runs, {longest[2] / 1e15:.2f} PFLOP, "
-          f"{longest[2] / (args.gpu_tflops * 1e12) / 60:.0f} min at {args.gpu_tflops:g} TFLOP/s (estimate)")
     print(f"one CPU core at the measured rates: {cpu_seconds:.0f} s = {cpu_seconds / 3600:.1f} core-hours "
           f"(extrapolated from measured steps)")
-    print(f"GPU at an assumed {args.gpu_tflops:g} TFLOP/s sustained: {gpu_hours:.1f} GPU-hours (estimate)")
+    gpu_hours = total_flop / (tflops * 1e12) / 3600 if tflops else float("nan")
+    if tflops:
+        print(f"largest job {longest[0]}: {longest[1]} runs, {longest[2] / 1e15:.2f} PFLOP, "
+              f"{longest[2] / (tflops * 1e12) / 60:.0f} min at {tflops:.2f} TFLOP/s")
+    print(f"one GPU at {tflops or float('nan'):.2f} TFLOP/s, {source}: {gpu_hours:.1f} GPU-hours")
     print(f"runs={total_runs} jobs={len(groups)} pflop={total_flop / 1e15:.3g} "
-          f"cpu_core_hours={cpu_seconds / 3600:.2f} gpu_hours_estimate={gpu_hours:.2f}")
+          f"cpu_core_hours={cpu_seconds / 3600:.2f} gpu_hours={gpu_hours:.2f} gpu_rate={how}")
 
 
 if __name__ == "__main__":

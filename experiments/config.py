@@ -193,11 +193,11 @@ def _check_splits(cfg: dict) -> None:
 # Where and how a job runs, not what it computes: kept out of the params Snakemake tracks for reruns
 # (scripts read them from ``snakemake.config``), so changing one reruns nothing. Paths into the config.
 EXECUTION_KEYS = {"device": ("device",), "max_stack": ("convergence", "max_stack"), "data_root": ("data", "root"),
-                  "results": ("results",), "matmul_precision": ("matmul_precision",)}
+                  "results": ("results",), "matmul_precision": ("matmul_precision",), "cuda_graphs": ("cuda_graphs",)}
 
 
 def execution_settings(cfg: dict) -> dict:
-    """``{"device", "max_stack", "data_root", "results", "matmul_precision"}`` of a validated config."""
+    """``{"device", "max_stack", "data_root", "results", "matmul_precision", "cuda_graphs"}`` of a validated config."""
     out = {}
     for name, path in EXECUTION_KEYS.items():
         node = cfg

@@ -129,14 +129,14 @@ def test_execution_settings_are_split_from_the_science():
 
     cfg = validate_config({"device": "cpu", "convergence": {"max_stack": 7}, "data": {"root": "/x"}, "results": "r"})
     assert execution_settings(cfg) == {"device": "cpu", "max_stack": 7, "data_root": "/x", "results": "r",
-                                       "matmul_precision": "highest"}
+                                       "matmul_precision": "highest", "cuda_graphs": False}
     science = science_config(cfg)
     assert "device" not in science and "max_stack" not in science["convergence"] and "root" not in science["data"]
     assert "results" not in science
     assert cfg["device"] == "cpu" and cfg["data"]["root"] == "/x"                 # the original is untouched
     other = validate_config({"device": "auto", "convergence": {"max_stack": "auto"}, "data": {"root": "data"}})
     assert science_config(other) == science                                    # only execution settings differ
-    assert set(EXECUTION_KEYS) == {"device", "max_stack", "data_root", "results", "matmul_precision"}
+    assert set(EXECUTION_KEYS) == {"device", "max_stack", "data_root", "results", "matmul_precision", "cuda_graphs"}
 
 
 def test_key_order_does_not_matter(repo):

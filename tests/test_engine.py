@@ -297,3 +297,45 @@ def test_losses_without_an_output_nonlinearity_have_no_stuck_fraction():
 
     assert list(LOSS_OUTPUTS) == list(LOSSES)
     assert [n for n in LOSSES if stuck_outputs(n) is None] == ["mse_logits", "hinge", "squared_hinge"]
+
+
+def test_range_kernels_counts_by_hand():
+    """2 data ranges x 2 GEMMs (shared) + 3 activation ranges x 2 kernels x 2 hidden layers + 2 optimiser
+    ranges x 4 parameter tensors (3 layers and the log scale)."""
+    from experiments.convergence.engine import range_kernels
+
+    acts, opts, data = ["relu", "relu", "tanh", "relu"], ["sgd", "sgd", "adam", "adam"], [0, 0, 1, 1]
+    assert range_kernels(acts, opts, data, shared=True, layers=3) == 2 * 2 + 3 * 2 * 2 + 2 * 4
+    assert range_kernels(acts, opts, data, shared=False, layers=3) == 3 * 2 * 2 + 2 * 4
+
+
+@pytest.mark.parametrize("shared", [False, True])
+@pytest.mark.parametrize("hidden", [(64,), (64, 64, 64, 64, 64)])
+def test_run_order_makes_the_fewest_range_kernels(shared, hidden):
+    """A chunk of 2 optimisers x 5 activations x 10 data orders: the order is a permutation, never
+    launches more than either grouping, and (not shared) makes one range per optimiser and activation."""
+    import itertools
+
+    from experiments.convergence.engine import range_kernels
+    from experiments.convergence.training import run_order
+    from experiments.sweep import Run, Stack
+
+    combos = list(itertools.product(["sgd", "adam"], ["relu", "tanh", "sigmoid", "gelu", "identity"], range(10)))
+    members = [(Stack("d", "l", act, hidden, opt, False, ()), Run(1.0, 0.1, seed, 1000 + seed))
+               for opt, act, seed in combos[::-1]]                      # given in no helpful order
+    order = run_order(members, shared)
+    assert sorted(order) == list(range(len(members)))
+
+    def launches(o):
+        picked = [members[i] for i in o]
+        return range_kernels([s.activation for s, _ in picked], [s.optimizer for s, _ in picked],
+                             [r.torch_seed for _, r in picked], shared, len(hidden) + 1)
+    data_first = sorted(range(len(members)), key=lambda i: (members[i][1].torch_seed, members[i][0].optimizer,
+                                                             members[i][0].activation))
+    kernel_first = sorted(range(len(members)), key=lambda i: (members[i][0].optimizer, members[i][0].activation,
+                                                               members[i][1].torch_seed))
+    assert launches(order) <= min(launches(kernel_first), launches(data_first) if shared else launches(kernel_first))
+    if not shared:
+        assert len(ranges([members[i][0].activation for i in order])) == 10
+    else:   # 100 data ranges against 100 activation ranges x 2 hidden-layer kernels: kernel-first wins
+        assert launches(order) == launches(kernel_first) < launches(data_first)

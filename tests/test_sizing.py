@@ -51,8 +51,8 @@ def test_cluster_shape_on_an_h200_gets_hundreds_of_examples_per_block():
 
 
 def test_run_bytes_counts_parameters_and_minibatch_activations():
-    # [2, 3, 4]: P = 3*3 + 4*4 = 25; h = 4 + 5 = 9
-    assert sizing.run_bytes([2, 3, 4], 10) == 4 * (6 * 25 + 4 * 10 * 9)
+    # [2, 3, 4]: P = 3*3 + 4*4 = 25; h = 4 + 5 = 9; an input row of 2 + 1
+    assert sizing.run_bytes([2, 3, 4], 10) == 4 * (6 * 25 + 4 * 10 * 9 + 10 * 3)
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +101,7 @@ def test_evaluation_streams_blocks_of_the_given_budget(monkeypatch):
                             eval_block_bytes=4 * K * 2 * sizing.stacked_width(sizes) * 9)     # 9 examples
     calls = []
     real = net.forward
-    monkeypatch.setattr(net, "forward", lambda x: calls.append(x.shape[0]) or real(x))
+    monkeypatch.setattr(net, "forward", lambda x, **kw: calls.append(x.shape[0]) or real(x, **kw))
     x = engine.augment(torch.randn(40, 6))
     net.evaluate(x, torch.randint(0, 4, (40,)))
     assert calls == [9, 9, 9, 9, 4]

@@ -442,3 +442,33 @@ def test_steps_to_every_level_and_the_per_example_test_outputs(trained, group, c
             r["test_ece"], abs=1e-6)
     with pytest.raises(KeyError, match="targets.parquet lacks this cell"):
         Targets((0.8,), 0.8, {}).of("64", "relu", "sgd")
+
+
+@pytest.mark.parametrize("loss, optimizer", [("cross_entropy", "adam"), ("hinge", "sgd")])
+def test_static_step_buffers_give_the_eager_tables(loss, optimizer):
+    """The CUDA graph's plumbing without a graph (steps.StepRunner 'static': minibatches copied into
+    fixed buffers, one alive tensor updated in place, outputs read before the next step) gives the eager
+    tables bit for bit, a run that breaks included."""
+    rate = {"sgd": 0.05, "adam": 0.003}[optimizer]
+    cfg = make_config(losses=[loss], optimizers=[optimizer], activations=["tanh", "relu"],
+                      learning_rates={optimizer: [rate]}, learn_logit_scale=[False, True])
+    (group,) = groups_from_config(cfg, "tune").values()
+    first = group.stacks[0]                                   # one run at a rate that breaks it
+    hot = (dataclasses.replace(first.runs[0], lr=1e6),) + first.runs[1:]
+    group = dataclasses.replace(group, stacks=(dataclasses.replace(first, runs=hot),) + group.stacks[1:])
+    eager = train(group, cfg, step_mode="eager")
+    static = train(group, cfg, step_mode="static")
+    broke = eager.runs["status"].isin(["nonfinite", "diverged"])
+    assert broke.sum() == 1 and len(eager.runs) > 4
+    for a, b in zip(eager, static):
+        pd.testing.assert_frame_equal(a.drop(columns=["wall_time_s", "started_at"], errors="ignore"),
+                                      b.drop(columns=["wall_time_s", "started_at"], errors="ignore"))
+
+
+def test_step_modes_refuse_what_they_cannot_do():
+    from experiments.convergence.steps import StepRunner
+
+    with pytest.raises(ValueError, match="unknown step mode"):
+        StepRunner(None, None, torch.ones(2, dtype=torch.bool), "fast")
+    with pytest.raises(ValueError, match="needs a CUDA device"):
+        StepRunner(None, None, torch.ones(2, dtype=torch.bool), "graph")

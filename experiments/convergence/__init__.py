@@ -2,8 +2,11 @@
 
 Holds the training side of the sweep: ``data`` (datasets and their three splits),
 ``activations``, ``losses`` (the loss registry, closed-form gradients, predictive distributions),
-``models`` (``init_params`` and the autograd reference), ``engine`` (the stacked MLP that trains the
-sweep), ``calibration`` (test-split metrics), ``training`` (groups of runs, checkpoints), ``tuning``
+``models`` (``init_params``, ``init_engine_weights`` and the autograd reference), ``engine`` (the
+stacked MLP that trains the sweep), ``sizing`` (runs per chunk and examples per evaluation block, from
+the device's total memory), ``steps`` (the training step eager, on fixed buffers, or as a CUDA graph),
+``calibration`` (test-split metrics), ``training`` (groups of runs, checkpoints), ``init_control`` (the
+log-prior output bias control), ``tuning``
 (the learning-rate search; its score and choice read ``experiments.analysis.summary``) and
 ``gradients`` (analytic gradient scales). The tables and claims built from its results live in
 ``experiments.analysis``.

@@ -18,7 +18,7 @@ transposed, one column per example, with a row of ones under them::
     da   = dh * a'(a_{l-1})                   one fused kernel (activations.ACTIVATION_GRADS)
     dlog_s = sum(g * z)                       (K,)
 
-Where the input is wide, or on a GPU, runs that see the same minibatch share the
+Where the input is wide, runs that see the same minibatch share the
 first layer's GEMMs instead of gathering K copies of it:
 [a_1 of runs i..j] = [W_1[i]; ...; W_1[j]] (stacked rows) @ [x_b; 1]^T, and
 dW_1 likewise. Full-set evaluation always shares its input that way, in blocks
@@ -67,6 +67,17 @@ def ranges(values: list) -> list[tuple[int, int, object]]:
         out.append((i, i + n, v))
         i += n
     return out
+
+
+def range_kernels(activations: list, optimizers: list, data_groups: list, shared: bool, layers: int) -> int:
+    """Kernels per training step that depend on how a chunk's runs are ordered: per data range (shared
+    first layer) its forward and weight-gradient GEMMs; per activation range its forward and gradient
+    kernels at each of the ``layers - 1`` hidden layers; per optimiser range one update per parameter
+    tensor (``layers`` weights and the log scale). The order with fewer launches is the faster one
+    where a step is launch-bound (small models on a GPU: issue 23 measured 1.1-1.3 ms per step
+    whatever the stack's size)."""
+    return (2 * len(ranges(data_groups)) * shared + 2 * (layers - 1) * len(ranges(activations))
+            + (layers + 1) * len(ranges(optimizers)))
 
 
 def augment(x: torch.Tensor) -> torch.Tensor:
@@ -142,8 +153,8 @@ class StackedMLP:
 
     def _buffer(self, name: str, rows: int, cols: int, ones_row: bool = False) -> torch.Tensor:
         """A contiguous (K, rows, cols) work tensor: a view of one flat storage per name, grown to the
-        largest shape asked for and then reused (training minibatches and evaluation blocks of any
-        size share it: no allocation inside the loop, no second copy per block size, fixed addresses);
+        largest shape asked for and then reused (evaluation blocks of any size share it: no allocation
+        inside the loop, no second copy per block size, fixed addresses);
         with ``ones_row``, its last row is ones (refilled when the shape changes; nothing else writes it)."""
         n = self.K * rows * cols
         flat = self._storage.get(name)
@@ -167,35 +178,37 @@ class StackedMLP:
             else:
                 out[s:e, :-1].copy_(get_activation(name)(a[s:e]))
 
-    def _first_layer_shared(self, x_rows: list[torch.Tensor]) -> torch.Tensor:
+    def _first_layer_shared(self, x_rows: list[torch.Tensor], buffers: str) -> torch.Tensor:
         """a_1 (K, n_1, B) from one GEMM per data range; ``x_rows[g]`` is group g's [x; 1] (B, D + 1)."""
         W1 = self.W[0]
-        a = self._buffer("pre0", W1.shape[1], x_rows[0].shape[0])
+        a = self._buffer(f"{buffers}/pre0", W1.shape[1], x_rows[0].shape[0])
         for s, e, g in self.data_ranges:
             torch.mm(W1[s:e].reshape(-1, W1.shape[2]), x_rows[g].t(), out=a[s:e].view(-1, a.shape[2]))
         return a
 
-    def forward(self, x: torch.Tensor | list[torch.Tensor]) -> tuple[torch.Tensor, list, list]:
+    def forward(self, x: torch.Tensor | list[torch.Tensor], buffers: str = "train") -> tuple[torch.Tensor, list, list]:
         """Logits z (K, C, N) and, per hidden layer, pre-activations (K, n, N) and [h; 1] (K, n + 1, N).
 
         ``x``: one input shared by all runs, [x; 1] (N, D + 1); or per data group a list of them
-        (``shared``); or per run (K, N, D + 1).
+        (``shared``); or per run (K, N, D + 1). ``buffers``: whose work buffers to use ("train" for the
+        training step, "eval" for evaluation blocks: the step's never change shape or address, which a
+        captured CUDA graph needs).
         """
         W1 = self.W[0]
         if isinstance(x, list):
-            a = self._first_layer_shared(x)
+            a = self._first_layer_shared(x, buffers)
         elif x.dim() == 2:
-            a = self._buffer("pre0", W1.shape[1], x.shape[0])
+            a = self._buffer(f"{buffers}/pre0", W1.shape[1], x.shape[0])
             torch.mm(W1.view(-1, W1.shape[2]), x.t(), out=a.view(-1, x.shape[0]))
         else:
-            a = torch.bmm(W1, x.transpose(1, 2), out=self._buffer("pre0", W1.shape[1], x.shape[1]))
+            a = torch.bmm(W1, x.transpose(1, 2), out=self._buffer(f"{buffers}/pre0", W1.shape[1], x.shape[1]))
         pres, hs = [], []
         for i, w in enumerate(self.W[1:], start=1):
-            h = self._buffer(f"h{i - 1}", a.shape[1] + 1, a.shape[2], ones_row=True)
+            h = self._buffer(f"{buffers}/h{i - 1}", a.shape[1] + 1, a.shape[2], ones_row=True)
             self._hidden(a, h)
             pres.append(a)
             hs.append(h)
-            a = torch.bmm(w, h, out=self._buffer(f"pre{i}", w.shape[1], a.shape[2]))
+            a = torch.bmm(w, h, out=self._buffer(f"{buffers}/pre{i}", w.shape[1], a.shape[2]))
         return a.mul_(self.log_scale.exp().view(-1, 1, 1)), pres, hs
 
     # ---- one training step ---------------------------------------------------------------------
@@ -284,7 +297,7 @@ class StackedMLP:
         cal = CalibrationSums(K, x.device, keep=True) if log_probs is not None else None
         for n0 in range(0, x.shape[0], block):
             xb, yb = x[n0:n0 + block], y[n0:n0 + block]
-            z, _, hs = self.forward(xb)                             # (K, C, n)
+            z, _, hs = self.forward(xb, buffers="eval")             # (K, C, n)
             right = correct(z, yb)                                  # (K, n)
             sums["acc"] += right.sum(1)
             if stuck is not None:
@@ -333,7 +346,7 @@ class StackedMLP:
         hidden activations of all N at once would not fit for a large split and a wide stack)."""
         block = self._eval_block()
         MODEL_FLOPS["eval"] += self.K * x.shape[0] * self.forward_flops
-        return torch.cat([self.forward(x[n0:n0 + block])[0].transpose(1, 2).clone()
+        return torch.cat([self.forward(x[n0:n0 + block], buffers="eval")[0].transpose(1, 2).clone()
                           for n0 in range(0, x.shape[0], block)], dim=1)
 
     def weight_grad_norms(self) -> torch.Tensor:

@@ -10,6 +10,7 @@ Per run of a chunk, float32 (P parameters, B minibatch, h = sum_l (n_l + 1) the 
 
     weights, gradients, Adam's m, v and update, W^T copies   ~ 6 P
     a minibatch's pre-activations, [h; 1], dh, da              ~ 4 B h
+    its inputs gathered per run (narrow inputs, not shared)    ~ B (D + 1)
 
 Evaluation streams its examples in blocks, whatever the split's size: one block holds every run's
 activations and a copy (2 h floats per run per example), within ``eval_block_bytes``:
@@ -66,7 +67,7 @@ def examples_per_block(block_bytes: int, runs: int, sizes: list[int]) -> int:
 def run_bytes(sizes: list[int], batch_size: int) -> int:
     """Device bytes one run of a chunk needs while it trains (see the module docstring)."""
     n_params = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
-    return 4 * (6 * n_params + 4 * batch_size * stacked_width(sizes))
+    return 4 * (6 * n_params + 4 * batch_size * stacked_width(sizes) + batch_size * (sizes[0] + 1))
 
 
 def stack_chunk_size(max_stack: int | str, sizes: list[int], batch_size: int, total_memory: int | None) -> int:

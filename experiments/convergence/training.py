@@ -35,9 +35,10 @@ from ..analysis.targets import Targets
 from .data import Dataset, load_dataset
 from .calibration import fit_temperature
 from . import sizing
-from .engine import SHARED_MIN_FEATURES, StackedMLP, augment
+from .engine import SHARED_MIN_FEATURES, StackedMLP, augment, range_kernels
 from .losses import get_loss_grad, predictive_log_probs, stuck_outputs
 from .models import init_engine_weights
+from .steps import StepRunner
 from ..storage import write_bytes
 from ..sweep import Group, Run, Stack, derive_seed, hidden_name, log_schedule, target_schedule
 
@@ -141,41 +142,61 @@ def train_metric_rows(n: int, examples: int | None, seed: int, dataset: str) -> 
     return torch.randperm(n, generator=g)[:examples].sort().values
 
 
+def run_order(members: list[tuple[Stack, Run]], shared: bool) -> list[int]:
+    """The chunk's runs in the order that makes the fewest per-range kernels per step
+    (``engine.range_kernels``): grouped by optimiser, then activation, then data order; or, with shared
+    first-layer GEMMs, by data order first where that launches fewer (one GEMM pair per data order, but
+    an activation and an optimiser range per data order too). Ties keep data order first."""
+    def by_kernel(i):
+        stack, run = members[i]
+        return stack.optimizer, stack.activation, run.torch_seed
+
+    def by_data(i):
+        stack, run = members[i]
+        return run.torch_seed, stack.optimizer, stack.activation
+
+    candidates = [sorted(range(len(members)), key=k) for k in ((by_data, by_kernel) if shared else (by_kernel,))]
+    seeds = {}
+
+    def launches(order):
+        picked = [members[i] for i in order]
+        return range_kernels([s.activation for s, _ in picked], [s.optimizer for s, _ in picked],
+                             [seeds.setdefault(r.torch_seed, len(seeds)) for _, r in picked], shared,
+                             len(picked[0][0].hidden) + 1 if picked else 1)
+    return min(candidates, key=launches)
+
+
 def train_chunk(group: Group, members: list[tuple[Stack, Run]], ds: Dataset, device: torch.device,
                 order_cache: dict | None = None, shared: bool | None = None, test: bool = False,
                 targets: Targets | None = None, metric_rows: torch.Tensor | None = None,
-                eval_block_bytes: int | None = None) -> list[dict]:
+                eval_block_bytes: int | None = None, step_mode: str = "eager") -> list[dict]:
     """Train ``members`` (runs of one architecture, from any of the group's stacks) as one stacked
     model (:class:`engine.StackedMLP`); return one record per member, in the given order.
 
-    ``shared``: first-layer GEMMs shared by runs of one data order; default: on a GPU or for inputs
-    of at least ``engine.SHARED_MIN_FEATURES`` features. ``test``: measure the final model on the
-    test split (accuracy, NLL, Brier, ECE and every example's outputs; ``experiments.convergence.calibration``);
-    the tune stage does not. ``targets``: the validation accuracies checked on ``target_schedule``, per
+    ``shared``: first-layer GEMMs shared by runs of one data order; default: for inputs of at least
+    ``engine.SHARED_MIN_FEATURES`` features, on any device (narrower inputs are gathered per run: one
+    batched GEMM instead of one per data range, which a launch-bound GPU step prefers too). ``test``:
+    measure the final model on the test split (accuracy, NLL, Brier, ECE and every example's outputs;
+    ``experiments.convergence.calibration``); the tune stage does not. ``targets``: the validation accuracies checked on ``target_schedule``, per
     run's cell and level (None: no check, as in the reference stage). ``metric_rows``: the training
     examples the training metrics are measured on (:func:`train_metric_rows`; None: all).
     ``eval_block_bytes``: the evaluation block's budget (``sizing.eval_block_bytes``; None: a CPU's).
+    ``step_mode``: how the training step runs (``steps.MODES``: eager, static buffers, CUDA graph).
     """
     torch.set_flush_denormal(True)
     try:
         return _train_chunk(group, members, ds, device, order_cache, shared, test, targets, metric_rows,
-                            eval_block_bytes)
+                            eval_block_bytes, step_mode)
     finally:
         torch.set_flush_denormal(False)
 
 
 def _train_chunk(group, members, ds, device, order_cache, shared, test, targets, metric_rows,
-                 eval_block_bytes) -> list[dict]:
+                 eval_block_bytes, step_mode) -> list[dict]:
     order_cache = {} if order_cache is None else order_cache
     if shared is None:
-        shared = device.type == "cuda" or ds.num_features + 1 >= SHARED_MIN_FEATURES
-    # sorted so that each optimiser, activation (and, for shared GEMMs, data order) is a few
-    # contiguous ranges: one kernel per range
-    def key(i):
-        stack, run = members[i]
-        return (run.torch_seed, stack.optimizer, stack.activation) if shared else \
-            (stack.optimizer, stack.activation, run.torch_seed)
-    order = sorted(range(len(members)), key=key)
+        shared = ds.num_features + 1 >= SHARED_MIN_FEATURES
+    order = run_order(members, shared)
     stacks = [members[i][0] for i in order]
     runs = [members[i][1] for i in order]
     K = len(runs)
@@ -203,7 +224,8 @@ def _train_chunk(group, members, ds, device, order_cache, shared, test, targets,
     loss_grad = get_loss_grad(group.loss, group.loss_params)
     stuck = stuck_outputs(group.loss)                  # None: the loss has no output non-linearity
 
-    alive = torch.ones(K, dtype=torch.bool, device=device)
+    alive = torch.ones(K, dtype=torch.bool, device=device)       # updated in place only (a graph reads it)
+    step_runner = StepRunner(net, loss_grad, alive, step_mode)
     nonfinite_step = torch.full((K,), -1, dtype=torch.long, device=device)
     diverged_step = np.full(K, -1)
     # (levels, K): each run's target accuracy per level, and the first check at or above it
@@ -252,7 +274,7 @@ def _train_chunk(group, members, ds, device, order_cache, shared, test, targets,
             break
         b = idx[step]                                                           # (G, B)
         x = [x_tr[rows] for rows in b] if shared else x_tr[b].index_select(0, net.data_group)  # G x (B, D+1) | (K, B, D+1)
-        _, finite = net.step(x, y_tr[b].index_select(0, net.data_group), loss_grad, alive)
+        _, finite = step_runner(x, y_tr[b].index_select(0, net.data_group))
         if step in log_steps:                   # this step's minibatch gradient, per layer
             records[-1]["layer_grad_norm"] = net.weight_grad_norms().cpu().numpy()
         nonfinite_step = torch.where(alive & ~finite, step, nonfinite_step)
@@ -346,10 +368,13 @@ class GroupTables(NamedTuple):
 
 def train_group(group: Group, cfg: dict, device: torch.device | str = "cpu",
                 max_stack: int | str = "auto", checkpoint_dir: Path | str | None = None,
-                log=lambda msg: None, test: bool = False, targets: Targets | None = None) -> GroupTables:
+                log=lambda msg: None, test: bool = False, targets: Targets | None = None,
+                cuda_graphs: bool = False, step_mode: str | None = None) -> GroupTables:
     """Train every stack of ``group`` in chunks sized to the device; return its :class:`GroupTables`.
     ``test``: measure each final model on the test split (the evaluation stage only). ``targets``: the
     accuracies checked during training, per cell and level (None: none, as in the reference stage).
+    ``cuda_graphs``: on a CUDA device, replay each chunk's training step as a CUDA graph (``steps``; the
+    same numbers, fewer launches); ``step_mode`` sets the mode outright (the tests' ``static``).
 
     With ``checkpoint_dir``, each finished chunk is saved there (atomically) and a
     rerun of the same group loads it instead of training it again, so a killed or
@@ -360,6 +385,7 @@ def train_group(group: Group, cfg: dict, device: torch.device | str = "cpu",
     started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     ds = load_dataset(group.dataset, cfg)
     plan = group_plan(group, ds, device, max_stack)
+    mode = step_mode or ("graph" if cuda_graphs and device.type == "cuda" else "eager")
     metric_rows = train_metric_rows(len(ds.y_train), group.train_metric_examples, cfg["seed"], group.dataset)
     order_cache: dict = {}
     # runs of one architecture train together, whatever their activation, optimiser and scale
@@ -383,7 +409,8 @@ def train_group(group: Group, cfg: dict, device: torch.device | str = "cpu",
             else:
                 t0 = time.perf_counter()
                 part = train_chunk(group, [m for _, m in part_members], ds, device, order_cache, test=test,
-                                   targets=targets, metric_rows=metric_rows, eval_block_bytes=plan["eval_block_bytes"])
+                                   targets=targets, metric_rows=metric_rows, eval_block_bytes=plan["eval_block_bytes"],
+                                   step_mode=mode)
                 if device.type == "cuda":
                     torch.cuda.synchronize(device)
                 seconds = time.perf_counter() - t0

@@ -212,7 +212,22 @@ def run_probes(cfg: dict, device: str = "cpu", predict=None) -> pd.DataFrame:
     """Every implementation x dtype x class count x axis x autocast of the config, on the log grid
     plus, with ``predict`` (``fn(implementation, dtype, num_classes, axis, seed) -> [thresholds]``,
     e.g. :func:`thresholds.predicted_thresholds`), a dense grid around each predicted threshold.
-    The predictor is passed in: thresholds imports this module, never the other way round."""
+    The predictor is passed in: thresholds imports this module, never the other way round.
+
+    Runs on the calling thread alone (torch's threads set to 1, then put back): the probe measures
+    IEEE-754 arithmetic, denormals included, and ``torch.set_flush_denormal`` (which training sets
+    and clears) changes only the calling thread's flags, so worker threads started while it was on
+    keep flushing denormals (seen: a ``train_group`` earlier in the same process moved the float64
+    threshold of log_softmax_naive from 709.78 to 709.74)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _run_probes(cfg, device, predict)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run_probes(cfg: dict, device: str, predict) -> pd.DataFrame:
     ov = cfg["overflow"]
     base = log_grid(ov["gap_min"], ov["gap_max"], ov["points_per_decade"])
     frames = []

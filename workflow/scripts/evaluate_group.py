@@ -26,12 +26,13 @@ group = with_chosen_rates(planned, chosen_rates(tuning))
 run = execution_settings(snakemake.config)   # device, max_stack, data root, matmul precision: not params
 cfg = {"seed": snakemake.params.seed, "data": {**snakemake.params.data, "root": run["data_root"]}}
 device, env = start_job(run["device"], snakemake.threads, run["matmul_precision"])
+env["cuda_graphs"] = run["cuda_graphs"] and device.type == "cuda"
 env["plan"] = group_plan(group, load_dataset(group.dataset, cfg), device, run["max_stack"])   # chunks, blocks: as trained
 print(f"evaluate {group.name}: {group.num_runs} runs in {len(group.stacks)} stacks, {group.steps} steps; {env}")
 targets = Targets.from_table(pd.read_parquet(snakemake.input.targets), group.dataset)
 runs, curves, layers, levels, predictions = train_group(
     group, cfg, device, run["max_stack"], checkpoint_dir=snakemake.params.checkpoint_dir, log=print, test=True,
-    targets=targets)
+    targets=targets, cuda_graphs=run["cuda_graphs"])
 print(runs.groupby(["activation", "optimizer"])["status"].value_counts().unstack(fill_value=0).to_string())
 print(f"training wall time {runs['wall_time_s'].sum():.1f} s")
 write_parquet(runs, snakemake.output.runs)
@@ -48,7 +49,7 @@ differ = with_runs(by_accuracy, {i: tuple(r for r in s.runs if r.lr != speed_lr[
     (s.activation, s.hidden, s.optimizer, s.learn_scale, r.logit_scale, r.seed)]) for i, s in enumerate(by_accuracy.stacks)})
 print(f"accuracy selection: {differ.num_runs} of {by_accuracy.num_runs} runs at another rate")
 moved = train_group(differ, cfg, device, run["max_stack"], checkpoint_dir=f"{snakemake.params.checkpoint_dir}/accuracy",
-                    log=print, test=True, targets=targets).runs if differ.num_runs else runs.iloc[:0]
+                    cuda_graphs=run["cuda_graphs"], log=print, test=True, targets=targets).runs if differ.num_runs else runs.iloc[:0]
 same = ~runs.set_index(SAME_RUN).index.isin(moved.set_index(SAME_RUN).index)
 write_parquet(pd.concat([runs[same], moved], ignore_index=True), snakemake.output.accuracy_runs)
 write_json(env, snakemake.output.job)

@@ -16,13 +16,14 @@ group = Group.from_dict(snakemake.params.group)
 run = execution_settings(snakemake.config)   # device, max_stack, data root, matmul precision: not params
 cfg = {"seed": snakemake.params.seed, "data": {**snakemake.params.data, "root": run["data_root"]}}
 device, env = start_job(run["device"], snakemake.threads, run["matmul_precision"])
+env["cuda_graphs"] = run["cuda_graphs"] and device.type == "cuda"
 env["plan"] = group_plan(group, load_dataset(group.dataset, cfg), device, run["max_stack"])   # chunks, blocks: as trained
 print(f"reference {group.name}: {group.num_runs} runs in the initial grid, {len(group.stacks)} stacks; {env}")
 
 
 def train(g):
     return train_group(g, cfg, device, run["max_stack"], checkpoint_dir=snakemake.params.checkpoint_dir,
-                       log=print).runs
+                       cuda_graphs=run["cuda_graphs"], log=print).runs
 
 
 table, runs = search(group, train, snakemake.params.lr_search, snakemake.params.tuning_seeds, snakemake.params.seed,

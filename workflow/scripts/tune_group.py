@@ -20,13 +20,14 @@ run = execution_settings(snakemake.config)   # device, max_stack, data root, mat
 cfg = {"seed": snakemake.params.seed, "data": {**snakemake.params.data, "root": run["data_root"]}}
 targets = Targets.from_table(pd.read_parquet(snakemake.input.targets), group.dataset, main_only=True)
 device, env = start_job(run["device"], snakemake.threads, run["matmul_precision"])
+env["cuda_graphs"] = run["cuda_graphs"] and device.type == "cuda"
 env["plan"] = group_plan(group, load_dataset(group.dataset, cfg), device, run["max_stack"])   # chunks, blocks: as trained
 print(f"tune {group.name}: {group.num_runs} runs in the initial grid, {len(group.stacks)} stacks; {env}")
 
 
 def train(g):
     return train_group(g, cfg, device, run["max_stack"], checkpoint_dir=snakemake.params.checkpoint_dir,
-                       log=print, targets=targets).runs
+                       cuda_graphs=run["cuda_graphs"], log=print, targets=targets).runs
 
 
 tuning, runs = search(group, train, snakemake.params.lr_search, snakemake.params.tuning_seeds, snakemake.params.seed,

@@ -1,0 +1,175 @@
+"""The CUDA path against the CPU path (``pytest -m gpu`` on a machine with a GPU; skipped without one,
+CI is CPU-only): every loss and optimiser trains to the same statuses, steps to target within one check
+and losses within float tolerance; the initial weights are bit for bit the CPU's; chunks and evaluation
+blocks follow the device's total memory and fit in it; AMP training runs without host syncs.
+
+``device_disagreements`` is the comparison; the CPU tests at the end prove it catches what it should."""
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from experiments.analysis.targets import Targets
+from experiments.config import validate_config
+from experiments.convergence import engine, sizing
+from experiments.convergence.data import load_dataset
+from experiments.convergence.losses import LOSSES
+from experiments.convergence.training import group_plan, target_schedule, train_group
+from experiments.sweep import groups_from_config
+
+no_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here (the gpu tests need one)")
+TARGET = Targets.constant(0.8)
+RTOL = 1e-3      # float32 on two devices: the same products summed in other orders, over tens of steps
+
+
+def device_disagreements(a: pd.DataFrame, b: pd.DataFrame, steps: int) -> list[str]:
+    """What differs between two runs tables of the same group trained on two devices: a status, a
+    steps-to-target more than one check apart (``target_schedule``), a final training loss or validation
+    accuracy beyond float tolerance. Empty when they agree."""
+    keys = ["activation", "optimizer", "learn_scale", "logit_scale", "lr", "seed"]
+    m = a.merge(b, on=keys, suffixes=("_a", "_b"), validate="one_to_one")
+    out = [] if len(m) == len(a) == len(b) else [f"{len(a)} and {len(b)} runs, {len(m)} matched"]
+    checks = target_schedule(steps).tolist()
+    for _, r in m.iterrows():
+        name = "/".join(str(r[k]) for k in keys)
+        if r["status_a"] != r["status_b"]:
+            out.append(f"{name}: status {r['status_a']} vs {r['status_b']}")
+        sa, sb = r["steps_to_target_a"], r["steps_to_target_b"]
+        if pd.isna(sa) != pd.isna(sb) or (not pd.isna(sa) and abs(checks.index(sa) - checks.index(sb)) > 1):
+            out.append(f"{name}: steps to target {sa} vs {sb}")
+        if r["status_a"] == r["status_b"] == "ok" or r["status_a"] == r["status_b"] == "not_reached":
+            if not np.isclose(r["final_train_loss_a"], r["final_train_loss_b"], rtol=RTOL, atol=1e-5):
+                out.append(f"{name}: final train loss {r['final_train_loss_a']:.6g} vs {r['final_train_loss_b']:.6g}")
+            if abs(r["final_val_acc_a"] - r["final_val_acc_b"]) > 0.02:
+                out.append(f"{name}: final val acc {r['final_val_acc_a']:.4f} vs {r['final_val_acc_b']:.4f}")
+    return out
+
+
+def small_group(loss: str, optimizer: str):
+    rates = {"sgd": [0.1], "adam": [0.003]}
+    cfg = validate_config({"convergence": {
+        "datasets": ["digits"], "losses": [loss], "activations": ["sigmoid", "relu"], "optimizers": [optimizer],
+        "logit_scales": [1.0, 10.0], "learn_logit_scale": [False, True], "learning_rates": rates,
+        "tuning_seeds": [0, 1], "eval_seeds": [5], "steps": {"digits": 60}, "log_points": 6,
+        "hidden_layers": [[32]]}})
+    (group,) = groups_from_config(cfg, "tune").values()
+    return cfg, group
+
+
+@pytest.mark.gpu
+@no_cuda
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+@pytest.mark.parametrize("loss", list(LOSSES))
+def test_cuda_trains_as_the_cpu_does(loss, optimizer):
+    cfg, group = small_group(loss, optimizer)
+    cpu = train_group(group, cfg, "cpu", targets=TARGET, test=True).runs
+    gpu = train_group(group, cfg, "cuda", targets=TARGET, test=True).runs
+    assert set(gpu["device"]) == {"cuda"}
+    assert device_disagreements(cpu, gpu, group.steps) == []
+
+
+@pytest.mark.gpu
+@no_cuda
+@pytest.mark.parametrize("loss, optimizer", [("cross_entropy", "adam"), ("mse_sigmoid", "sgd"), ("hinge", "adam")])
+def test_cuda_graph_steps_give_the_eager_tables(loss, optimizer):
+    """The training step captured once and replayed (cuda_graphs) gives the eager step's tables."""
+    cfg, group = small_group(loss, optimizer)
+    eager = train_group(group, cfg, "cuda", targets=TARGET, test=True)
+    graph = train_group(group, cfg, "cuda", targets=TARGET, test=True, cuda_graphs=True)
+    for a, b in zip(eager, graph):
+        pd.testing.assert_frame_equal(a.drop(columns=["wall_time_s", "started_at"], errors="ignore"),
+                                      b.drop(columns=["wall_time_s", "started_at"], errors="ignore"),
+                                      rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.gpu
+@no_cuda
+def test_cuda_init_is_bitwise_the_cpu_init():
+    from experiments.convergence.models import init_engine_weights
+
+    sizes, seeds = [784, 512, 256, 10], list(range(32))
+    for c, g in zip(init_engine_weights(sizes, seeds), init_engine_weights(sizes, seeds, "cuda")):
+        assert g.device.type == "cuda" and torch.equal(c, g.cpu())
+
+
+@pytest.mark.gpu
+@no_cuda
+def test_cuda_chunk_and_block_follow_total_memory_and_fit():
+    """The plan on this GPU comes from its total memory; a chunk of that size of the cluster's MNIST
+    shape trains (two steps, two evaluations of 20,000 examples) within half the memory."""
+    total = torch.cuda.get_device_properties(0).total_memory
+    assert sizing.device_memory("cuda") == total
+    cfg = validate_config({
+        "data": {"gaussian_mixture": {"n_samples": 20000, "n_features": 784, "n_classes": 10}},
+        "convergence": {"datasets": ["gaussian_mixture"], "losses": ["cross_entropy"], "activations": ["relu"],
+                        "optimizers": ["adam"], "logit_scales": [1.0], "learn_logit_scale": [False],
+                        "hidden_layers": [[512, 256]], "steps": {"gaussian_mixture": 2}, "batch_size": 128,
+                        "log_points": 2, "learning_rates": {"adam": [1e-3]}, "tuning_seeds": [0],
+                        "eval_seeds": [1]}})
+    (group,) = groups_from_config(cfg, "tune").values()
+    plan = group_plan(group, load_dataset(group.dataset, cfg), torch.device("cuda"), "auto")
+    k = plan["runs_per_chunk"]["512-256"]
+    assert plan["device_memory_bytes"] == total and plan["eval_block_bytes"] == sizing.eval_block_bytes(total)
+    assert k == sizing.stack_chunk_size("auto", [784, 512, 256, 10], 128, total)
+    stack = group.stacks[0]
+    runs = tuple(dataclasses.replace(stack.runs[0], seed=i, torch_seed=i) for i in range(k))
+    big = dataclasses.replace(group, stacks=(dataclasses.replace(stack, runs=runs),))
+    torch.cuda.empty_cache()
+    torch.cuda.reset_peak_memory_stats()
+    out = train_group(big, cfg, "cuda", targets=TARGET)
+    assert len(out.runs) == k and set(out.runs["device"]) == {"cuda"}
+    assert torch.cuda.max_memory_allocated() <= total // 2, (torch.cuda.max_memory_allocated(), total)
+
+
+@pytest.mark.gpu
+@no_cuda
+def test_amp_training_on_cuda_is_a_table():
+    from experiments.overflow.amp import run_amp_training
+
+    cfg = validate_config({"overflow": {"amp_training": {"dtypes": ["float32", "float16", "bfloat16"],
+                                                         "logit_scales": [1.0, 1000.0], "steps": 30, "seeds": [0]}}})
+    t = run_amp_training(cfg, "cuda")
+    assert set(t["device"]) == {"cuda"} and t["status"].notna().all()
+    assert (t.loc[t["dtype"] == "float32", "status"] == "ok").any()
+
+
+@pytest.mark.gpu
+@no_cuda
+def test_cuda_model_flops_are_counted_on_the_device():
+    engine.MODEL_FLOPS.clear()
+    cfg, group = small_group("cross_entropy", "sgd")
+    train_group(group, cfg, "cuda", targets=TARGET)
+    assert engine.MODEL_FLOPS["train"] > 0 and engine.MODEL_FLOPS["eval"] > 0
+
+
+# ---- the comparison itself, on the CPU ---------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def cpu_runs():
+    cfg, group = small_group("cross_entropy", "sgd")
+    return group, train_group(group, cfg, "cpu", targets=TARGET).runs
+
+
+def test_the_comparison_passes_the_same_table_and_a_rounding_difference(cpu_runs):
+    group, runs = cpu_runs
+    assert device_disagreements(runs, runs.copy(), group.steps) == []
+    nudged = runs.assign(final_train_loss=runs["final_train_loss"] * (1 + RTOL / 10))
+    assert device_disagreements(runs, nudged, group.steps) == []
+
+
+def test_the_comparison_catches_a_status_a_step_and_a_loss(cpu_runs):
+    group, runs = cpu_runs
+    reached = runs.index[runs["steps_to_target"].notna()]
+    assert len(reached) and len(runs) >= 3
+    other = runs.copy()
+    other.loc[runs.index[0], "status"] = "nonfinite"
+    checks = target_schedule(group.steps).tolist()
+    i = reached[-1]
+    other.loc[i, "steps_to_target"] = checks[min(len(checks) - 1, checks.index(runs.loc[i, "steps_to_target"]) + 2)]
+    j = runs.index[1]
+    other.loc[j, "final_train_loss"] = runs.loc[j, "final_train_loss"] * (1 + 10 * RTOL)
+    found = device_disagreements(runs, other, group.steps)
+    assert any("status" in f for f in found) and any("steps to target" in f for f in found)
+    assert any("final train loss" in f for f in found)
+    assert device_disagreements(runs, runs.iloc[1:], group.steps)          # a run missing
