@@ -18,8 +18,10 @@ dataset's shape) to give a measured cost per run-step and the FLOP rate it
 reached. GPU hours come from a *measured* end-to-end rate: ``--rates FILE``
 as ``benchmarks/device_throughput.py --device cuda --save FILE`` wrote it on a
 GPU node (a cluster-shaped group through the real ``train_group``: training and
-evaluation, chunks and blocks as the sweep makes them); or from a rate you give
-(``--gpu-tflops``), which the output labels an assumption.
+evaluation, chunks and blocks as the sweep makes them), applied to every shape
+of the config (an extrapolation: small stacks are launch-bound and run below
+it); or from a rate you give (``--gpu-tflops``), which the output labels an
+assumption.
 
 Usage: python benchmarks/cluster_cost.py [--config config/cluster.yaml] [--rates FILE | --gpu-tflops X] [--stack 128]
 Ends with one line:  runs=<n> jobs=<n> pflop=<x> cpu_core_hours=<y> gpu_hours=<z> gpu_rate=<measured|assumed|none>
@@ -47,7 +49,7 @@ SHAPES = {"digits": (1797, 64, 10, None), "mnist": (70000, 784, 10, 10000), "fas
           "cifar10": (60000, 3072, 10, 10000), "mnist1d": (6000, 40, 10, 1000)}
 
 
-def shape(name: str, cfg: dict) -> tuple[int, int, int, int, int]:
+def shape(name: str, cfg: dict) -> tuple[int, int, int, int]:
     """(training examples, validation examples, features, classes) of dataset ``name`` under ``cfg``."""
     if name == "gaussian_mixture":
         g = cfg["data"]["gaussian_mixture"]
@@ -132,8 +134,9 @@ def main() -> None:
     if args.rates:
         measured_rate = json.loads(Path(args.rates).read_text())
         tflops, how = measured_rate["tflops"], "measured"
-        source = (f"measured end to end on {measured_rate['device_name']} "
-                  f"({measured_rate['mfu']:.0%} of its {measured_rate['peak_tflops']:.1f} TFLOP/s GEMM peak)")
+        source = (f"measured end to end on {measured_rate['device_name']} for one cluster shape "
+                  f"({measured_rate['mfu']:.0%} of its {measured_rate['peak_tflops']:.1f} TFLOP/s GEMM peak) and "
+                  "applied to every shape (small, launch-bound stacks run below it: an extrapolation)")
     elif args.gpu_tflops:
         tflops, how, source = args.gpu_tflops, "assumed", "assumed (--gpu-tflops), not measured"
     else:

@@ -110,7 +110,7 @@ def test_evaluations_between_steps_change_nothing(monkeypatch):
         b.eval_block_bytes = 4 * K * 2 * width * (10 if i % 2 else 3)       # blocks of 10 or 3 examples
         whole = b.evaluate(x_eval, y_eval, get_loss_grad("cross_entropy"), saturation=True)
         b.step(x, y, get_loss_grad("cross_entropy"), torch.ones(K, dtype=torch.bool))
-        assert all(bool((h[:, -1] == 1).all()) for h in b.forward(x)[2])
+        assert all(bool((h[:, -1] == 1).all()) for h in b.forward(x, buffers="train")[2])
     for wa, wb in zip(a.W, b.W):
         assert torch.equal(wa, wb)
     b.eval_block_bytes = None                                               # one block of all 23

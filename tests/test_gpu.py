@@ -31,13 +31,14 @@ def device_disagreements(a: pd.DataFrame, b: pd.DataFrame, steps: int) -> list[s
     keys = ["activation", "optimizer", "learn_scale", "logit_scale", "lr", "seed"]
     m = a.merge(b, on=keys, suffixes=("_a", "_b"), validate="one_to_one")
     out = [] if len(m) == len(a) == len(b) else [f"{len(a)} and {len(b)} runs, {len(m)} matched"]
-    checks = target_schedule(steps).tolist()
+    checks = target_schedule(steps)
+    position = lambda s: int(np.searchsorted(checks, s))                        # noqa: E731
     for _, r in m.iterrows():
         name = "/".join(str(r[k]) for k in keys)
         if r["status_a"] != r["status_b"]:
             out.append(f"{name}: status {r['status_a']} vs {r['status_b']}")
         sa, sb = r["steps_to_target_a"], r["steps_to_target_b"]
-        if pd.isna(sa) != pd.isna(sb) or (not pd.isna(sa) and abs(checks.index(sa) - checks.index(sb)) > 1):
+        if pd.isna(sa) != pd.isna(sb) or (not pd.isna(sa) and abs(position(sa) - position(sb)) > 1):
             out.append(f"{name}: steps to target {sa} vs {sb}")
         if r["status_a"] == r["status_b"] == "ok" or r["status_a"] == r["status_b"] == "not_reached":
             if not np.isclose(r["final_train_loss_a"], r["final_train_loss_b"], rtol=RTOL, atol=1e-5):
@@ -98,7 +99,8 @@ def test_cuda_init_is_bitwise_the_cpu_init():
 @no_cuda
 def test_cuda_chunk_and_block_follow_total_memory_and_fit():
     """The plan on this GPU comes from its total memory; a chunk of that size of the cluster's MNIST
-    shape trains (two steps, two evaluations of 20,000 examples) within half the memory."""
+    shape (a 20,000-point mixture of 784 features) trains, is evaluated and tested within three quarters
+    of the memory (the estimate aims at half)."""
     total = torch.cuda.get_device_properties(0).total_memory
     assert sizing.device_memory("cuda") == total
     cfg = validate_config({
@@ -118,15 +120,31 @@ def test_cuda_chunk_and_block_follow_total_memory_and_fit():
     big = dataclasses.replace(group, stacks=(dataclasses.replace(stack, runs=runs),))
     torch.cuda.empty_cache()
     torch.cuda.reset_peak_memory_stats()
-    out = train_group(big, cfg, "cuda", targets=TARGET)
+    out = train_group(big, cfg, "cuda", targets=TARGET, test=True)
     assert len(out.runs) == k and set(out.runs["device"]) == {"cuda"}
-    assert torch.cuda.max_memory_allocated() <= total // 2, (torch.cuda.max_memory_allocated(), total)
+    assert torch.cuda.max_memory_allocated() <= 0.75 * total, (torch.cuda.max_memory_allocated(), total)
 
 
 @pytest.mark.gpu
 @no_cuda
-def test_amp_training_on_cuda_is_a_table():
-    from experiments.overflow.amp import run_amp_training
+def test_amp_training_on_cuda_is_a_table_and_syncs_no_more_for_more_steps():
+    """Without a scaler, AMP training reads the device only every CHECK_EVERY steps and at the end:
+    as many syncs at 20 steps as at 5 (torch's sync debug mode counts them)."""
+    import warnings
+
+    from experiments.overflow.amp import CHECK_EVERY, run_amp_training, train_amp
+
+    def syncs(steps):
+        cfg = validate_config({"overflow": {"amp_training": {"steps": steps}}})
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                train_amp(cfg, "bfloat16", "cross_entropy", False, 1.0, "cuda", "adam")
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+        return sum("synchroniz" in str(w.message) for w in caught)
+    assert 20 < CHECK_EVERY and syncs(5) == syncs(20)
 
     cfg = validate_config({"overflow": {"amp_training": {"dtypes": ["float32", "float16", "bfloat16"],
                                                          "logit_scales": [1.0, 1000.0], "steps": 30, "seeds": [0]}}})

@@ -32,12 +32,12 @@ def test_cuda_block_is_a_32nd_of_memory_within_bounds(total, block):
 def test_cuda_chunk_fits_its_memory_and_leaves_full_blocks(total, sizes, batch):
     """The chunk is the largest that (a) fits half the memory beside the evaluation block and (b) leaves
     the block at least MIN_EVAL_EXAMPLES examples, unless MAX_STACK binds; the same every call."""
-    k = sizing.stack_chunk_size("auto", sizes, batch, total)
-    assert k == sizing.stack_chunk_size("auto", sizes, batch, total)            # no dependence on free memory
+    k = sizing.stack_chunk_size("auto", sizes, batch, total, 10000, 10000, 1 << 28)
+    assert k == sizing.stack_chunk_size("auto", sizes, batch, total, 10000, 10000, 1 << 28)   # no free-memory input
     block = sizing.eval_block_bytes(total)
 
     def fits(n):
-        return (n * sizing.run_bytes(sizes, batch) + block <= total // 2
+        return (n * sizing.run_bytes(sizes, batch, 10000, 10000) + block + (1 << 28) <= total // 2
                 and sizing.examples_per_block(block, n, sizes) >= sizing.MIN_EVAL_EXAMPLES)
     assert 1 <= k <= sizing.MAX_STACK and fits(k)
     assert k == sizing.MAX_STACK or not fits(k + 1)
@@ -50,9 +50,19 @@ def test_cluster_shape_on_an_h200_gets_hundreds_of_examples_per_block():
     assert k > 1000 and sizing.examples_per_block(sizing.eval_block_bytes(141 * GIB), k, CLUSTER) >= 256
 
 
-def test_run_bytes_counts_parameters_and_minibatch_activations():
-    # [2, 3, 4]: P = 3*3 + 4*4 = 25; h = 4 + 5 = 9; an input row of 2 + 1
-    assert sizing.run_bytes([2, 3, 4], 10) == 4 * (6 * 25 + 4 * 10 * 9 + 10 * 3)
+def test_run_bytes_counts_parameters_activations_and_test_outputs():
+    # [2, 3, 4]: P = 3*3 + 4*4 = 25; h = 4 + 5 = 9; an input row of 2 + 1; C = 4
+    assert sizing.run_bytes([2, 3, 4], 10) == 4 * (6 * 25 + 4 * 10 * 9 + 2 * 10 * 3 + 4 * 10 * 4)
+    assert sizing.run_bytes([2, 3, 4], 10, n_val=7, n_test=5) == sizing.run_bytes([2, 3, 4], 10) + 4 * (3 * 7 * 4 + 6 * 5)
+
+
+def test_data_on_the_device_comes_out_of_the_chunk():
+    total = 16 * GIB
+    plain = sizing.stack_chunk_size("auto", [3072, 512, 256, 10], 128, total, 12500, 10000)
+    with_data = sizing.stack_chunk_size("auto", [3072, 512, 256, 10], 128, total, 12500, 10000, data_bytes=2 * GIB)
+    assert with_data < plain
+    assert with_data * sizing.run_bytes([3072, 512, 256, 10], 128, 12500, 10000) + 2 * GIB \
+        + sizing.eval_block_bytes(total) <= total // 2
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +84,9 @@ def test_group_plan_on_a_simulated_gpu_is_what_train_group_uses(digits, monkeypa
     monkeypatch.setattr(sizing, "device_memory", lambda device: 80 * GIB)
     plan = training.group_plan(group, ds, torch.device("cuda"), "auto")
     assert plan["device_memory_bytes"] == 80 * GIB and plan["eval_block_bytes"] == 2 * GIB
-    assert plan["runs_per_chunk"] == {"64": sizing.stack_chunk_size("auto", [64, 64, 10], 64, 80 * GIB)}
+    data = 4 * 65 * (2 * len(ds.y_train) + len(ds.y_train) + len(ds.y_val) + len(ds.y_test))
+    assert plan["runs_per_chunk"] == {"64": sizing.stack_chunk_size("auto", [64, 64, 10], 64, 80 * GIB, len(ds.y_val),
+                                                                     len(ds.y_test), data)}
     assert plan["train_metric_examples"] == len(ds.y_train)
     # per run: 4 logged steps x (train + val) forward passes over 12 steps x 64 examples x a training step
     fwd = 2 * (65 * 64 + 65 * 10)

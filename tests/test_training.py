@@ -465,10 +465,59 @@ def test_static_step_buffers_give_the_eager_tables(loss, optimizer):
                                       b.drop(columns=["wall_time_s", "started_at"], errors="ignore"))
 
 
-def test_step_modes_refuse_what_they_cannot_do():
+def test_step_modes_refuse_an_unknown_mode():
     from experiments.convergence.steps import StepRunner
 
     with pytest.raises(ValueError, match="unknown step mode"):
         StepRunner(None, None, torch.ones(2, dtype=torch.bool), "fast")
-    with pytest.raises(ValueError, match="needs a CUDA device"):
-        StepRunner(None, None, torch.ones(2, dtype=torch.bool), "graph")
+
+
+def test_graph_protocol_warms_up_captures_once_and_replays(monkeypatch):
+    """The 'graph' mode's protocol on the CPU, CUDA's calls replaced by stand-ins that keep a graph's
+    meaning (capture records the step on the fixed buffers; each replay runs it again and writes the
+    outputs captured): WARMUP eager steps, one capture, a replay at every later step, FLOPs counted once
+    per step, the step's buffers frozen, and the eager tables bit for bit."""
+    from experiments.convergence import engine, steps
+
+    events = []
+
+    class Graph:
+        def __init__(self, step, out):
+            self.step, self.out, self.fresh = step, out, True
+
+        def replay(self):
+            events.append("replay")
+            if self.fresh:                     # the capture ran it (a real capture runs nothing; the
+                self.fresh = False             # replay right after it does)
+                return
+            counted = engine.MODEL_FLOPS["train"]          # a real replay runs no Python: nothing counted
+            for o, n in zip(self.out, self.step()):
+                o.copy_(n)
+            engine.MODEL_FLOPS["train"] = counted
+
+    def capture(self):
+        events.append("capture")
+        out = self._step()
+        return Graph(self._step, out), out
+
+    def warm_up(self):
+        events.append("warm-up")
+        return self._step()
+
+    monkeypatch.setattr(steps.StepRunner, "_capture", capture)
+    monkeypatch.setattr(steps.StepRunner, "_warm_up", warm_up)
+    cfg = make_config(losses=["cross_entropy"], optimizers=["adam"], learning_rates={"adam": [0.003]},
+                      activations=["tanh", "relu"])
+    (group,) = groups_from_config(cfg, "tune").values()
+    group = dataclasses.replace(group, steps=12)
+    eager = train(group, cfg, step_mode="eager")
+    engine.MODEL_FLOPS.clear()
+    graph = train(group, cfg, step_mode="graph")
+    flops = engine.MODEL_FLOPS["train"]
+    assert events == ["warm-up"] * steps.WARMUP + ["capture"] + ["replay"] * (12 - steps.WARMUP)
+    for a, b in zip(eager, graph):
+        pd.testing.assert_frame_equal(a.drop(columns=["wall_time_s", "started_at"], errors="ignore"),
+                                      b.drop(columns=["wall_time_s", "started_at"], errors="ignore"))
+    engine.MODEL_FLOPS.clear()
+    train(group, cfg, step_mode="eager")
+    assert flops == engine.MODEL_FLOPS["train"]                     # one step's FLOPs per step, replays included

@@ -74,7 +74,9 @@ class Saturation:
                 self._scratch = torch.empty(h.shape, dtype=h.dtype, device=h.device)
             c = self._scratch
             torch.ne(torch.clamp(h, lo, 1 - SATURATION_TOL, out=c), h, out=c)
-            part = c.sum(dim=(1, 2)).double()     # a block has < 2^24 entries per run: exact counts
+            # a float32 sum counts exactly below 2^24 entries per run (every CPU block); past that, float64
+            big = h.shape[1] * h.shape[2] >= 1 << 24
+            part = c.sum(dim=(1, 2), dtype=torch.float64 if big else None).double()
         elif self.activation == "relu":
             part = h.amax(dim=2)                     # max over examples (amax: 40x faster than all)
             if layer in self.parts:

@@ -132,6 +132,7 @@ class StackedMLP:
         self.forward_flops = sum(2 * (n_in + 1) * n_out for n_in, n_out in shapes)   # per run, per example
         self.step_flops = 2 * self.forward_flops + sum(2 * n_in * n_out for n_in, n_out in shapes[1:])
         self.eval_block_bytes = eval_block_bytes
+        self.frozen = False                                        # set once a CUDA graph holds the step's buffers
         self._storage: dict[str, torch.Tensor] = {}                # name -> flat storage, grown to the largest use
         self._shape: dict[str, tuple] = {}                         # name -> the shape last viewed
         params = [*self.W, self.log_scale]
@@ -159,6 +160,9 @@ class StackedMLP:
         n = self.K * rows * cols
         flat = self._storage.get(name)
         if flat is None or flat.numel() < n:
+            if self.frozen and name.startswith("train/"):
+                raise RuntimeError(f"work buffer {name} would move under a captured CUDA graph "
+                                   f"({n} > {0 if flat is None else flat.numel()} elements)")
             w = self.W[0]
             flat = self._storage[name] = torch.empty(n, device=w.device, dtype=w.dtype)
             self._shape.pop(name, None)
@@ -186,13 +190,13 @@ class StackedMLP:
             torch.mm(W1[s:e].reshape(-1, W1.shape[2]), x_rows[g].t(), out=a[s:e].view(-1, a.shape[2]))
         return a
 
-    def forward(self, x: torch.Tensor | list[torch.Tensor], buffers: str = "train") -> tuple[torch.Tensor, list, list]:
+    def forward(self, x: torch.Tensor | list[torch.Tensor], buffers: str = "eval") -> tuple[torch.Tensor, list, list]:
         """Logits z (K, C, N) and, per hidden layer, pre-activations (K, n, N) and [h; 1] (K, n + 1, N).
 
         ``x``: one input shared by all runs, [x; 1] (N, D + 1); or per data group a list of them
-        (``shared``); or per run (K, N, D + 1). ``buffers``: whose work buffers to use ("train" for the
-        training step, "eval" for evaluation blocks: the step's never change shape or address, which a
-        captured CUDA graph needs).
+        (``shared``); or per run (K, N, D + 1). ``buffers``: whose work buffers to use ("eval", the
+        default, for evaluation blocks; "train" for the training step, whose buffers never change shape
+        or address, which a captured CUDA graph needs).
         """
         W1 = self.W[0]
         if isinstance(x, list):
@@ -219,7 +223,7 @@ class StackedMLP:
         not updated. ``finite``: the run's loss and every gradient entry are finite (one sum per
         tensor: NaN/inf anywhere makes it non-finite; so does a sum that overflows).
         """
-        z, pres, hs = self.forward(x)
+        z, pres, hs = self.forward(x, buffers="train")
         B = z.shape[2]
         l, g = loss_grad(z.transpose(1, 2), y)                  # (K, B), (K, B, C)
         loss = l.mean(1)
@@ -297,7 +301,7 @@ class StackedMLP:
         cal = CalibrationSums(K, x.device, keep=True) if log_probs is not None else None
         for n0 in range(0, x.shape[0], block):
             xb, yb = x[n0:n0 + block], y[n0:n0 + block]
-            z, _, hs = self.forward(xb, buffers="eval")             # (K, C, n)
+            z, _, hs = self.forward(xb)                             # (K, C, n)
             right = correct(z, yb)                                  # (K, n)
             sums["acc"] += right.sum(1)
             if stuck is not None:
@@ -346,7 +350,7 @@ class StackedMLP:
         hidden activations of all N at once would not fit for a large split and a wide stack)."""
         block = self._eval_block()
         MODEL_FLOPS["eval"] += self.K * x.shape[0] * self.forward_flops
-        return torch.cat([self.forward(x[n0:n0 + block], buffers="eval")[0].transpose(1, 2).clone()
+        return torch.cat([self.forward(x[n0:n0 + block])[0].transpose(1, 2).clone()
                           for n0 in range(0, x.shape[0], block)], dim=1)
 
     def weight_grad_norms(self) -> torch.Tensor:

@@ -6,11 +6,19 @@ Both come from the device's *total* memory and the shapes, never from the memory
 run the same kernels and find the same checkpoints. A job records them in its ``job.json``
 (:func:`group_plan`).
 
-Per run of a chunk, float32 (P parameters, B minibatch, h = sum_l (n_l + 1) the stacked widths)::
+Per run of a chunk, float32 (P parameters, B minibatch, h = sum_l (n_l + 1) the stacked widths,
+C classes, D inputs, N_val and N_test the validation and test splits)::
 
     weights, gradients, Adam's m, v and update, W^T copies   ~ 6 P
     a minibatch's pre-activations, [h; 1], dh, da              ~ 4 B h
-    its inputs gathered per run (narrow inputs, not shared)    ~ B (D + 1)
+    its inputs gathered per run, and the step's fixed copy     ~ 2 B (D + 1)
+    the step's loss and logit-gradient temporaries             ~ 4 B C
+    the test stage: validation logits for the temperature fit ~ 3 N_val C
+    (and their copies), each test example's outputs            ~ 6 N_test
+
+and once per chunk the datasets on the device (``data_bytes``: [x; 1] of every split, with the
+training metrics' copy) and the evaluation block (below), which also covers its loss and accuracy
+temporaries (a few C per example against 2 h).
 
 Evaluation streams its examples in blocks, whatever the split's size: one block holds every run's
 activations and a copy (2 h floats per run per example), within ``eval_block_bytes``:
@@ -64,21 +72,25 @@ def examples_per_block(block_bytes: int, runs: int, sizes: list[int]) -> int:
     return max(1, block_bytes // (4 * runs * 2 * stacked_width(sizes)))
 
 
-def run_bytes(sizes: list[int], batch_size: int) -> int:
-    """Device bytes one run of a chunk needs while it trains (see the module docstring)."""
+def run_bytes(sizes: list[int], batch_size: int, n_val: int = 0, n_test: int = 0) -> int:
+    """Device bytes one run of a chunk needs while it trains and is tested (see the module docstring)."""
     n_params = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
-    return 4 * (6 * n_params + 4 * batch_size * stacked_width(sizes) + batch_size * (sizes[0] + 1))
+    B, C = batch_size, sizes[-1]
+    return 4 * (6 * n_params + 4 * B * stacked_width(sizes) + 2 * B * (sizes[0] + 1) + 4 * B * C
+                + 3 * n_val * C + 6 * n_test)
 
 
-def stack_chunk_size(max_stack: int | str, sizes: list[int], batch_size: int, total_memory: int | None) -> int:
+def stack_chunk_size(max_stack: int | str, sizes: list[int], batch_size: int, total_memory: int | None,
+                     n_val: int = 0, n_test: int = 0, data_bytes: int = 0) -> int:
     """Runs trained as one stacked model. An integer ``max_stack`` is used as is; ``auto``: ``CPU_STACK``
-    on a CPU (``total_memory`` None); on CUDA, as many as half the memory holds after the evaluation
-    block, at most as many as leave ``MIN_EVAL_EXAMPLES`` examples per block, at most ``MAX_STACK``."""
+    on a CPU (``total_memory`` None); on CUDA, as many as half the memory holds after the data and the
+    evaluation block, at most as many as leave ``MIN_EVAL_EXAMPLES`` examples per block, at most
+    ``MAX_STACK``."""
     if max_stack != "auto":
         return int(max_stack)
     if total_memory is None:
         return CPU_STACK
     block = eval_block_bytes(total_memory)
-    by_memory = (total_memory // 2 - block) // run_bytes(sizes, batch_size)
+    by_memory = (total_memory // 2 - block - data_bytes) // run_bytes(sizes, batch_size, n_val, n_test)
     by_block = block // (4 * 2 * stacked_width(sizes) * MIN_EVAL_EXAMPLES)
     return int(max(1, min(MAX_STACK, by_memory, by_block)))

@@ -14,10 +14,12 @@ recorded, so everything the step reads or writes must stay put between steps:
 - the returned (loss, finite) are the graph's outputs: read them before the next call.
 
 Modes: ``eager`` passes the minibatch straight to ``StackedMLP.step`` (the CPU default); ``static``
-copies it into the fixed buffers first and runs eagerly (the graph's plumbing without a graph: what the
-CPU tests check against ``eager``); ``graph`` is ``static`` with the first ``WARMUP`` steps run on a
-side stream (as torch's CUDA graph notes ask) and the next captured, then replayed at every later step.
-A graph replays the same kernels on the same data, so its numbers are the eager step's.
+copies it into the fixed buffers first and runs eagerly (the graph's plumbing without a graph, and the
+CUDA default without ``cuda_graphs``; the CPU tests check it against ``eager``); ``graph`` is ``static``
+with the first ``WARMUP`` steps run on a side stream (as torch's CUDA graph notes ask) and the next
+captured, then replayed at every later step. A graph replays the same kernels on the same data, so its
+numbers are the eager step's. A step is then one replay plus the few launches around it (the
+minibatch's gather and copy, the caller's ``where`` and ``&=``) instead of tens to hundreds.
 """
 
 from __future__ import annotations
@@ -38,10 +40,8 @@ class StepRunner:
     def __init__(self, net: StackedMLP, loss_grad, alive: torch.Tensor, mode: str = "eager"):
         if mode not in MODES:
             raise ValueError(f"unknown step mode {mode!r}; valid: {list(MODES)}")
-        if mode == "graph" and alive.device.type != "cuda":
-            raise ValueError("step mode 'graph' needs a CUDA device")
         self.net, self.loss_grad, self.alive, self.mode = net, loss_grad, alive, mode
-        self.x = self.y = None
+        self.x = self.y = self.side = None
         self.graph, self.out, self.calls = None, None, 0
 
     def __call__(self, x, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -53,20 +53,34 @@ class StepRunner:
             MODEL_FLOPS["train"] += self.net.K * self.y.shape[1] * self.net.step_flops
             return self.out
         if self.mode == "graph" and self.calls >= WARMUP:
-            self.graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(self.graph):              # records, runs nothing (counts its FLOPs once)
-                self.out = self.net.step(self.x, self.y, self.loss_grad, self.alive)
+            self.graph, self.out = self._capture()           # records, runs nothing (counts its FLOPs once)
+            self.net.frozen = True                           # the step's buffers may no longer move
             self.graph.replay()
             return self.out
         self.calls += 1
-        if self.mode == "graph":                            # warm-up on a side stream
-            side = torch.cuda.Stream()
-            side.wait_stream(torch.cuda.current_stream())
-            with torch.cuda.stream(side):
-                out = self.net.step(self.x, self.y, self.loss_grad, self.alive)
-            torch.cuda.current_stream().wait_stream(side)
-            return out
+        if self.mode == "graph":
+            return self._warm_up()
         return self.net.step(self.x, self.y, self.loss_grad, self.alive)
+
+    def _step(self):
+        return self.net.step(self.x, self.y, self.loss_grad, self.alive)
+
+    def _warm_up(self):
+        """An eager step on a side stream (made once), the current stream waiting for it."""
+        if self.side is None:
+            self.side = torch.cuda.Stream()
+        self.side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(self.side):
+            out = self._step()
+        torch.cuda.current_stream().wait_stream(self.side)
+        return out
+
+    def _capture(self):
+        """(graph, its outputs): one step recorded into a CUDA graph."""
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            out = self._step()
+        return graph, out
 
     def _load(self, x, y: torch.Tensor) -> None:
         """Copy the minibatch into the fixed buffers (made on the first call)."""

@@ -112,11 +112,14 @@ def group_plan(group: Group, ds: Dataset, device: torch.device, max_stack: int |
     the device's total memory and the shapes only, so a rerun or a resume makes the same chunks."""
     total = sizing.device_memory(device)
     n_train = min(group.train_metric_examples or len(ds.y_train), len(ds.y_train))
+    # [x; 1] of every split on the device, the training split twice (augment's temporary) and the metrics' copy
+    data_bytes = 4 * (ds.num_features + 1) * (2 * len(ds.y_train) + n_train + len(ds.y_val) + len(ds.y_test))
     chunks, ratio = {}, {}
     for stack in group.stacks:
         sizes = [ds.num_features, *stack.hidden, ds.num_classes]
         name = hidden_name(stack.hidden)
-        chunks[name] = sizing.stack_chunk_size(max_stack, sizes, group.batch_size, total)
+        chunks[name] = sizing.stack_chunk_size(max_stack, sizes, group.batch_size, total, len(ds.y_val),
+                                               len(ds.y_test), data_bytes)
         fwd = sum(2 * (a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
         step = 2 * fwd + sum(2 * a * b for a, b in zip(sizes[1:-1], sizes[2:]))
         evals = len(log_schedule(group.steps, group.log_points)) * (n_train + len(ds.y_val)) * fwd
@@ -181,7 +184,8 @@ def train_chunk(group: Group, members: list[tuple[Stack, Run]], ds: Dataset, dev
     run's cell and level (None: no check, as in the reference stage). ``metric_rows``: the training
     examples the training metrics are measured on (:func:`train_metric_rows`; None: all).
     ``eval_block_bytes``: the evaluation block's budget (``sizing.eval_block_bytes``; None: a CPU's).
-    ``step_mode``: how the training step runs (``steps.MODES``: eager, static buffers, CUDA graph).
+    ``step_mode``: how the training step runs (``steps.MODES``: eager, static buffers, CUDA graph); any
+    but eager also checks the targets without host syncs (every run evaluated at each check).
     """
     torch.set_flush_denormal(True)
     try:
@@ -226,6 +230,9 @@ def _train_chunk(group, members, ds, device, order_cache, shared, test, targets,
 
     alive = torch.ones(K, dtype=torch.bool, device=device)       # updated in place only (a graph reads it)
     step_runner = StepRunner(net, loss_grad, alive, step_mode)
+    # with fixed step buffers (a GPU's modes) the loop reads the device only at logged steps: the target
+    # checks evaluate every run instead of asking the host which runs still wait
+    sync_free = step_mode != "eager"
     nonfinite_step = torch.full((K,), -1, dtype=torch.long, device=device)
     diverged_step = np.full(K, -1)
     # (levels, K): each run's target accuracy per level, and the first check at or above it
@@ -259,15 +266,20 @@ def _train_chunk(group, members, ds, device, order_cache, shared, test, targets,
                    "layer_grad_norm": torch.full((len(net.W), K), math.nan),              # (L, K)
                    "layer_entries": [w.shape[1] * (w.shape[2] - 1) for w in net.W]}      # weights per layer
             records.append({k: (v.cpu().numpy() if torch.is_tensor(v) else v) for k, v in row.items()})
-        waiting = alive & (reached_step < 0).any(0)                             # (K,)
-        if (step in check_steps or va_acc is not None) and bool(waiting.any()):
-            if va_acc is None:                         # accuracy only, of the runs still waiting
+        checking = bool(levels) and (step in check_steps or va_acc is not None)
+        if checking and sync_free:                     # every run's accuracy; the host never looks
+            va_acc = net.evaluate(x_va, y_va)["acc"] if va_acc is None else va_acc
+        elif checking:                                 # accuracy only of the runs still waiting, if any
+            waiting = alive & (reached_step < 0).any(0)                         # (K,)
+            checking = bool(waiting.any())
+            if checking and va_acc is None:
                 waiting_runs = waiting.nonzero().flatten()
                 if len(waiting_runs) == K:
                     va_acc = net.evaluate(x_va, y_va)["acc"]
                 else:
                     va_acc = torch.zeros(K, device=device)
                     va_acc[waiting_runs] = net.subset(waiting_runs).evaluate(x_va, y_va)["acc"].to(va_acc.dtype)
+        if checking:
             hit = alive & (reached_step < 0) & (va_acc >= target_acc)              # (levels, K)
             reached_step = torch.where(hit, step, reached_step)
         if step == group.steps:
@@ -374,7 +386,8 @@ def train_group(group: Group, cfg: dict, device: torch.device | str = "cpu",
     ``test``: measure each final model on the test split (the evaluation stage only). ``targets``: the
     accuracies checked during training, per cell and level (None: none, as in the reference stage).
     ``cuda_graphs``: on a CUDA device, replay each chunk's training step as a CUDA graph (``steps``; the
-    same numbers, fewer launches); ``step_mode`` sets the mode outright (the tests' ``static``).
+    same numbers, fewer launches); without it CUDA runs ``static`` steps and the CPU ``eager`` ones;
+    ``step_mode`` sets the mode outright (the tests').
 
     With ``checkpoint_dir``, each finished chunk is saved there (atomically) and a
     rerun of the same group loads it instead of training it again, so a killed or
@@ -385,7 +398,7 @@ def train_group(group: Group, cfg: dict, device: torch.device | str = "cpu",
     started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     ds = load_dataset(group.dataset, cfg)
     plan = group_plan(group, ds, device, max_stack)
-    mode = step_mode or ("graph" if cuda_graphs and device.type == "cuda" else "eager")
+    mode = step_mode or ("eager" if device.type != "cuda" else "graph" if cuda_graphs else "static")
     metric_rows = train_metric_rows(len(ds.y_train), group.train_metric_examples, cfg["seed"], group.dataset)
     order_cache: dict = {}
     # runs of one architecture train together, whatever their activation, optimiser and scale

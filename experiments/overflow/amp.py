@@ -71,7 +71,7 @@ def train_amp(cfg: dict, dtype: str, implementation: str, scaler: bool, logit_sc
     lr = a["lr"][optimizer] / shrink if shrink > 0 else math.inf   # a scale so small its square underflows
     opt = (torch.optim.SGD if optimizer == "sgd" else torch.optim.Adam)(params, lr=lr)
     gs = torch.amp.GradScaler(device) if scaler else None
-    idx = batch_indices(len(y), a["steps"], 64, seed)
+    idx = batch_indices(len(y), a["steps"], 64, seed).to(device)   # on the device once: no copy per step
     loss_fn = IMPLEMENTATIONS[implementation]
     first_bad, skipped, broke = None, 0, False
     received = {}                                   # the dtypes the loss got and gave, at the first step
@@ -83,7 +83,7 @@ def train_amp(cfg: dict, dtype: str, implementation: str, scaler: bool, logit_sc
     bad_step = torch.full((), -1, dtype=torch.long, device=device)
     before = [torch.empty_like(p) for p in params]
     for step in range(a["steps"]):
-        b = idx[step].to(device)
+        b = idx[step]
         with torch.autocast(device, dtype=DTYPES[dtype], enabled=dtype != "float32"):
             z, _ = forward(params, x[b][None], "relu", scale)             # (1, B, C), the autocast dtype
             per_example = loss_fn(z[0], y[b])                             # (B,)
