@@ -18,7 +18,7 @@ training and evaluation (the matrix products a run needs, counted by formula in
 ``experiments.convergence.engine.MODEL_FLOPS``) / its wall time / this thread's float32
 GEMM peak, measured in the same invocation (best of square GEMMs, 512 to 2048).
 With ``--stack-sizes``, it also times (c) at several runs per stacked model
-(the measurement behind ``training.CPU_STACK``). It ends with one line:
+(the measurement behind ``sizing.CPU_STACK``). It ends with one line:
 
     batched_vs_serial=<x> batched_vs_process=<y> mfu=<z>
 
