@@ -11,7 +11,7 @@ of 512^3..2048^3 at this thread count). A second figure times the training step 
 The group's plan (runs per chunk, evaluation block, device memory) is printed as a job records it.
 
 Usage (a GPU node):   python benchmarks/device_throughput.py --device cuda [--matmul-precision high]
-A small CPU check:    python benchmarks/device_throughput.py --device cpu --runs 8 --steps 10 --points 2000
+A small CPU check:    python benchmarks/device_throughput.py --device cpu --runs 16 --steps 10 --points 2000
 ``--save FILE`` writes the figures as JSON for ``benchmarks/cluster_cost.py --rates FILE``.
 Ends with one line:   mfu=<z> tflops=<x> peak_tflops=<p> step_mfu=<s> seconds=<t> device=<d>
 """
