@@ -38,7 +38,7 @@ import torch
 import yaml
 
 from experiments.config import validate_config
-from experiments.convergence.engine import SHARED_MIN_FEATURES, StackedMLP, augment
+from experiments.convergence.engine import SHARED_MIN_FEATURES, StackedMLP, augment, flops_per_example
 from experiments.convergence.losses import get_loss_grad
 from experiments.convergence.models import init_engine_weights
 from experiments.sweep import groups_from_config
@@ -61,13 +61,6 @@ def shape(name: str, cfg: dict) -> tuple[int, int, int, int]:
     rest = n - (test if test is not None else round(cfg["data"]["test_fraction"] * n))
     val = round(cfg["data"]["val_fraction"] * rest)
     return rest - val, val, d, c
-
-
-def flops_per_example(sizes: list[int]) -> tuple[int, int]:
-    """(forward, training step) model FLOPs per example, as ``engine.StackedMLP`` counts them."""
-    layers = list(zip(sizes[:-1], sizes[1:]))
-    fwd = sum(2 * (a + 1) * b for a, b in layers)
-    return fwd, 2 * fwd + sum(2 * a * b for a, b in layers[1:])
 
 
 def step_seconds(sizes: list[int], batch: int, k: int, repeats: int = 20) -> float:

@@ -69,6 +69,15 @@ def ranges(values: list) -> list[tuple[int, int, object]]:
     return out
 
 
+def flops_per_example(sizes: list[int]) -> tuple[int, int]:
+    """(forward, training step) model FLOPs of one run on one example, layer sizes ``sizes`` (input
+    first): forward sum_l 2 (n_{l-1} + 1) n_l; a step adds the weight gradients (the same again) and
+    the input gradients of layers 2..L (sum 2 n_{l-1} n_l; none into the data)."""
+    layers = list(zip(sizes[:-1], sizes[1:]))
+    forward = sum(2 * (a + 1) * b for a, b in layers)
+    return forward, 2 * forward + sum(2 * a * b for a, b in layers[1:])
+
+
 def range_kernels(activations: list, optimizers: list, data_groups: list, shared: bool, layers: int) -> int:
     """Kernels per training step that depend on how a chunk's runs are ordered: per data range (shared
     first layer) its forward and weight-gradient GEMMs; per activation range its forward and gradient
@@ -128,9 +137,8 @@ class StackedMLP:
         self.data_ranges = ranges(data_groups)                    # contiguous when sorted by data order
         self.data_group = torch.tensor(data_groups, device=log_scale.device)
         self.grads = [torch.empty_like(w) for w in weights] if trains else []
-        shapes = [(w.shape[2] - 1, w.shape[1]) for w in weights]          # (n_in, n_out) per layer
-        self.forward_flops = sum(2 * (n_in + 1) * n_out for n_in, n_out in shapes)   # per run, per example
-        self.step_flops = 2 * self.forward_flops + sum(2 * n_in * n_out for n_in, n_out in shapes[1:])
+        # per run, per example
+        self.forward_flops, self.step_flops = flops_per_example([weights[0].shape[2] - 1] + [w.shape[1] for w in weights])
         self.eval_block_bytes = eval_block_bytes
         self.frozen = False                                        # set once a CUDA graph holds the step's buffers
         self._storage: dict[str, torch.Tensor] = {}                # name -> flat storage, grown to the largest use

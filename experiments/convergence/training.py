@@ -35,7 +35,7 @@ from ..analysis.targets import Targets
 from .data import Dataset, load_dataset
 from .calibration import fit_temperature
 from . import sizing
-from .engine import SHARED_MIN_FEATURES, StackedMLP, augment, range_kernels
+from .engine import SHARED_MIN_FEATURES, StackedMLP, augment, flops_per_example, range_kernels
 from .losses import get_loss_grad, predictive_log_probs, stuck_outputs
 from .models import init_engine_weights
 from .steps import StepRunner
@@ -115,13 +115,12 @@ def group_plan(group: Group, ds: Dataset, device: torch.device, max_stack: int |
     # [x; 1] of every split on the device, the training split twice (augment's temporary) and the metrics' copy
     data_bytes = 4 * (ds.num_features + 1) * (2 * len(ds.y_train) + n_train + len(ds.y_val) + len(ds.y_test))
     chunks, ratio = {}, {}
-    for stack in group.stacks:
-        sizes = [ds.num_features, *stack.hidden, ds.num_classes]
-        name = hidden_name(stack.hidden)
+    for hidden in dict.fromkeys(tuple(stack.hidden) for stack in group.stacks):      # each architecture once
+        sizes = [ds.num_features, *hidden, ds.num_classes]
+        name = hidden_name(hidden)
         chunks[name] = sizing.stack_chunk_size(max_stack, sizes, group.batch_size, total, len(ds.y_val),
                                                len(ds.y_test), data_bytes)
-        fwd = sum(2 * (a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
-        step = 2 * fwd + sum(2 * a * b for a, b in zip(sizes[1:-1], sizes[2:]))
+        fwd, step = flops_per_example(sizes)
         evals = len(log_schedule(group.steps, group.log_points)) * (n_train + len(ds.y_val)) * fwd
         ratio[name] = round(evals / max(1, group.steps * group.batch_size * step), 3)
     return {"device_memory_bytes": total, "eval_block_bytes": sizing.eval_block_bytes(total),
