@@ -62,9 +62,10 @@ TARGETS = ["dataset", "hidden", "activation", "optimizer", "level", "main", "tar
 # runs table's target_acc and steps_to_target)
 LEVELS = RUN_KEYS + ["level", "target_acc", "steps_to_target", "status"]
 
-# results/convergence/predictions.parquet: one row per evaluation run that finished; its final model's
+# results/convergence/predictions.parquet: one row per evaluation run; its final model's
 # outputs on every test example, in the test split's order (lists): correct (0/1), confidence (the
 # largest probability), nll (-log p of the true class), brier (sum_k (p_k - [k = y])^2)
+# (a run that broke: correct is the constant guess's, the rest NaN: experiments.convergence.training.broken_score)
 PREDICTION_LISTS = ["correct", "confidence", "nll", "brier"]
 PREDICTIONS = RUN_KEYS + PREDICTION_LISTS
 # results/convergence/tuning_runs.parquet: every run of the tune stage, as in runs.parquet, with its search round
@@ -78,8 +79,12 @@ PROFILE = ["loss", "tau", "fraction_solved", "problems", "ci_low", "ci_high"]
 # (experiments.report.wording). subject / reference: the arms compared (e.g. two losses); null_value: the
 # value of no effect (NaN: descriptive, no test); p_adjusted: Holm within the family; n: problems behind it,
 # seeds: seeds per problem (at most)
+# setting: the part of the pool a claim is made on, in words ("" for the whole pool); broken: the share of the
+# runs behind it that broke (NaN/inf or diverged: a miss for speed, chance accuracy, and left out of a metric a
+# broken model does not define, such as NLL); replicates: the bootstrap replicates where the statistic was
+# defined (0: no interval)
 CLAIMS = ["claim", "dataset", "family", "kind", "subject", "reference", "optimizer", "metric", "estimate", "ci_low",
-          "ci_high", "null_value", "n", "seeds", "test", "p_value", "p_adjusted"]
+          "ci_high", "null_value", "n", "seeds", "test", "p_value", "p_adjusted", "setting", "broken", "replicates"]
 
 # results/literature.parquet: one row per published result set beside ours (experiments.convergence.literature)
 LITERATURE = ["paper", "claim", "their_setting", "our_claim", "our_setting", "selection", "band", "estimate",

@@ -126,6 +126,19 @@ def axis_values(cv: dict, axis: str) -> list:
     return out
 
 
+def in_grid(runs, cv: dict, name: str = "main"):
+    """A boolean mask over ``runs`` (a table with the run keys): the rows inside grid ``name`` (``"main"``:
+    the axes under ``convergence``; else a study's). The main grid is the claims' pool: every optimiser on
+    the same datasets and architectures, a study's extra settings outside it."""
+    g = grids(cv)[name]
+    mask = runs["dataset"].isin(g["datasets"]) & runs["loss"].isin(g["losses"])
+    mask &= runs["activation"].isin(g["activations"]) & runs["optimizer"].isin(g["optimizers"])
+    mask &= runs["hidden"].isin([hidden_name(tuple(h)) for h in g["hidden_layers"]])
+    mask &= runs["learn_scale"].astype(bool).isin([bool(x) for x in g["learn_logit_scale"]])
+    mask &= runs["logit_scale"].astype(float).isin([float(x) for x in g["logit_scales"]])
+    return mask.to_numpy()
+
+
 def _configurations(cv: dict, dataset: str, loss: str | None) -> dict[tuple, list[float]]:
     """(activation, hidden, optimizer, learn_scale) -> logit scales, over every grid holding (dataset, loss)
     (``loss`` None: every grid holding the dataset, whatever its losses)."""

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.analysis.stats import (MIN_SEEDS, POOLED, _median, bootstrap, decide, holm, percentile_interval,
-                                        stable_seed, units)
+from experiments.analysis.stats import (MIN_SEEDS, POOLED, STATISTICS, _median, bootstrap, decide, holm,
+                                        percentile_interval, stable_seed, t_calibration, units)
 
 
 def test_interval_is_the_set_of_nulls_the_test_keeps():
@@ -31,8 +31,8 @@ def _frame(seeds=6, effect=2.0, noise=0.1, seed=0):
     for p in range(8):
         for s in range(seeds):
             for arm, eff in (("a", effect), ("b", 1.0)):
-                rows.append(dict(dataset="d", problem=p, arm=arm, seed=s,
-                                 v=eff * math.exp(shared[s] + rng.normal(0, noise))))
+                rows.append(dict(dataset="d", problem=p, arm=arm, seed=s,     # steps in budgets: below 1
+                                 v=0.05 * eff * math.exp(shared[s] + rng.normal(0, noise))))
     return pd.DataFrame(rows)
 
 
@@ -84,3 +84,39 @@ def test_percentile_interval_covers_a_known_mean():
                    for i in range(300)))
     assert 0.89 <= covered / 300 <= 0.98
     assert percentile_interval([2.0, 2.0]) == (2.0, 2.0, 2.0)
+
+
+def test_speed_ratio_counts_a_miss_at_the_budget_and_drops_a_problem_both_missed():
+    """Values in budgets, a miss at 1: per problem the ratio of medians (a censored subject gives a lower
+    bound), NaN where both medians sit at the budget (no speed to compare), the median over the rest."""
+    stat = STATISTICS["ratio_of_medians"]
+    a = np.array([[1.0, 1.0, 0.2], [0.1, 0.1, 0.1], [1.0, 1.0, 1.0]])      # (problems, seeds)
+    b = np.array([[0.2, 0.2, 0.2], [0.05, 0.05, 0.05], [1.0, 1.0, 0.5]])
+    per = stat.combine(stat.within(a), stat.within(b))
+    assert per[:2] == pytest.approx([5.0, 2.0]) and math.isnan(per[2])
+    assert float(stat.across(per[None, :])[0]) == pytest.approx(3.5)
+
+
+def test_accuracy_views_mean_median_and_share_worse():
+    """Per problem the difference of means over seeds; the mean and the median over problems, and the share
+    of problems more than 5 points worse (a tie at exactly -5 points is not worse)."""
+    a = np.array([[0.5, 0.5], [0.9, 0.9], [0.80, 0.80]])
+    b = np.array([[0.9, 0.9], [0.9, 0.9], [0.85, 0.85]])
+    per = {k: STATISTICS[k].combine(STATISTICS[k].within(a), STATISTICS[k].within(b))
+           for k in ("mean_difference", "median_difference", "share_worse")}
+    assert STATISTICS["mean_difference"].across(per["mean_difference"][None])[0] == pytest.approx(-0.15)
+    assert STATISTICS["median_difference"].across(per["median_difference"][None])[0] == pytest.approx(-0.05)
+    assert STATISTICS["share_worse"].across(per["share_worse"][None])[0] == pytest.approx(1 / 3)
+    assert STATISTICS["median_difference"].null is None and STATISTICS["share_worse"].null is None
+
+
+def test_t_calibration_is_the_t_quantile_over_z_at_welch_degrees_of_freedom():
+    """One stratum of S seeds: t_{S-1}/z; two strata: between the smaller and the summed degrees of freedom."""
+    from scipy.stats import norm, t
+    rng = np.random.default_rng(5)
+    one = [rng.normal(size=(500, 8))]
+    assert t_calibration(one, [5]) == pytest.approx(t.ppf(0.975, 4) / norm.ppf(0.975))
+    two = [rng.normal(size=(500, 8)), rng.normal(size=(500, 8))]
+    got = t_calibration(two, [5, 11])
+    assert t.ppf(0.975, 14) / norm.ppf(0.975) < got < t.ppf(0.975, 4) / norm.ppf(0.975)
+    assert t_calibration([rng.normal(size=(500, 8))], [1000]) == pytest.approx(1.0, abs=2e-3)

@@ -10,17 +10,35 @@ sentences the report prints are written from these rows in ``experiments.report.
 
 Kinds (``kind``):
 
-- ``ratio`` (null 1): ``subject``'s steps to the main target over ``reference``'s, per problem the
-  ratio of their median steps over seeds (+inf: half or more missed or broke), the median over
-  problems where either reached;
+- ``ratio`` (null 1): ``subject``'s steps to the target over ``reference``'s, counted in budgets with a
+  miss or a break at the budget (censored there, as time-to-event data are): per problem the ratio of the
+  two arms' true medians over seeds, the median over the problems where either median is below the
+  budget. So a loss that misses counts, the estimate stays finite, and where the subject's median sits at
+  the budget its ratio is a lower bound (the ``reach`` claims and the ``broken`` column say how often).
+  The pooled row takes the median over every dataset's problems: conditional on the grid swept
+  (``docs/protocol.md`` says why this measure, and not the expected running time);
 - ``difference`` (null 0): ``subject`` minus ``reference`` in a test metric, per problem the
-  difference of the means over seeds, the median over problems; ``difference_examples``: the same
-  metric paired over test examples (each example's mean over the runs both losses finished), the
-  mean over examples, resampling test examples: the uncertainty of a finite test split;
+  difference of the means over seeds, the median over problems (``<prefix>.<metric>``). Test accuracy,
+  where a run that broke scores chance, is a distribution with a test on its mean over problems
+  (``<prefix>.test_acc_mean``, t-calibrated), its median described (``<prefix>.test_acc``, no test: the
+  typical setting) and ``share`` (descriptive), the share of problems where the subject is more than 5
+  points worse (``<prefix>.test_acc_worse``);
+  ``difference_examples``: the same metric paired over test examples (each example's mean over the runs
+  both losses ran), the mean over examples, resampling test examples: the uncertainty of a finite test
+  split;
 - ``share`` (descriptive): the share of runs that reached the main target;
 - ``median`` (null 1): a gradient ratio of the depth study;
 - ``census`` (descriptive, exact): how the rate searches ended; ``simulation``: the ECE a perfectly
   calibrated model of a test split's size still shows (its noise floor).
+
+**Runs that broke** (NaN/inf or diverged) follow one contract: a miss for speed; for accuracy, the
+score the engine gives a model that broke (its split's chance, ``experiments.convergence.training``),
+so they stay in every accuracy statistic; a metric such a model does not define (NLL, Brier, ECE) is
+over the runs that did not break, and every row says which share of its runs broke (``broken``).
+
+**The pool.** The headline claims (speed, reach, mechanism, test metrics) are made on the main grid
+only, so that every optimiser is measured on the same datasets and architectures; a study's extra
+settings (e.g. the depth study's deeper nets) have claims of their own (``depth``).
 
 No claim names a "fastest" loss: every loss is compared with cross-entropy, the lecture's baseline,
 in one family per optimiser, so a loss faster than cross-entropy is a row like one slower.
@@ -36,9 +54,8 @@ import pandas as pd
 from .. import columns
 from .depth import depth_sweeps
 from .paired import PROBLEM_KEYS
-from .stats import (ALPHA, POOLED, RESAMPLES, STATISTICS, Estimate, bootstrap, decide, holm, stable_seed,
-                    units)
-from .summary import best_scales, steps_or_inf
+from .stats import ALPHA, POOLED, RESAMPLES, Estimate, bootstrap, decide, holm, stable_seed, units
+from .summary import BROKEN, best_scales, censored_budgets, steps_or_inf
 from .targets import CELL
 
 REFERENCE = "cross_entropy"
@@ -51,39 +68,114 @@ ECE_BINS = 15
 
 
 def _row(claim: str, dataset: str, family: str, kind: str, e: Estimate | None, *, subject="", reference="",
-         optimizer="", metric="", test="", estimate=None, ci=(math.nan, math.nan), n=0, seeds=0) -> dict:
+         optimizer="", metric="", test="", estimate=None, ci=(math.nan, math.nan), n=0, seeds=0, setting="",
+         broken=math.nan) -> dict:
     if e is not None:
         estimate, ci, n, seeds = e.estimate, (e.ci_low, e.ci_high), e.problems, e.seeds
-        null, p = e.null_value, e.p_value
+        null, p, replicates = e.null_value, e.p_value, e.replicates
     else:
-        null, p = math.nan, math.nan
+        null, p, replicates = math.nan, math.nan, 0
     return dict(claim=claim, dataset=dataset, family=family, kind=kind, subject=subject, reference=reference,
                 optimizer=optimizer, metric=metric, estimate=float(estimate), ci_low=float(ci[0]),
                 ci_high=float(ci[1]), null_value=float(null), n=int(n), seeds=int(seeds),
                 test=test if e is not None and not math.isnan(e.p_value) else "", p_value=float(p),
-                p_adjusted=math.nan)
+                p_adjusted=math.nan, setting=setting, broken=float(broken), replicates=int(replicates))
 
 
-def _rows(claim: str, family: str, kind: str, found: dict[str, Estimate], resamples: int, **what) -> list[dict]:
+def broken_shares(df: pd.DataFrame, arm: str, arms: list, problem: list[str]) -> dict[str, float]:
+    """Per dataset and pooled: the share of ``df``'s runs of ``arms`` that broke, on the problems every
+    arm ran (those a claim keeps)."""
+    d = df[df[arm].isin(arms)]
+    if d.empty or "status" not in d:
+        return {}
+    keys = list(dict.fromkeys(["dataset", *problem]))
+    full = d.groupby(keys, dropna=False)[arm].transform("nunique") == len(arms)
+    d = d[full.to_numpy()]
+    bad = d["status"].isin(BROKEN)
+    out = {str(ds): float(b.mean()) for ds, b in bad.groupby(d["dataset"])}
+    if len(out):
+        out[POOLED] = float(bad.mean())
+    return out
+
+
+def _rows(claim: str, family: str, kind: str, found: dict[str, Estimate], resamples: int,
+          broken: dict[str, float] | None = None, **what) -> list[dict]:
     """The rows of one claim, per dataset and pooled; none where no problem had a value (e.g. neither loss
     reached the target anywhere: there is no speed to compare)."""
     test = f"seed bootstrap ({resamples:,} resamples; interval and test from the same replicates)"
-    return [_row(claim, ds, family, kind, e, test=test, **what) for ds, e in found.items() if e.problems > 0]
+    broken = broken or {}
+    one = len(found) == 1
+    return [_row(claim, ds, family, kind, e, test=test, broken=broken.get(ds, broken.get(POOLED, math.nan)
+                                                                           if one else math.nan), **what)
+            for ds, e in found.items() if e.problems > 0]
+
+
+def _speed(d: pd.DataFrame, claim: str, family: str, subject: str, reference: str, problem: list[str],
+           resamples: int, **what) -> list[dict]:
+    """The speed rows of ``subject`` against ``reference`` on ``d`` (runs with ``_t``: steps in budgets, a miss
+    or a break at the budget), per dataset and pooled."""
+    u = units(d, "_t", "loss", [subject, reference], problem)
+    return _rows(claim, family, "ratio", bootstrap(u, "ratio_of_medians", stable_seed(claim), resamples), resamples,
+                 broken_shares(d, "loss", [subject, reference], problem), subject=subject, reference=reference,
+                 metric="steps_to_target", **what)
 
 
 def speed_claims(runs: pd.DataFrame, resamples: int = RESAMPLES) -> list[dict]:
-    """Per optimiser and loss: its steps to the main target over cross-entropy's, every logit-scale
-    setting a problem of its own, per dataset and pooled (family ``speed_ratio.<optimizer>``)."""
+    """Per optimiser and loss: its steps to the main target over cross-entropy's, per dataset and pooled
+    (family ``speed_ratio.<optimizer>``)."""
     out = []
-    d = runs.assign(_t=steps_or_inf(runs))
+    d = runs.assign(_t=censored_budgets(runs))
     problem = [k for k in PROBLEM_KEYS if k not in ("dataset", "optimizer")]
     for opt, sub in d.groupby("optimizer", sort=True):
         for loss in sorted(set(sub["loss"]) - {REFERENCE}):
-            u = units(sub, "_t", "loss", [loss, REFERENCE], problem)
-            claim = f"speed_ratio.{loss}_vs_{REFERENCE}.{opt}"
-            out += _rows(claim, f"speed_ratio.{opt}", "ratio",
-                         bootstrap(u, "ratio_of_medians", stable_seed(claim), resamples), resamples,
-                         subject=loss, reference=REFERENCE, optimizer=opt, metric="steps_to_target")
+            out += _speed(sub, f"speed_ratio.{loss}_vs_{REFERENCE}.{opt}", f"speed_ratio.{opt}", loss, REFERENCE,
+                          problem, resamples, optimizer=opt)
+    return out
+
+
+def level_claims(levels: pd.DataFrame | None, runs: pd.DataFrame, resamples: int = RESAMPLES) -> list[dict]:
+    """The speed claims at every target level (``levels.parquet``, the same evaluation runs): per optimiser,
+    level and loss, the speed ratio against cross-entropy (family ``speed_level.<optimizer>``, claim
+    ``speed_level.<level>.<loss>_vs_cross_entropy.<optimizer>``). Only the runs of ``runs`` (the pool)."""
+    if levels is None or levels.empty:
+        return []
+    keys = columns.RUN_KEYS
+    d = levels.merge(runs[keys + ["steps"]], on=keys)
+    d = d.assign(_t=censored_budgets(d))
+    problem = [k for k in PROBLEM_KEYS if k not in ("dataset", "optimizer")]
+    out = []
+    for (opt, level), sub in d.groupby(["optimizer", "level"], sort=True):
+        for loss in sorted(set(sub["loss"]) - {REFERENCE}):
+            out += _speed(sub, f"speed_level.{level:g}.{loss}_vs_{REFERENCE}.{opt}", f"speed_level.{opt}", loss,
+                          REFERENCE, problem, resamples, optimizer=opt, setting=f"level {level:g}")
+    return out
+
+
+# The lecture's mechanism by the contrast that isolates it: subject and reference share their outputs and
+# targets and differ by one factor in the gradient on the logits.
+#   MSE on sigmoid vs binary CE one-vs-rest: (2/C)(s - t) s(1 - s) against (1/C)(s - t): the factor 2 s(1 - s),
+#   the sigmoid's derivative, alone;
+#   MSE on softmax vs cross-entropy: the softmax Jacobian applied to 2(p - t)/C against p - t.
+CONTRASTS = {"mse_sigmoid": "bce_ovr", "mse_softmax": "cross_entropy"}
+
+
+def mechanism_claims(runs: pd.DataFrame, resamples: int = RESAMPLES) -> list[dict]:
+    """Per optimiser and contrast (:data:`CONTRASTS`): the speed ratio of subject over reference on the whole
+    pool, then per logit scale and hidden activation (``setting``), per dataset and pooled (family
+    ``mechanism.<optimizer>``)."""
+    d = runs.assign(_t=censored_budgets(runs))
+    out = []
+    for opt, sub in d.groupby("optimizer", sort=True):
+        for subject, reference in CONTRASTS.items():
+            if not {subject, reference} <= set(sub["loss"]):
+                continue
+            base = f"mechanism.{subject}_vs_{reference}.{opt}"
+            problem = [k for k in PROBLEM_KEYS if k not in ("dataset", "optimizer")]
+            out += _speed(sub, base, f"mechanism.{opt}", subject, reference, problem, resamples, optimizer=opt)
+            inner = [k for k in problem if k not in ("logit_scale", "activation")]
+            for (scale, act), cell in sub.groupby(["logit_scale", "activation"], sort=True):
+                out += _speed(cell, f"{base}.{act}.scale{scale:g}", f"mechanism.{opt}", subject, reference,
+                              inner, resamples, optimizer=opt, setting=f"{act} units, logit scale {scale:g}")
     return out
 
 
@@ -107,7 +199,7 @@ def reach_claims(runs: pd.DataFrame, resamples: int = RESAMPLES, targets: pd.Dat
         claim = f"reach_fraction.{loss}.{opt}"
         u = units(sub, "_r", "loss", [loss], problem)
         out += _rows(claim, "reach", "share", bootstrap(u, "mean", stable_seed(claim), resamples), resamples,
-                     subject=loss, optimizer=opt, metric="reached")
+                     broken_shares(sub, "loss", [loss], problem), subject=loss, optimizer=opt, metric="reached")
     return out
 
 
@@ -122,7 +214,7 @@ def scale_claims(runs: pd.DataFrame, tuning: pd.DataFrame, resamples: int = RESA
     pair = pair[pair["best"] != pair["worst"]]
     if pair.empty:
         return out
-    d = runs.assign(_t=steps_or_inf(runs)).merge(pair, on=keys)
+    d = runs.assign(_t=censored_budgets(runs)).merge(pair, on=keys)
     d["arm"] = np.select([d["logit_scale"] == d["best"], d["logit_scale"] == d["worst"]], ["best", "worst"], "")
     d = d[d["arm"] != ""]
     problem = [k for k in keys if k not in ("dataset",)]
@@ -130,20 +222,25 @@ def scale_claims(runs: pd.DataFrame, tuning: pd.DataFrame, resamples: int = RESA
         claim = f"scale_effect.{loss}"
         u = units(sub, "_t", "arm", ["worst", "best"], problem)
         out += _rows(claim, "scale_effect", "ratio", bootstrap(u, "ratio_of_medians", stable_seed(claim), resamples),
-                     resamples, subject=loss, reference=loss, metric="steps_to_target")
+                     resamples, broken_shares(sub, "arm", ["worst", "best"], problem), subject=loss, reference=loss,
+                     metric="steps_to_target")
     return out
 
 
-def effective_rate_claims(matched: pd.DataFrame | None, resamples: int = RESAMPLES) -> list[dict]:
-    """At cross-entropy's tuned effective rate: each loss's steps over cross-entropy's, per tuning seed
-    read off its own tried rates (``rates.matched_rate_costs``: one row per problem, loss and seed)."""
+def effective_rate_claims(matched: pd.DataFrame | None, budgets: dict[str, float] | None = None,
+                          resamples: int = RESAMPLES) -> list[dict]:
+    """At cross-entropy's tuned effective rate: each loss's steps over cross-entropy's, per tuning seed read
+    off its own tried rates (``rates.matched_rate_costs``: one row per problem, loss and seed; ``budgets``:
+    each dataset's steps, to count in budgets)."""
     if matched is None or matched.empty:
         return []
     out = []
+    budget = matched["dataset"].map(budgets or {}).astype(float)
+    m = matched.assign(_t=(matched["steps"].astype(float) / budget).clip(upper=1.0))
     problem = [k for k in matched.columns if k not in ("dataset", "loss", "seed", "steps")]
     for loss in sorted(set(matched["loss"]) - {REFERENCE}):
         claim = f"effective_rate.{loss}_vs_{REFERENCE}"
-        u = units(matched, "steps", "loss", [loss, REFERENCE], problem)
+        u = units(m, "_t", "loss", [loss, REFERENCE], problem)
         out += _rows(claim, "effective_rate", "ratio",
                      bootstrap(u, "ratio_of_medians", stable_seed(claim), resamples), resamples,
                      subject=loss, reference=REFERENCE, optimizer="sgd", metric="steps_to_target")
@@ -162,12 +259,18 @@ def metric_claims(runs: pd.DataFrame, resamples: int = RESAMPLES, prefix: str = 
     for metric in TEST_METRICS:
         if metric not in runs or runs[metric].isna().all():
             continue
+        views = [("", "difference", "difference_of_means")]
+        if metric == "test_acc":        # accuracy as a distribution over settings: the mean carries the test
+            views = [("", "difference", "median_difference"), ("_mean", "difference", "mean_difference"),
+                     ("_worse", "share", "share_worse")]
         for loss in losses:
-            claim = f"{prefix}.{metric}.{loss}_vs_{REFERENCE}"
             u = units(runs, metric, "loss", [loss, REFERENCE], problem)
-            out += _rows(claim, f"{prefix}.{metric}", "difference",
-                         bootstrap(u, "difference_of_means", stable_seed(claim), resamples), resamples,
-                         subject=loss, reference=REFERENCE, metric=metric)
+            broken = broken_shares(runs, "loss", [loss, REFERENCE], problem)
+            for suffix, kind, stat in views:
+                claim = f"{prefix}.{metric}{suffix}.{loss}_vs_{REFERENCE}"
+                out += _rows(claim, f"{prefix}.{metric}{suffix}", kind,
+                             bootstrap(u, stat, stable_seed(claim), resamples), resamples, broken,
+                             subject=loss, reference=REFERENCE, metric=metric)
     return out
 
 
@@ -189,7 +292,10 @@ def example_metric_claims(predictions: pd.DataFrame | None, resamples: int = RES
                     continue
                 a = np.stack(wide[loss].to_numpy()).astype(float)            # (runs, examples)
                 b = np.stack(wide[REFERENCE].to_numpy()).astype(float)
-                per_ds[ds] = ((a - b).mean(0), len(wide))                     # (examples,)
+                ok = np.isfinite(a).all(1) & np.isfinite(b).all(1)            # a broken run has no NLL or Brier
+                if not ok.any():
+                    continue
+                per_ds[ds] = ((a[ok] - b[ok]).mean(0), int(ok.sum()))        # (examples,)
             if not per_ds:
                 continue
             claim = f"test_examples.{metric}.{loss}_vs_{REFERENCE}"
@@ -234,7 +340,9 @@ def ece_floor_claims(predictions: pd.DataFrame | None, draws: int = 50, seed: in
     miscalibration."""
     if predictions is None or predictions.empty:
         return []
-    ref = learning(predictions[predictions["loss"] == REFERENCE], targets)
+    ref = predictions[(predictions["loss"] == REFERENCE)
+                      & predictions["confidence"].map(lambda c: bool(np.isfinite(c).all()))]   # broken runs: none
+    ref = learning(ref, targets)
     ref = ref if len(ref) else predictions
     out = []
     rng = np.random.default_rng(seed)
@@ -307,15 +415,20 @@ def adjust(claims: pd.DataFrame) -> pd.DataFrame:
 def claims_table(runs: pd.DataFrame, tuning: pd.DataFrame, layers: pd.DataFrame | None = None,
                  matched: pd.DataFrame | None = None, predictions: pd.DataFrame | None = None,
                  resamples: int = RESAMPLES, targets: pd.DataFrame | None = None,
-                 accuracy_runs: pd.DataFrame | None = None) -> pd.DataFrame:
+                 accuracy_runs: pd.DataFrame | None = None, levels: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every headline number, one row per claim and dataset (``columns.CLAIMS``), Holm-adjusted within
-    families. ``accuracy_runs``: the evaluation runs at the rates of best final validation accuracy
-    (their test metrics make the ``tuned_for_acc.*`` claims). ``matched``: steps at cross-entropy's tuned effective rate per problem, loss and tuning
-    seed (``rates.matched_rate_costs``); ``predictions``: the final models' per-example test outputs;
+    families. ``runs``, ``accuracy_runs``, ``predictions`` and ``levels``: the evaluation runs of the pool
+    (the main grid: ``experiments.sweep.in_main_grid``), at the rates tuned for speed and, for
+    ``accuracy_runs``, at the rates of best final validation accuracy (their test metrics make the
+    ``tuned_for_acc.*`` claims); ``layers``: the depth study's per-layer gradients; ``matched``: steps at
+    cross-entropy's tuned effective rate per problem, loss and tuning seed (``rates.matched_rate_costs``);
     ``targets``: which cells learn (the reach shares and the ECE floor leave the others out)."""
+    budgets = runs.groupby("dataset")["steps"].first().astype(float).to_dict()
     rows = search_claims(tuning)
     rows += speed_claims(runs, resamples)
-    rows += effective_rate_claims(matched, resamples)
+    rows += level_claims(levels, runs, resamples)
+    rows += mechanism_claims(runs, resamples)
+    rows += effective_rate_claims(matched, budgets, resamples)
     rows += reach_claims(runs, resamples, targets)
     rows += scale_claims(runs, tuning, resamples)
     if "test_acc" in runs:

@@ -21,6 +21,13 @@ def steps_or_inf(runs: pd.DataFrame, steps: str = "steps_to_target") -> pd.Serie
     return out
 
 
+def censored_budgets(runs: pd.DataFrame, steps: str = "steps_to_target") -> pd.Series:
+    """Steps to the target in budgets (steps / the run's budget ``steps``), a miss or a run that broke at
+    the budget, 1 (:func:`steps_or_inf`'s +inf censored there): the unit of every speed claim, finite, and
+    the same for datasets whose budgets differ."""
+    return (steps_or_inf(runs, steps) / runs["steps"].astype(float)).clip(upper=1.0)
+
+
 def true_median(x) -> float:
     """The median as the mean of the two middle values for an even count (np.median), +inf included:
     with half or more of the values +inf it is +inf, so a rate that half the seeds miss never scores

@@ -10,7 +10,8 @@ or inside any stack (up to float rounding of batched kernels). A run whose loss
 or gradient becomes non-finite is frozen at that step (status ``nonfinite``);
 one whose full-training-set loss exceeds ``DIVERGENCE_FACTOR`` times its initial
 loss is frozen too (``diverged``); the others go on. Failures are rows, never
-exceptions.
+exceptions. A run that broke has no final model: it scores chance accuracy
+(:func:`broken_score`) and no NLL, Brier or ECE, and it misses every target.
 """
 
 from __future__ import annotations
@@ -293,7 +294,9 @@ def _train_chunk(group, members, ds, device, order_cache, shared, test, targets,
 
     nonfinite_step, reached_step = nonfinite_step.cpu().numpy(), reached_step.cpu().numpy()
     tested = {}
+    chance = {"val": broken_score(ds.y_val)[0]}
     if test:
+        chance["test"], tested["guess_correct"] = broken_score(ds.y_test)
         x_te, y_te = augment(torch.as_tensor(ds.x_test, device=device)), torch.as_tensor(ds.y_test, device=device)
         predictive = predictive_log_probs(group.loss)
         te = net.evaluate(x_te, y_te, log_probs=predictive)
@@ -309,14 +312,27 @@ def _train_chunk(group, members, ds, device, order_cache, shared, test, targets,
         reached = [(lv, float(exact[k][j]), int(reached_step[j, k])) for j, lv in enumerate(levels)]
         main = reached[targets.main_index] if levels else None
         out[i] = _run_record(group, stacks[k], runs[k], k, records, int(nonfinite_step[k]),
-                             int(diverged_step[k]), reached, main, tested)
+                             int(diverged_step[k]), reached, main, tested, chance)
     return out
 
 
-def _run_record(group, stack, run, k, records, nonfinite_step, diverged_step, reached, main, tested) -> dict:
+def broken_score(y: np.ndarray) -> tuple[float, np.ndarray]:
+    """What a run that broke scores on a split with labels ``y``: the accuracy of the best constant guess
+    (the split's most frequent class: its share, the targets' *chance*), and per example whether that
+    guess is right. A run that broke has no usable final model (NaN/inf in its weights had it gone on, or a
+    loss ten times its start when it was stopped): it counts at chance, never at a value from before the
+    break, and metrics a guess does not define (NLL, Brier, ECE) are left undefined (NaN)."""
+    y = np.asarray(y)
+    mode = int(np.bincount(y).argmax())
+    return float(np.mean(y == mode)), (y == mode).astype(np.float32)
+
+
+def _run_record(group, stack, run, k, records, nonfinite_step, diverged_step, reached, main, tested,
+                chance) -> dict:
     """The run's curve (up to where it broke), its per-layer rows, its row per target level, its test
     outputs and its summary row. ``reached``: (level, target accuracy, first check at or above it or -1)
-    per level; ``main``: the main level's."""
+    per level; ``main``: the main level's; ``chance``: what a run that broke scores (:func:`broken_score`)
+    on the validation and test splits."""
     keys = dict(dataset=group.dataset, loss=group.loss, activation=stack.activation,
                 hidden=hidden_name(stack.hidden), optimizer=stack.optimizer, learn_scale=stack.learn_scale,
                 logit_scale=run.logit_scale, lr=run.lr, seed=run.seed)
@@ -335,22 +351,30 @@ def _run_record(group, stack, run, k, records, nonfinite_step, diverged_step, re
     status = columns.run_status(nonfinite_step >= 0, diverged_step >= 0, steps_to_target is not None)
     level_rows = [dict(keys, level=lv, target_acc=acc, steps_to_target=s if s >= 0 else None, status=status)
                   for lv, acc, s in reached]
-    predictions = (dict(keys, **{c: v[k] for c, v in tested["per_example"].items()})
-                   if tested and not broke else None)
+    if tested and not broke:
+        predictions = dict(keys, **{c: v[k] for c, v in tested["per_example"].items()})
+    elif tested:                        # a broken run: the guess's answers, no probabilities
+        nan = np.full_like(tested["guess_correct"], np.nan)
+        predictions = dict(keys, **{c: (tested["guess_correct"] if c == "correct" else nan)
+                                    for c in tested["per_example"]})
+    else:
+        predictions = None
     first, last = curve[0], curve[-1]
     growth = last["logit_norm"] / first["logit_norm"] if first["logit_norm"] > 0 else math.nan
     summary = dict(
         keys, group=group.name, steps=group.steps, batch_size=group.batch_size,
         target_acc=main[1] if main is not None else math.nan, steps_to_target=steps_to_target,
-        final_train_loss=last["train_loss"], final_train_acc=last["train_acc"], final_val_acc=last["val_acc"],
+        final_train_loss=last["train_loss"], final_train_acc=last["train_acc"],
+        final_val_acc=chance["val"] if broke else last["val_acc"],
         final_grad_norm_logits=last["grad_norm_logits"], final_mean_abs_logit=last["mean_abs_logit"],
         logit_norm_growth=growth, final_saturated_frac=last["saturated_frac"],
         final_stuck_wrong_frac=last["stuck_wrong_frac"],
         final_logit_scale=last["logit_scale_value"], status=status,
         nonfinite_step=nonfinite_step if nonfinite_step >= 0 else None,
         diverged_step=diverged_step if diverged_step >= 0 else None,
-        # the final model on the test split; NaN for a run that broke (its weights are a frozen state)
-        **{m: (float(tested[m][k]) if tested and not broke else math.nan)
+        # the final model on the test split; a run that broke scores chance accuracy, the rest undefined
+        **{m: (float(tested[m][k]) if tested and not broke else
+               chance["test"] if tested and m == "test_acc" else math.nan)
            for m in columns.TEST_METRICS + columns.TEMPERATURE_METRICS},
     )
     return {"summary": summary, "curve": curve, "layers": layers, "levels": level_rows, "predictions": predictions}

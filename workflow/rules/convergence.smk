@@ -158,6 +158,8 @@ rule aggregate_convergence:
         tuning_runs=results("convergence/tuning_runs.parquet"),
         claims=results("convergence/claims.parquet"),
         literature=results("literature.parquet"),
+    params:
+        convergence=SCIENCE["convergence"],  # the main grid: the claims' pool
     log:
         results("logs/aggregate_convergence.log"),
     # wall time, CPU time and peak memory of the job; provenance sums them per stage

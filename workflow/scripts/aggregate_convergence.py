@@ -12,6 +12,7 @@ from experiments.analysis.rates import matched_rate_costs
 from experiments.analysis.summary import shown_setting, summary_table
 from experiments.analysis.targets import target_rule
 from experiments.storage import write_parquet
+from experiments.sweep import in_grid
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
 runs = concat_parquet(snakemake.input.runs)
@@ -29,7 +30,10 @@ profile = performance_profile(runs, summary)
 # moves the logits by about rate x ||dL/dz||; Adam's step does not scale with the gradient)
 setting = {**shown_setting(runs), "optimizer": "sgd"}
 matched = matched_rate_costs(tuning, tuning_runs, curves, setting) if "sgd" in set(runs["optimizer"]) else None
-claims = claims_table(runs, tuning, layers, matched, predictions, targets=targets, accuracy_runs=accuracy_runs)
+cv = snakemake.params.convergence
+pool = lambda df: df[in_grid(df, cv)] if len(df) else df   # noqa: E731  (the claims' pool: the main grid)
+claims = claims_table(pool(runs), tuning, layers, matched, pool(predictions), targets=targets,
+                      accuracy_runs=pool(accuracy_runs), levels=pool(levels))
 print(f"{len(runs)} runs, {len(curves)} curve rows, {len(summary)} configurations, {len(tuning)} rates tried")
 print(tuning.loc[tuning["chosen"], "search_outcome"].value_counts().to_string())
 print(runs["status"].value_counts().to_string())
