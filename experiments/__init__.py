@@ -14,7 +14,8 @@ The package by concern (``tests/test_architecture.py`` keeps the import directio
   (plumbing and ``analysis``);
 - ``overflow/``: the probe of loss implementations, IEEE-754 thresholds, reduced-precision
   training (plumbing, ``lecture``, ``analysis`` and ``convergence``);
-- ``report/``: figures, findings, the wording of claims, tables on the page and rendering (anything).
+- ``report/``: figures, findings, the wording of claims, tables on the page and rendering (plumbing and
+  ``analysis`` only: it formats the tables the workflow wrote, and imports no torch).
 """
 
 __version__ = "0.1.0"

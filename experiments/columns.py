@@ -12,7 +12,11 @@ DATASETS = ["dataset", "source", "n_train", "n_val", "n_test", "num_features", "
 
 # results/convergence/curves.parquet: one row per run and logged step
 CURVE_METRICS = ["step", "train_loss", "train_acc", "val_acc", "grad_norm_logits", "mean_abs_logit",
-                 "logit_norm", "saturated_frac", "stuck_wrong_frac", "logit_scale_value"]
+                 "logit_norm", "saturated_frac", "stuck_wrong_frac", "logit_scale_value",
+                 "stuck_wrong_frac_strict", "stuck_wrong_frac_loose"]
+# the share of training examples wrong and stuck at each threshold (experiments.convergence.losses.STUCK_FRACTIONS:
+# the derivative of the true-class output below 0.1, 0.01 and 0.5 of its maximum); NaN for a loss on raw logits
+STUCK_COLUMNS = ["stuck_wrong_frac", "stuck_wrong_frac_strict", "stuck_wrong_frac_loose"]
 CURVES = RUN_KEYS + CURVE_METRICS
 
 # results/convergence/runs.parquet: one row per run
@@ -87,8 +91,10 @@ CLAIMS = ["claim", "dataset", "family", "kind", "subject", "reference", "optimiz
           "ci_high", "null_value", "n", "seeds", "test", "p_value", "p_adjusted", "setting", "broken", "replicates"]
 
 # results/literature.parquet: one row per published result set beside ours (experiments.convergence.literature)
+# band_reason: why the band; band_fixed: when it was set (before any run, or after seeing results: post hoc);
+# short_reason: the verdict's reason in a few words (the report's main table)
 LITERATURE = ["paper", "claim", "their_setting", "our_claim", "our_setting", "selection", "band", "estimate",
-              "ci_low", "ci_high", "verdict", "reason"]
+              "ci_low", "ci_high", "verdict", "reason", "band_reason", "band_fixed", "short_reason"]
 
 # results/overflow/probes.parquet: one row per probe
 # logit_gap holds the axis value v (named in issue 2, before the other axes existed)

@@ -60,7 +60,8 @@ def _number(value) -> float:
 
 def stage_times(benchmark_files: list[str]) -> dict:
     """Per stage (a rule; ``train_group/<group>.tsv`` files count as stage ``train_group``):
-    jobs, summed wall and CPU seconds, and the largest peak RSS, from Snakemake's ``benchmark:`` files."""
+    jobs, summed wall and CPU seconds, and the largest peak RSS, from Snakemake's ``benchmark:`` files; and
+    ``total``, every stage together."""
     import pandas as pd
 
     out: dict = {}
@@ -73,6 +74,10 @@ def stage_times(benchmark_files: list[str]) -> dict:
         s["wall_s"] += float(row["s"])
         s["cpu_s"] += _number(row.get("cpu_time"))
         s["max_rss_mb"] = max(s["max_rss_mb"], _number(row.get("max_rss")))
+    if out:                               # every stage together (parallel jobs add up)
+        out["total"] = {"jobs": sum(s["jobs"] for s in out.values()), "wall_s": sum(s["wall_s"] for s in out.values()),
+                        "cpu_s": sum(s["cpu_s"] for s in out.values()),
+                        "max_rss_mb": max(s["max_rss_mb"] for s in out.values())}
     return out
 
 

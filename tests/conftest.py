@@ -98,3 +98,14 @@ def smoke_run(repo, tmp_path_factory):
     proc = snakemake(repo, work, "--configfile", str(repo / "config" / "smoke.yaml"), "--cores", "2")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return work
+
+
+@pytest.fixture(scope="session", autouse=True)
+def report_names():
+    """The labels the report reads from results/report/ (losses.parquet, names.parquet), as the workflow
+    writes them: so that a test of a sentence or figure sees "MSE on sigmoid", not "mse_sigmoid"."""
+    from experiments.convergence.facts import loss_facts
+    from experiments.overflow.facts import overflow_names
+    from experiments.report import names
+
+    names.use(loss_facts([], 10, {}), overflow_names())

@@ -135,7 +135,7 @@ def censored_median(m: float, q: float, sd: float) -> float:
 def truth(runs: pd.DataFrame, planted: dict, claim: str, dataset: str, subject: str, reference: str,
           optimizer: str | None = None, statistic: str = "median") -> float:
     """The planted value of a claim over the problems actually run (``dataset`` a name or "all"):
-    ``speed_ratio`` (the ratio of expected running times) or an accuracy difference (``statistic``:
+    ``speed_ratio`` (the median over problems of the ratio of censored medians) or an accuracy difference (``statistic``:
     the median or the mean over problems)."""
     d = runs[(runs["loss"].isin([subject, reference])) & ((runs["dataset"] == dataset) | (dataset == "all"))]
     if optimizer is not None:

@@ -121,7 +121,7 @@ def _claims():
     """Speed and test claims as the claims table holds them: per dataset and pooled ("all")."""
     rows = []
     for fam, opt, kind in [("speed_ratio.sgd", "sgd", "ratio"), ("speed_ratio.adam", "adam", "ratio"),
-                           ("tuned_for_acc.test_acc", None, "difference"), ("tuned_for_acc.test_ece", None, "difference")]:
+                           ("tuned_for_acc.test_acc_mean", None, "difference"), ("tuned_for_acc.test_ece", None, "difference")]:
         for loss, est in [("mse_sigmoid", 2.0 if kind == "ratio" else -0.02), ("hinge", 1.1 if kind == "ratio" else 0.01)]:
             for ds in ["d1", "d2", "all"]:
                 hi = np.inf if (loss, ds, opt) == ("mse_sigmoid", "all", "adam") else est * 1.2 + 0.01
@@ -131,10 +131,14 @@ def _claims():
 
 
 def test_forest_figures_draw_every_pooled_interval_and_dataset_estimate():
-    fig = figures.speed_forest_figure(_claims())
+    reach = pd.DataFrame([dict(family="reach", optimizer=o, subject=l, dataset="all", estimate=0.6)
+                          for o in ("sgd", "adam") for l in ("mse_sigmoid", "hinge", "cross_entropy")])
+    fig = figures.speed_forest_figure(pd.concat([_claims(), reach], ignore_index=True))
     axes = visible_axes(fig)
-    assert [ax.get_title() for ax in axes] == ["SGD", "Adam"] and axes[0].get_xscale() == "log"
-    assert [t.get_text() for t in axes[0].get_yticklabels()] == [LOSS_LABELS["mse_sigmoid"], LOSS_LABELS["hinge"]]
+    assert [ax.get_title() for ax in axes] == ["SGD", "Adam", "reached (%)"] and axes[0].get_xscale() == "log"
+    assert len([line for line in axes[2].get_lines() if len(line.get_xdata()) == 3]) == 2   # a mark per loss, per optimiser
+    axes = axes[:2]
+    assert [t.get_text() for t in axes[0].get_yticklabels()] == [LOSS_LABELS[k] for k in ("cross_entropy", "mse_sigmoid", "hinge")]
     # per panel: 2 losses x (interval + pooled marker + 2 dataset markers) + the line of no effect
     for ax in axes:
         xs = sorted(float(np.asarray(line.get_xdata())[0]) for line in ax.get_lines() if len(line.get_xdata()) == 1)
@@ -142,7 +146,7 @@ def test_forest_figures_draw_every_pooled_interval_and_dataset_estimate():
     assert len(axes[1].texts) == 1        # the unbounded interval ends in an arrow
     fig = figures.test_forest_figure(_claims())
     xs = {float(np.asarray(line.get_xdata())[0]) for line in visible_axes(fig)[0].get_lines() if len(line.get_xdata()) == 1}
-    assert {-2.0, 1.0} <= xs              # accuracy differences drawn in percentage points
+    assert {-2.0, 1.0} <= xs              # accuracy differences drawn in percentage points (the mean over settings)
 
 
 def test_forest_figures_draw_claims_without_intervals_or_finite_estimates():
@@ -235,3 +239,51 @@ def test_one_colour_per_loss_in_every_figure():
                 if text.get_text() in by_label:
                     colour = handle.get_color() if hasattr(handle, "get_color") else handle.get_facecolor()
                     assert to_rgb(colour) == by_label[text.get_text()], (name, text.get_text())
+
+
+@pytest.mark.parametrize("lo,hi", [(0.8, 1.9), (0.95, 1.08), (0.4, 12.0), (1.01, 1.02)])
+def test_a_ratio_axis_has_at_least_two_labelled_ticks_inside(lo, hi):
+    ticks = figures.ratio_ticks(lo, hi)
+    assert len(ticks) >= 2 and all(lo <= t <= hi for t in ticks) and len(ticks) <= 7
+
+
+def test_a_short_log_axis_still_has_labelled_ticks():
+    """A panel whose values span less than a factor 2 (the sigmoid panel of the depth figure) gets three
+    labelled ticks instead of none."""
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0.0012, 0.0017])
+    ax.set_yscale("log")
+    figures._plain_log_ticks(ax)
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text() and
+              ax.get_ylim()[0] <= t.get_position()[1] <= ax.get_ylim()[1]]
+    assert len(labels) >= 2, labels
+
+
+def test_accuracy_distribution_figure_a_point_per_setting_and_the_mean():
+    settings = pd.DataFrame([dict(dataset=ds, loss=l, activation=a, difference=d, broken=0.0, seeds=10)
+                             for ds in ("d1", "d2") for l, d in (("mse_sigmoid", -0.1), ("hinge", 0.0))
+                             for a in ("sigmoid", "relu") for _ in range(3)])
+    claims = pd.DataFrame([dict(claim=f"tuned_for_acc.test_acc_mean.{l}_vs_cross_entropy", subject=l, dataset=ds,
+                                estimate=e) for ds in ("d1", "d2") for l, e in (("mse_sigmoid", -0.1), ("hinge", 0.0))])
+    fig = figures.accuracy_distribution_figure(settings, claims)
+    axes = visible_axes(fig)
+    assert len(axes) == 2 and sum(len(c.get_offsets()) for c in axes[0].collections) == 12
+    bars = [line for line in axes[0].get_lines() if line.get_color() == "black"]
+    assert sorted(float(b.get_xdata()[0]) for b in bars) == [-10.0, 0.0]
+
+
+def test_a_loss_of_the_users_gets_a_colour_of_its_own_and_a_place_after_the_built_ins():
+    from experiments.report import names
+
+    saved = dict(names.LOSS_LABELS)
+    try:
+        names.LOSS_LABELS.update({"poly1": "Poly-1", "my_ce": "my CE"})
+        assert figures.loss_order({"poly1", "cross_entropy", "my_ce"}) == ["cross_entropy", "poly1", "my_ce"]
+        colours = {figures.loss_colour(k) for k in names.LOSS_LABELS}
+        assert len(colours) == len(names.LOSS_LABELS)                  # every loss its own
+        assert figures.loss_colour("poly1") == figures.loss_colour("poly1") != figures.loss_colour("my_ce")
+        assert figures.loss_palette(["Poly-1"]) == {"Poly-1": figures.loss_colour("poly1")}
+    finally:
+        names.LOSS_LABELS.clear()
+        names.LOSS_LABELS.update(saved)

@@ -1,15 +1,17 @@
 """The report's computed sentences: right numbers from small hand-made tables, one line when data are absent."""
 import itertools
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from experiments import columns
+from experiments.analysis.amp import amp_breaks
+from experiments.analysis.report_tables import mnist1d
 from experiments.analysis.summary import in_setting, shown_setting
+from experiments.convergence.facts import loss_facts
 from experiments.report import findings, wording
-
-from experiments.convergence.gradients import logit_gradients
 
 
 def claim_rows(*rows) -> pd.DataFrame:
@@ -74,18 +76,17 @@ def test_overflow_finding_names_its_setting_and_survives_missing_implementations
 
 
 def test_gradient_and_failure_and_lecture_findings():
-    grads = logit_gradients()
-    runs = pd.DataFrame({"loss": ["mse_sigmoid"] * 3 + ["cross_entropy"], "activation": ["sigmoid"] * 4,
-                         "final_saturated_frac": [0.1, 0.2, np.nan, 0.0],
-                         "status": ["ok", "diverged", "nonfinite", "not_reached"]})
-    g = findings.gradient_finding(grads, runs)
+    losses = loss_facts(["mse_sigmoid", "cross_entropy"], 10, {})
+    saturation = pd.DataFrame([dict(runs=2, median=0.15, low=0.1, high=0.2)])
+    g = findings.gradient_finding(losses, saturation, -10.0)
     assert "-9.1e-06, against -1.00" in g and "was 0.15 (descriptive: 95% interval [0.1, 0.2] over 2 runs)" in g
-    assert "In training" not in findings.gradient_finding(grads, runs[runs["loss"] == "cross_entropy"])
-    f = findings.failure_finding(runs, 10)
-    assert f.startswith("Of 4 runs, **1** produced NaN/inf, **1** diverged (training loss above 10× its start), "
-                        "**1** finished without reaching the target accuracy and 1 reached it")
-    staged = findings.failure_finding(runs.assign(stage=["tune", "tune", "tune", "evaluate"]), 10)
-    assert staged.startswith("Of 4 runs (3 tune, 1 evaluate), **1** produced NaN/inf")
+    assert "In training" not in findings.gradient_finding(losses, saturation.iloc[:0], -10.0)
+    counts = pd.DataFrame([dict(stage="tune", nonfinite=1, diverged=1, not_reached=1, ok=0, runs=3),
+                           dict(stage="evaluate", nonfinite=0, diverged=0, not_reached=0, ok=1, runs=1),
+                           dict(stage="all", nonfinite=1, diverged=1, not_reached=1, ok=1, runs=4)])
+    f = findings.failure_finding(counts, 10)
+    assert f.startswith("Of 4 runs (3 tune, 1 evaluate), **1** produced NaN/inf, **1** diverged (training loss above "
+                        "10× its start), **1** finished without reaching the target accuracy and 1 reached it")
     ex = pd.DataFrame({"matches": [True, False, None], "comparable": [True, True, False]})
     assert findings.lecture_finding(ex).startswith("**1 of 2** of the lecture's numbers")
 
@@ -109,12 +110,12 @@ def test_depth_calibration_and_mnist1d_findings():
     depth = pd.DataFrame([dict(dataset="mnist1d", activation=act, optimizer="sgd", loss=loss, depth=5, runs=10,
                                grad_ratio_init=r, grad_ratio_init_low=r / 2, grad_ratio_init_high=r * 2,
                                grad_ratio_end=r, grad_ratio_end_low=r / 2, grad_ratio_end_high=r * 2,
-                               saturated_end=0.0)
+                               saturated_end=0.0, sigmoid_bound=(1 / (4 * 3 ** 0.5)) ** 5)
                           for act, r in [("sigmoid", 1e-4), ("tanh", 0.5)]
                           for loss in ["cross_entropy", "mse_sigmoid"]])
     text = findings.depth_finding(pd.DataFrame(columns=["claim", "statement"]), depth)
-    assert "With 5 hidden layers on mnist1d" in text and "sigmoid **0.0001×**" in text and "tanh **0.5×**" in text
-    assert f"(1/(4√3)) to the power 5 ≈ {(1 / (4 * 3 ** 0.5)) ** 5:.1e}" in text and "6.3e-05" in text
+    assert "With 5 hidden layers on MNIST-1D" in text and "sigmoid **0.0001×**" in text and "tanh **0.5×**" in text
+    assert "(1/(4√3)) to the power 5 ≈ 6.3e-05" in text
     assert findings.depth_finding(None, depth.iloc[:0]).startswith("*No depth comparison")
     cal = pd.DataFrame([dict(loss="focal", problems=4, test_ece=0.02, test_ece_low=0.01, test_ece_high=0.03),
                         dict(loss="cross_entropy", problems=4, test_ece=0.05, test_ece_low=0.04, test_ece_high=0.06)])
@@ -122,20 +123,26 @@ def test_depth_calibration_and_mnist1d_findings():
                              metric="test_ece", estimate=-0.03, ci_low=-0.05, ci_high=-0.01, null_value=0.0,
                              p_value=0.001, p_adjusted=0.004, family="tuned_for_acc.test_ece", dataset="digits"))
     text = findings.calibration_finding(claims, cal)
-    assert text.startswith("Expected calibration error on the test split, cross_entropy: 0.050")
+    assert text.startswith("Expected calibration error on the test split, cross-entropy: 0.050 (95% CI [0.040, 0.060]")
     assert "Lowest" not in text and "best" not in text          # no loss picked among all, untested
-    assert "focal: digits **-0.030**" in text                   # per dataset, before the pooled value
+    assert "focal: digits **-0.030**†" in text                  # per dataset, before the pooled value
+    few = findings.calibration_finding(claims, cal.assign(test_ece_low=np.nan, test_ece_high=np.nan))
+    assert not re.search(r"\bnan\b", few) and "no interval: fewer than 5 seeds" in few
     # chosen on validation: the 3-layer net wins there, though the 1-layer one tests better
     runs = pd.DataFrame([dict(dataset="mnist1d", loss="cross_entropy", activation="relu", hidden=h, optimizer="sgd",
-                              learn_scale=False, logit_scale=1.0, seed=s, test_acc=acc + 0.01 * s, final_val_acc=val,
-                              steps=400, batch_size=64)
-                         for h, acc, val in [("64", 0.5, 0.4), ("64-64-64", 0.4, 0.45)] for s in range(3)])
-    text = findings.mnist1d_finding(runs)
-    assert "hidden layers 64-64-64," in text and "**41.0%**" in text and "**68%**" in text
+                              learn_scale=False, logit_scale=1.0, lr=0.1, seed=s, test_acc=acc + 0.01 * s,
+                              final_val_acc=val, steps=400, batch_size=64)
+                         for h, acc, val in [("64", 0.5, 0.4), ("64-64-64", 0.4, 0.45)] for s in range(5)])
+    row = mnist1d(runs)
+    assert row["hidden"].iloc[0] == "64-64-64" and row["test_acc"].iloc[0] == pytest.approx(0.42)
+    text = findings.mnist1d_finding(row)
+    assert "hidden layers 64-64-64," in text and "**42.0%**" in text and "**68%**" in text
     assert "Our budget is 23 times shorter than the paper's (6.4 epochs" in text           # 600,000 / 25,600
-    full = findings.mnist1d_finding(runs.assign(steps=3000, batch_size=100))
+    full = findings.mnist1d_finding(mnist1d(runs.assign(steps=3000, batch_size=100)))
     assert "The budget is 75 epochs of the paper's 4,000 training signals, 0.5 of the paper's" in full
-    assert findings.mnist1d_finding(runs.assign(dataset="digits")).startswith("*No MNIST-1D result")
+    three = findings.mnist1d_finding(mnist1d(runs[runs["seed"] < 3]))
+    assert "too few seeds for an interval" in three and not re.search(r"\bnan\b", three)
+    assert findings.mnist1d_finding(mnist1d(runs.assign(dataset="digits"))).startswith("*No MNIST-1D result")
 
 
 def test_matched_rate_finding_lists_each_loss():
@@ -146,49 +153,72 @@ def test_matched_rate_finding_lists_each_loss():
              ci_high=np.nan, n=8, seeds=3),
         dict(claim="speed_ratio.focal_vs_cross_entropy.sgd", subject="focal", estimate=1.0, n=8))
     text = findings.matched_rate_finding(claims)
-    assert "focal 0.99× (8 problems); mse_sigmoid 1.6× ([1.4, 2.1], 6 problems)" in text
+    assert "focal 0.99× (8 settings); MSE on sigmoid 1.6× ([1.4, 2.1], 6 settings)" in text
     assert "3 tuning seeds are too few for an interval" in text
     assert findings.matched_rate_finding(claims.iloc[2:]).startswith("*No comparison at equal effective rate")
 
 
-def test_abstract_answers_first_with_intervals_in_at_most_150_words():
-    """The abstract's first sentence names MSE with its ratio and interval under each optimiser swept; a
-    loss faster than cross-entropy is named; the overflow sentence reads the gap axis only and says "loss
-    or gradient"; 150 words at most, with every loss and format present."""
+def _abstract_claims(speed=1.7, acc=-0.09, p_adjusted=0.004):
     rows = [dict(claim=f"speed_ratio.{loss}_vs_cross_entropy.{opt}", subject=loss, optimizer=opt,
                  family=f"speed_ratio.{opt}", estimate=est, ci_low=est * 0.9, ci_high=est * 1.2,
-                 p_value=0.001, p_adjusted=0.004)
-            for opt in ("sgd", "adam") for loss, est in [("mse_sigmoid", 1.7), ("hinge", 0.8), ("focal", 1.3),
-                                                         ("mse_softmax", 2.1), ("bce_ovr", 1.2), ("squared_hinge", 1.5),
-                                                         ("mse_logits", 3.0), ("cross_entropy_ls", 1.05)]]
-    rows.append(dict(claim="tuned_for_acc.test_acc.mse_sigmoid_vs_cross_entropy", subject="mse_sigmoid",
-                     family="tuned_for_acc.test_acc",
-                     kind="difference", metric="test_acc", optimizer=None, estimate=-0.016, ci_low=-0.021,
-                     ci_high=-0.01, p_value=0.001, p_adjusted=0.004))
-    claims = claim_rows(*rows)
-    thresholds = pd.DataFrame([dict(implementation=i, dtype=d, axis=a, num_classes=10, autocast=False, agrees=True,
-                                    measured_threshold=v if i == "log_softmax_naive" else np.nan)
-                               for i in ("log_softmax_naive", "cross_entropy") for a in ("gap", "lecture")
-                               for d, v in [("float16", 8.91), ("bfloat16", 86.8), ("float32", 86.6), ("float64", 708.0)]])
-    text = wording.abstract(claims, thresholds, 14_652, ["digits", "gaussian_mixture"], {"sgd": 0.62, "adam": 0.81})
-    first = text.split(". ")[0]
-    assert "MSE on sigmoid" in first and "1.70× as many steps as cross-entropy under SGD (95% CI [1.53, 2.04])" in first
-    assert "2.04])" in first and "under Adam" in first and "−1.6 points (95% CI [−2.1, −1.0])" in text
-    assert "faster: multi-class hinge (SGD), multi-class hinge (Adam)" in text
-    assert "`log(softmax(z))` first gave a non-finite loss or gradient at a logit gap of 8.91 (float16)" in text
-    assert "F.cross_entropy stayed finite there" in text
-    assert "(the lecture's explanation) fit: 62% (SGD) and 81% (Adam) of its last errors" in text
-    assert len(text.split()) <= 150, len(text.split())
+                 p_value=0.001, p_adjusted=p_adjusted)
+            for opt in ("sgd", "adam") for loss, est in [("mse_sigmoid", speed), ("hinge", 0.8), ("bce_ovr", 1.2)]]
+    rows += [dict(claim=f"reach_fraction.{loss}.{opt}", subject=loss, optimizer=opt, family="reach", kind="share",
+                  metric="reached", estimate=share, null_value=np.nan, p_value=np.nan, p_adjusted=np.nan)
+             for opt in ("sgd", "adam") for loss, share in (("mse_sigmoid", 0.6), ("cross_entropy", 0.9))]
+    rows += [dict(claim=f"mechanism.mse_sigmoid_vs_bce_ovr.{opt}", subject="mse_sigmoid", reference="bce_ovr",
+                  optimizer=opt, family=f"mechanism.{opt}", estimate=e, ci_low=e * 0.95, ci_high=e * 1.1,
+                  p_value=0.001, p_adjusted=0.004) for opt, e in (("sgd", 1.28), ("adam", 2.16))]
+    common = dict(subject="mse_sigmoid", kind="difference", metric="test_acc", optimizer=None, null_value=0.0)
+    rows += [dict(common, claim="tuned_for_acc.test_acc_mean.mse_sigmoid_vs_cross_entropy", family="tuned_for_acc.test_acc_mean",
+                  estimate=acc, ci_low=acc - 0.01, ci_high=acc + 0.02, p_value=0.001, p_adjusted=0.004),
+             dict(common, claim="tuned_for_acc.test_acc.mse_sigmoid_vs_cross_entropy", family="tuned_for_acc.test_acc",
+                  estimate=-0.016, ci_low=-0.021, ci_high=-0.01, p_value=np.nan, p_adjusted=np.nan),
+             dict(common, claim="tuned_for_acc.test_acc_worse.mse_sigmoid_vs_cross_entropy", kind="share",
+                  family="tuned_for_acc.test_acc_worse", estimate=0.46, ci_low=0.3, ci_high=0.5, p_value=np.nan,
+                  p_adjusted=np.nan)]
+    return claim_rows(*rows)
 
-    # the words follow the numbers: a ratio not resolved is not "because it learns slower", a small stuck
-    # share is not "fits", a threshold that disagrees with IEEE-754 is not "as IEEE-754 predicts"
-    unresolved = claims.assign(p_adjusted=0.5)
-    text = wording.abstract(unresolved, thresholds.assign(agrees=False), 100, ["digits"], {"sgd": 0.05}, level=0.8)
-    assert text.startswith("To reach the same validation accuracy (80% of the way") and "Because" not in text
-    assert "do not fit: 5% (SGD)" in text and "not everywhere where IEEE-754 predicts" in text
-    assert "fit in part: 30% (SGD)" in wording.abstract(claims, thresholds, 100, ["digits"], {"sgd": 0.3})
-    faster = claims.assign(estimate=np.where(claims["family"].str.startswith("speed"), 0.7, claims["estimate"]))
-    assert wording.abstract(faster, thresholds, 100, ["digits"]).startswith("Not because it learns slower")
+
+ABSTRACT_THRESHOLDS = pd.DataFrame([dict(implementation=i, dtype=d, axis=a, num_classes=10, autocast=False, agrees=True,
+                                         measured_threshold=v if i == "log_softmax_naive" else np.nan)
+                                    for i in ("log_softmax_naive", "cross_entropy") for a in ("gap", "lecture")
+                                    for d, v in [("float16", 8.91), ("bfloat16", 86.8), ("float32", 86.6),
+                                                 ("float64", 708.0)]])
+COUNTS = pd.DataFrame({"stage": ["total"], "runs": [17_535]})
+POOL = pd.DataFrame([dict(optimizer=o, datasets="digits, gaussian_mixture") for o in ("adam", "sgd")])
+
+
+def test_abstract_answers_first_with_intervals_in_at_most_180_words():
+    """The abstract's first sentence answers with MSE's speed ratio and interval under each optimiser and the
+    reach shares; then accuracy as a distribution (the mean with its interval, the share of settings 5 points
+    worse, the median), the mechanism by its contrast against binary CE, the overflow, what was run: no ∞,
+    no "nan", 180 words at most."""
+    text = wording.abstract(_abstract_claims(), COUNTS, POOL, ABSTRACT_THRESHOLDS, 10)
+    first = text.split(". ")[0]
+    assert first.startswith("MSE on sigmoid learned slower than cross-entropy")
+    assert "1.70× the steps under SGD (95% CI 1.53 to 2.04)" in first and "under Adam (1.53 to 2.04)" in first
+    assert "reached the target in 60% and 60% of runs against 90% and 90%" in first
+    assert "9.0 points lower on average over settings (7.0 to 10.0)" in text
+    assert "more than 5 points lower in 46% of settings, 1.6 lower in the median setting" in text
+    assert "Against binary CE, one-vs-rest on the same sigmoid outputs" in text and "1.28× the steps under SGD" in text
+    assert "a logit gap of 8.91 (float16) to 708 (float64), as IEEE-754 predicts" in text
+    assert "17,535 MLPs trained (SGD and Adam, each on digits, Gaussian mixture)" in text
+    assert "∞" not in text and not re.search(r"\bnan\b", text)
+    assert len(text.split()) <= 180, len(text.split())
+
+    # the words follow the numbers: a ratio not resolved is not "learned slower", an accuracy interval across 0
+    # is said signed, too few seeds are said first, a threshold that disagrees is not "as IEEE-754 predicts"
+    unresolved = wording.abstract(_abstract_claims(p_adjusted=0.5, acc=-0.005), COUNTS, POOL,
+                                  ABSTRACT_THRESHOLDS.assign(agrees=False), 10)
+    assert "no difference in speed resolved" in unresolved and "learned slower" not in unresolved
+    assert "(−1.5 to +1.5)" in unresolved and "not everywhere where IEEE-754 predicts" in unresolved
+    few = wording.abstract(_abstract_claims().assign(ci_low=np.nan, ci_high=np.nan, p_value=np.nan, p_adjusted=np.nan),
+                           COUNTS, POOL, ABSTRACT_THRESHOLDS, 3)
+    assert few.startswith("*With 3 evaluation seeds per dataset, fewer than the 5 an interval needs")
+    assert not re.search(r"\bnan\b", few) and "95% CI" not in few
+    faster = wording.abstract(_abstract_claims(speed=0.7), COUNTS, POOL, ABSTRACT_THRESHOLDS, 10)
+    assert faster.startswith("MSE on sigmoid learned faster than cross-entropy")
 
 
 def test_amp_finding_tells_the_format_from_float32():
@@ -204,30 +234,83 @@ def test_amp_finding_tells_the_format_from_float32():
                          grad_scaler=False, status="nonfinite" if bad else "ok"))
         if dtype == "float16":
             rows.append(dict(rows[-1], grad_scaler=True, status="nonfinite"))       # ignored
-    text = findings.amp_finding(pd.DataFrame(rows))
+    breaks = amp_breaks(pd.DataFrame(rows))
+    naive = breaks[breaks["implementation"] == "log_softmax_naive"].set_index("dtype")
+    assert naive.loc["float16", "first_break"] == 10 and naive.loc["float16", "formats_doing"]
+    assert naive.loc["bfloat16", "first_break"] == 100 and not naive.loc["bfloat16", "formats_doing"]
+    text = findings.amp_finding(breaks)
     assert ("`log(softmax(z))` broke from logit scale 10 in float16 (where float32 did not: the format's), from "
             "logit scale 100 in bfloat16 (as in float32, so not the format's doing); the float32 control from 100") in text
     assert "`F.cross_entropy` never stopped at a NaN/inf, in any format" in text
 
 
-def test_output_saturation_finding_follows_the_numbers():
-    """Few stuck errors: "not the lecture's mechanism", and with a larger gap under Adam but no larger
-    stuck share there, the Adam gap is called unexplained; most errors stuck and more under Adam: the
-    mechanism is at work and consistent with the gap; no speed claims: no sentence about Adam."""
-    def table(sgd, adam):
-        return pd.DataFrame([dict(optimizer=o, loss=loss, runs=30, stuck_end=0.01, stuck_end_low=0.005,
-                                  stuck_end_high=0.02, stuck_peak=0.1, error_end=0.1,
-                                  stuck_of_errors=share if loss == "mse_sigmoid" else 0.05)
-                             for o, share in (("sgd", sgd), ("adam", adam)) for loss in ("cross_entropy", "mse_sigmoid")])
-    claims = claim_rows(*[dict(claim=f"speed_ratio.mse_sigmoid_vs_cross_entropy.{o}", subject="mse_sigmoid",
-                               optimizer=o, estimate=e, ci_low=e * 0.9, ci_high=e * 1.1, p_value=0.001,
-                               p_adjusted=0.002) for o, e in (("sgd", 1.44), ("adam", 3.6))])
-    few = findings.output_saturation_finding(table(0.07, 0.07), claims)
-    assert "so its slowness here is not the lecture's mechanism" in few
-    assert "larger under Adam (3.6× against 1.44× under SGD), but its stuck share is not larger" in few
-    most = findings.output_saturation_finding(table(0.6, 0.8), claims)
-    assert "the lecture's mechanism is at work" in most and "consistent with this mechanism" in most
-    assert "gap to cross-entropy" not in findings.output_saturation_finding(table(0.6, 0.8))
-    part = findings.output_saturation_finding(table(0.3, 0.2), claims)
-    assert "accounts for part" in part
-    assert findings.output_saturation_finding(table(0.3, 0.2).query("loss != 'mse_sigmoid'")).startswith("*No")
+def _mechanism(sgd=(1.28, 1.2, 1.5), adam=(2.16, 2.0, 2.3)):
+    rows = []
+    for opt, (e, lo, hi) in (("sgd", sgd), ("adam", adam)):
+        rows.append(dict(claim=f"mechanism.mse_sigmoid_vs_bce_ovr.{opt}", dataset="all", subject="mse_sigmoid",
+                         reference="bce_ovr", optimizer=opt, estimate=e, ci_low=lo, ci_high=hi, setting="",
+                         activation="all", logit_scale=np.nan, reach_subject=0.6, reach_reference=0.9))
+        for act, f in (("sigmoid", 1.6), ("relu", 0.9)):
+            rows.append(dict(rows[-1], claim=rows[-1]["claim"] + f".{act}.scale1", estimate=e * f, activation=act,
+                             logit_scale=1.0, setting=f"{act} units, logit scale 1",
+                             reach_subject=0.0 if act == "sigmoid" else 0.9))
+    return pd.DataFrame(rows)
+
+
+def test_mechanism_finding_reads_the_contrast_and_splits_the_gap():
+    claims = claim_rows(*[dict(claim=f"{c}.{o}", subject=s, optimizer=o, estimate=e, ci_low=e * 0.9, ci_high=e * 1.1,
+                               p_value=0.001, p_adjusted=0.004)
+                          for o, (a, b, m) in (("sgd", (1.46, 1.1, 1.28)), ("adam", (2.35, 1.05, 2.16)))
+                          for c, s, e in (("speed_ratio.mse_sigmoid_vs_cross_entropy", "mse_sigmoid", a),
+                                          ("speed_ratio.bce_ovr_vs_cross_entropy", "bce_ovr", b),
+                                          ("mechanism.mse_sigmoid_vs_bce_ovr", "mse_sigmoid", m))])
+    text = findings.mechanism_finding(claims, _mechanism())
+    assert "MSE on sigmoid over binary CE, one-vs-rest" in text and "under SGD **1.28×** [1.2, 1.5]" in text
+    assert "reaching the target in 60% of runs against 90%" in text
+    assert "largest with sigmoid units, logit scale 1 under Adam (3.46×; reached in 0% of runs" in text
+    assert "against cross-entropy it needed 1.46× (SGD) and 2.35× (Adam)" in text
+    assert "binary CE itself needed 1.1× (SGD) and 1.05× (Adam)" in text
+    assert "costs more under Adam than under SGD" in text and "unexplained" in text
+    overlap = findings.mechanism_finding(claims, _mechanism(adam=(1.4, 1.3, 1.6)))
+    assert "costs more under Adam" not in overlap
+    assert findings.mechanism_finding(claims, _mechanism().iloc[:0]).startswith("*No contrast")
+
+
+def test_stuck_finding_gives_every_setting_each_threshold_and_the_peak():
+    rows = [dict(optimizer="sgd", loss=l, scope="every setting", dataset="all", logit_scale=np.nan, activation="all",
+                 runs=240, error_end=0.2, stuck_end=0.02, stuck_of_errors=v, stuck_of_errors_strict=v / 2,
+                 stuck_of_errors_loose=min(1, v * 1.5), stuck_peak=0.15, peak_step_share=0.05)
+            for l, v in (("mse_sigmoid", 0.39), ("bce_ovr", 0.18), ("cross_entropy", 0.29))]
+    rows += [dict(rows[0], scope="logit scale", logit_scale=s, stuck_of_errors=v) for s, v in ((1.0, 0.08), (10.0, 0.57))]
+    constants = pd.DataFrame({"name": ["stuck_fraction.stuck_wrong_frac"], "value": [0.1], "meaning": [""]})
+    text = findings.stuck_finding(pd.DataFrame(rows), constants)
+    assert "**39%** of sigmoid + MSE's training errors at the end were stuck over every setting" in text
+    assert "(20% at the strict threshold, 58% at the loose one; 8% at logit scale 1, 57% at logit scale 10)" in text
+    assert "against binary CE, one-vs-rest 18% and cross-entropy 29%" in text
+    assert "peaked at a median 15.0% of the training examples, 5% of the way through the budget" in text
+    assert findings.stuck_finding(pd.DataFrame(rows[1:]), constants).startswith("*No output-saturation")
+
+
+def test_accuracy_finding_per_dataset_then_pooled_with_activation():
+    claims = claim_rows(*[dict(claim=f"tuned_for_acc.{k}.mse_sigmoid_vs_cross_entropy", subject="mse_sigmoid",
+                               kind="share" if k.endswith("worse") else "difference", metric="test_acc", dataset=ds,
+                               estimate=e, ci_low=e - 0.01, ci_high=e + 0.01, null_value=0.0)
+                          for ds in ("digits", "all") for k, e in (("test_acc_mean", -0.09), ("test_acc", -0.016),
+                                                                   ("test_acc_worse", 0.46))])
+    summary = pd.DataFrame([dict(loss="mse_sigmoid", dataset="all", activation=a, settings=16, mean=m, median=md,
+                                 share_worse=w) for a, m, md, w in (("all", -0.09, -0.016, 0.46),
+                                                                     ("sigmoid", -0.2, -0.199, 0.9), ("relu", 0.0, 0.0004, 0.1))])
+    text = findings.accuracy_finding(claims, summary)
+    assert text.index("digits: mean **-9.0 points**") < text.index("pooled: mean **-9.0 points**")
+    assert "46% of settings more than 5 points worse, median -1.6 points" in text
+    assert "sigmoid units: median -19.9 points, mean -20.0 points, 90% of 16 settings" in text
+    assert findings.accuracy_finding(claims.iloc[:0], summary).startswith("*No accuracy comparison")
+
+
+def test_levels_finding_reads_each_level():
+    levels = pd.DataFrame([dict(subject="mse_sigmoid", optimizer=o, level=lv, estimate=e)
+                           for o, es in (("sgd", (2.0, 1.46, 1.46)), ("adam", (3.4, 4.8, 2.35)))
+                           for lv, e in zip((0.5, 0.8, 0.95), es)])
+    text = findings.levels_finding(levels)
+    assert "levels 0.5 / 0.8 / 0.95" in text and "under SGD 2× / 1.46× / 1.46×; under Adam 3.4× / 4.8× / 2.35×" in text
+    assert findings.levels_finding(levels[levels["level"] == 0.95]).startswith("*No speed at more than one")

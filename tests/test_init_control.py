@@ -7,7 +7,8 @@ import pytest
 from experiments.analysis.depth import layer_ratios
 from experiments.analysis.targets import Targets
 from experiments.config import validate_config
-from experiments.convergence.init_control import control_table, init_control, prior_bias
+from experiments.analysis.depth import control_table
+from experiments.convergence.init_control import init_control, prior_bias
 from experiments.convergence.training import train_group
 from experiments.sweep import groups_from_config
 

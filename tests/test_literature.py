@@ -29,46 +29,64 @@ def _claims(values: dict) -> pd.DataFrame:
     return pd.DataFrame(rows).reindex(columns=columns.CLAIMS)
 
 
+LS = "tuned_for_acc.test_ece.cross_entropy_ls_vs_cross_entropy"
+MSE_SOFTMAX = "tuned_for_acc.test_acc_mean.mse_softmax_vs_cross_entropy"
+OVERCONFIDENT = {"tuned_for_acc.temperature.cross_entropy": (1.3, 1.2, 1.4)}     # Müller's premise holds
+
+
 def test_table_has_every_paper_and_says_what_was_not_measured():
-    ls = "tuned_for_acc.test_ece.cross_entropy_ls_vs_cross_entropy"
-    t = literature_table(_claims({ls: (-0.02, -0.03, -0.01),
-                                  "tuned_for_acc.test_acc.focal_vs_cross_entropy": (0.01, 0.0, 0.02)}))
+    t = literature_table(_claims({LS: (-0.02, -0.03, -0.01), **OVERCONFIDENT,
+                                  "tuned_for_acc.test_acc_mean.focal_vs_cross_entropy": (0.01, 0.0, 0.02)}))
     assert list(t.columns) == columns.LITERATURE and len(t) == len(PAPERS)
     for paper in ["Golik", "Glorot & Bengio", "Janocha & Czarnecki", "Hui & Belkin", "Lin et al.", "Müller"]:
         assert t["paper"].str.contains(paper).any()
-    muller = t[t["our_claim"] == ls].iloc[0]
+    muller = t[t["our_claim"] == LS].iloc[0]
     assert (muller["verdict"], muller["estimate"]) == ("agree", -0.02)
     assert t.loc[t["paper"] == "Lin et al. 2017", "verdict"].iloc[0] == "not comparable"
-    missing = t[t["our_claim"] == "tuned_for_acc.test_acc.mse_logits_vs_cross_entropy"].iloc[0]
+    missing = t[t["our_claim"] == "tuned_for_acc.test_acc_mean.mse_logits_vs_cross_entropy"].iloc[0]
     assert missing["verdict"] == "not measured" and math.isnan(missing["estimate"])
+    assert t["band_reason"].str.len().gt(5).all() and t["band_fixed"].str.len().gt(5).all()
+
+
+def test_a_verdict_whose_premise_fails_is_not_comparable():
+    """Müller et al. show label smoothing helps a model that is overconfident: where cross-entropy's fitted
+    temperature is not above 1 (here 0.97 [0.94, 1.0]), their verdict is "not comparable", and says why."""
+    for temp in ((0.97, 0.94, 1.0), (1.02, 0.98, 1.06)):
+        t = literature_table(_claims({LS: (-0.02, -0.03, -0.01), "tuned_for_acc.temperature.cross_entropy": temp}))
+        muller = t[t["our_claim"] == LS].iloc[0]
+        assert muller["verdict"] == "not comparable" and "premise does not hold" in muller["reason"]
+        assert "[-0.03, -0.01]" in muller["reason"]                 # the measurement is still given
+    unchecked = literature_table(_claims({LS: (-0.02, -0.03, -0.01)}))
+    assert unchecked.loc[unchecked["our_claim"] == LS, "verdict"].iloc[0] == "not comparable"
 
 
 def test_an_estimate_without_an_interval_is_inconclusive():
-    ls = "tuned_for_acc.test_ece.cross_entropy_ls_vs_cross_entropy"
-    t = literature_table(_claims({ls: (-0.02, math.nan, math.nan)})).set_index("our_claim")
-    assert t.loc[ls, "verdict"] == "inconclusive" and "too few seeds" in t.loc[ls, "reason"]
+    t = literature_table(_claims({MSE_SOFTMAX: (-0.01, math.nan, math.nan)})).set_index("paper")
+    assert t.loc["Janocha & Czarnecki 2017", "verdict"] == "inconclusive"
+    assert "too few seeds" in t.loc["Janocha & Czarnecki 2017", "reason"]
 
 
 def test_a_deliberately_wrong_prediction_is_caught(monkeypatch):
     """Label smoothing measured to *raise* ECE: the table must say disagree, not agree."""
     import experiments.analysis.literature as lit
 
-    ls = "tuned_for_acc.test_ece.cross_entropy_ls_vs_cross_entropy"
-    claims = _claims({ls: (0.02, 0.01, 0.03)})
-    assert literature_table(claims).set_index("our_claim").loc[ls, "verdict"] == "disagree"
-    flipped = [dict(p, expect=("above", 0.0)) if p["our_claim"] == ls else p for p in PAPERS]
+    claims = _claims({LS: (0.02, 0.01, 0.03), **OVERCONFIDENT})
+    assert literature_table(claims).set_index("our_claim").loc[LS, "verdict"] == "disagree"
+    flipped = [dict(p, expect=("above", 0.0)) if p["our_claim"] == LS else p for p in PAPERS]
     monkeypatch.setattr(lit, "PAPERS", flipped)
-    assert literature_table(claims).set_index("our_claim").loc[ls, "verdict"] == "agree"
+    assert literature_table(claims).set_index("our_claim").loc[LS, "verdict"] == "agree"
 
 
 def test_claims_on_one_number_have_bands_that_exclude_each_other():
     """Golik's "worse" and Janocha & Czarnecki's "close" read the same difference: no interval agrees with
     both (with Golik's old band, below 0, both agreed on -0.7 points); -0.7 [-1.1, -0.3] agrees with
-    "close" only."""
-    t = literature_table(_claims({"tuned_for_acc.test_acc.mse_softmax_vs_cross_entropy": (-0.007, -0.011, -0.003)}))
+    "close" only, and Golik's verdict says its band was set after seeing results."""
+    t = literature_table(_claims({MSE_SOFTMAX: (-0.007, -0.011, -0.003)}))
     golik, janocha = (t[t["paper"].str.startswith(p)].iloc[0] for p in ("Golik", "Janocha"))
     assert (golik["band"], janocha["band"]) == ("below -2 points", "within [-2, 2] points")
     assert "[-1.1, -0.3] points lies above the band (below -2 points)" in golik["reason"]
+    assert "post hoc" in golik["reason"] and "post hoc" not in janocha["reason"]
+    assert golik["band_fixed"].startswith("after seeing results")
     assert (golik["verdict"], janocha["verdict"]) == ("disagree", "agree")
     for lo in [x / 1000 for x in range(-60, 20)]:                 # any interval, 1 point wide
         verdicts = {verdict(("below", -0.02), lo, lo + 0.01)[0], verdict(("within", -0.02, 0.02), lo, lo + 0.01)[0]}
@@ -85,10 +103,10 @@ def test_each_verdict_names_its_rate_selection():
 
 
 def test_the_short_reason_follows_the_verdict():
-    t = literature_table(_claims({"tuned_for_acc.test_acc.mse_softmax_vs_cross_entropy": (-0.007, -0.011, -0.003),
-                                  "tuned_for_acc.test_acc.focal_vs_cross_entropy": (0.01, 0.0, 0.02)}))
-    from experiments.analysis.literature import short_reason
-
-    got = {r["paper"].split()[0]: short_reason(r) for _, r in t.iterrows() if r["verdict"] != "not measured"}
-    assert got["Golik,"] == "interval above the band" and got["Janocha"] == "interval inside the band"
+    t = literature_table(_claims({MSE_SOFTMAX: (-0.007, -0.011, -0.003),
+                                  "tuned_for_acc.test_acc_mean.focal_vs_cross_entropy": (0.01, 0.0, 0.02)}))
+    got = dict(zip(t["paper"].str.split().str[0], t["short_reason"]))
+    assert got["Golik,"] == "interval above the band (band set post hoc)" and got["Janocha"] == "interval inside the band"
     assert got["Lin"].startswith("Our classes are balanced") and "Our measurement" not in got["Lin"]
+    hui = t[t["paper"].str.startswith("Hui")].iloc[0]
+    assert "k = M = 1 tests no rescaling" not in hui["reason"] and hui["our_claim"].endswith("mse_logits_vs_cross_entropy")

@@ -13,4 +13,5 @@ def test_stage_times_sum_jobs_and_tolerate_missing_fields(tmp_path):
     assert stage_times(files) == {
         "train_group": {"jobs": 2, "wall_s": 4.0, "cpu_s": 3.0, "max_rss_mb": 400.0},
         "sweep": {"jobs": 1, "wall_s": 0.5, "cpu_s": 0.0, "max_rss_mb": 0.0},
+        "total": {"jobs": 3, "wall_s": 4.5, "cpu_s": 3.0, "max_rss_mb": 400.0},
     }

@@ -154,6 +154,30 @@ def test_huge_learning_rate_fails_as_a_status(group, cfg, optimizer):
     assert curves["step"].max() <= broke_at  # no rows after the break
 
 
+def test_a_run_that_broke_scores_chance_and_defines_no_nll(group, cfg):
+    """The contract for a run that broke: its validation and test accuracy are its split's chance (the most
+    frequent class's share), never a value from before the break; NLL, Brier, ECE and temperature are
+    undefined; its per-example outputs are the constant guess's answers; a run beside it is untouched."""
+    good = group.stacks[0].runs[1]
+    bad = dataclasses.replace(group.stacks[0].runs[0], logit_scale=1e39)       # NaN/inf at step 0
+    hot = dataclasses.replace(group.stacks[0].runs[0], lr=1e6, seed=7)         # diverges or breaks later
+    t = train(with_runs(group, bad, hot, good), cfg, test=True)
+    ds = load_dataset(group.dataset, cfg)
+    chance_val = np.bincount(ds.y_val).max() / len(ds.y_val)
+    chance_test = np.bincount(ds.y_test).max() / len(ds.y_test)
+    broke = t.runs[t.runs["status"].isin(["nonfinite", "diverged"])]
+    assert len(broke) == 2
+    np.testing.assert_allclose(broke["final_val_acc"], chance_val)
+    np.testing.assert_allclose(broke["test_acc"], chance_test)
+    assert broke[["test_nll", "test_brier", "test_ece", "temperature", "test_nll_ts"]].isna().all().all()
+    ok = t.runs[~t.runs["status"].isin(["nonfinite", "diverged"])].iloc[0]
+    assert ok["final_val_acc"] != chance_val and np.isfinite(ok["test_nll"])
+    pred = t.predictions.set_index("seed").loc[bad.seed]
+    mode = np.bincount(ds.y_test).argmax()
+    np.testing.assert_array_equal(pred["correct"], (ds.y_test == mode).astype(np.float32))
+    assert np.isnan(pred["nll"]).all() and len(t.predictions) == 3
+
+
 def test_missed_target_is_null_not_a_number(group, cfg):
     g = dataclasses.replace(with_runs(group, *group.stacks[0].runs[:2]), steps=3)
     runs = train(g, cfg, targets=Targets.constant(1.0)).runs

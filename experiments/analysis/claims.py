@@ -27,7 +27,8 @@ Kinds (``kind``):
   both losses ran), the mean over examples, resampling test examples: the uncertainty of a finite test
   split;
 - ``share`` (descriptive): the share of runs that reached the main target;
-- ``median`` (null 1): a gradient ratio of the depth study;
+- ``median`` (null 1): a gradient ratio of the depth study; ``level`` (null 1): cross-entropy's fitted
+  temperature (above 1: overconfident), the premise a literature verdict checks;
 - ``census`` (descriptive, exact): how the rate searches ended; ``simulation``: the ECE a perfectly
   calibrated model of a test split's size still shows (its noise floor).
 
@@ -46,6 +47,7 @@ in one family per optimiser, so a loss faster than cross-entropy is a row like o
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -54,7 +56,7 @@ import pandas as pd
 from .. import columns
 from .depth import depth_sweeps
 from .paired import PROBLEM_KEYS
-from .stats import ALPHA, POOLED, RESAMPLES, Estimate, bootstrap, decide, holm, stable_seed, units
+from .stats import ALPHA, POOLED, RESAMPLES, STATISTICS, Estimate, bootstrap, decide, holm, stable_seed, units
 from .summary import BROKEN, best_scales, censored_budgets, steps_or_inf
 from .targets import CELL
 
@@ -274,6 +276,22 @@ def metric_claims(runs: pd.DataFrame, resamples: int = RESAMPLES, prefix: str = 
     return out
 
 
+def temperature_claims(runs: pd.DataFrame, resamples: int = RESAMPLES, prefix: str = "tuned_for_acc") -> list[dict]:
+    """Cross-entropy's fitted temperature (one T per model on validation, ``calibration.fit_temperature``):
+    the median over problems of the mean over seeds, per dataset and pooled, null 1 (T > 1: the model is
+    overconfident, its logits too large). The premise of the label-smoothing literature
+    (``literature.PAPERS``) is read here (claim ``<prefix>.temperature.cross_entropy``)."""
+    d = runs[(runs["loss"] == REFERENCE) & runs["temperature"].notna()] if "temperature" in runs else runs.iloc[:0]
+    if d.empty:
+        return []
+    problem = [k for k in PROBLEM_KEYS if k != "dataset"]
+    claim = f"{prefix}.temperature.{REFERENCE}"
+    stat = dataclasses.replace(STATISTICS["median_of_means"], null=1.0)
+    u = units(d, "temperature", "loss", [REFERENCE], problem)
+    return _rows(claim, f"{prefix}.temperature", "level", bootstrap(u, stat, stable_seed(claim), resamples),
+                 resamples, broken_shares(runs, "loss", [REFERENCE], problem), subject=REFERENCE, metric="temperature")
+
+
 def example_metric_claims(predictions: pd.DataFrame | None, resamples: int = RESAMPLES) -> list[dict]:
     """Per test metric that is a mean over examples (accuracy, NLL, Brier) and loss: the difference from
     cross-entropy paired over test examples. Each example's value is its mean over the evaluation runs
@@ -435,6 +453,7 @@ def claims_table(runs: pd.DataFrame, tuning: pd.DataFrame, layers: pd.DataFrame 
         rows += metric_claims(runs, resamples)
     if accuracy_runs is not None and "test_acc" in accuracy_runs:
         rows += metric_claims(accuracy_runs, resamples, prefix="tuned_for_acc")
+        rows += temperature_claims(accuracy_runs, resamples)
     rows += example_metric_claims(predictions, resamples)
     rows += ece_floor_claims(predictions, targets=targets)
     rows += depth_claims(layers, resamples)

@@ -63,4 +63,43 @@ def depth_table(layers: pd.DataFrame) -> pd.DataFrame:
     cols = ["dataset", "activation", "optimizer", "loss", "depth", "runs"] + [
         f"{c}{s}" for c in ("grad_ratio_init", "grad_ratio_end", "saturated_init", "saturated_end")
         for s in ("", "_low", "_high")]
-    return pd.DataFrame(rows, columns=cols)
+    out = pd.DataFrame(rows, columns=cols)
+    # what a sigmoid layer can pass back at most: its slope (at most 1/4) times the gain 1/sqrt(3) of
+    # U(+-1/sqrt(n)) weights, per hidden layer
+    out["sigmoid_bound"] = (1 / (4 * np.sqrt(3))) ** out["depth"].astype(float)
+    return out
+
+
+CONTROL = ["dataset", "activation", "hidden", "loss", "runs", "default", "log_prior", "change", "ce_default",
+           "ce_log_prior", "inflated", "explained", "mean_output_error"]
+SAME = 1.25          # two step-0 ratios within this factor of each other count as the same
+
+
+def control_table(control: pd.DataFrame) -> pd.DataFrame:
+    """The depth study's control (``results/convergence/init_control.parquet``, written by
+    ``experiments.convergence.init_control``) at each dataset's deepest architecture, per (dataset,
+    activation, hidden, loss): the median over runs of the step-0 ratio ||dL/dW_1|| / ||dL/dW_out|| with the
+    default output bias and with the log-prior one, their ratio (``change``), cross-entropy's two medians
+    beside them, whether the default ratio differs from cross-entropy's by more than :data:`SAME`
+    (``inflated``) and whether the log-prior one then agrees with cross-entropy's within it (``explained``:
+    the difference was the mean-error inflation of the output layer's gradient), and the median mean output
+    error at the default bias."""
+    if control.empty:
+        return pd.DataFrame(columns=CONTROL)
+    keys = ["dataset", "activation", "hidden", "loss"]
+    wide = control.pivot_table(index=keys, columns="output_bias", values="grad_ratio_init", aggfunc="median")
+    default = control[control["output_bias"] == "default"]
+    out = wide.reindex(columns=["default", "log_prior"]).assign(
+        runs=default.groupby(keys).size(), mean_output_error=default.groupby(keys)["mean_output_error"].median())
+    out["change"] = out["log_prior"] / out["default"]
+    out = out.reset_index()
+    depth = out["hidden"].map(lambda h: len(h.split("-")))
+    out = out[depth == depth.groupby(out["dataset"]).transform("max")]
+    ce = out[out["loss"] == "cross_entropy"].set_index(["dataset", "activation", "hidden"])
+    at = out.set_index(["dataset", "activation", "hidden"]).index
+    out["ce_default"] = ce["default"].reindex(at).to_numpy()
+    out["ce_log_prior"] = ce["log_prior"].reindex(at).to_numpy()
+    near = lambda a, b: np.abs(np.log(a / b)) < np.log(SAME)      # noqa: E731
+    out["inflated"] = ~near(out["default"], out["ce_default"]) & (out["loss"] != "cross_entropy")
+    out["explained"] = out["inflated"] & near(out["log_prior"], out["ce_log_prior"])
+    return out[CONTROL].reset_index(drop=True)

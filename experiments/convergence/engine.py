@@ -41,6 +41,7 @@ import torch
 from .activations import ACTIVATION_GRADS, ACTIVATIONS_INTO, Saturation, get_activation
 from . import sizing
 from .calibration import CalibrationSums
+from .losses import STUCK_FRACTIONS, stuck_below
 
 SHARED_MIN_FEATURES = 256   # CPU: share first-layer GEMMs from this input width. Measured (one thread, 128
                             # runs, 10 data orders): a step 1.9x faster at 784 inputs; at 64 a whole digits
@@ -296,15 +297,17 @@ class StackedMLP:
         """Per run (K,): accuracy and, with ``loss_grad``, the loss, mean_i ||dl_i/dz_i||, mean |z|,
         mean_i ||z_i|| and (``saturation``) the saturated fraction, overall and per hidden layer
         (``saturated_frac_layers``, (L - 1, K)); with ``stuck`` (``losses.stuck_outputs``), the fraction of
-        examples answered wrongly whose true-class output derivative has vanished (``stuck_wrong_frac``);
+        examples answered wrongly whose true-class output derivative has vanished, at each threshold of
+        ``losses.STUCK_FRACTIONS`` (``stuck_wrong_frac``, ``_strict``, ``_loose``);
         with ``log_probs`` (z (K, n, C) -> log p), the test
         metrics of :class:`calibration.CalibrationSums` (``nll``, ``brier``, ``ece``) and every example's
         outputs (``per_example``). Over all of
         [x; 1] (N, D + 1), in blocks of examples within the block budget (:meth:`_eval_block`)."""
         K = self.K
         block = self._eval_block()
+        below = {name: stuck_below(f) for name, f in STUCK_FRACTIONS.items()} if stuck is not None else {}
         sums = {k: torch.zeros(K, device=x.device, dtype=x.dtype)
-                for k in ("acc", "loss", "grad_norm_logits", "abs", "norm", "stuck")}
+                for k in ("acc", "loss", "grad_norm_logits", "abs", "norm", *below)}
         sats = [(s, e, Saturation(name, e - s, x.device)) for s, e, name in self.act_ranges] if saturation else []
         cal = CalibrationSums(K, x.device, keep=True) if log_probs is not None else None
         for n0 in range(0, x.shape[0], block):
@@ -313,7 +316,9 @@ class StackedMLP:
             right = correct(z, yb)                                  # (K, n)
             sums["acc"] += right.sum(1)
             if stuck is not None:
-                sums["stuck"] += (stuck(z.transpose(1, 2), yb) & ~right).sum(1)
+                q = stuck(z.transpose(1, 2), yb)                    # (K, n) true-class output
+                for name, q_max in below.items():
+                    sums[name] += ((q < q_max) & ~right).sum(1)
             if cal is not None:
                 cal.add(log_probs(z.transpose(1, 2)), yb)
             if loss_grad is None:
@@ -330,8 +335,7 @@ class StackedMLP:
         n, C = x.shape[0], self.W[-1].shape[1]
         MODEL_FLOPS["eval"] += K * n * self.forward_flops
         out = {"acc": sums["acc"] / n}
-        if stuck is not None:
-            out["stuck_wrong_frac"] = sums["stuck"] / n
+        out.update({name: sums[name] / n for name in below})
         if loss_grad is not None:
             out.update(loss=sums["loss"] / n, grad_norm_logits=sums["grad_norm_logits"] / n,
                        mean_abs_logit=sums["abs"] / (n * C), logit_norm=sums["norm"] / n)

@@ -90,18 +90,3 @@ def init_control(cfg: dict) -> pd.DataFrame:
                                      output_bias=bias, grad_ratio_init=float(grads[0].norm() / grads[-1].norm()),
                                      mean_output_error=float((q.detach() - t).mean()) if q is not None else np.nan))
     return pd.DataFrame(rows, columns=INIT_CONTROL)
-
-
-def control_table(control: pd.DataFrame) -> pd.DataFrame:
-    """Per (dataset, activation, hidden, loss): the median over runs of the step-0 ratio with the default
-    output bias and with the log-prior one, and their ratio (how much of the default's ratio was the
-    mean-error inflation)."""
-    if control.empty:
-        return pd.DataFrame(columns=["dataset", "activation", "hidden", "loss", "runs", "default", "log_prior",
-                                     "change"])
-    wide = control.pivot_table(index=["dataset", "activation", "hidden", "loss"], columns="output_bias",
-                               values="grad_ratio_init", aggfunc="median")
-    runs = control[control["output_bias"] == "default"].groupby(["dataset", "activation", "hidden", "loss"]).size()
-    out = wide.reindex(columns=["default", "log_prior"]).assign(runs=runs)
-    out["change"] = out["log_prior"] / out["default"]
-    return out.reset_index()[["dataset", "activation", "hidden", "loss", "runs", "default", "log_prior", "change"]]

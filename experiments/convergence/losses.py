@@ -288,10 +288,18 @@ def get_loss(name: str, params: dict | None = None):
 # or none (the loss reads the logits; its output derivative is 1 and never vanishes). Both maxima are 1/4.
 LOSS_OUTPUTS = {name: "softmax" for name in LOSSES} | {
     "bce_ovr": "sigmoid", "mse_sigmoid": "sigmoid", "mse_logits": "none", "hinge": "none", "squared_hinge": "none"}
-# A wrong answer is *stuck* when its true-class output is below one half and its derivative below
-# this fraction of its maximum: q (1 - q) < 0.025, i.e. q_y < 0.026 (a sigmoid's z_y < -3.6): the
-# lecture's confidently wrong output.
+# A wrong answer is *stuck* when its true-class output q is below one half and its derivative q (1 - q) below a
+# fraction f of its maximum 1/4, i.e. q < (1 - sqrt(1 - f)) / 2: the lecture's confidently wrong output. The
+# main threshold f = 0.1 (q_y < 0.026, a sigmoid's z_y < -3.6); the curves hold two more, to show how much the
+# share depends on it (the column of each: columns.STUCK_COLUMNS).
 STUCK_FRACTION = 0.1
+STUCK_FRACTIONS = {"stuck_wrong_frac": STUCK_FRACTION, "stuck_wrong_frac_strict": 0.01, "stuck_wrong_frac_loose": 0.5}
+
+
+def stuck_below(fraction: float) -> float:
+    """The true-class output below which an example is stuck at threshold ``fraction``: q (1 - q) < f / 4
+    with q < 1/2 holds exactly when q < (1 - sqrt(1 - f)) / 2."""
+    return (1 - (1 - fraction) ** 0.5) / 2
 
 
 def _true_class_probability(output: str, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -303,13 +311,14 @@ def _true_class_probability(output: str, z: torch.Tensor, y: torch.Tensor) -> to
 
 
 def stuck_outputs(loss: str):
-    """``fn(z (..., C), y (...)) -> (...) bool``: the true-class output q_y is below 1/2 and its derivative
-    q_y (1 - q_y) below ``STUCK_FRACTION`` of its maximum 1/4 (with ``engine.correct`` false: a confidently
-    wrong answer the output no longer passes gradient to); None for a loss with no output non-linearity."""
+    """``fn(z (..., C), y (...)) -> q_y (...)``: the true-class output, whose comparison with
+    :func:`stuck_below` of each of :data:`STUCK_FRACTIONS` (with ``engine.correct`` false) says whether an
+    example is stuck: a confidently wrong answer the output no longer passes gradient to; None for a loss
+    with no output non-linearity."""
     output = LOSS_OUTPUTS[loss]
     if output == "none":
         return None
-    return lambda z, y: (lambda q: (q < 0.5) & (q * (1 - q) < STUCK_FRACTION / 4))(_true_class_probability(output, z, y))
+    return lambda z, y: _true_class_probability(output, z, y)
 
 
 # ---- the predictive distribution each loss trains -------------------------------------------------

@@ -260,7 +260,7 @@ def _train_chunk(group, members, ds, device, order_cache, shared, test, targets,
             row = {"step": step, "train_loss": tr["loss"], "train_acc": tr["acc"], "val_acc": va["acc"],
                    "grad_norm_logits": tr["grad_norm_logits"], "mean_abs_logit": tr["mean_abs_logit"],
                    "logit_norm": tr["logit_norm"], "saturated_frac": tr["saturated_frac"],
-                   "stuck_wrong_frac": tr.get("stuck_wrong_frac", torch.full((K,), math.nan)),
+                   **{c: tr.get(c, torch.full((K,), math.nan)) for c in columns.STUCK_COLUMNS},
                    "logit_scale_value": net.log_scale.exp(),
                    "layer_saturated_frac": tr["saturated_frac_layers"],                     # (L - 1, K)
                    "layer_grad_norm": torch.full((len(net.W), K), math.nan),              # (L, K)
@@ -300,7 +300,7 @@ def _train_chunk(group, members, ds, device, order_cache, shared, test, targets,
         x_te, y_te = augment(torch.as_tensor(ds.x_test, device=device)), torch.as_tensor(ds.y_test, device=device)
         predictive = predictive_log_probs(group.loss)
         te = net.evaluate(x_te, y_te, log_probs=predictive)
-        tested = {f"test_{m}": te[m].cpu().numpy() for m in ("acc", "nll", "brier", "ece")}
+        tested.update({f"test_{m}": te[m].cpu().numpy() for m in ("acc", "nll", "brier", "ece")})
         tested["per_example"] = {c: v.cpu().numpy() for c, v in te["per_example"].items()}   # (K, N) each
         # temperature-scaled (Guo et al. 2017): T fitted on the validation split, applied to the test logits
         temp = fit_temperature(net.logits(x_va), y_va, predictive)                                 # (K,)

@@ -162,22 +162,3 @@ def run_amp_training(cfg: dict, device: str = "cpu") -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=columns.AMP_TRAINING)
     df["first_nonfinite_step"] = df["first_nonfinite_step"].astype("Int64")
     return df
-def amp_table(amp: pd.DataFrame) -> pd.DataFrame:
-    """Reduced-precision training over seeds, per (dtype, implementation, gradient scaler, optimiser,
-    logit scale): seeds run, seeds with a non-finite loss or gradient that stopped training, seeds
-    where the scaler skipped steps, the median first non-finite step (NaN if none) and the median final
-    validation accuracy."""
-    keys = ["dtype", "implementation", "grad_scaler", "optimizer", "logit_scale"]
-    g = amp.groupby(keys, sort=False, dropna=False)
-    out = pd.DataFrame({
-        "seeds": g.size(),
-        "nonfinite_seeds": g["status"].agg(lambda s: int((s == "nonfinite").sum())),
-        "skipped_seeds": g["status"].agg(lambda s: int((s == "skipped").sum())),
-        "first_nonfinite_step_median": g["first_nonfinite_step"].agg(
-            lambda s: float(s.dropna().median()) if s.notna().any() else np.nan),
-        "final_val_acc_median": g["final_val_acc"].median(),
-        "lr": g["lr"].first(),
-    })
-    return out.reset_index()
-
-

@@ -19,7 +19,11 @@ index is shown: a meaningful index becomes ordinary columns first.
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
+
+from . import names
 
 # Column names as a reader sees them (units in parentheses); columns not listed keep their name.
 COLUMN_LABELS = {
@@ -35,23 +39,17 @@ COLUMN_LABELS = {
     "tolerance": "tolerance", "rule": "IEEE-754 rule", "agrees": "agrees", "target_acc": "target accuracy",
     "search_outcome": "search ended",
 }
-# Values shown by their names, not the keys the tables store (the tables and their CSV keep the keys' labels
-# too: a reader filters by what is shown).
-DATASET_LABELS = {"digits": "digits", "gaussian_mixture": "Gaussian mixture", "mnist1d": "MNIST-1D",
-                  "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10", "all": "all (pooled)"}
-OPTIMIZER_LABELS = {"sgd": "SGD", "adam": "Adam"}
-
-
 def _value_labels() -> dict[str, dict[str, str]]:
-    from ..convergence.losses import LOSS_LABELS
-    from ..overflow.probe import IMPLEMENTATION_LABELS
-
-    return {"dataset": DATASET_LABELS, "loss": LOSS_LABELS, "optimizer": OPTIMIZER_LABELS,
-            "implementation": IMPLEMENTATION_LABELS}
+    """Values shown by their names, not the keys the tables store (the tables and their CSV keep the
+    labels too: a reader filters by what is shown)."""
+    return {"dataset": names.DATASET_LABELS, "loss": names.LOSS_LABELS, "subject": names.LOSS_LABELS,
+            "reference": names.LOSS_LABELS, "optimizer": names.OPTIMIZER_LABELS,
+            "implementation": names.IMPLEMENTATION_LABELS}
 
 
 # Columns holding a fraction in [0, 1] that read better as a percentage.
-PERCENT_COLUMNS = {"reached_frac", "final_val_acc_median", "final_val_acc"}
+PERCENT_COLUMNS = {"reached_frac", "final_val_acc_median", "final_val_acc", "reach_subject", "reach_reference",
+                   "broken", "share_worse"}
 
 # How a number is shown; sorting and filtering use the number itself (DataTables' orthogonal data).
 _NUMBER_RENDER = """function (data, type, row, meta) {
@@ -126,6 +124,9 @@ class Page:
         with more than ``page_length`` rows also paged and filterable by typing."""
         from itables import JavascriptFunction, to_html_datatable
 
+        if df.empty:      # a captioned table with no rows says so in words
+            return self.absent("Nothing to show in this run: the table has no rows (the losses or settings it "
+                               "needs were not swept).")
         shown = readable(df, labels)
         self.count += 1
         table_id = table_id or f"{self.prefix}-{self.count}"
@@ -144,7 +145,7 @@ class Page:
         else:
             options.update(paging=False, layout={"topStart": None, "topEnd": None,
                                                  "bottomStart": None, "bottomEnd": None})
-        html = to_html_datatable(shown, **options)
+        html = _without_fallback(to_html_datatable(shown, **options), table_id)
         if self.count == 1:
             html = _bundle() + html
         return RawHTML(f'<div class="xent-table">{html}</div>' + _csv_link(shown, table_id))
@@ -157,6 +158,17 @@ class Page:
         import html
 
         return RawHTML(f'<p class="xent-absent"><em>{html.escape(text.strip().strip("*"))}</em></p>')
+
+
+def _without_fallback(html: str, table_id: str) -> str:
+    """itables' page with its static preview taken out: that preview holds the raw values (every digit, "inf",
+    "nan") for viewers that run no script, and this page always runs the table's own; the table is shown
+    from the start instead of being swapped in."""
+    out, n = re.subn(rf'\n<div id="{re.escape(table_id)}_fallback">.*?</div><script>document\.getElementById'
+                     rf'\("{re.escape(table_id)}"\)\?\.removeAttribute\("hidden"\);.*?</script>', "", html, flags=re.S)
+    if n != 1:
+        raise RuntimeError(f"itables' static preview of {table_id} not found: the page would show raw values")
+    return out.replace(f'<table id="{table_id}" hidden="hidden">', f'<table id="{table_id}">', 1)
 
 
 def _bundle() -> str:

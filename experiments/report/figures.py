@@ -6,9 +6,10 @@ wide at :data:`DPI` dots per inch (760 px, inside the 800 px text column of both
 renders), its smallest text :data:`FONT_PT` points (13.9 px drawn). The browser test
 checks that no figure is shown below 0.65 of its drawn width, so text stays at least
 9 px on screen. Every loss has one colour and one place in every legend
-(:data:`LOSS_COLORS`, in :data:`~experiments.convergence.losses.LOSS_LABELS` order);
-the colours are Paul Tol's "muted" scheme, which stays distinct under the common
-colour-vision deficiencies.
+(:func:`loss_colour`, in the order of the losses table the workflow wrote, ``names.LOSS_LABELS``);
+the built-ins' colours are Paul Tol's "muted" scheme, which stays distinct under the common
+colour-vision deficiencies, and any other loss takes the next colour of :data:`EXTRA_COLORS`
+in that order, so a user's own loss has one colour in every figure too.
 """
 
 from __future__ import annotations
@@ -21,8 +22,7 @@ import pandas as pd
 import seaborn as sns
 
 from .. import columns
-from ..convergence.losses import LOSS_LABELS
-from ..overflow.probe import AXES, IMPLEMENTATION_LABELS
+from . import names
 
 WIDTH = 7.6      # inches: 760 px at DPI
 DPI = 100
@@ -34,6 +34,9 @@ LOSS_COLORS = {
     "mse_sigmoid": "#CC6677", "mse_logits": "#999933", "hinge": "#DDCC77", "squared_hinge": "#882255",
     "focal": "#AA4499",
 }
+# losses beyond the built-ins, in the losses table's order (Tol's "light" and "dark" schemes, then greys)
+EXTRA_COLORS = ["#EE8866", "#77AADD", "#BBCC33", "#AAAA00", "#FFAABB", "#99DDFF", "#44BB99", "#EEDD88", "#004488",
+                "#BB5566", "#DDAA33", "#555555", "#999999", "#BBBBBB"]
 DATASET_MARKERS = ["o", "s", "D", "P", "X", "*"]   # no triangle: a triangle marks an estimate off the axis
 _RC = {"figure.dpi": DPI, "savefig.dpi": DPI, "font.size": FONT_PT, "axes.titlesize": FONT_PT,
        "axes.labelsize": FONT_PT, "xtick.labelsize": FONT_PT, "ytick.labelsize": FONT_PT,
@@ -56,20 +59,35 @@ def _styled(fn):
     return wrapper
 
 
+def loss_colour(loss: str) -> str:
+    """One colour per loss in every figure: a built-in's own, else the next of :data:`EXTRA_COLORS` in the
+    losses table's order (a name the table lacks comes after every one it holds)."""
+    if loss in LOSS_COLORS:
+        return LOSS_COLORS[loss]
+    others = [x for x in names.LOSS_LABELS if x not in LOSS_COLORS]
+    i = others.index(loss) if loss in others else len(others) + sum(map(ord, loss))
+    return EXTRA_COLORS[i % len(EXTRA_COLORS)]
+
+
+def loss_order(losses) -> list[str]:
+    """The losses given (keys), in the losses table's order, any it lacks after them by name."""
+    keys = set(losses)
+    return [k for k in names.LOSS_LABELS if k in keys] + sorted(keys - set(names.LOSS_LABELS))
+
+
 def loss_palette(losses) -> dict[str, str]:
-    """``{label: colour}`` for the losses given (keys or labels), in the registry's order."""
-    keys = {LOSS_LABELS.get(x, x) for x in losses}
-    return {LOSS_LABELS[k]: c for k, c in LOSS_COLORS.items() if LOSS_LABELS[k] in keys}
+    """``{label: colour}`` for the losses given (keys or labels), in the losses table's order."""
+    by_label = {names.loss(k): k for k in names.LOSS_LABELS}
+    keys = [by_label.get(x, x) for x in losses]
+    return {names.loss(k): loss_colour(k) for k in loss_order(keys)}
 
 
 def _labelled(d: pd.DataFrame) -> pd.DataFrame:
     """Losses and datasets by their names, as the tables show them."""
-    from .display import DATASET_LABELS
-
     d = d.copy()
-    d["loss"] = d["loss"].map(LOSS_LABELS).fillna(d["loss"])
+    d["loss"] = d["loss"].map(names.loss)
     if "dataset" in d:
-        d["dataset"] = d["dataset"].map(DATASET_LABELS).fillna(d["dataset"])
+        d["dataset"] = d["dataset"].map(names.dataset)
     return d
 
 
@@ -129,10 +147,13 @@ def _forest(ax, rows: pd.DataFrame, order: list[str], null: float, log: bool, sc
     for _, r in rows.iterrows():
         if r["subject"] not in ys:
             continue
-        y, colour = ys[r["subject"]], LOSS_COLORS.get(r["subject"], "0.3")
+        y, colour = ys[r["subject"]], loss_colour(r["subject"])
         est, lo, hi = (r["estimate"] * scale, r["ci_low"] * scale, r["ci_high"] * scale)
         if r["dataset"] == "all" and lo == np.inf:      # no finite end at all: only the edge marker
             ax.plot(hi_all, y, ">", color=colour, ms=8, mec="black", zorder=3, clip_on=False)
+        elif r["dataset"] == "all" and np.isnan(lo) and np.isnan(hi):     # no interval (too few seeds): the point
+            if np.isfinite(est):
+                ax.plot(est, y, "o", color=colour, ms=8, mec="black", mew=0.8, zorder=3)
         elif r["dataset"] == "all":
             hi_drawn = min(hi, hi_all) if np.isfinite(hi) else hi_all
             lo_drawn = max(lo, lo_all) if np.isfinite(lo) else lo_all
@@ -148,28 +169,53 @@ def _forest(ax, rows: pd.DataFrame, order: list[str], null: float, log: bool, sc
         elif np.isfinite(est):
             m = DATASET_MARKERS[datasets.index(r["dataset"]) % len(DATASET_MARKERS)]
             ax.plot(est, y - 0.28, m, color=colour, ms=5, alpha=0.85, mec="none", zorder=2)
-    ax.set_yticks(range(len(order)), [LOSS_LABELS.get(x, x) for x in order])
+    ax.set_yticks(range(len(order)), [names.loss(x) for x in order])
     ax.set_ylim(len(order) - 0.5, -0.7)
     if log:
         from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
         ax.set_xscale("log")
-        ticks = [t for t in 2.0 ** np.arange(-6, 9) if lo_all <= t <= hi_all]
-        ax.xaxis.set_major_locator(FixedLocator(ticks))
+        ax.xaxis.set_major_locator(FixedLocator(ratio_ticks(lo_all, hi_all)))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}×"))
         ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xlim(lo_all, hi_all)
     ax.grid(axis="x", color="0.9", lw=0.6)
 
 
-def _dataset_key(fig, datasets: list[str]) -> None:
+# ratio ticks: powers of two, and between them where the range is short
+NICE_RATIOS = sorted({m * 2.0 ** k for k in range(-6, 9) for m in (1.0, 1.25, 1.5)})
+
+
+def ratio_ticks(lo: float, hi: float, most: int = 7) -> list[float]:
+    """Ticks for a log ratio axis over [lo, hi]: the powers of two inside, and where fewer than two fit,
+    the 1.25 and 1.5 multiples too, so a short range still reads (at least two labelled ticks)."""
+    powers = [t for t in 2.0 ** np.arange(-6, 9) if lo <= t <= hi]
+    if len(powers) >= 2:
+        return powers[:: max(1, -(-len(powers) // most))]
+    nice = [t for t in NICE_RATIOS if lo <= t <= hi]
+    if len(nice) >= 2:
+        return nice[:: max(1, -(-len(nice) // most))]
+    return spread_ticks(lo, hi)
+
+
+def spread_ticks(lo: float, hi: float, n: int = 3) -> list[float]:
+    """``n`` ticks spread evenly (in log) inside [lo, hi], each with the fewest significant figures that keep
+    them inside and apart."""
+    raw = np.geomspace(lo, hi, n + 2)[1:-1]
+    for digits in range(2, 8):
+        ticks = [float(f"{t:.{digits}g}") for t in raw]
+        if len(set(ticks)) == n and all(lo <= t <= hi for t in ticks):
+            return ticks
+    return [float(t) for t in raw]
+
+
+def _dataset_key(fig, datasets: list[str], extra: list | None = None) -> None:
     handles = [plt.Line2D([], [], marker="o", color="0.2", ms=8, mec="black", ls="-", lw=2.4,
                           label="all datasets: estimate and 95% interval")]
-    from .display import DATASET_LABELS
-
     handles += [plt.Line2D([], [], marker=DATASET_MARKERS[i % len(DATASET_MARKERS)], color="0.4", ls="none", ms=5,
-                           label=DATASET_LABELS.get(d, d)) for i, d in enumerate(datasets)]
-    fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(4, len(handles)),
+                           label=names.dataset(d)) for i, d in enumerate(datasets)]
+    handles += extra or []
+    fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(3, len(handles)),
                frameon=False)
 
 
@@ -177,18 +223,38 @@ def _dataset_key(fig, datasets: list[str]) -> None:
 def speed_forest_figure(claims: pd.DataFrame):
     """Steps to the main target relative to cross-entropy, per loss (rows) and optimiser (panels): the
     pooled ratio with its 95% seed-bootstrap interval and each dataset's ratio; 1 = as fast, 2 = twice
-    the steps. Input: the claims table (families ``speed_ratio.<optimizer>``)."""
+    the steps (a run that missed counting as the budget); a last panel gives each loss's reach share per
+    optimiser, so a ratio resting on runs that seldom reached reads as such. Input: the claims table
+    (families ``speed_ratio.<optimizer>`` and ``reach``)."""
     d = claims[claims["family"].str.startswith("speed_ratio.")]
     opts = [o for o in ("sgd", "adam") if o in set(d["optimizer"])] + sorted(set(d["optimizer"]) - {"sgd", "adam"})
-    order = [k for k in LOSS_LABELS if k in set(d["subject"])]
-    fig, axes = plt.subplots(1, max(1, len(opts)), figsize=(WIDTH, 0.3 * len(order) + 1.1), sharey=True, squeeze=False)
+    order = loss_order(set(d["subject"]) | {"cross_entropy"})
+    reach = claims[(claims["family"] == "reach") & (claims["dataset"] == "all")]
+    reach = reach if len(reach) else claims[claims["family"] == "reach"]
+    fig, axes = plt.subplots(1, max(1, len(opts)) + 1, figsize=(WIDTH, 0.3 * len(order) + 1.3), sharey=True,
+                             squeeze=False, gridspec_kw={"width_ratios": [3] * max(1, len(opts)) + [1.6]})
     for ax, opt in zip(axes[0], opts):
         _forest(ax, d[d["optimizer"] == opt], order, null=1.0, log=True)
-        ax.set_title({"sgd": "SGD", "adam": "Adam"}.get(opt, opt))
-        ax.set_xlabel("steps relative to cross-entropy")
+        ax.set_title(names.optimizer(opt))
+        ax.set_xlabel("steps / cross-entropy's")
     if not opts:
         _note_empty(axes[0][0], "no loss but cross-entropy was trained: nothing to compare")
-    _dataset_key(fig, sorted(x for x in d["dataset"].unique() if x != "all"))
+        axes[0][0].set_yticks(range(len(order)), [names.loss(x) for x in order])
+    ax = axes[0][-1]
+    ys = {loss: i for i, loss in enumerate(order)}
+    reach_marks = {opt: ("|" if j == 0 else "x" if j == 1 else "+") for j, opt in enumerate(opts)}
+    for opt in opts:
+        r = reach[(reach["optimizer"] == opt) & reach["subject"].isin(order)]
+        ax.plot(100 * r["estimate"], [ys[x] for x in r["subject"]], reach_marks[opt], color="0.2", ms=8, mew=1.6,
+                ls="none")
+    ax.set_xlim(-5, 105)
+    ax.set_xticks([0, 50, 100])
+    ax.set_title("reached (%)")
+    ax.set_xlabel("% of runs")
+    ax.grid(axis="x", color="0.9", lw=0.6)
+    _dataset_key(fig, sorted(x for x in d["dataset"].unique() if x != "all"),
+                 [plt.Line2D([], [], marker=m, color="0.2", ms=8, mew=1.6, ls="none", label=f"reached, {names.optimizer(o)}")
+                  for o, m in reach_marks.items()])
     fig.tight_layout()
     return fig
 
@@ -198,10 +264,10 @@ def test_forest_figure(claims: pd.DataFrame, prefix: str = "tuned_for_acc"):
     """Test accuracy (percentage points) and expected calibration error against cross-entropy, per loss:
     the pooled difference with its 95% seed-bootstrap interval and each dataset's difference (claims
     ``<prefix>.*``: by default the runs at the rates of best validation accuracy)."""
-    panels = [(f"{prefix}.test_acc", "Δ test accuracy (points)", 100.0),
+    panels = [(f"{prefix}.test_acc_mean", "Δ test accuracy (points, mean)", 100.0),
               (f"{prefix}.test_ece", "Δ calibration error (ECE)", 1.0)]
     d = claims[claims["family"].isin([f for f, _, _ in panels])]
-    order = [k for k in LOSS_LABELS if k in set(d["subject"])]
+    order = loss_order(set(d["subject"]))
     fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 0.3 * max(1, len(order)) + 1.1), sharey=True, squeeze=False)
     for ax, (fam, label, scale) in zip(axes[0], panels):
         sub = d[d["family"] == fam]
@@ -244,7 +310,7 @@ def overflow_threshold_figure(thresholds: pd.DataFrame, grid_max: float):
                 ax.plot(grid_max, y, ">", color=DTYPE_COLORS[dt], ms=7, mfc="white", mew=1.5)
     ax.set_xscale("log")
     ax.axvline(grid_max, color="0.7", lw=0.8, ls=":")
-    ax.set_yticks(range(len(impls)), [IMPLEMENTATION_LABELS.get(i, i) for i in impls])
+    ax.set_yticks(range(len(impls)), [names.implementation(i) for i in impls])
     ax.set_ylim(len(impls) - 0.5, -0.5)
     ax.set_xlabel("logit gap v at which loss or gradient first stops being finite")
     handles = [plt.Line2D([], [], marker=DTYPE_MARKERS[t], color=DTYPE_COLORS[t], ls="none", mec="black", ms=7,
@@ -316,7 +382,8 @@ def overflow_figure(probes: pd.DataFrame):
     d.loc[d["loss_finite"] & ~d["grad_finite"], "outcome"] = "gradient non-finite"
     d.loc[~d["loss_finite"], "outcome"] = "loss non-finite"
     impls = list(dict.fromkeys(d["implementation"]))
-    axes_present = [a for a in AXES if a in set(d["axis"])] + sorted(set(d["axis"]) - set(AXES))
+    known = ["gap", "max_logit", "lecture"]
+    axes_present = [a for a in known if a in set(d["axis"])] + sorted(set(d["axis"]) - set(known))
     dtypes = [t for t in ("float16", "bfloat16", "float32", "float64") if t in set(d["dtype"])]
     fig, axes = plt.subplots(len(impls), len(axes_present), figsize=(WIDTH, 1.25 * len(impls) + 0.9),
                              sharex="col", sharey=True, squeeze=False)
@@ -335,7 +402,7 @@ def overflow_figure(probes: pd.DataFrame):
                 ax.set_title({"gap": "logit gap", "max_logit": "max logit", "lecture": "lecture's scale"}.get(axis, axis))
             if j == len(axes_present) - 1:
                 ax.yaxis.set_label_position("right")
-                ax.set_ylabel(IMPLEMENTATION_LABELS.get(impl, impl), rotation=0, ha="left", va="center")
+                ax.set_ylabel(names.implementation(impl), rotation=0, ha="left", va="center")
             if i == len(impls) - 1:
                 ax.set_xlabel("axis value v")
     handles, labels = axes[0][0].get_legend_handles_labels()
@@ -350,7 +417,7 @@ def relative_error_figure(probes: pd.DataFrame):
     one panel per dtype, a line per implementation (non-finite points are left out)."""
     d = probes[probes["loss_finite"]].copy()
     d["relative error"] = d["relative_error"].clip(lower=1e-17)
-    d["implementation"] = d["implementation"].map(IMPLEMENTATION_LABELS).fillna(d["implementation"])
+    d["implementation"] = d["implementation"].map(names.implementation)
     g = sns.relplot(data=d, x="logit_gap", y="relative error", hue="implementation", col="dtype",
                     col_wrap=2, kind="line", facet_kws={"sharey": True, "legend_out": False}, **_relplot_size(2, 2.0))
     g.set(xscale="log", yscale="log")
@@ -397,11 +464,9 @@ def stuck_figure(curves: pd.DataFrame):
     """The share of training examples answered wrongly whose true-class output derivative has vanished
     (``stuck_wrong_frac``) over training, a line per loss (median over runs, band: interquartile range),
     a panel per dataset (rows) and optimiser (columns); losses on raw logits have no such output."""
-    from .display import OPTIMIZER_LABELS
-
     d = _labelled(curves.dropna(subset=["stuck_wrong_frac"]))
     d["step + 1"] = d["step"] + 1
-    d["optimizer"] = d["optimizer"].map(OPTIMIZER_LABELS).fillna(d["optimizer"])
+    d["optimizer"] = d["optimizer"].map(names.optimizer)
     d["stuck (% of examples)"] = 100 * d["stuck_wrong_frac"]
     pal = loss_palette(d["loss"].unique())
     n_col = max(1, d["optimizer"].nunique())
@@ -433,7 +498,7 @@ def steps_heatmap_figure(summary: pd.DataFrame):
     norm = LogNorm(vmin=max(1, finite.min()), vmax=max(2, finite.max())) if len(finite) else None
     ncol = min(2, max(1, len(keys)))
     nrow = max(1, -(-len(keys) // ncol))
-    order = [v for v in LOSS_LABELS.values() if v in set(d["loss"])]
+    order = list(loss_palette(set(d["loss"])))
     fig, axes = plt.subplots(nrow, ncol, figsize=(WIDTH, 0.3 * len(order) * nrow + 0.9 * nrow + 0.6),
                              squeeze=False, sharey=True, layout="constrained")
     for k, (ds, sc) in enumerate(keys):
@@ -506,11 +571,20 @@ def effective_rate_figure(eff: pd.DataFrame):
 
 
 def _plain_log_ticks(ax, axis: str = "y") -> None:
-    """Major ticks only on a log axis (matplotlib labels minor ticks of a short range: 3.7×10², 3.65×10², ...)."""
-    from matplotlib.ticker import LogLocator, NullFormatter
+    """Major ticks only on a log axis (matplotlib labels minor ticks of a short range: 3.7×10², 3.65×10², ...),
+    at 1, 2 and 5 per decade; where fewer than two of those fall inside the axis (a range within a factor
+    of 2 or so), three ticks spread over it, labelled to 2 significant figures: every panel reads."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter
 
     a = ax.yaxis if axis == "y" else ax.xaxis
-    a.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=6))
+    lo, hi = sorted(ax.get_ylim() if axis == "y" else ax.get_xlim())
+    inside = [m * 10.0 ** k for k in range(-12, 13) for m in (1, 2, 5) if lo <= m * 10.0 ** k <= hi]
+    if len(inside) >= 2:
+        a.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=6))
+    else:
+        ticks = spread_ticks(lo, hi)
+        a.set_major_locator(FixedLocator(ticks))
+        a.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     a.set_minor_formatter(NullFormatter())
 
 
@@ -525,3 +599,48 @@ def _log_y_where_positive(g, d: pd.DataFrame, y: str, facets: list[str]) -> None
         if (d.loc[sel, y] > 0).any():
             ax.set_yscale("log")
             _plain_log_ticks(ax)
+
+
+ACTIVATION_COLORS = {"sigmoid": "#0072B2", "tanh": "#E69F00", "relu": "#009E73", "gelu": "#CC79A7",
+                     "identity": "#000000"}      # Okabe & Ito's colours: the hidden activations, apart from the losses'
+
+
+@_styled
+def accuracy_distribution_figure(settings: pd.DataFrame, claims: pd.DataFrame, prefix: str = "tuned_for_acc"):
+    """Test accuracy minus cross-entropy's, one point per setting (``accuracy_settings``: the mean over
+    seeds, a broken run at chance), per loss (rows) and dataset (panels), coloured by hidden activation;
+    the mean over settings from the claims (``<prefix>.test_acc_mean``) as a black bar; dashed: no
+    difference; dotted: 5 points worse."""
+    datasets = sorted(settings["dataset"].unique())
+    order = loss_order(set(settings["loss"]))
+    fig, axes = plt.subplots(1, max(1, len(datasets)), figsize=(WIDTH, 0.34 * max(1, len(order)) + 1.2),
+                             sharey=True, sharex=True, squeeze=False)
+    rng = np.random.default_rng(0)                   # the jitter only spreads points along the row
+    ys = {loss: i for i, loss in enumerate(order)}
+    acts = [a for a in ACTIVATION_COLORS if a in set(settings["activation"])] + sorted(
+        set(settings["activation"]) - set(ACTIVATION_COLORS))
+    for ax, ds in zip(axes[0], datasets):
+        sub = settings[settings["dataset"] == ds]
+        for act in acts:
+            a = sub[sub["activation"] == act]
+            y = a["loss"].map(ys).to_numpy(float) + rng.uniform(-0.25, 0.25, len(a))
+            ax.scatter(100 * a["difference"], y, s=10, alpha=0.75, color=ACTIVATION_COLORS.get(act, "0.5"),
+                       label=f"{act} units", linewidths=0)
+        means = claims[(claims["claim"].str.startswith(f"{prefix}.test_acc_mean.")) & (claims["dataset"] == ds)]
+        for r in means.itertuples():
+            if r.subject in ys:
+                ax.plot([100 * r.estimate] * 2, [ys[r.subject] - 0.38, ys[r.subject] + 0.38], color="black", lw=2)
+        ax.axvline(0, color="0.5", ls="--", lw=1)
+        ax.axvline(-5, color="0.5", ls=":", lw=1)
+        ax.set_title(names.dataset(ds))
+        ax.set_xlabel("Δ test accuracy (points)")
+        ax.grid(axis="x", color="0.9", lw=0.6)
+    axes[0][0].set_yticks(range(len(order)), [names.loss(x) for x in order])
+    axes[0][0].set_ylim(len(order) - 0.5, -0.5)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    handles.append(plt.Line2D([], [], color="black", lw=2))
+    labels.append("mean over settings")
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(4, len(labels)),
+               frameon=False, markerscale=1.5)
+    fig.tight_layout()
+    return fig

@@ -1,11 +1,11 @@
-"""The report's sentences with numbers, computed from the results tables.
+"""The report's sentences with numbers, written from the tables the workflow made.
 
-Each function takes tables and returns one Markdown sentence (or a short
-list of them): the finding that opens a report section. A sentence never does
-arithmetic the tables did not; when the data a finding needs were not swept,
-the function says so in one line instead of failing, so that every valid
-config renders (e.g. one loss, no float32, no 10-class probe, learned scales
-only, a linear model).
+Each function takes tables (the claims, ``results/report/*.parquet``) and returns one Markdown
+sentence (or a short list of them): the finding that opens a report section. A sentence formats
+numbers a table holds and compares them with the thresholds its words name; it computes none (the
+workflow did: ``experiments.analysis.report_tables``). When the data a finding needs were not swept,
+the function says so in one line instead of failing, so that every valid config renders (e.g. one
+loss, no float32, no 10-class probe, learned scales only, a linear model).
 """
 
 from __future__ import annotations
@@ -13,12 +13,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import columns
 from ..analysis.claims import pooled_row
-from ..analysis.stats import MIN_SEEDS, POOLED, bootstrap, percentile_interval as bootstrap_ci, stable_seed, units
-from ..convergence.gradients import gradient_at
-from . import wording
-from ..overflow.probe import IMPLEMENTATION_LABELS
+from ..analysis.stats import MIN_SEEDS, POOLED
+from . import names, wording
 
 # Which probe setting speaks for an implementation when several were run: the
 # lecture's (float32, 10 classes, the gap axis, explicit casts), else the nearest.
@@ -26,11 +23,19 @@ DTYPE_PREFERENCE = ["float32", "float16", "bfloat16", "float64"]
 AXIS_PREFERENCE = ["gap", "max_logit", "lecture"]
 NAIVE = ["log_softmax_naive", "softmax_naive", "bce_naive"]   # the lecture's and the other unfused paths
 FUSED = ["cross_entropy", "log_softmax_nll", "logsumexp_manual", "bce_logits"]
+label = names.loss
+OPT = names.OPTIMIZER_LABELS
 
 
 def absent(what: str, why: str) -> str:
     """The one line a section shows when its data are not in this run."""
     return f"*No {what} in this run: {why}.*"
+
+
+def ci(row, col: str, fmt: str = "{:.3g}") -> str:
+    """"0.059 [0.054, 0.064]" from ``col``, ``col_low`` and ``col_high`` of a table row."""
+    return fmt.format(row[col]) + ("" if np.isnan(row[col + "_low"]) else
+                                   f" [{fmt.format(row[col + '_low'])}, {fmt.format(row[col + '_high'])}]")
 
 
 def lecture_finding(examples: pd.DataFrame) -> str:
@@ -40,97 +45,124 @@ def lecture_finding(examples: pd.DataFrame) -> str:
             f"states; {len(examples) - n} come from an unseeded random draw and are compared only as an equality.")
 
 
-def gradient_finding(grads: pd.DataFrame, runs: pd.DataFrame, logit: float = -10.0) -> str:
-    """Analytic gradients at a confidently wrong logit, then what training measured (if sigmoid+MSE ran)."""
-    g_mse, g_ce = gradient_at(grads, "mse_sigmoid", logit), gradient_at(grads, "cross_entropy", logit)
+def gradient_finding(losses: pd.DataFrame, saturation: pd.DataFrame, logit: float) -> str:
+    """Analytic gradients at a confidently wrong logit (``losses.grad_when_wrong``), then what training
+    measured of the hidden units' saturation (``saturation_end``), if sigmoid + MSE ran."""
+    g = losses.set_index("loss")["grad_when_wrong"]
+    if not {"mse_sigmoid", "cross_entropy"} <= set(g.index):
+        return absent("gradient comparison", "the losses table lacks sigmoid + MSE or cross-entropy")
+    g_mse, g_ce = g["mse_sigmoid"], g["cross_entropy"]
     text = (f"With the true-class logit at {logit:g} (other logits 0), the gradient of sigmoid + MSE with respect "
-            f"to it is {g_mse:.1e}, against {g_ce:.2f} for cross-entropy: about {float(f'{abs(g_ce / g_mse):.2g}'):,.0f} times smaller.")
-    mine = runs[runs["loss"] == "mse_sigmoid"]
-    sat = mine[mine["activation"].isin(["sigmoid", "tanh"])]["final_saturated_frac"].dropna()
-    if len(sat):
-        _, lo, hi = bootstrap_ci(sat.to_numpy())
+            f"to it is {g_mse:.1e}, against {g_ce:.2f} for cross-entropy: about {float(f'{abs(g_ce / g_mse):.2g}'):,.0f} "
+            f"times smaller.")
+    if len(saturation):
+        s = saturation.iloc[0]
         text += (f" In training, the median fraction of saturated sigmoid/tanh hidden units at the end of the "
-                 f"sigmoid + MSE runs was {sat.median():.2g} (descriptive: 95% interval [{lo:.2g}, {hi:.2g}] over "
-                 f"{len(sat)} runs).")
+                 f"sigmoid + MSE runs was {s['median']:.2g} (descriptive: 95% interval [{s['low']:.2g}, "
+                 f"{s['high']:.2g}] over {int(s['runs'])} runs).")
     return text
 
 
-def output_saturation_finding(stuck: pd.DataFrame, claims: pd.DataFrame | None = None,
-                              label=lambda loss: loss) -> str:
-    """What the output-saturation table (``analysis.saturation.stuck_table``) says about the lecture's
-    mechanism: per optimiser, sigmoid + MSE's share of training examples wrong and stuck at the end (with
-    its interval), the share of its remaining errors that are stuck, and cross-entropy's beside it; then
-    whether the mechanism accounts for the slowness and for the larger gap under Adam."""
-    from ..convergence.losses import STUCK_FRACTION
+def mechanism_finding(claims: pd.DataFrame, mechanism: pd.DataFrame) -> str:
+    """The lecture's mechanism by the contrasts that isolate it (claims ``mechanism.*``): MSE on sigmoid
+    against binary CE one-vs-rest (the same sigmoid outputs and targets; the gradients on the logits differ
+    by the factor 2 s (1 - s) alone), and MSE on softmax against cross-entropy (the softmax Jacobian), per
+    optimiser pooled and per dataset, where it is largest and smallest, with the reach shares; then how
+    much of sigmoid + MSE's gap to cross-entropy the factor is."""
+    rows = mechanism[mechanism["activation"] == "all"]
+    if rows.empty:
+        return absent("contrast that isolates the mechanism", "MSE on sigmoid with binary CE, or MSE on softmax "
+                                                              "with cross-entropy, was not swept")
+    out = []
+    for (subject, reference), sub in rows.groupby(["subject", "reference"], sort=False):
+        items = []
+        for opt in [o for o in ("sgd", "adam") if o in set(sub["optimizer"])]:
+            r = sub[(sub["optimizer"] == opt)]
+            pooled = r[r["dataset"] == POOLED] if (r["dataset"] == POOLED).any() else r.iloc[:1]
+            if pooled.empty:
+                continue
+            p = pooled.iloc[0]
+            per = "; ".join(f"{names.dataset(x.dataset)} {wording.num(x.estimate)}×" for x in r.itertuples()
+                            if x.dataset != POOLED)
+            items.append(f"under {OPT.get(opt, opt)} **{wording.num(p['estimate'])}×** "
+                         f"[{wording.ends(p['ci_low'], p['ci_high'], 1.0, wording.num)[0]}, "
+                         f"{wording.ends(p['ci_low'], p['ci_high'], 1.0, wording.num)[1]}]"
+                         + (f" ({per})" if per and len(r) > 1 else "")
+                         + f", reaching the target in {p['reach_subject']:.0%} of runs against {p['reach_reference']:.0%}")
+        fine = mechanism[(mechanism["subject"] == subject) & (mechanism["activation"] != "all")
+                         & (mechanism["dataset"] == POOLED)]
+        extremes = ""
+        if len(fine) > 1:
+            hi, lo = fine.loc[fine["estimate"].idxmax()], fine.loc[fine["estimate"].idxmin()]
+            extremes = (f" It is largest with {hi['setting']} under {OPT.get(hi['optimizer'], hi['optimizer'])} "
+                        f"({wording.num(hi['estimate'])}×; reached in {hi['reach_subject']:.0%} of runs against "
+                        f"{hi['reach_reference']:.0%}) and smallest with {lo['setting']} under "
+                        f"{OPT.get(lo['optimizer'], lo['optimizer'])} ({wording.num(lo['estimate'])}×); every "
+                        f"setting's claim is in the table below.")
+        out.append(f"{label(subject)[0].upper() + label(subject)[1:]} over {label(reference)}, steps to the target "
+                   f"(pooled, 95% seed-bootstrap interval): " + "; ".join(items) + "." + extremes)
+    speed = {o: pooled_row(claims, f"speed_ratio.mse_sigmoid_vs_cross_entropy.{o}") for o in ("sgd", "adam")}
+    bce = {o: pooled_row(claims, f"speed_ratio.bce_ovr_vs_cross_entropy.{o}") for o in ("sgd", "adam")}
+    mech = {o: pooled_row(rows, f"mechanism.mse_sigmoid_vs_bce_ovr.{o}") for o in ("sgd", "adam")}
+    told = [o for o in ("sgd", "adam") if speed[o] is not None and bce[o] is not None and mech[o] is not None]
+    if told:
+        out.append("Sigmoid + MSE's gap to cross-entropy splits in two: against cross-entropy it needed "
+                   + " and ".join(f"{wording.num(speed[o]['estimate'])}× ({OPT[o]})" for o in told)
+                   + ", against binary CE on the same sigmoid outputs "
+                   + " and ".join(f"{wording.num(mech[o]['estimate'])}× ({OPT[o]})" for o in told)
+                   + ", while binary CE itself needed "
+                   + " and ".join(f"{wording.num(bce[o]['estimate'])}× ({OPT[o]})" for o in told)
+                   + " cross-entropy's steps. The factor s(1 − s) is the part binary CE does not pay.")
+    if len(told) == 2 and mech["adam"]["ci_low"] > mech["sgd"]["ci_high"]:
+        out.append("The factor costs more under Adam than under SGD (the intervals do not overlap); why Adam widens "
+                   "the gap is not isolated by a contrast here and remains unexplained.")
+    return " ".join(out)
 
-    ms = stuck[stuck["loss"] == "mse_sigmoid"].set_index("optimizer") if len(stuck) else stuck
-    if ms.empty:
+
+def stuck_finding(stuck: pd.DataFrame, constants: pd.DataFrame) -> str:
+    """The stuck share (``analysis.saturation.stuck_shares``) over every setting, per logit scale, its peak
+    and when, and at the other two thresholds: sigmoid + MSE beside binary CE and cross-entropy."""
+    every = stuck[stuck["scope"] == "every setting"].set_index(["optimizer", "loss"])
+    if not any(l == "mse_sigmoid" for _, l in every.index):
         return absent("output-saturation measure", "sigmoid + MSE was not swept")
-    ce = stuck[stuck["loss"] == "cross_entropy"].set_index("optimizer")
-    opt_words = {"sgd": "SGD", "adam": "Adam"}
+    frac = constants.set_index("name")["value"].get("stuck_fraction.stuck_wrong_frac", 0.1)
     parts = []
-    for opt, r in ms.iterrows():
-        text = (f"under {opt_words.get(opt, opt)}, {r['stuck_end']:.1%} of sigmoid + MSE's training examples ended "
-                f"wrong and stuck (median over {int(r['runs'])} runs, 95% interval [{r['stuck_end_low']:.1%}, "
-                f"{r['stuck_end_high']:.1%}], descriptive; at the peak {r['stuck_peak']:.1%}; its median training "
-                f"error at the end {r['error_end']:.1%})")
-        if not np.isnan(r["stuck_of_errors"]):
-            text += f", {r['stuck_of_errors']:.0%} of the errors it had left"
-        if opt in ce.index:
-            c = ce.loc[opt]
-            text += (f"; cross-entropy's {c['stuck_end']:.1%} [{c['stuck_end_low']:.1%}, {c['stuck_end_high']:.1%}]"
-                     + (f" ({c['stuck_of_errors']:.0%} of its errors, training error {c['error_end']:.1%}; its "
-                        f"gradient does not carry the vanished factor)" if not np.isnan(c["stuck_of_errors"]) else ""))
-        parts.append(text)
-    share = ms["stuck_of_errors"].dropna()
-    if share.empty:
-        verdict = "No sigmoid + MSE run ended with an error, so the measure cannot speak."
-    elif share.min() >= 0.5:
-        verdict = ("Most of the errors sigmoid + MSE keeps are stuck, so the lecture's mechanism is at work: those "
-                   "examples get almost no gradient, while cross-entropy's p − t keeps pushing its wrong answers.")
-    elif share.max() < 0.1:
-        verdict = ("Few of the errors sigmoid + MSE keeps are stuck, so its slowness here is not the lecture's "
-                   "mechanism, and this measure does not say what it is (the effective-rate view in Appendix C "
-                   "tests one candidate, the size of the gradient).")
-    else:
-        verdict = ("The lecture's mechanism accounts for part of sigmoid + MSE's remaining errors, not most.")
-    ratio = {o: pooled_row(claims, f"speed_ratio.mse_sigmoid_vs_cross_entropy.{o}") if claims is not None
-             else None for o in ("sgd", "adam")}
-    if {"sgd", "adam"} <= set(share.index) and all(r is not None for r in ratio.values()) \
-            and ratio["adam"]["estimate"] > ratio["sgd"]["estimate"]:
-        gap = (f"Its gap to cross-entropy is larger under Adam ({wording.num(ratio['adam']['estimate'])}× against "
-               f"{wording.num(ratio['sgd']['estimate'])}× under SGD)")
-        verdict += (f" {gap}, and under Adam, which rescales every parameter's step to a similar size, a larger share "
-                    f"of its errors is stuck: a rescaled step does not give back a gradient that is near zero on "
-                    f"those examples, so the larger gap is consistent with this mechanism."
-                    if share["adam"] > share["sgd"] else
-                    f" {gap}, but its stuck share is not larger there: this mechanism does not explain why the gap "
-                    f"grows under Adam, which remains unexplained here.")
-    return (f"The lecture's mechanism measured where it acts, on the training examples: an example is *stuck* when it "
-            f"is answered wrongly and its true-class output q is below 1/2 with derivative q(1 − q) below "
-            f"{STUCK_FRACTION:g} of its maximum (q the sigmoid, or the softmax probability, of the true class). "
-            + "; ".join(p[0].upper() + p[1:] if i == 0 else p for i, p in enumerate(parts)) + ". " + verdict)
+    for opt in [o for o in ("sgd", "adam") if (o, "mse_sigmoid") in every.index]:
+        m = every.loc[(opt, "mse_sigmoid")]
+        others = [f"{label(l)} {every.loc[(opt, l), 'stuck_of_errors']:.0%}" for l in ("bce_ovr", "cross_entropy")
+                  if (opt, l) in every.index]
+        scales = stuck[(stuck["scope"] == "logit scale") & (stuck["optimizer"] == opt) & (stuck["loss"] == "mse_sigmoid")]
+        by_scale = ", ".join(f"{r.stuck_of_errors:.0%} at logit scale {r.logit_scale:g}" for r in scales.itertuples())
+        parts.append(f"under {OPT.get(opt, opt)}, **{m['stuck_of_errors']:.0%}** of sigmoid + MSE's training errors "
+                     f"at the end were stuck over every setting ({m['stuck_of_errors_strict']:.0%} at the strict "
+                     f"threshold, {m['stuck_of_errors_loose']:.0%} at the loose one; {by_scale}), against "
+                     + " and ".join(others) + f"; its stuck share peaked at a median {m['stuck_peak']:.1%} of the "
+                     f"training examples, {m['peak_step_share']:.0%} of the way through the budget")
+    return (f"Where the mechanism acts: an example is *stuck* when it is answered wrongly and its true-class output "
+            f"q is below 1/2 with derivative q(1 − q) below {frac:g} of its maximum (strict: 0.01; loose: 0.5). "
+            + "; ".join(p[0].upper() + p[1:] if i == 0 else p for i, p in enumerate(parts))
+            + ". Stuck errors are not the lecture's mechanism by themselves: cross-entropy and binary CE have them "
+              "too, but their gradient there does not carry the vanished factor; the contrast above measures what "
+              "the factor costs.")
 
 
-def effective_rate_finding(scales: pd.DataFrame, label=lambda loss: loss) -> str:
-    """What the gradient-scale table (tables.gradient_scale_table) says: the smallest and largest
+def effective_rate_finding(scales: pd.DataFrame) -> str:
+    """What the gradient-scale table (``analysis.rates.gradient_scale_table``) says: the smallest and largest
     gradient at the start, and whether the tuned rates undo the difference (the effective rates)."""
     d = scales.dropna(subset=["grad_norm_step0", "tuned_lr", "effective_lr"])
     if len(d) < 2:
         return absent("comparison of gradient scales", "fewer than two losses have tuned rates in this setting")
-    ci = lambda r, c: f"{r[c]:.2g} [{r[c + '_low']:.2g}, {r[c + '_high']:.2g}]"   # noqa: E731
     lo, hi = d.loc[d["grad_norm_step0"].idxmin()], d.loc[d["grad_norm_step0"].idxmax()]
-    spread = lambda c: d[c].max() / d[c].min()                                        # noqa: E731
+    tuned, effective = float(d["tuned_spread"].iloc[0]), float(d["effective_spread"].iloc[0])
     return (f"At step 0 the gradient with respect to the logits is smallest for {label(lo['loss'])} "
-            f"({ci(lo, 'grad_norm_step0')}; {lo['grad_norm_at_zero']:.2g} at z = 0) and largest for "
-            f"{label(hi['loss'])} ({ci(hi, 'grad_norm_step0')}; {hi['grad_norm_at_zero']:.2g} at z = 0). Their "
-            f"tuned rates are {ci(lo, 'tuned_lr')} and {ci(hi, 'tuned_lr')}, so their effective rates (rate × "
-            f"gradient scale) are {ci(lo, 'effective_lr')} and {ci(hi, 'effective_lr')}. Across all "
-            f"{len(d)} losses the largest median tuned rate is {spread('tuned_lr'):.2g} times the smallest, the "
-            f"largest median effective rate {spread('effective_lr'):.2g} times the smallest (ratios of medians; "
-            f"each median's 95% interval is in Appendix C): "
-            + ("tuning compensates most of the difference in gradient scale."
-               if spread("effective_lr") < spread("tuned_lr") / 3 else
+            f"({ci(lo, 'grad_norm_step0', '{:.2g}')}; {lo['grad_norm_at_zero']:.2g} at z = 0) and largest for "
+            f"{label(hi['loss'])} ({ci(hi, 'grad_norm_step0', '{:.2g}')}; {hi['grad_norm_at_zero']:.2g} at z = 0). "
+            f"Their tuned rates are {ci(lo, 'tuned_lr', '{:.2g}')} and {ci(hi, 'tuned_lr', '{:.2g}')}, so their "
+            f"effective rates (rate × gradient scale) are {ci(lo, 'effective_lr', '{:.2g}')} and "
+            f"{ci(hi, 'effective_lr', '{:.2g}')}. Across all {len(d)} losses the largest median tuned rate is "
+            f"{tuned:.2g} times the smallest, the largest median effective rate {effective:.2g} times the smallest "
+            f"(each median's 95% interval is in the table): "
+            + ("tuning compensates most of the difference in gradient scale." if effective < tuned / 3 else
                "tuning does not simply undo the difference in gradient scale."))
 
 
@@ -153,9 +185,9 @@ def speed_pointer(claims: pd.DataFrame) -> str:
         if (found := wording.speed_verdicts(claims, opt)) is None:
             continue
         _, slower, faster = found
-        out.append(f"Under {wording.OPT_LABELS.get(opt, opt)}, slower than cross-entropy after Holm's adjustment: "
-                   f"{', '.join(map(wording.label, slower['subject'])) or 'none'}; faster: "
-                   f"{', '.join(map(wording.label, faster['subject'])) or 'none'} (Figure 1 gives each ratio "
+        out.append(f"Under {OPT.get(opt, opt)}, slower than cross-entropy after Holm's adjustment: "
+                   f"{', '.join(map(label, slower['subject'])) or 'none'}; faster: "
+                   f"{', '.join(map(label, faster['subject'])) or 'none'} (Figure 1 gives each ratio "
                    "with its interval).")
     return " ".join(out) or convergence_finding(claims)
 
@@ -172,10 +204,51 @@ def convergence_finding(claims: pd.DataFrame) -> str:
                                           "target anywhere")
 
 
-def search_finding(claims: pd.DataFrame, summary: pd.DataFrame | None = None) -> str:
-    """How the rate searches ended, over every dataset (the tuning.search_outcome census), and, with the
-    summary, how many configurations tuned to a rate that reaches the target missed it on most evaluation
-    seeds (a rate chosen on 3 seeds does not always carry over)."""
+def levels_finding(levels: pd.DataFrame, subject: str = "mse_sigmoid") -> str:
+    """How ``subject``'s speed against cross-entropy depends on the target level (``speed_levels``)."""
+    d = levels[levels["subject"] == subject]
+    if d["level"].nunique() < 2:
+        return absent("speed at more than one target level", f"{label(subject)} or a second level was not swept")
+    parts = [f"under {OPT.get(opt, opt)} " + " / ".join(f"{wording.num(r.estimate)}×" for r in sub.sort_values("level").itertuples())
+             for opt, sub in d.groupby("optimizer", sort=False)]
+    lv = " / ".join(f"{x:g}" for x in sorted(d["level"].unique()))
+    return (f"The answer depends on the target: {label(subject)} over cross-entropy at levels {lv} of the way "
+            f"from chance to tuned cross-entropy, " + "; ".join(parts) + " (the table gives each interval and the "
+            f"reach shares; rates were tuned for the main level).")
+
+
+def accuracy_finding(claims: pd.DataFrame, summary: pd.DataFrame, subject: str = "mse_sigmoid") -> str:
+    """Test accuracy of ``subject`` against cross-entropy as a distribution over settings: per dataset then
+    pooled, the mean (with its interval and test), the share of settings more than 5 points worse and the
+    median, and where the bad settings are (per hidden activation, descriptive)."""
+    rows = claims[claims["claim"] == f"{wording.ACCURACY_CLAIMS}.test_acc_mean.{subject}_vs_cross_entropy"]
+    if rows.empty:
+        return absent("accuracy comparison", f"{label(subject)} or cross-entropy was not evaluated")
+    rows = rows.assign(pooled=rows["dataset"] == POOLED).sort_values(["pooled", "dataset"])
+    parts = []
+    for r in rows.itertuples():
+        worse = pooled_row(claims[claims["dataset"] == r.dataset],
+                           f"{wording.ACCURACY_CLAIMS}.test_acc_worse.{subject}_vs_cross_entropy")
+        median = pooled_row(claims[claims["dataset"] == r.dataset],
+                            f"{wording.ACCURACY_CLAIMS}.test_acc.{subject}_vs_cross_entropy")
+        lo, hi = wording.ends(r.ci_low, r.ci_high, 0.0, wording.points)
+        parts.append(f"{'pooled' if r.pooled else names.dataset(r.dataset)}: mean **{wording.points(r.estimate)}**"
+                     + ("" if np.isnan(r.ci_low) else f" [{lo}, {hi}]")
+                     + (f", {worse['estimate']:.0%} of settings more than 5 points worse" if worse is not None else "")
+                     + (f", median {wording.points(median['estimate'])}" if median is not None else ""))
+    by_act = summary[(summary["loss"] == subject) & (summary["dataset"] == "all") & (summary["activation"] != "all")]
+    acts = "; ".join(f"{r.activation} units: median {wording.points(r.median)}, mean {wording.points(r.mean)}, "
+                     f"{r.share_worse:.0%} of {int(r.settings)} settings more than 5 points worse"
+                     for r in by_act.itertuples())
+    return (f"{label(subject)[0].upper() + label(subject)[1:]} minus cross-entropy in test accuracy, each at its rate "
+            f"of best validation accuracy, over settings (a run that broke counts at chance; the mean carries the "
+            f"test, the median and the share are descriptive): " + "; ".join(parts) + "."
+            + (f" By hidden activation (pooled): {acts}." if acts else ""))
+
+
+def search_finding(claims: pd.DataFrame, search: pd.DataFrame | None = None) -> str:
+    """How the rate searches ended, over every dataset (the tuning.search_outcome census), and (``search``)
+    how many configurations tuned to a rate that reaches the target missed it on most evaluation seeds."""
     rows = claims[(claims["claim"] == "tuning.search_outcome") & (claims["dataset"] == POOLED)]
     if rows.empty:
         rows = claims[claims["claim"] == "tuning.search_outcome"]
@@ -185,22 +258,20 @@ def search_finding(claims: pd.DataFrame, summary: pd.DataFrame | None = None) ->
     parts = [f"**{int(r['seeds'])}** ({r['estimate']:.0%}) with {wording.OUTCOME_WORDS.get(r['subject'], r['subject'])}"
              for _, r in rows.sort_values("seeds", ascending=False).iterrows()]
     out = f"Of {n} tuned configurations, " + "; ".join(parts) + "."
-    if summary is not None and "search_outcome" in summary:
-        solved = summary[summary["search_outcome"] != "unsolved"]
-        missed = solved[solved["reached_frac"] < 0.5]
-        out += (f" Of the {len(solved)} whose chosen rate reached the target on the tuning seeds, {len(missed)} "
-                f"reached it on fewer than half of their evaluation seeds.")
+    if search is not None and len(search):
+        s = search.iloc[0]
+        out += (f" Of the {int(s['solved'])} whose chosen rate reached the target on the tuning seeds, "
+                f"{int(s['missed_on_eval'])} reached it on fewer than half of their evaluation seeds; "
+                f"{int(s['rates_added']):,} rates were added to the initial grid.")
     return out
 
 
-def target_finding(rule: pd.DataFrame, steps_of: dict) -> str:
-    """Whether tuned cross-entropy reaches the main target late in each dataset's budget (the
-    ``targets.target_rule`` table)."""
+def target_finding(rule: pd.DataFrame) -> str:
+    """Whether tuned cross-entropy reaches the main target late in each dataset's budget (``target_check``)."""
     if rule.empty:
         return absent("target check", "cross-entropy was not evaluated")
-    parts = [f"{r.dataset}: {r.reached_frac:.0%} of {r.runs} runs, median at {r.median_budget_share:.0%} of "
-             f"{steps_of.get(r.dataset, 0):,} steps" + (f" (not learning, left out: {r.cells_left_out})"
-                                                      if r.cells_left_out else "")
+    parts = [f"{names.dataset(r.dataset)}: {r.reached_frac:.0%} of {r.runs} runs, median at {r.median_budget_share:.0%} "
+             f"of {int(r.steps):,} steps" + (f" (not learning, left out: {r.cells_left_out})" if r.cells_left_out else "")
              for r in rule.itertuples()]
     return ("Tuned cross-entropy on the evaluation seeds reached its main target in — " + "; ".join(parts)
             + ". AlgoPerf's rule asks that the baseline reach it, late in the budget: at least 80% of runs and a "
@@ -233,10 +304,10 @@ def overflow_finding(thresholds: pd.DataFrame) -> str:
     if naive is not None:
         row = pick_threshold(thresholds, naive)
         if pd.notna(row["measured_threshold"]):
-            parts.append(f"`{IMPLEMENTATION_LABELS.get(naive, naive)}` gave its first non-finite value at {row['measured_threshold']:.4g} "
+            parts.append(f"`{names.implementation(naive)}` gave its first non-finite value at {row['measured_threshold']:.4g} "
                          f"({_setting(row)}), where IEEE-754 arithmetic predicts {row['predicted_threshold']:.4g}")
         else:
-            parts.append(f"`{IMPLEMENTATION_LABELS.get(naive, naive)}` stayed finite over the whole probed range ({_setting(row)})")
+            parts.append(f"`{names.implementation(naive)}` stayed finite over the whole probed range ({_setting(row)})")
     fused = thresholds[thresholds["implementation"].isin(FUSED) & thresholds["dtype"].isin(["float32", "float64"])
                        & thresholds["axis"].isin(["gap", "max_logit"])]
     if len(fused):
@@ -251,61 +322,51 @@ def overflow_finding(thresholds: pd.DataFrame) -> str:
             f"{len(thresholds)} settings.")
 
 
-def amp_finding(amp: pd.DataFrame) -> str:
-    """Reduced-precision training, per loss implementation: the smallest logit scale at which half or more
-    of the seeds (without a gradient scaler, under either optimiser) stopped at a non-finite value, per
-    autocast format, beside the float32 control's (the same implementation without autocast): a format
-    that breaks where float32 does not is the format's doing."""
-    from ..overflow.probe import IMPLEMENTATION_LABELS as NAMES
-
-    d = amp[~amp["grad_scaler"].astype(bool)]
-    if d.empty or "float32" not in set(d["dtype"]):
+def amp_finding(breaks: pd.DataFrame) -> str:
+    """Reduced-precision training, per loss implementation (``analysis.amp.amp_breaks``): the smallest logit
+    scale at which half or more of the seeds (without a gradient scaler, under either optimiser) stopped at a
+    non-finite value, per autocast format, beside the float32 control's."""
+    if breaks.empty:
         return absent("reduced-precision comparison", "the float32 control or every run without a scaler is missing")
-    broke = (d.assign(bad=d["status"] == "nonfinite").groupby(["implementation", "dtype", "optimizer", "logit_scale"])
-             ["bad"].mean() >= 0.5).reset_index()
-    first = broke[broke["bad"]].groupby(["implementation", "dtype"])["logit_scale"].min()
     parts = []
-    for impl in dict.fromkeys(d["implementation"]):
-        control = first.get((impl, "float32"), np.nan)
+    for impl, sub in breaks.groupby("implementation", sort=False):
+        control = float(sub["control"].iloc[0])
         said = []
-        for dtype in [x for x in ("float16", "bfloat16") if x in set(d["dtype"])]:
-            s = first.get((impl, dtype), np.nan)
-            if np.isnan(s):
-                said.append(f"never in {dtype}")
+        for r in sub[sub["dtype"].isin(["float16", "bfloat16"])].itertuples():
+            if np.isnan(r.first_break):
+                said.append(f"never in {r.dtype}")
             else:
-                whose = ("as in float32, so not the format's doing" if not np.isnan(control) and s >= control
-                         else "where float32 did not: the format's")
-                said.append(f"from logit scale {s:g} in {dtype} ({whose})")
+                said.append(f"from logit scale {r.first_break:g} in {r.dtype} ("
+                            + ("where float32 did not: the format's" if r.formats_doing else
+                               "as in float32, so not the format's doing") + ")")
         if np.isnan(control) and all(x.startswith("never") for x in said):
-            parts.append(f"`{NAMES.get(impl, impl)}` never stopped at a NaN/inf, in any format (whether it still learned "
-                         f"at large scales is the table's last columns)")
+            parts.append(f"`{names.implementation(impl)}` never stopped at a NaN/inf, in any format (whether it still "
+                         f"learned at large scales is the table's last columns)")
             continue
-        parts.append(f"`{NAMES.get(impl, impl)}` broke " + ", ".join(said)
+        parts.append(f"`{names.implementation(impl)}` broke " + ", ".join(said)
                      + (f"; the float32 control from {control:g}" if not np.isnan(control) else
                         "; the float32 control never"))
     return ("Training under autocast, the loss receiving its logits in the half format, half or more of the seeds "
             "stopped at a NaN/inf (without a gradient scaler, under SGD or Adam): " + "; ".join(parts) + ".")
 
 
-def failure_finding(runs: pd.DataFrame, divergence_factor: float) -> str:
-    """Counts per status over ``runs`` (tuning and evaluation runs together when ``stage`` is a column)."""
-    counts = runs["status"].value_counts()
-    n = {x: int(counts.get(x, 0)) for x in columns.STATUSES}
-    stages = ""
-    if "stage" in runs:
-        per = runs["stage"].value_counts()
-        stages = " (" + ", ".join(f"{int(per[x]):,} {x}" for x in ["tune", "evaluate"] if x in per) + ")"
-    return (f"Of {len(runs):,} runs{stages}, **{n['nonfinite']:,}** produced NaN/inf, **{n['diverged']:,}** "
-            f"diverged (training loss above {divergence_factor:g}× its start), **{n['not_reached']:,}** finished "
-            f"without reaching the target accuracy and {n['ok']:,} reached it; every one is a row, and a broken "
-            f"run stops updating while the others in its batch train on.")
+def failure_finding(counts: pd.DataFrame, divergence_factor: float) -> str:
+    """Counts per status over the stages (``failure_counts``: a row per stage and ``all``)."""
+    by = counts.set_index("stage")
+    total = by.loc["all"]
+    stages = ", ".join(f"{int(r['runs']):,} {stage}" for stage, r in by.drop(index="all").iterrows())
+    return (f"Of {int(total['runs']):,} runs ({stages}), **{int(total['nonfinite']):,}** produced NaN/inf, "
+            f"**{int(total['diverged']):,}** diverged (training loss above {divergence_factor:g}× its start), "
+            f"**{int(total['not_reached']):,}** finished without reaching the target accuracy and "
+            f"{int(total['ok']):,} reached it. Every one is a row: a run that broke stops updating while the "
+            f"others in its batch train on, counts as a miss for speed and at chance for accuracy.")
 
 
-def summary_findings(claims, thresholds, examples, grads, runs) -> list[str]:
+def summary_findings(claims, thresholds, examples) -> list[str]:
     """The bullets of the report's summary: every loss against cross-entropy per optimiser (pooled,
-    faster and slower said alike), how often each reached the target, the rate searches, then the overflow
-    thresholds and the lecture (exact values, no sampling); the gradients are the mechanism section's."""
-    out = [speed_pointer(claims)]   # the ratios themselves: Figure 1, the convergence section, Appendix B
+    faster and slower said alike), how often sigmoid + MSE and cross-entropy reached the target, the rate
+    searches, then the overflow thresholds and the lecture (exact values, no sampling)."""
+    out = [speed_pointer(claims)]
     for c in ("reach_fraction.mse_sigmoid.sgd", "reach_fraction.cross_entropy.sgd"):
         if (text := claim(claims, c)) is not None:
             out.append(text)
@@ -326,21 +387,20 @@ def depth_finding(claims: pd.DataFrame, depth: pd.DataFrame) -> str:
 
     def ratio(act: str, loss: str, when: str) -> str | None:
         """The claims table's number (one bootstrap for the report), else the depth table's."""
-        c = claims[claims["claim"] == f"depth.grad_ratio_{when}.{dataset}.{act}.{opt}.{loss}"] \
-            if claims is not None and "claim" in claims else pd.DataFrame()
+        c = claims[claims["claim"] == f"depth.grad_ratio_{when}.{dataset}.{act}.{opt}.{loss}"]
         if len(c):
             r = c.iloc[0]
-            return f"{r['estimate']:.3g} (95% CI [{r['ci_low']:.3g}, {r['ci_high']:.3g}])"
+            return (f"{r['estimate']:.3g} (" + (f"95% CI [{r['ci_low']:.3g}, {r['ci_high']:.3g}]" if not np.isnan(r["ci_low"])
+                                                else "no interval: too few seeds") + ")")
         row = d[(d["activation"] == act) & (d["depth"] == deepest) & (d["loss"] == loss)]
         if row.empty:
             return None
-        r = row.iloc[0]
-        return (f"{r[f'grad_ratio_{when}']:.3g} (95% CI [{r[f'grad_ratio_{when}_low']:.3g}, "
-                f"{r[f'grad_ratio_{when}_high']:.3g}])")
+        r, c = row.iloc[0], f"grad_ratio_{when}"
+        return f"{r[c]:.3g}" + ("" if np.isnan(r[c + "_low"]) else f" (95% CI [{r[c + '_low']:.3g}, {r[c + '_high']:.3g}])")
 
     parts = [f"{act} **{text.replace(' (', '×** (', 1)}" for act in dict.fromkeys(d["activation"])
              if (text := ratio(act, "cross_entropy", "init")) is not None]
-    out = (f"With {deepest} hidden layers on {dataset} ({opt.upper() if opt == 'sgd' else opt}, cross-entropy), the first "
+    out = (f"With {deepest} hidden layers on {names.dataset(dataset)} ({OPT.get(opt, opt)}, cross-entropy), the first "
            f"layer's weight gradient at initialisation is, relative to the output layer's: " + "; ".join(parts) + ".")
     sig = d[(d["activation"] == "sigmoid") & (d["depth"] == deepest)].set_index("loss")
     if {"cross_entropy", "mse_sigmoid"} <= set(sig.index):
@@ -349,51 +409,42 @@ def depth_finding(claims: pd.DataFrame, depth: pd.DataFrame) -> str:
                 f"cross-entropy and {ratio('sigmoid', 'mse_sigmoid', 'end')} with sigmoid + MSE, with "
                 f"{ce['saturated_end']:.0%} and {ms['saturated_end']:.0%} of the sigmoid units saturated (medians "
                 f"over runs).")
-        # the mechanism: sigma' <= 1/4 per layer, times the gain 1/sqrt(3) of U(+-1/sqrt(n)) weights
         out += (f" Saturation is not needed for this: the sigmoid's slope is at most 1/4, and weights drawn "
                 f"from U(±1/√n) pass back a gradient scaled by about 1/√3, so each sigmoid layer keeps at most "
                 f"1/(4√3) ≈ 0.14 of it; over {deepest} layers, (1/(4√3)) to the power {deepest} ≈ "
-                f"{(1 / (4 * np.sqrt(3))) ** deepest:.1e}, the order measured (sigmoid outputs sit near 1/2, so "
+                f"{ce['sigmoid_bound']:.1e}, the order measured (sigmoid outputs sit near 1/2, so "
                 f"the forward activations do not shrink to compensate). tanh has slope 1 at 0 and its activations "
                 f"shrink with its gradients, which is why its weight gradients stay comparable across layers.")
     return out
 
 
-def init_control_finding(control: pd.DataFrame, label=lambda loss: loss) -> str:
-    """The control of the depth study (``convergence.init_control``): at each dataset's deepest
+def init_control_finding(control: pd.DataFrame) -> str:
+    """The control of the depth study (``analysis.depth.control_table``): at each dataset's deepest
     architecture, per activation, the step-0 ratio of the sigmoid-output losses against cross-entropy's,
-    with the default output bias and at the log class prior; whether the difference is the mean-error
-    inflation (the default ratio differs from cross-entropy's by more than 25% and the log-prior one does
-    not)."""
-    from ..convergence.init_control import control_table
-
-    t = control_table(control)
-    if t.empty:
+    with the default output bias and at the log class prior, and whether the difference is the mean-error
+    inflation (``inflated`` and ``explained``)."""
+    if control.empty:
         return absent("initialisation control", "no dataset was swept at more than one depth")
-    depth = t["hidden"].map(lambda h: len(h.split("-")))
-    t = t[depth == depth.groupby(t["dataset"]).transform("max")]
-    sig = [x for x in ("bce_ovr", "mse_sigmoid") if x in set(t["loss"])]
-    if "cross_entropy" not in set(t["loss"]) or not sig:
+    sig = [x for x in ("bce_ovr", "mse_sigmoid") if x in set(control["loss"])]
+    if "cross_entropy" not in set(control["loss"]) or not sig:
         return absent("initialisation control", "cross-entropy or a sigmoid-output loss was not in the depth study")
-    err = control[(control["loss"].isin(sig)) & (control["output_bias"] == "default")]["mean_output_error"].median()
-    near = lambda a, b: abs(np.log(a / b)) < np.log(1.25)      # noqa: E731
-    parts, explained = [], []
-    for (ds, act, hidden), sub in t.groupby(["dataset", "activation", "hidden"], sort=False):
+    mine = control[control["loss"].isin(sig)]
+    err = float(mine["mean_output_error"].median())
+    several = control["dataset"].nunique() > 1
+    parts = []
+    for (ds, act, hidden), sub in control.groupby(["dataset", "activation", "hidden"], sort=False):
         s = sub.set_index("loss")
         if "cross_entropy" not in s.index:
             continue
         ce = s.loc["cross_entropy"]
-        mine = [x for x in sig if x in s.index]
-        said = " and ".join(f"{label(x)} {s.loc[x, 'default']:.3g} → {s.loc[x, 'log_prior']:.3g}" for x in mine)
-        where = f"{ds}, {len(hidden.split('-'))} {act} layers" if t["dataset"].nunique() > 1 else \
-            f"{len(hidden.split('-'))} {act} layers"
+        said = " and ".join(f"{label(x)} {s.loc[x, 'default']:.3g} → {s.loc[x, 'log_prior']:.3g}" for x in sig
+                            if x in s.index)
+        where = f"{len(hidden.split('-'))} {act} layers" + (f" ({names.dataset(ds)})" if several else "")
         parts.append(f"{where}: {said} (cross-entropy {ce['default']:.3g} → {ce['log_prior']:.3g})")
-        explained += [(not near(s.loc[x, "default"], ce["default"]), near(s.loc[x, "log_prior"], ce["log_prior"]))
-                      for x in mine]
-    names = " and ".join(label(x) for x in sig)
-    if not explained or not any(d for d, _ in explained):
-        verdict = f"at the default bias {names} already start where cross-entropy does, so there is nothing to explain."
-    elif all(c for d, c in explained if d):
+    names_ = " and ".join(label(x) for x in sig)
+    if not mine["inflated"].any():
+        verdict = f"at the default bias {names_} already start where cross-entropy does, so there is nothing to explain."
+    elif mine.loc[mine["inflated"], "explained"].all():
         verdict = (f"the loss-dependence of the ratio at initialisation is the mean-error inflation of the output "
                    f"layer's gradient, not a vanishing gradient of MSE" + (
                        ": BCE, whose gradient has no σ' factor, moved with it." if "bce_ovr" in sig else "."))
@@ -407,88 +458,83 @@ def init_control_finding(control: pd.DataFrame, label=lambda loss: loss) -> str:
             + "; ".join(parts) + f"; {verdict}")
 
 
-def calibration_finding(claims: pd.DataFrame, cal: pd.DataFrame, label=lambda loss: loss) -> str:
+def calibration_finding(claims: pd.DataFrame, cal: pd.DataFrame) -> str:
     """Cross-entropy's test ECE, then what label smoothing, focal loss and MSE on softmax did against it, per
     dataset (no loss is named best: that would be a pick among all losses, untested), and the ECE floors."""
     if cal.empty or cal["test_ece"].isna().all():
         return absent("test-split metrics", "no evaluation run finished")
     ref = cal[cal["loss"] == "cross_entropy"]
     best = (ref if len(ref) else cal).iloc[0]
-    out = (f"Expected calibration error on the test split, {label(best['loss'])}: "
-           f"{best['test_ece']:.3f} (95% CI [{best['test_ece_low']:.3f}, {best['test_ece_high']:.3f}], median over "
-           f"{int(best['problems'])} problems; every loss in the table below).")
+    interval = (f"95% CI [{best['test_ece_low']:.3f}, {best['test_ece_high']:.3f}]" if not np.isnan(best["test_ece_low"])
+                else f"no interval: fewer than {MIN_SEEDS} seeds")
+    out = (f"Expected calibration error on the test split, {label(best['loss'])}: {best['test_ece']:.3f} ({interval}, "
+           f"median over {int(best['problems'])} settings; every loss in the table below).")
+    fmt = lambda x: f"{x:+.3f}"                                                  # noqa: E731
     said = []
     for loss in ("cross_entropy_ls", "focal", "mse_softmax", "mse_sigmoid"):
         rows = claims[claims["claim"] == f"{wording.ACCURACY_CLAIMS}.test_ece.{loss}_vs_cross_entropy"]
         rows = rows.assign(pooled=rows["dataset"] == POOLED).sort_values(["pooled", "dataset"])
         if rows.empty:
             continue
-        items = [f"{'pooled' if r['pooled'] else r['dataset']} **{r['estimate']:+.3f}**"
-                 + ("" if np.isnan(r["ci_low"]) else f" [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]")
-                 + ("†" if r["p_adjusted"] < wording.ALPHA else "") for _, r in rows.iterrows()]
-        said.append(f"{label(loss)}: " + ", ".join(items))
+        items = [f"{names.dataset(r['dataset'])} **{r['estimate']:+.3f}**" if not r["pooled"] else
+                 f"pooled **{r['estimate']:+.3f}**" + ("" if np.isnan(r["ci_low"]) else
+                                                       " [{}, {}]".format(*wording.ends(r["ci_low"], r["ci_high"], 0.0, fmt)))
+                 for _, r in rows.iterrows()]
+        resolved = (rows["p_adjusted"] < wording.ALPHA).all()
+        said.append(f"{label(loss)}: " + ", ".join(items) + ("†" if resolved else ""))
     if said:
-        out += (" Minus cross-entropy's ECE, per dataset and pooled, with 95% seed-bootstrap intervals (†: resolved "
-                "after Holm's adjustment; every sentence in Appendix B): " + "; ".join(said) + ".")
+        out += (" Minus cross-entropy's ECE per dataset and pooled (the pooled value with its 95% seed-bootstrap "
+                "interval; †: resolved on every dataset and pooled after Holm's adjustment; every interval in "
+                "Appendix B): " + "; ".join(said) + ".")
     scaled = []
     for loss in ("cross_entropy_ls", "focal", "mse_softmax", "mse_sigmoid"):
         r = pooled_row(claims, f"{wording.ACCURACY_CLAIMS}.test_ece_ts.{loss}_vs_cross_entropy")
         if r is not None:
             scaled.append(f"{label(loss)} **{r['estimate']:+.3f}**" + (
-                "" if np.isnan(r["ci_low"]) else f" [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]")
+                "" if np.isnan(r["ci_low"]) else " [{}, {}]".format(*wording.ends(r["ci_low"], r["ci_high"], 0.0, fmt)))
                 + ("†" if r["p_adjusted"] < wording.ALPHA else ""))
     if scaled:
         out += (" After temperature scaling (one T per model, fitted on validation), the pooled differences from "
                 "cross-entropy's ECE are " + "; ".join(scaled) + ": what is left once a single scale is undone.")
+    temp = pooled_row(claims, f"{wording.ACCURACY_CLAIMS}.temperature.cross_entropy")
+    if temp is not None:
+        lo, hi = wording.ends(temp["ci_low"], temp["ci_high"], 1.0, lambda x: f"{x:.3g}")
+        out += (f" Cross-entropy's fitted temperature, the median over settings, was **{temp['estimate']:.3g}**"
+                + ("" if np.isnan(temp["ci_low"]) else f" [{lo}, {hi}]")
+                + " (above 1: overconfident, the premise of the label-smoothing literature).")
     floors = claims[claims["claim"] == "ece_floor"]
     if len(floors):
         out += (" A perfectly calibrated model with cross-entropy's confidences would still show an ECE of "
-                + ", ".join(f"{r['estimate']:.3f} on {r['dataset']}" for _, r in floors.iterrows())
+                + ", ".join(f"{r['estimate']:.3f} on {names.dataset(r['dataset'])}" for _, r in floors.iterrows())
                 + " (simulated from the confidences of its runs at the rates tuned for speed, whose per-example "
                   "outputs are kept: the noise floor of the measure on test splits this size).")
     return out
 
 
-# Greydanus (2020), MNIST-1D README and paper table: test accuracy of their MLP baseline.
-MNIST1D_MLP_BASELINE = 0.68
-MNIST1D_PAPER_BUDGET = 6000 * 100     # their steps x batch (mnist1d's train.py defaults)
-MNIST1D_TRAIN = 4000                  # the published training split, all of which we train on
-
-
-def mnist1d_finding(runs: pd.DataFrame) -> str:
-    """Our best MNIST-1D configuration with cross-entropy, chosen on validation accuracy (mean over seeds;
-    the report passes the runs at the rates of best validation accuracy),
-    and its test accuracy beside the paper's MLP (choosing on the test split would flatter it)."""
-    d = runs[(runs["dataset"] == "mnist1d") & (runs["loss"] == "cross_entropy")].dropna(subset=["test_acc"])
-    if d.empty:
+def mnist1d_finding(row: pd.DataFrame) -> str:
+    """Our best MNIST-1D configuration with cross-entropy, chosen on validation accuracy, and its test
+    accuracy beside the paper's MLP (``report_tables.mnist1d``)."""
+    if row.empty:
         return absent("MNIST-1D result", "MNIST-1D was not swept with cross-entropy")
-    keys = ["activation", "hidden", "optimizer", "learn_scale", "logit_scale"]
-    best = d.groupby(keys)["final_val_acc"].mean().idxmax()
-    chosen = d.set_index(keys).loc[best].reset_index()
-    sub = chosen["test_acc"].to_numpy(dtype=float)
-    found = bootstrap(units(chosen, "test_acc", "loss", ["cross_entropy"], keys), "mean", stable_seed("mnist1d"))
-    e = next(iter(found.values()))
-    est, lo, hi = e.estimate, e.ci_low, e.ci_high
-    steps, batch = int(d["steps"].iloc[0]), int(d["batch_size"].iloc[0])
-    ratio = MNIST1D_PAPER_BUDGET / (steps * batch)
-    budget = (f"Our budget is {ratio:.0f} times shorter than the paper's ({steps * batch / MNIST1D_TRAIN:.1f} epochs of "
+    r = row.iloc[0]
+    interval = (f"95% CI [{r['test_acc_low']:.1%}, {r['test_acc_high']:.1%}] over seeds, " if not np.isnan(r["test_acc_low"])
+                else f"too few seeds for an interval (fewer than {MIN_SEEDS}), ")
+    budget = (f"Our budget is {r['paper_budget_ratio']:.0f} times shorter than the paper's ({r['epochs']:.1f} epochs of "
               f"its 4,000 training signals), sized to compare losses at equal cost, not to reach the published "
               f"accuracy; `config/mnist1d.yaml` trains MNIST-1D to a budget of its own (README)."
-              if ratio > 4 else
-              f"The budget is {steps * batch / MNIST1D_TRAIN:.0f} epochs of the paper's 4,000 training signals, "
-              f"{steps * batch / MNIST1D_PAPER_BUDGET:.2g} of the paper's 6,000 steps of 100.")
-    rate = chosen["lr"].iloc[0] if "lr" in chosen and chosen["lr"].nunique() == 1 else None
-    return (f"MNIST-1D, the best configuration with cross-entropy on validation ({best[0]}, hidden layers {best[1]}, "
-            f"{best[2]}" + (f", rate {rate:.3g}" if rate is not None else "") + "): "
-            f"test accuracy **{est:.1%}** ("
-            + (f"95% CI [{lo:.1%}, {hi:.1%}], seed bootstrap, " if not np.isnan(lo) else "too few seeds for an interval, ")
-            + f"mean over {len(sub)} seeds) after "
-            f"{steps:,} steps of batch {batch}, beside **{MNIST1D_MLP_BASELINE:.0%}** for the MLP baseline of "
-            f"Greydanus (2020), a 2-hidden-layer ReLU network of 100 units trained with Adam for 6,000 steps of "
-            f"batch 100 on the same training and test signals. " + budget)
+              if r["paper_budget_ratio"] > 4 else
+              f"The budget is {r['epochs']:.0f} epochs of the paper's 4,000 training signals, "
+              f"{1 / r['paper_budget_ratio']:.2g} of the paper's 6,000 steps of 100.")
+    return (f"MNIST-1D, the best configuration with cross-entropy on validation ({r['activation']}, hidden layers "
+            f"{r['hidden']}, {OPT.get(r['optimizer'], r['optimizer'])}"
+            + (f", rate {r['lr']:.3g}" if not np.isnan(r["lr"]) else "") + "): "
+            f"test accuracy **{r['test_acc']:.1%}** ({interval}mean over {int(r['seeds'])} seeds) after "
+            f"{int(r['steps']):,} steps of batch {int(r['batch_size'])}, beside **{r['paper_acc']:.0%}** for the MLP "
+            f"baseline of Greydanus (2020), a 2-hidden-layer ReLU network of 100 units trained with Adam for 6,000 "
+            f"steps of batch 100 on the same training and test signals. " + budget)
 
 
-def matched_rate_finding(claims: pd.DataFrame, label=lambda loss: loss) -> str:
+def matched_rate_finding(claims: pd.DataFrame) -> str:
     """The ranking at equal effective rate: each loss's steps over cross-entropy's at cross-entropy's tuned
     effective rate (the ``effective_rate.*`` claims, over every dataset), in one sentence."""
     rows = claims[claims["claim"].str.startswith("effective_rate.")]
@@ -497,14 +543,14 @@ def matched_rate_finding(claims: pd.DataFrame, label=lambda loss: loss) -> str:
         return absent("comparison at equal effective rate", "SGD or cross-entropy was not swept, or no loss's "
                                                             "tried rates reach cross-entropy's tuned effective rate")
     parts = [f"{label(r.subject)} {wording.num(r.estimate)}×" + (
-        f" ([{wording.num(r.ci_low)}, {wording.num(r.ci_high)}], {r.n} problems)" if not np.isnan(r.ci_low) else
-        f" ({r.n} problems)") for r in rows.sort_values("estimate").itertuples()]
+        " ([{}, {}], {} settings)".format(*wording.ends(r.ci_low, r.ci_high, 1.0, wording.num), r.n)
+        if not np.isnan(r.ci_low) else f" ({r.n} settings)") for r in rows.sort_values("estimate").itertuples()]
     seeds = int(rows["seeds"].max())
     caveat = (" Read this view as descriptive: cross-entropy's steps here come from the tuning seeds that chose its "
               "rate (a winner's advantage the other losses, read at a rate not chosen for them, do not have), and a "
-              "row resting on two or three problems is an anecdote.")
-    return ("At equal effective rate — every loss at cross-entropy's tuned effective rate on the same problem, "
+              "row resting on two or three settings is an anecdote.")
+    return ("At equal effective rate — every loss at cross-entropy's tuned effective rate on the same setting, "
             "read off its own tried rates seed by seed (tuning seeds, SGD, linear in log-log between the two "
             "rates around it) — the steps to the target relative to cross-entropy are: " + "; ".join(parts) +
-            f". A loss whose tried rates do not reach that effective rate is left out of that problem"
+            f". A loss whose tried rates do not reach that effective rate is left out of that setting"
             + (f"; {seeds} tuning seeds are too few for an interval." if seeds < MIN_SEEDS else ".") + caveat)

@@ -10,15 +10,16 @@ said in the same words as one slower (or worse).
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
 
 from ..analysis.claims import pooled_row
-from ..analysis.stats import ALPHA, POOLED
-from ..convergence.losses import LOSS_LABELS
+from ..analysis.stats import ALPHA, MIN_SEEDS, POOLED
+from . import names
 
-OPT_LABELS = {"sgd": "SGD", "adam": "Adam"}
+OPT_LABELS = names.OPTIMIZER_LABELS
 METRIC_WORDS = {"test_acc": "test accuracy", "test_nll": "test NLL", "test_brier": "Brier score",
                 "test_ece": "expected calibration error", "test_nll_ts": "test NLL after temperature scaling",
                 "test_brier_ts": "Brier score after temperature scaling",
@@ -32,7 +33,7 @@ OUTCOME_WORDS = {"interior": "an interior optimum", "at_bound": "the optimum at 
 
 
 def label(loss: str) -> str:
-    return LOSS_LABELS.get(loss, loss)
+    return names.loss(loss)
 
 
 def num(x: float) -> str:
@@ -43,24 +44,50 @@ def num(x: float) -> str:
 
 
 def points(x: float) -> str:
-    """An accuracy difference in percentage points, signed."""
-    return "–" if math.isnan(x) else f"{100 * x:+.1f} points"
+    """An accuracy difference in percentage points, signed (0.0 without a sign where it rounds to zero)."""
+    if math.isnan(x):
+        return "–"
+    return "0.0 points" if round(100 * x, 1) == 0 else f"{100 * x:+.1f} points"
 
 
 def _value(row, x: float) -> str:
+    if isinstance(x, float) and math.isnan(x):
+        return "–"
     if row["kind"] == "ratio":
         return f"{num(x)}×"
     if row["metric"] == "test_acc" and row["kind"].startswith("difference"):
         return points(x)
     if row["kind"] == "share":
         return f"{x:.0%}"
-    return "–" if math.isnan(x) else (f"{x:+.3f}" if row["kind"].startswith("difference") else num(x))
+    return f"{x:+.3f}" if row["kind"].startswith("difference") else num(x)
+
+
+def ends(lo: float, hi: float, null: float | None, fmt) -> tuple[str, str]:
+    """An interval's ends as text, each to the precision that keeps it apart from the value of no effect:
+    an end that formats like the null but is not the null gets more digits (0.9996 is not "1"), so an end
+    printed as the null *is* the null, and a reader sees whether the interval excludes it."""
+    def one(x):
+        text = fmt(x)
+        if null is None or math.isnan(null) or math.isnan(x) or x == null:
+            return text
+        same = lambda a, b: re.sub(r"[−+-](?=0(\.0+)?\b)", "", a) == re.sub(r"[−+-](?=0(\.0+)?\b)", "", b)  # noqa: E731
+        for digits in (2, 3, 4, 5):
+            if not same(text, fmt(null)):
+                break
+            if text.endswith(" points"):                             # points: 100 x with more decimals
+                text = f"{100 * x:+.{digits}f} points"
+            else:
+                text = f"{x:.{digits - 1}g}" + ("×" if text.endswith("×") else "")
+        return text
+    return one(lo), one(hi)
 
 
 def interval(row) -> str:
     if math.isnan(row["ci_low"]):
-        return f"no interval: {row['seeds']} seeds are too few"
-    return f"95% CI [{_value(row, row['ci_low'])}, {_value(row, row['ci_high'])}]"
+        return f"no interval: {row['seeds']} seeds, fewer than the {MIN_SEEDS} an interval needs"
+    null = row["null_value"] if row["kind"] in ("ratio", "difference", "median", "level") else None
+    lo, hi = ends(row["ci_low"], row["ci_high"], null, lambda x: _value(row, x))
+    return f"95% CI [{lo}, {hi}]"
 
 
 def p_text(p: float) -> str:
@@ -86,48 +113,60 @@ def sentence(row: pd.Series | dict) -> str:
     """One Markdown sentence for one claim row."""
     row = pd.Series(row)
     kind, what = row["kind"], ""
+    claim_id = str(row["claim"])
     tail = []
-    if row["n"]:
-        tail.append(f"{row['n']} problems × up to {row['seeds']} seeds" if kind in ("ratio", "difference", "share",
-                                                                                   "median") else "")
+    if row["n"] and kind in ("ratio", "difference", "share", "median", "level"):
+        tail.append(f"{row['n']} settings × up to {row['seeds']} seeds")
+    if not math.isnan(row.get("broken", math.nan)) and row.get("broken", 0) > 0:
+        tail.append(f"{row['broken']:.0%} of its runs broke" + (
+            ", counted at chance" if row["metric"] == "test_acc" else
+            ", counted as misses" if kind == "ratio" else ", left out (undefined for them)"))
     floor = row["p_value"] < 1e-3           # at the bootstrap's resolution: the adjusted value is a bound too
     tested = (f"{p_text(row['p_value'])}; Holm-adjusted, "
               f"{p_text(row['p_adjusted']).replace('p = ', 'p ≤ ') if floor else p_text(row['p_adjusted'])}"
               if not math.isnan(row["p_value"]) else "")
     v = verdict(row)
     head = f"**{_value(row, row['estimate'])}**"
-    if kind == "ratio" and np.isinf(row["estimate"]):
-        head = (f"**∞×** (it missed the target, or broke, on half or more of the seeds in half or more of the "
-                f"{row['n']} settings where either loss reached it)")
-    if kind == "ratio" and row["claim"].startswith("speed_ratio."):
-        what = (f"Under {OPT_LABELS.get(row['optimizer'], row['optimizer'])} {where(row)}, {label(row['subject'])} "
-                f"needed {head} the steps of {label(row['reference'])} to the main target")
-    elif kind == "ratio" and row["claim"].startswith("effective_rate."):
+    setting = f" ({row['setting']})" if isinstance(row.get("setting"), str) and row.get("setting") else ""
+    opt = OPT_LABELS.get(row["optimizer"], row["optimizer"])
+    if kind == "ratio" and claim_id.startswith(("speed_ratio.", "speed_level.")):
+        what = (f"Under {opt} {where(row)}{setting}, {label(row['subject'])} needed {head} the steps of "
+                f"{label(row['reference'])} to the {'main ' if claim_id.startswith('speed_ratio.') else ''}target")
+    elif kind == "ratio" and claim_id.startswith("mechanism."):
+        what = (f"Under {opt} {where(row)}{setting}, {label(row['subject'])} needed {head} the steps of "
+                f"{label(row['reference'])}, which shares its outputs and targets")
+    elif kind == "ratio" and claim_id.startswith("effective_rate."):
         what = (f"At cross-entropy's tuned effective rate (SGD, tuning seeds) {where(row)}, {label(row['subject'])} "
                 f"needed {head} the steps of {label(row['reference'])}")
-    elif kind == "ratio" and row["claim"].startswith("scale_effect."):
+    elif kind == "ratio" and claim_id.startswith("scale_effect."):
         what = (f"{label(row['subject'])} at its worst logit scale (chosen on the tuning seeds) needed {head} the "
                 f"steps of its best scale {where(row)}")
     elif kind == "difference":
-        claim_id = str(row["claim"] if "claim" in row else getattr(row, "name", ""))
         rate = ("each at its rate of best validation accuracy" if claim_id.startswith(ACCURACY_CLAIMS + ".")
                 else "each at its rate tuned for speed")
+        over = ("the mean over settings" if ".test_acc_mean." in claim_id else
+                "the median setting, descriptive" if ".test_acc." in claim_id else "the median over settings")
         what = (f"{where(row).capitalize()}, {rate}, {label(row['subject'])} minus {label(row['reference'])} in "
-                f"{METRIC_WORDS.get(row['metric'], row['metric'])}: {head}")
+                f"{METRIC_WORDS.get(row['metric'], row['metric'])} ({over}): {head}")
     elif kind == "difference_examples":
         what = (f"Mean over every run, paired over {row['n']:,} test examples {where(row)} (each example's mean over "
                 f"{row['seeds']:,} pairs of runs; a mean over runs, not the median over settings of the line above), "
                 f"{label(row['subject'])} minus {label(row['reference'])} in "
                 f"{METRIC_WORDS.get(row['metric'], row['metric'])}: {head}")
         tail = []
+    elif kind == "share" and row["metric"] == "test_acc":
+        what = (f"{where(row).capitalize()}, {label(row['subject'])}'s mean test accuracy was more than 5 points below "
+                f"{label(row['reference'])}'s in {head} of the settings (descriptive)")
     elif kind == "share":
-        what = (f"Under {OPT_LABELS.get(row['optimizer'], row['optimizer'])} {where(row)}, {label(row['subject'])} "
-                f"reached the main target in {head} of its runs")
+        what = (f"Under {opt} {where(row)}, {label(row['subject'])} reached the main target in {head} of its runs")
+    elif kind == "level":
+        what = (f"{where(row).capitalize()}, {label(row['subject'])}'s fitted temperature (above 1: overconfident) "
+                f"was {head} (median over settings)")
     elif kind == "median" and row["metric"] == "rms_ratio_init":
-        what = (f"{row['claim'].split('.')[3]} units, {label(row['subject'])} {where(row)}: the per-entry RMS of "
+        what = (f"{claim_id.split('.')[3]} units, {label(row['subject'])} {where(row)}: the per-entry RMS of "
                 f"dL/dW of the first layer over the last hidden layer's at initialisation is {head}")
     elif kind == "median":
-        what = (f"{row['claim'].split('.')[3]} units, {label(row['subject'])} {where(row)}: "
+        what = (f"{claim_id.split('.')[3]} units, {label(row['subject'])} {where(row)}: "
                 f"||dL/dW|| of the first layer over the output layer's "
                 f"{'at initialisation' if row['metric'].endswith('init') else 'at the end'} is {head}")
     elif kind == "census":
@@ -138,7 +177,7 @@ def sentence(row: pd.Series | dict) -> str:
                 f"cross-entropy's confidences would still show an ECE of **{row['estimate']:.3f}** (95% of "
                 f"simulations in [{row['ci_low']:.3f}, {row['ci_high']:.3f}]): the noise floor of the measure.")
     else:
-        what = f"{row['claim']} {where(row)}: {head}"
+        what = f"{claim_id} {where(row)}: {head}"
     inside = "; ".join(x for x in [interval(row), *[t for t in tail if t], tested, v] if x)
     return f"{what} ({inside})."
 
@@ -168,12 +207,11 @@ def speed_summary(claims: pd.DataFrame, optimizer: str, dataset: str = POOLED) -
         parts.append("not resolved after Holm: " + "; ".join(item(r) for _, r in rest.iterrows()))
     pool = sorted(set(claims.loc[claims["claim"].isin(rows["claim"]) & (claims["dataset"] != POOLED), "dataset"]))
     return (f"Under {OPT_LABELS.get(optimizer, optimizer)}, {where(rows.iloc[0])} ({', '.join(pool)}), steps to the "
-            f"main target relative to cross-entropy: per setting the ratio of median steps over seeds, then the "
-            f"median over the n settings where either loss reached it (∞ where half or more of the settings "
-            f"were missed by the loss; a setting that only cross-entropy missed counts as 0); 95% seed-bootstrap "
-            f"intervals, unadjusted; a difference is said only where Holm's adjustment over the "
-            f"{int(family['p_value'].notna().sum())} tests of the family (every loss, per dataset and pooled) keeps "
-            f"it — " + " · ".join(parts) + ".")
+            f"main target relative to cross-entropy: per setting the ratio of median steps over seeds, a run that "
+            f"missed or broke counting as the whole budget, then the median over the n settings where either loss "
+            f"reached it on half its seeds; 95% seed-bootstrap intervals, unadjusted; a difference is said only "
+            f"where Holm's adjustment over the {int(family['p_value'].notna().sum())} tests of the family (every "
+            f"loss, per dataset and pooled) keeps it — " + " · ".join(parts) + ".")
 
 
 def sentences(claims: pd.DataFrame, prefix: str, dataset: str | None = None) -> list[str]:
@@ -203,57 +241,89 @@ def speed_verdicts(claims: pd.DataFrame, optimizer: str) -> tuple[pd.DataFrame, 
             rows[sig & (rows["estimate"] < 1)])
 
 
-def abstract(claims: pd.DataFrame, thresholds: pd.DataFrame, n_runs: int, datasets: list[str],
-             stuck: dict[str, float] | None = None, level: float = 0.95) -> str:
-    """The report's abstract (at most 150 words; tests/test_findings.py counts): its first sentence
-    answers "why not MSE?" with sigmoid + MSE's pooled speed ratio and test-accuracy difference against
-    cross-entropy, with intervals; then how many losses were slower or faster after Holm, whether the
-    lecture's mechanism is what the runs show (``stuck``: per optimiser, the share of sigmoid + MSE's final
-    training errors whose output derivative vanished, ``analysis.saturation.stuck_table``), the overflow thresholds of the
-    naive log(softmax) on the gap axis against the fused loss, and what was run."""
-    two = lambda x: "∞" if np.isinf(x) else f"{x:#.3g}".rstrip(".")  # noqa: E731  ("2.00", not "2")
-    signed = lambda x: f"{100 * x:+.1f}".replace("-", "−")  # noqa: E731  (accuracy, in points)
+def _two(x: float) -> str:
+    """A headline number: 3 significant figures, kept ("2.00", not "2")."""
+    return "∞" if np.isinf(x) else f"{x:#.3g}".rstrip(".")
+
+
+def _span(row, fmt=_two, unit: str = "", first: bool = False) -> str:
+    """" (95% CI 1.27 to 1.79)" (``first``), else " (1.27 to 1.79)"; "" without an interval; an unbounded
+    end in words."""
+    if math.isnan(row["ci_low"]):
+        return ""
+    head = "95% CI " if first else ""
+    if np.isinf(row["ci_high"]):
+        return f" ({head}from {fmt(row['ci_low'])}{unit}, no upper bound)"
+    return f" ({head}{fmt(row['ci_low'])} to {fmt(row['ci_high'])}{unit})"
+
+
+def _direction(rows: dict) -> str:
+    """"slower" / "faster" when every row's ratio is resolved on that side after Holm, else ""."""
+    sides = {("slower" if r["estimate"] > 1 else "faster") if r["p_adjusted"] < ALPHA else "" for r in rows.values()}
+    return sides.pop() if len(sides) == 1 else ""
+
+
+def abstract(claims: pd.DataFrame, counts: pd.DataFrame, pool: pd.DataFrame, thresholds: pd.DataFrame,
+             seeds: int, level: float = 0.95, subject: str = "mse_sigmoid", reference: str = "cross_entropy",
+             contrast: str | None = "bce_ovr") -> str:
+    """The report's abstract (at most 180 words; tests/test_findings.py counts), answering "why not
+    ``subject`` instead of ``reference``?": speed per optimiser (a miss counted as the budget) with the
+    reach shares, test accuracy as a distribution (its mean with an interval, the share of settings worse
+    by 5 points, the median), the mechanism by its clean contrast (``subject`` against ``contrast``, which
+    shares its outputs), the overflow of the naive log(softmax), and what was run. No ∞ and no "nan":
+    a number without an interval says why first. ``seeds``: evaluation seeds per dataset (most)."""
     parts = []
-    speed = {o: pooled_row(claims, f"speed_ratio.mse_sigmoid_vs_cross_entropy.{o}") for o in ("sgd", "adam")}
-    speed = {o: r for o, r in speed.items() if r is not None}
-    acc = pooled_row(claims, f"{ACCURACY_CLAIMS}.test_acc.mse_sigmoid_vs_cross_entropy")
-    speed = {o: r for o, r in speed.items() if not math.isnan(r["estimate"])}
+    if seeds < MIN_SEEDS:
+        parts.append(f"*With {seeds} evaluation seeds per dataset, fewer than the {MIN_SEEDS} an interval needs, "
+                     f"the numbers below have no intervals or tests: read them as a smoke test.*")
+    opts = [o for o in ("sgd", "adam") if pooled_row(claims, f"speed_ratio.{subject}_vs_{reference}.{o}") is not None]
+    opts += sorted({o for o in claims.loc[claims["claim"].str.startswith(f"speed_ratio.{subject}_vs_{reference}."),
+                                          "optimizer"]} - set(opts))
+    speed = {o: pooled_row(claims, f"speed_ratio.{subject}_vs_{reference}.{o}") for o in opts}
+    pts = lambda x: f"{abs(100 * x):.1f}"                                                     # noqa: E731
     if speed:
-        resolved = {o: r["p_adjusted"] < ALPHA for o, r in speed.items()}
-        slower = [o for o, r in speed.items() if resolved[o] and r["estimate"] > 1]
-        faster = [o for o, r in speed.items() if resolved[o] and r["estimate"] < 1]
-        lead = ("Because it learns slower: " if slower and not faster else
-                "Not because it learns slower: " if faster and not slower else "")
-        said = [f"{two(r['estimate'])}× as many steps as cross-entropy under {OPT_LABELS.get(o, o)}"
-                + ("" if math.isnan(r["ci_low"]) else f" (95% CI [{two(r['ci_low'])}, {two(r['ci_high'])}])")
-                for o, r in speed.items()]
-        said = " and ".join([said[0]] + [x.replace(" as many steps as cross-entropy", "") for x in said[1:]])
-        first = (f"{lead}to reach the same validation accuracy ({level:.0%} of the way from chance to tuned "
-                 f"cross-entropy's), each at its tuned rate, MSE on sigmoid outputs needed {said}")
-        first = first[0].upper() + first[1:]
-        if acc is not None:
-            first += f", and at its most accurate rate its test accuracy differed by {_ci(acc, signed, ' points')}"
-        parts.append(first + ".")
+        way = _direction(speed)
+        said = " and ".join(f"{_two(r['estimate'])}× the steps under {OPT_LABELS.get(o, o)}{_span(r, first=i == 0)}"
+                            for i, (o, r) in enumerate(speed.items()))
+        reach = {o: (pooled_row(claims, f"reach_fraction.{subject}.{o}"), pooled_row(claims, f"reach_fraction.{reference}.{o}"))
+                 for o in speed}
+        shares = [(a, b) for a, b in reach.values() if a is not None and b is not None]
+        reached = (", and reached the target in " + " and ".join(f"{a['estimate']:.0%}" for a, _ in shares)
+                   + " of runs against " + " and ".join(f"{b['estimate']:.0%}" for _, b in shares) if shares else "")
+        name = label(subject)[0].upper() + label(subject)[1:]
+        tested = any(not math.isnan(r["p_adjusted"]) for r in speed.values())
+        parts.append(f"{name} " + (f"learned {way} than {label(reference)}" if way else
+                                   f"against {label(reference)}, no difference in speed resolved" if tested else
+                                   f"against {label(reference)}")
+                     + f": to reach the same validation accuracy, each at its tuned rate, it needed {said}, a missed "
+                       f"run counting as the whole budget{reached}.")
     else:
-        parts.append("MSE on sigmoid outputs was not in this sweep, so the question is not answered here.")
-    counts, faster, total = [], [], 0
-    for opt in ("sgd", "adam"):
-        if (found := speed_verdicts(claims, opt)) is None:
-            continue
-        pooled, slower_rows, faster_rows = found
-        counts.append(f"{len(slower_rows)} under {OPT_LABELS.get(opt, opt)}")
-        faster += [f"{label(x)} ({OPT_LABELS.get(opt, opt)})" for x in faster_rows["subject"]]
-        total = max(total, len(pooled))
-    if counts:
-        parts.append(f"After Holm's adjustment, {' and '.join(counts)} of the {total} losses compared were slower than "
-                     f"cross-entropy; " + (f"faster: {', '.join(faster)}." if faster else "none was faster."))
-    stuck = {o: v for o, v in sorted((stuck or {}).items(), key=lambda kv: (kv[0] != "sgd", kv[0]))
-             if not math.isnan(v)}
-    if stuck:
-        fit = ("fit" if min(stuck.values()) >= 0.5 else "do not fit" if max(stuck.values()) < 0.1 else "fit in part")
-        parts.append(f"Saturated outputs on wrong answers (the lecture's explanation) {fit}: "
-                     + " and ".join(f"{v:.0%} ({OPT_LABELS.get(o, o)})" for o, v in stuck.items())
-                     + " of its last errors.")
+        parts.append(f"{label(subject)} and {label(reference)} were not both in this sweep's pool, so the question "
+                     f"is not answered here.")
+    mean = pooled_row(claims, f"{ACCURACY_CLAIMS}.test_acc_mean.{subject}_vs_{reference}")
+    if mean is not None:
+        way = "lower" if mean["estimate"] < 0 else "higher"
+        same_side = np.sign(mean["ci_low"]) == np.sign(mean["ci_high"]) == np.sign(mean["estimate"])
+        span = (_span({"ci_low": min(abs(mean["ci_low"]), abs(mean["ci_high"])),
+                       "ci_high": max(abs(mean["ci_low"]), abs(mean["ci_high"]))}, pts, first=not speed)
+                if same_side else _span(mean, lambda x: f"{100 * x:+.1f}".replace("-", "−"), first=not speed))
+        text = f"At its most accurate rate its test accuracy was {pts(mean['estimate'])} points {way} on average over settings{span}"
+        worse = pooled_row(claims, f"{ACCURACY_CLAIMS}.test_acc_worse.{subject}_vs_{reference}")
+        median = pooled_row(claims, f"{ACCURACY_CLAIMS}.test_acc.{subject}_vs_{reference}")
+        if worse is not None:
+            text += f", more than 5 points lower in {worse['estimate']:.0%} of settings"
+        if median is not None:
+            text += (f", {pts(median['estimate'])} {'lower' if median['estimate'] < 0 else 'higher'} in the median "
+                     f"setting")
+        parts.append(text + ".")
+    if contrast is not None:
+        mech = {o: pooled_row(claims, f"mechanism.{subject}_vs_{contrast}.{o}") for o in opts}
+        mech = {o: r for o, r in mech.items() if r is not None}
+        if mech:
+            parts.append(f"Against {label(contrast)} on the same sigmoid outputs, whose gradient lacks only the "
+                         f"factor s(1 − s) (the lecture's mechanism), it needed "
+                         + " and ".join(f"{_two(r['estimate'])}× the steps under {OPT_LABELS.get(o, o)}{_span(r)}"
+                                        for o, r in mech.items()) + ".")
     gap = thresholds[(thresholds["axis"] == "gap")] if len(thresholds) else thresholds
     if len(gap):
         classes = min(gap["num_classes"].unique(), key=lambda c: (abs(c - 10), c))
@@ -263,13 +333,18 @@ def abstract(claims: pd.DataFrame, thresholds: pd.DataFrame, n_runs: int, datase
         fused = g[g["implementation"] == "cross_entropy"]
         agrees = "agrees" in naive_rows and naive_rows["agrees"].astype(bool).all()
         if len(naive):
-            parts.append("`log(softmax(z))` first gave a non-finite loss or gradient at a logit gap of "
-                         + ", ".join(f"{v:.3g} ({d})" for d, v in naive.items())
+            lo, hi = naive.idxmin(), naive.idxmax()
+            parts.append("`log(softmax(z))` broke (a NaN/inf loss or gradient) at a logit gap of "
+                         + (f"{naive[lo]:.3g} ({lo}) to {naive[hi]:.3g} ({hi})" if lo != hi else f"{naive[lo]:.3g} ({lo})")
                          + (", as IEEE-754 predicts" if agrees else ", not everywhere where IEEE-754 predicts")
-                         + ("; F.cross_entropy stayed finite there" if len(fused) and
+                         + ("; F.cross_entropy stayed finite" if len(fused) and
                             fused["measured_threshold"].isna().all() else "") + ".")
-    parts.append(f"Measured on {n_runs:,} small MLPs on {len(datasets)} dataset{'s' if len(datasets) != 1 else ''}; "
-                 "intervals resample evaluation seeds.")
+    total = counts.set_index("stage")["runs"].get("total")
+    order = pool.assign(_o=pool["optimizer"].map({"sgd": 0, "adam": 1}).fillna(2)).sort_values(["_o", "optimizer"])
+    per = order.groupby("datasets", sort=False)["optimizer"].agg(lambda o: " and ".join(OPT_LABELS.get(x, x) for x in o))
+    where_ = "; ".join(f"{o}, each on {', '.join(names.dataset(d) for d in ds.split(', '))}" for ds, o in per.items())
+    if total is not None:
+        parts.append(f"{int(total):,} MLPs trained ({where_}).")
     return " ".join(parts)
 
 

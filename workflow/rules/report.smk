@@ -1,4 +1,7 @@
-# Provenance and the rendered report.
+# Provenance, the report's tables (every number it prints) and the rendered report.
+from experiments.analysis.report_tables import REPORT_TABLES
+
+REPORT_FACTS = ["losses", "gradients", "constants", "names"]  # facts of the code (experiments.convergence.facts)
 
 
 rule provenance:
@@ -13,7 +16,7 @@ rule provenance:
         datasets=results("data/datasets.parquet"),
         # every stage's benchmark, summed per stage into provenance (the report's own time is in its log)
         benchmarks=[results(f"benchmarks/{stage}.tsv") for stage in
-                    ["sweep", "describe_datasets", "targets", "aggregate_convergence", "init_control", "overflow_probe",
+                    ["sweep", "describe_datasets", "targets", "aggregate_convergence", "report_tables", "init_control", "overflow_probe",
                      "amp_training", "lecture_examples"]]
         + expand(results("benchmarks/reference_group/{group}.tsv"), group=REFERENCE_GROUPS)
         + expand(results("benchmarks/tune_group/{group}.tsv"), group=TUNE_GROUPS)
@@ -30,22 +33,46 @@ rule provenance:
         "../scripts/provenance.py"
 
 
-rule report:
+rule report_tables:
     input:
-        qmd=REPORT_DIR / "report.qmd",
-        project=REPORT_DIR / "_quarto.yml",
         runs=results("convergence/runs.parquet"),
         accuracy_runs=results("convergence/accuracy_runs.parquet"),
         curves=results("convergence/curves.parquet"),
         summary=results("convergence/summary.parquet"),
-        profile=results("convergence/profile.parquet"),
         tuning=results("convergence/tuning.parquet"),
         tuning_runs=results("convergence/tuning_runs.parquet"),
+        reference_runs=results("convergence/reference_runs.parquet"),
         layers=results("convergence/layers.parquet"),
         init_control=results("convergence/init_control.parquet"),
         levels=results("convergence/levels.parquet"),
         targets=results("convergence/targets.parquet"),
-        reference=results("convergence/reference.parquet"),
+        claims=results("convergence/claims.parquet"),
+        amp=results("overflow/amp_training.parquet"),
+        probes=results("overflow/probes.parquet"),
+        datasets=results("data/datasets.parquet"),
+    output:
+        tables=[results(f"report/{name}.parquet") for name in REPORT_TABLES + REPORT_FACTS],
+    params:
+        convergence=SCIENCE["convergence"],
+    log:
+        results("logs/report_tables.log"),
+    benchmark:
+        results("benchmarks/report_tables.tsv")
+    localrule: True  # tables of the aggregated results (seconds)
+    script:
+        "../scripts/report_tables.py"
+
+
+rule report:
+    input:
+        # the report's code: an edit reruns the report (and only it)
+        qmd=REPORT_DIR / "report.qmd",
+        project=REPORT_DIR / "_quarto.yml",
+        code=sorted(str(p) for p in (REPO_DIR / "experiments" / "report").glob("*.py")),
+        tables=[results(f"report/{name}.parquet") for name in REPORT_TABLES + REPORT_FACTS],
+        summary=results("convergence/summary.parquet"),
+        profile=results("convergence/profile.parquet"),
+        targets=results("convergence/targets.parquet"),
         claims=results("convergence/claims.parquet"),
         literature=results("literature.parquet"),
         probes=results("overflow/probes.parquet"),

@@ -3,7 +3,8 @@ bias at the log class prior (experiments.convergence.init_control); write init_c
 import sys
 
 from experiments.config import execution_settings
-from experiments.convergence.init_control import control_table, init_control
+from experiments.analysis.depth import control_table
+from experiments.convergence.init_control import init_control
 from experiments.storage import write_parquet
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
