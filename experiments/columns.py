@@ -50,8 +50,9 @@ SUMMARY = CONFIG_KEYS + [
 ]
 
 # results/convergence/tuning.parquet: one row per (configuration, learning rate tried) of the tune stage
+# broken_frac: the share of its tuning seeds that broke (a rate that broke on half or more is chosen last)
 TUNING = CONFIG_KEYS + ["median_steps_to_target", "median_final_val_acc", "tuning_seeds", "chosen", "at_edge", "round",
-                        "search_outcome"]
+                        "search_outcome", "broken_frac"]
 # results/convergence/reference.parquet, reference_runs.parquet: the reference stage (cross-entropy tuned
 # for final validation accuracy on the tuning seeds), as the tune stage's tables
 REFERENCE = TUNING

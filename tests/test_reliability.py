@@ -182,12 +182,14 @@ def test_config_values_never_reach_a_shell(repo):
 # --- numerical failure and reproducibility ---------------------------------------------
 
 def test_numerical_failure_is_a_row_and_the_run_carries_on(smoke_run, repo):
-    """The smoke config's tune stage also tries learning rates 1000 (losses explode) and 1e30 (weights
-    overflow to inf and NaN): those runs break, the rest of their batch and the workflow go on."""
+    """The smoke config's reference and tune stages also try learning rates 1000 (losses explode) and 1e30
+    (weights overflow to inf and NaN): those runs break, the rest of their batch and the workflow go on, and
+    the report's failures table lists every one of any stage."""
     cfg = yaml.safe_load((repo / "config" / "smoke.yaml").read_text())
     assert {1000.0, 1e30} <= set(cfg["convergence"]["learning_rates"]["sgd"])
     res = smoke_run / SMOKE / "convergence"
-    runs = pd.concat([pd.read_parquet(res / "tuning_runs.parquet").assign(stage="tune"),
+    runs = pd.concat([pd.read_parquet(res / "reference_runs.parquet").assign(stage="reference"),
+                      pd.read_parquet(res / "tuning_runs.parquet").assign(stage="tune"),
                       pd.read_parquet(res / "runs.parquet").assign(stage="evaluate")], ignore_index=True)
     broke = runs[runs["status"].isin(["nonfinite", "diverged"])]
     assert set(broke["status"]) == {"nonfinite", "diverged"}

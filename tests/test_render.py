@@ -184,3 +184,47 @@ def test_asking_for_quarto_without_it_fails_in_one_line_before_rendering(monkeyp
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("render error: the quarto renderer was asked for")
     assert not out.exists()
+
+
+# What a render may not do (tests/test_render.py::test_the_report_renders_without_torch_and_computes_nothing):
+# a sitecustomize on the kernel's path that makes torch unimportable and the bootstraps raise.
+NO_COMPUTE = '''
+import sys
+
+class _NoTorch:
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError("torch may not be imported while the report renders")
+
+sys.meta_path.insert(0, _NoTorch())
+import experiments.analysis.stats as _stats
+
+def _refuse(*args, **kwargs):
+    raise RuntimeError("the report may not compute a bootstrap while it renders")
+
+_stats.bootstrap = _stats.percentile_interval = _stats.decide = _refuse
+'''
+
+
+@pytest.mark.workflow
+@pytest.mark.parametrize("renderer", ["fallback", "quarto"])
+def test_the_report_renders_without_torch_and_computes_nothing(smoke_run, repo, tmp_path, monkeypatch, renderer):
+    """Every number the report prints is a table the workflow wrote: with torch unimportable and the
+    bootstrap refusing to run, the smoke run's report still renders, with both renderers."""
+    if renderer == "quarto" and render.quarto_path() is None:
+        if os.environ.get("XENT_REQUIRE_QUARTO") == "1":
+            pytest.fail("quarto required (XENT_REQUIRE_QUARTO=1) but not on PATH")
+        pytest.skip("quarto is not on PATH (bash ../shared/tools/quarto/install.sh)")
+    guard = tmp_path / "guard"
+    guard.mkdir()
+    (guard / "sitecustomize.py").write_text(NO_COMPUTE)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(guard), os.environ.get("PYTHONPATH", "")]))
+    out = tmp_path / "report.html"
+    render_report(repo / "report", "report.qmd", out, renderer=renderer, log=lambda *a: None,
+                  params={"results_dir": str(smoke_run / "results" / "smoke")})
+    assert "MSE on sigmoid" in out.read_text()
+    # the guard works: a kernel with it cannot import torch
+    import subprocess
+    import sys
+    probe = subprocess.run([sys.executable, "-c", "import torch"], capture_output=True, text=True)
+    assert probe.returncode != 0 and "may not be imported" in probe.stderr

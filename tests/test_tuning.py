@@ -129,3 +129,21 @@ def test_the_accuracy_selection_takes_the_best_median_final_validation_accuracy(
     assert chosen_rates(c, "accuracy") == want == chosen_rates(c.iloc[::-1], "accuracy")
     with pytest.raises(ValueError, match="selection"):
         chosen_rates(c, "fastest")
+
+
+def test_a_rate_that_broke_on_half_its_seeds_is_chosen_last_for_accuracy_and_speed():
+    """In a cell where nothing learns, a rate whose runs broke scores chance, which can be above what the
+    runs that did not break ended at: it must still not be chosen, by either selection."""
+    from experiments.convergence.tuning import chosen_rates
+    rows = []
+    for lr, status, acc in [(1.0, "diverged", 0.12), (1.0, "diverged", 0.12), (1.0, "ok", 0.12),
+                            (0.1, "not_reached", 0.10), (0.1, "not_reached", 0.11), (0.1, "not_reached", 0.10)]:
+        rows.append(dict(dataset="d", loss="hinge", activation="sigmoid", hidden="8", optimizer="sgd",
+                         learn_scale=False, logit_scale=1.0, lr=lr, seed=len(rows), steps_to_target=None,
+                         final_val_acc=acc, status=status))
+    runs = pd.DataFrame(rows).reindex(columns=columns.RUNS)
+    runs["steps_to_target"] = runs["steps_to_target"].astype("Int64")
+    table = choose(score_rates(runs))
+    assert table.set_index("lr").loc[1.0, "broken_frac"] == pytest.approx(2 / 3)
+    assert table.loc[table["chosen"], "lr"].tolist() == [0.1]
+    assert list(chosen_rates(table, "accuracy").values()) == [0.1]

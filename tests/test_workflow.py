@@ -55,8 +55,9 @@ def test_provenance_records_what_a_rerun_needs(smoke_run, repo):
     cfg = validate_config(yaml.safe_load((repo / "config" / "smoke.yaml").read_text()))
     stages = prov["stages"]  # from Snakemake's benchmark files, one per job
     assert set(stages) == {"sweep", "describe_datasets", "reference_group", "targets", "tune_group", "evaluate_group",
-                           "aggregate_convergence", "init_control", "overflow_probe", "amp_training",
-                           "lecture_examples"}
+                           "aggregate_convergence", "report_tables", "init_control", "overflow_probe", "amp_training",
+                           "lecture_examples", "total"}
+    assert stages["total"]["jobs"] == sum(s["jobs"] for k, s in stages.items() if k != "total")
     assert stages["reference_group"]["jobs"] == len(groups_from_config(cfg, "reference"))
     assert stages["tune_group"]["jobs"] == len(groups_from_config(cfg, "tune"))
     assert stages["evaluate_group"]["jobs"] == len(groups_from_config(cfg, "eval"))
@@ -77,10 +78,15 @@ def test_the_report_rule_declares_every_table_the_report_reads(repo):
     to it does not rerender the report (tuning_runs, layers and literature were missing once)."""
     qmd = (repo / "report" / "report.qmd").read_text()
     read = {"/".join(m) for m in re.findall(r'res / "([\w.]+)"(?: / "([\w.]+)")?', qmd)}
-    read = {r.rstrip("/") for r in read}
+    read = {r.rstrip("/") for r in read} - {"report"}       # results/report/: the table("...") calls below
     rule = (repo / "workflow" / "rules" / "report.smk").read_text()
     declared = set(re.findall(r'results\("([\w/.]+)"\)', rule.split("rule report:")[1]))
     assert read and read <= declared, sorted(read - declared)
+    # and each table of results/report/ it reads is one the report_tables rule writes and the report rule needs
+    from experiments.analysis.report_tables import FACT_TABLES, REPORT_TABLES
+    tables = set(re.findall(r'table\("(\w+)"\)', qmd))
+    assert tables and tables <= set(REPORT_TABLES + FACT_TABLES), sorted(tables - set(REPORT_TABLES + FACT_TABLES))
+    assert 'tables=[results(f"report/{name}.parquet") for name in REPORT_TABLES + FACT_TABLES]' in rule.split("rule report:")[1]
 
 
 def test_targets_come_from_the_reference_stage_on_the_tuning_seeds(smoke_run, repo):

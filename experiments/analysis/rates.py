@@ -23,7 +23,8 @@ def gradient_scale_table(curves: pd.DataFrame, summary: pd.DataFrame, setting: d
     - ``effective_lr``: per configuration, its tuned rate x its median step-0 gradient norm; median over
       configurations, with its interval.
     If losses differed only by the scale of their gradient, tuning would undo it and the effective
-    rates would agree even where the tuned rates do not.
+    rates would agree even where the tuned rates do not: ``tuned_spread`` and ``effective_spread`` are the
+    largest median over the smallest, over the losses with both.
     """
     start = in_setting(curves[curves["step"] == 0], setting)
     tuned = in_setting(summary[summary["best_lr"]], setting)
@@ -39,8 +40,11 @@ def gradient_scale_table(curves: pd.DataFrame, summary: pd.DataFrame, setting: d
                              ("tuned_lr", d["lr"]), ("effective_lr", d["effective"])]:
             row[name], row[f"{name}_low"], row[f"{name}_high"] = bootstrap_ci(values.to_numpy(dtype=float))
         rows.append(row)
-    return pd.DataFrame(rows, columns=["loss", "grad_norm_at_zero", "configurations"] + [
+    out = pd.DataFrame(rows, columns=["loss", "grad_norm_at_zero", "configurations"] + [
         f"{n}{s}" for n in ("grad_norm_step0", "tuned_lr", "effective_lr") for s in ("", "_low", "_high")])
+    ok = out.dropna(subset=["tuned_lr", "effective_lr"])
+    spread = lambda c: float(ok[c].max() / ok[c].min()) if len(ok) > 1 else np.nan      # noqa: E731
+    return out.assign(tuned_spread=spread("tuned_lr"), effective_spread=spread("effective_lr"))
 
 
 def effective_rate_table(tuning: pd.DataFrame, curves: pd.DataFrame, setting: dict) -> pd.DataFrame:

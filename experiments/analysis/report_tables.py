@@ -26,6 +26,8 @@ from .summary import BROKEN, best_lr_rows, fixed_lr_table, in_setting, levels_ta
 from .targets import target_rule, target_rule_cells
 
 ACCURACY = "tuned_for_acc"       # the claims behind every accuracy statement (convergence.tuning.SELECTIONS)
+# the facts of the code written beside them (experiments.convergence.facts, experiments.overflow.facts)
+FACT_TABLES = ["losses", "gradients", "constants", "names"]
 # the tables of results/report/, by name (the workflow's outputs; the report reads each)
 REPORT_TABLES = [
     "counts", "pool", "shown", "convergence_curves", "stuck_curves", "stuck", "mechanism", "speed_levels",
@@ -227,11 +229,9 @@ def report_tables(t: dict[str, pd.DataFrame], cv: dict, facts: dict[str, pd.Data
     broke, tally = failures(t)
     settings = accuracy_settings(acc_main if len(acc_main) else main)
     scales = gradient_scale_table(curves, summary, shown, at_zero)
-    ok = scales.dropna(subset=["tuned_lr", "effective_lr"])
-    spread = lambda c: float(ok[c].max() / ok[c].min()) if len(ok) > 1 else np.nan      # noqa: E731
-    scales = scales.assign(tuned_spread=spread("tuned_lr"), effective_spread=spread("effective_lr"))
     check = target_rule(runs, t["targets"])
-    check["steps"] = check["dataset"].map(runs.groupby("dataset")["steps"].first())
+    check = check.assign(steps=check["dataset"].map(runs.groupby("dataset")["steps"].first())) if len(check) else \
+        pd.DataFrame(columns=["dataset", "runs", "reached_frac", "median_budget_share", "cells_left_out", "steps"])
     chosen = tuning[tuning["chosen"]]
     out = {
         "counts": counts(t),

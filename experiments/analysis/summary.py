@@ -38,7 +38,11 @@ def true_median(x) -> float:
 
 def ranked(df: pd.DataFrame, steps: str, acc: str, tie: str) -> pd.DataFrame:
     """``df`` best first by the one selection rule of this project (rates, scales): fewer median steps
-    to target, then higher median final accuracy, then the smaller value of ``tie``."""
+    to target, then (where ``df`` has ``broken_frac``) a rate that broke on fewer than half its seeds before
+    one that broke on half or more, then higher median final accuracy, then the smaller value of ``tie``."""
+    if "broken_frac" in df:
+        return (df.assign(_broke=df["broken_frac"] >= 0.5)
+                .sort_values([steps, "_broke", acc, tie], ascending=[True, True, False, True]).drop(columns="_broke"))
     return df.sort_values([steps, acc, tie], ascending=[True, False, True])
 
 

@@ -13,8 +13,9 @@ Protocol (as AlgoPerf writes its tuning rules down):
 - **Score** of a rate: the true median over tuning seeds of the steps to the
   target (a missed target, or a run that broke, counts +inf, as in AlgoPerf), so
   a rate on which half or more of the seeds miss scores +inf and never beats one
-  on which all reach; ties, including "no seed reached it", go to the higher
-  median final validation accuracy, then to the smaller rate. The chosen rate
+  on which all reach; ties, including "no seed reached it", go first to a rate
+  that broke on fewer than half its tuning seeds, then to the higher median final
+  validation accuracy (a run that broke counting at chance), then to the smaller rate. The chosen rate
   has the best score. (The reference stage, which sets the targets, runs the same
   search with no target: every score ties at +inf and final accuracy decides.)
 - **Reported**: every configuration at its chosen rate on the evaluation seeds
@@ -30,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from .. import columns
-from ..analysis.summary import ranked, steps_or_inf, true_median
+from ..analysis.summary import BROKEN, ranked, steps_or_inf, true_median
 
 
 # How a configuration's search ended (``search_outcome`` of its chosen row; "" on the other rows):
@@ -48,12 +49,14 @@ OUTCOMES = {
 def score_rates(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per (configuration, rate tried): the true median over tuning seeds of the steps to target
     (+inf when half or more missed or broke) and of the final validation accuracy, and the seeds behind them."""
-    d = runs.assign(_t=steps_or_inf(runs), _a=runs["final_val_acc"].astype(float).fillna(-np.inf))
+    d = runs.assign(_t=steps_or_inf(runs), _a=runs["final_val_acc"].astype(float).fillna(-np.inf),
+                    _b=runs["status"].isin(BROKEN).astype(float) if "status" in runs else 0.0)
     g = d.groupby(columns.CONFIG_KEYS, dropna=False, sort=True)
     out = pd.DataFrame({
         "median_steps_to_target": g["_t"].agg(true_median),
         "median_final_val_acc": g["_a"].agg(true_median),
         "tuning_seeds": g.size(),
+        "broken_frac": g["_b"].mean(),
     }).reset_index()
     return out
 
@@ -154,8 +157,9 @@ def search(group, train, lr_search: dict, tuning_seeds: list[int], base_seed: in
 SELECTIONS = {
     "speed": "fewest median steps to the target on the tuning seeds (then higher median final validation "
              "accuracy, then the smaller rate): the convergence comparison's rate",
-    "accuracy": "highest median final validation accuracy on the tuning seeds (then the smaller rate), among "
-                "the rates the speed search tried: the rate for accuracy and calibration verdicts",
+    "accuracy": "highest median final validation accuracy on the tuning seeds (a run that broke at chance; a rate "
+                "that broke on half or more of them after every other), then the smaller rate, among the rates "
+                "the speed search tried: the rate for accuracy and calibration verdicts",
 }
 
 
@@ -167,7 +171,9 @@ def chosen_rates(tuning: pd.DataFrame, selection: str = "speed") -> dict[tuple, 
         rows = tuning[tuning["chosen"]]
     elif selection == "accuracy":
         cfg = [k for k in columns.CONFIG_KEYS if k != "lr"]
-        rows = tuning.sort_values(["median_final_val_acc", "lr"], ascending=[False, True]) \
+        broke = tuning["broken_frac"] >= 0.5 if "broken_frac" in tuning else False
+        rows = tuning.assign(_broke=broke).sort_values(["_broke", "median_final_val_acc", "lr"],
+                                                       ascending=[True, False, True]) \
             .groupby(cfg, sort=False, dropna=False).head(1)
     else:
         raise ValueError(f"unknown selection {selection!r}; valid: {list(SELECTIONS)}")

@@ -65,6 +65,9 @@ _NUMBER_RENDER = """function (data, type, row, meta) {
 }"""
 
 
+WIDE = 7      # a table of more columns than this is set smaller (report/styles.css: .xent-wide), to fit 1280 px
+
+
 class RawHTML:
     """HTML shown as-is by both renderers: a Markdown output that is one raw HTML block."""
 
@@ -134,7 +137,8 @@ class Page:
         long = len(shown) > page_length
         options = dict(
             table_id=table_id, connected=False, showIndex=False, maxBytes=0, format_floats_in_python=False,
-            text_in_header_can_be_selected=False, classes="display compact", style="margin:0;width:auto",
+            text_in_header_can_be_selected=False, style="margin:0;width:auto", autoWidth=False,   # the browser lays out
+            classes="display compact" + (" xent-wide" if shown.shape[1] > WIDE else ""),
             columnDefs=[{"targets": "_all",
                          "render": JavascriptFunction(_NUMBER_RENDER.replace("DIGITS", str(int(digits))))},
                         {"targets": numeric, "className": "dt-right"},

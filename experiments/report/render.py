@@ -269,7 +269,6 @@ a.anchor-link{visibility:hidden;text-decoration:none;margin-left:.3rem}h2:hover 
 nav#TOC{border:1px solid #dee2e6;border-radius:.3rem;padding:.4rem 1rem;margin:1rem 0;font-size:.92rem}
 nav#TOC h2{border:0;margin:.2rem 0;font-size:1rem}nav#TOC ul{margin:.2rem 0;padding-left:1.2rem}
 footer{margin-top:3rem;color:#6c757d;font-size:.85rem;border-top:1px solid #dee2e6;padding-top:.6rem}
-#claims-table td:first-child{min-width:26rem}#calibration-table td,#literature-table td:nth-child(4){white-space:nowrap}
 @media (min-width:1200px){body{max-width:900px;margin:2rem 290px 2rem max(1.5rem,calc(50vw - 600px))}
 nav#TOC{position:fixed;top:1.5rem;right:1.5rem;width:250px;max-height:92vh;overflow-y:auto;margin:0}}
 """
@@ -280,7 +279,10 @@ def _render_fallback(work: Path, qmd_name: str, params: dict, log=print) -> Path
 
     front, nb = execute_qmd(work / qmd_name, params)
     project = work / "_quarto.yml"
-    defaults = (yaml.safe_load(project.read_text()) or {}).get("execute", {}) if project.exists() else {}
+    settings = (yaml.safe_load(project.read_text()) or {}) if project.exists() else {}
+    defaults = settings.get("execute", {})
+    css = (settings.get("format", {}).get("html", {}) or {}).get("css", [])       # the project's own, as Quarto
+    css = "\n".join((work / c).read_text() for c in ([css] if isinstance(css, str) else css) if (work / c).exists())
     nb = present(nb, {**defaults, **front.get("execute", {})})
     exporter = HTMLExporter(template_name="basic", exclude_input=True,
                             exclude_input_prompt=True, exclude_output_prompt=True)
@@ -292,7 +294,7 @@ def _render_fallback(work: Path, qmd_name: str, params: dict, log=print) -> Path
     page = (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f'<meta name="generator" content="{renderer}">'
-            f"<title>{title}</title><style>{_CSS}</style></head>\n<body><header>{header}</header>\n"
+            f"<title>{title}</title><style>{_CSS}\n{css}</style></head>\n<body><header>{header}</header>\n"
             f"{table_of_contents(body)}\n<main>{body}</main>\n<footer>Rendered by {renderer}."
             f"</footer></body></html>\n")
     out = work / (Path(qmd_name).stem + ".html")

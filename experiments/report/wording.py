@@ -106,14 +106,15 @@ def verdict(row) -> str:
 
 
 def where(row) -> str:
-    return "pooled over the datasets" if row["dataset"] == POOLED else f"on {row['dataset']}"
+    return "pooled over the datasets" if row["dataset"] == POOLED else f"on {names.dataset(row['dataset'])}"
 
 
 def sentence(row: pd.Series | dict) -> str:
     """One Markdown sentence for one claim row."""
+    name = getattr(row, "name", "")
     row = pd.Series(row)
     kind, what = row["kind"], ""
-    claim_id = str(row["claim"])
+    claim_id = str(row["claim"] if "claim" in row else name)           # a row of a table indexed by claim
     tail = []
     if row["n"] and kind in ("ratio", "difference", "share", "median", "level"):
         tail.append(f"{row['n']} settings × up to {row['seeds']} seeds")

@@ -1,7 +1,5 @@
 # Provenance, the report's tables (every number it prints) and the rendered report.
-from experiments.analysis.report_tables import REPORT_TABLES
-
-REPORT_FACTS = ["losses", "gradients", "constants", "names"]  # facts of the code (experiments.convergence.facts)
+from experiments.analysis.report_tables import FACT_TABLES, REPORT_TABLES
 
 
 rule provenance:
@@ -35,6 +33,9 @@ rule provenance:
 
 rule report_tables:
     input:
+        # the analysis' code: an edit reruns these tables and the report (seconds), never the training
+        code=sorted(str(p) for p in (REPO_DIR / "experiments" / "analysis").glob("*.py"))
+        + [str(REPO_DIR / "experiments" / "convergence" / "facts.py"), str(REPO_DIR / "experiments" / "overflow" / "facts.py")],
         runs=results("convergence/runs.parquet"),
         accuracy_runs=results("convergence/accuracy_runs.parquet"),
         curves=results("convergence/curves.parquet"),
@@ -51,7 +52,7 @@ rule report_tables:
         probes=results("overflow/probes.parquet"),
         datasets=results("data/datasets.parquet"),
     output:
-        tables=[results(f"report/{name}.parquet") for name in REPORT_TABLES + REPORT_FACTS],
+        tables=[results(f"report/{name}.parquet") for name in REPORT_TABLES + FACT_TABLES],
     params:
         convergence=SCIENCE["convergence"],
     log:
@@ -69,7 +70,7 @@ rule report:
         qmd=REPORT_DIR / "report.qmd",
         project=REPORT_DIR / "_quarto.yml",
         code=sorted(str(p) for p in (REPO_DIR / "experiments" / "report").glob("*.py")),
-        tables=[results(f"report/{name}.parquet") for name in REPORT_TABLES + REPORT_FACTS],
+        tables=[results(f"report/{name}.parquet") for name in REPORT_TABLES + FACT_TABLES],
         summary=results("convergence/summary.parquet"),
         profile=results("convergence/profile.parquet"),
         targets=results("convergence/targets.parquet"),

@@ -12,7 +12,7 @@ from experiments.overflow.facts import overflow_names
 from experiments.storage import write_parquet
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
-t = {name: pd.read_parquet(path) for name, path in snakemake.input.items()}
+t = {name: pd.read_parquet(path) for name, path in snakemake.input.items() if name != "code"}
 cv = snakemake.params.convergence
 classes = int(t["datasets"]["num_classes"].mode().iloc[0])          # the most common class count
 facts = {"losses": loss_facts(cv["losses"], classes, cv["loss_params"]), "gradients": gradient_curves(),
