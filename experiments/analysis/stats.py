@@ -14,10 +14,12 @@ same ten seeds many times over. Each replicate draws S - 1 of a dataset's S seed
 (S - 1)/S of the unbiased one, which leaves intervals from 3 to 5 seeds visibly too short; with
 S - 1 it is unbiased.
 
-**The statistic** is two-level: per problem, a reducer over seeds (the median steps, the mean
-accuracy; a missed target is +inf), combined across arms (a ratio, a difference); then across
-problems, the median (or mean). The *estimand* is that statistic at the seed population: e.g. the
-median over the swept settings of each setting's ratio of median steps.
+**The statistic** is two-level: per problem, a reducer over seeds (the median steps in budgets, a
+miss or a break at the budget; the mean accuracy, a break at chance), combined across arms (a
+ratio, a difference); then across problems, the median or the mean. The *estimand* is that
+statistic at the seed population: e.g. the median over the swept settings of each setting's ratio
+of median steps. A mean over problems is also *t-calibrated* (:func:`t_calibration`): its
+replicates' spread is widened by the t quantile that a percentile interval from few seeds lacks.
 
 **Interval and test agree by construction.** From B replicates of the statistic (those where it is
 defined), with c = min(#{b <= null}, #{b >= null}):
@@ -46,7 +48,6 @@ RESAMPLES = 2000
 # below the 90% floor; from 5 and 6, 93-98.5% (200 replicates).
 MIN_SEEDS = 5
 ALPHA = 0.05
-LEVEL = 1 - ALPHA
 CHUNK = 250          # replicates computed at once (memory: CHUNK x problems x seeds per arm)
 POOLED = "all"       # the stratum name of a claim over every dataset
 
@@ -309,14 +310,6 @@ def percentile_interval(values, statistic=np.median, seed: int = 0, resamples: i
         reps = statistic(x[rng.integers(0, len(x), size=(resamples, len(x)))], axis=1)   # (resamples,)
     lo, hi, _ = decide(est, reps, None)
     return (est, lo, hi)
-
-
-def bootstrap_rows(frame_values: np.ndarray, statistic, seed: int = 0, resamples: int = RESAMPLES) -> np.ndarray:
-    """Resample the rows (units) of ``frame_values`` (units x items) and apply ``statistic`` (rows -> array);
-    returns (resamples, ...) for bands such as a performance profile's."""
-    rng = np.random.default_rng(seed)
-    n = len(frame_values)
-    return np.stack([statistic(frame_values[rng.integers(0, n, n)]) for _ in range(resamples)])
 
 
 def stable_seed(*parts: object) -> int:
