@@ -87,15 +87,19 @@ PROFILE = ["loss", "tau", "fraction_solved", "problems", "ci_low", "ci_high"]
 # setting: the part of the pool a claim is made on, in words ("" for the whole pool); broken: the share of the
 # runs behind it that broke (NaN/inf or diverged: a miss for speed, chance accuracy, and left out of a metric a
 # broken model does not define, such as NLL); replicates: the bootstrap replicates where the statistic was
-# defined (0: no interval)
+# defined (0: no interval); loo_low, loo_high: the estimate with one setting left out, lowest and highest (does
+# the claim rest on one setting?); censored: settings where the subject's median steps sit at the budget and the
+# reference's do not (their ratio is a lower bound); lower_bound: the estimate is one (it would grow were those
+# ratios unbounded)
 CLAIMS = ["claim", "dataset", "family", "kind", "subject", "reference", "optimizer", "metric", "estimate", "ci_low",
-          "ci_high", "null_value", "n", "seeds", "test", "p_value", "p_adjusted", "setting", "broken", "replicates"]
+          "ci_high", "null_value", "n", "seeds", "test", "p_value", "p_adjusted", "setting", "broken", "replicates",
+          "loo_low", "loo_high", "censored", "lower_bound"]
 
 # results/literature.parquet: one row per published result set beside ours (experiments.convergence.literature)
 # band_reason: why the band; band_fixed: when it was set (before any run, or after seeing results: post hoc);
 # short_reason: the verdict's reason in a few words (the report's main table)
 LITERATURE = ["paper", "claim", "their_setting", "our_claim", "our_setting", "selection", "band", "estimate",
-              "ci_low", "ci_high", "verdict", "reason", "band_reason", "band_fixed", "short_reason"]
+              "ci_low", "ci_high", "verdict", "reason", "band_reason", "band_fixed", "short_reason", "caveat"]
 
 # results/overflow/probes.parquet: one row per probe
 # logit_gap holds the axis value v (named in issue 2, before the other axes existed)

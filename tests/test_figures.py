@@ -92,7 +92,7 @@ def test_profile_figure_draws_one_step_curve_and_one_band_per_loss():
 
 def test_steps_heatmap_blank_where_target_never_reached():
     rows = [dict(dataset="d", logit_scale=s, loss=loss, activation=a,
-                 steps_to_target_median=np.inf if s == 10 else 10.0 * (i + 1))
+                 steps_to_target_median=np.inf if s == 10 else 10.0 * (i + 1), budget_share=np.inf if s == 10 else 0.1 * (i + 1))
             for s in [1, 10] for i, (loss, a) in enumerate(itertools.product(["cross_entropy", "hinge"], ["relu", "tanh"]))]
     fig = figures.steps_heatmap_figure(pd.DataFrame(rows))
     texts = [t.get_text() for ax in fig.axes for t in ax.texts]
@@ -102,11 +102,23 @@ def test_steps_heatmap_blank_where_target_never_reached():
 
 def test_steps_heatmap_draws_only_what_was_trained():
     """A dataset swept at one logit scale gets one panel, not an empty one for a scale it never trained."""
-    rows = [dict(dataset=ds, logit_scale=s, loss="cross_entropy", activation="relu", steps_to_target_median=10.0)
-            for ds, s in [("d1", 1.0), ("d1", 10.0), ("d2", 1.0)]]
+    rows = [dict(dataset=ds, logit_scale=s, loss="cross_entropy", activation="relu", steps_to_target_median=10.0,
+                 budget_share=0.5) for ds, s in [("d1", 1.0), ("d1", 10.0), ("d2", 1.0)]]
     fig = figures.steps_heatmap_figure(pd.DataFrame(rows))
     titles = [ax.get_title() for ax in visible_axes(fig)]
     assert titles == ["d1, logit scale 1", "d1, logit scale 10", "d2, logit scale 1"]
+
+
+def test_steps_heatmap_colours_by_the_share_of_each_datasets_budget():
+    """d1's 25 steps of 50 and d2's 50 of 100 are both half the budget: one colour and the label 50, whatever
+    the steps."""
+    rows = [dict(dataset=ds, logit_scale=1.0, loss="cross_entropy", activation="relu", steps_to_target_median=st,
+                 budget_share=st / b) for ds, st, b in [("d1", 25.0, 50), ("d2", 50.0, 100)]]
+    axes = visible_axes(figures.steps_heatmap_figure(pd.DataFrame(rows)))
+    cells = [ax.collections[0] for ax in axes[:2]]
+    assert [float(np.asarray(c.get_array()).ravel()[0]) for c in cells] == [50.0, 50.0]
+    assert [tuple(c.get_facecolors()[0]) for c in cells][0] == tuple(cells[1].get_facecolors()[0])
+    assert [ax.texts[0].get_text() for ax in axes[:2]] == ["50", "50"]
 
 
 def test_an_empty_panel_says_why():
@@ -183,7 +195,8 @@ def _every_figure():
 
     profile = pd.DataFrame([dict(loss=loss, tau=t, fraction_solved=0.5, ci_low=0.4, ci_high=0.6)
                             for loss in LOSS_LABELS for t in (1.0, 2.0)])
-    heat = pd.DataFrame([dict(dataset=ds, logit_scale=s, loss=loss, activation=a, steps_to_target_median=10.0)
+    heat = pd.DataFrame([dict(dataset=ds, logit_scale=s, loss=loss, activation=a, steps_to_target_median=10.0,
+                              budget_share=0.2)
                          for ds in ["digits", "gaussian_mixture", "mnist1d"] for s in [1.0, 10.0]
                          for loss in LOSS_LABELS for a in ["sigmoid", "tanh", "relu"]])
     c = pd.concat([curves().assign(loss=loss) for loss in LOSS_LABELS])
@@ -247,11 +260,12 @@ def test_a_ratio_axis_has_at_least_two_labelled_ticks_inside(lo, hi):
     assert len(ticks) >= 2 and all(lo <= t <= hi for t in ticks) and len(ticks) <= 7
 
 
-def test_a_short_log_axis_still_has_labelled_ticks():
-    """A panel whose values span less than a factor 2 (the sigmoid panel of the depth figure) gets three
-    labelled ticks instead of none."""
+@pytest.mark.parametrize("lo,hi", [(0.0012, 0.0017), (4.7e-7, 4.5), (1e-3, 0.3), (1e-4, 2e-4)])
+def test_every_log_axis_has_labelled_ticks(lo, hi):
+    """A panel whose values span less than a factor 2, or seven decades (the sigmoid panel of the depth
+    figure had no labels), gets at least two labelled ticks inside."""
     fig, ax = plt.subplots()
-    ax.plot([0, 1], [0.0012, 0.0017])
+    ax.plot([0, 1], [lo, hi])
     ax.set_yscale("log")
     figures._plain_log_ticks(ax)
     fig.canvas.draw()

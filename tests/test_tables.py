@@ -161,7 +161,10 @@ def test_calibration_table_is_median_of_problem_means_and_the_claims_difference(
     assert t.loc["focal", "test_acc"] == pytest.approx(0.65)
     assert t.loc["focal", "test_ece"] == pytest.approx(0.075)
     # paired differences per problem: acc -0.15 and 0 -> median -0.075; ece -0.10 and -0.20 -> -0.15: the claims'
-    assert t.loc["focal", "test_acc_diff"] == pytest.approx(-0.075)
+    # accuracy's difference is the tested view, the mean over problems (two problems: as their median)
+    mean = claims[claims["claim"] == "test.test_acc_mean.focal_vs_cross_entropy"].iloc[0]
+    assert t.loc["focal", "test_acc_diff"] == pytest.approx(-0.075) == mean["estimate"]
+    assert t.loc["focal", "test_acc_diff_p"] == pytest.approx(mean["p_adjusted"], nan_ok=True)
     row = claims[claims["claim"] == "test.test_ece.focal_vs_cross_entropy"].iloc[0]
     assert t.loc["focal", "test_ece_diff"] == pytest.approx(-0.15) == row["estimate"]
     assert t.loc["focal", "problems"] == 2

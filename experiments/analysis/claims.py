@@ -75,13 +75,15 @@ def _row(claim: str, dataset: str, family: str, kind: str, e: Estimate | None, *
     if e is not None:
         estimate, ci, n, seeds = e.estimate, (e.ci_low, e.ci_high), e.problems, e.seeds
         null, p, replicates = e.null_value, e.p_value, e.replicates
+        loo, censored, bound = (e.loo_low, e.loo_high), e.censored, e.lower_bound
     else:
-        null, p, replicates = math.nan, math.nan, 0
+        null, p, replicates, loo, censored, bound = math.nan, math.nan, 0, (math.nan, math.nan), 0, False
     return dict(claim=claim, dataset=dataset, family=family, kind=kind, subject=subject, reference=reference,
                 optimizer=optimizer, metric=metric, estimate=float(estimate), ci_low=float(ci[0]),
                 ci_high=float(ci[1]), null_value=float(null), n=int(n), seeds=int(seeds),
                 test=test if e is not None and not math.isnan(e.p_value) else "", p_value=float(p),
-                p_adjusted=math.nan, setting=setting, broken=float(broken), replicates=int(replicates))
+                p_adjusted=math.nan, setting=setting, broken=float(broken), replicates=int(replicates),
+                loo_low=float(loo[0]), loo_high=float(loo[1]), censored=int(censored), lower_bound=bool(bound))
 
 
 def broken_shares(df: pd.DataFrame, arm: str, arms: list, problem: list[str]) -> dict[str, float]:
@@ -113,18 +115,22 @@ def _rows(claim: str, family: str, kind: str, found: dict[str, Estimate], resamp
 
 
 def _speed(d: pd.DataFrame, claim: str, family: str, subject: str, reference: str, problem: list[str],
-           resamples: int, **what) -> list[dict]:
+           resamples: int, same_as: str = "", **what) -> list[dict]:
     """The speed rows of ``subject`` against ``reference`` on ``d`` (runs with ``_t``: steps in budgets, a miss
-    or a break at the budget), per dataset and pooled."""
+    or a break at the budget), per dataset and pooled. The bootstrap's seed depends on what is measured, not
+    on the claim's name (``same_as``: a label of the runs), so a statistic made twice (the main level's speed
+    and the speed claim; the whole pool's MSE on softmax against cross-entropy as a speed and as a mechanism
+    claim) gets the same interval twice."""
     u = units(d, "_t", "loss", [subject, reference], problem)
-    return _rows(claim, family, "ratio", bootstrap(u, "ratio_of_medians", stable_seed(claim), resamples), resamples,
+    seed = stable_seed("speed", subject, reference, what.get("optimizer", ""), same_as)
+    return _rows(claim, family, "ratio", bootstrap(u, "ratio_of_medians", seed, resamples), resamples,
                  broken_shares(d, "loss", [subject, reference], problem), subject=subject, reference=reference,
                  metric="steps_to_target", **what)
 
 
 def speed_claims(runs: pd.DataFrame, resamples: int = RESAMPLES) -> list[dict]:
     """Per optimiser and loss: its steps to the main target over cross-entropy's, per dataset and pooled
-    (family ``speed_ratio.<optimizer>``)."""
+    (family ``speed_ratio.<optimizer>``); with ``censored`` and ``lower_bound`` where its misses bind."""
     out = []
     d = runs.assign(_t=censored_budgets(runs))
     problem = [k for k in PROBLEM_KEYS if k not in ("dataset", "optimizer")]
@@ -135,7 +141,8 @@ def speed_claims(runs: pd.DataFrame, resamples: int = RESAMPLES) -> list[dict]:
     return out
 
 
-def level_claims(levels: pd.DataFrame | None, runs: pd.DataFrame, resamples: int = RESAMPLES) -> list[dict]:
+def level_claims(levels: pd.DataFrame | None, runs: pd.DataFrame, resamples: int = RESAMPLES,
+                 main: float | None = None) -> list[dict]:
     """The speed claims at every target level (``levels.parquet``, the same evaluation runs): per optimiser,
     level and loss, the speed ratio against cross-entropy (family ``speed_level.<optimizer>``, claim
     ``speed_level.<level>.<loss>_vs_cross_entropy.<optimizer>``). Only the runs of ``runs`` (the pool)."""
@@ -149,7 +156,8 @@ def level_claims(levels: pd.DataFrame | None, runs: pd.DataFrame, resamples: int
     for (opt, level), sub in d.groupby(["optimizer", "level"], sort=True):
         for loss in sorted(set(sub["loss"]) - {REFERENCE}):
             out += _speed(sub, f"speed_level.{level:g}.{loss}_vs_{REFERENCE}.{opt}", f"speed_level.{opt}", loss,
-                          REFERENCE, problem, resamples, optimizer=opt, setting=f"level {level:g}")
+                          REFERENCE, problem, resamples, optimizer=opt, setting=f"level {level:g}",
+                          same_as="" if main is not None and np.isclose(level, main) else f"level {level:g}")
     return out
 
 
@@ -176,8 +184,32 @@ def mechanism_claims(runs: pd.DataFrame, resamples: int = RESAMPLES) -> list[dic
             out += _speed(sub, base, f"mechanism.{opt}", subject, reference, problem, resamples, optimizer=opt)
             inner = [k for k in problem if k not in ("logit_scale", "activation")]
             for (scale, act), cell in sub.groupby(["logit_scale", "activation"], sort=True):
+                setting = f"{act} units, logit scale {scale:g}"
                 out += _speed(cell, f"{base}.{act}.scale{scale:g}", f"mechanism.{opt}", subject, reference,
-                              inner, resamples, optimizer=opt, setting=f"{act} units, logit scale {scale:g}")
+                              inner, resamples, optimizer=opt, setting=setting, same_as=setting)
+    return out + optimizer_contrast_claims(d, resamples)
+
+
+def optimizer_contrast_claims(d: pd.DataFrame, resamples: int = RESAMPLES) -> list[dict]:
+    """Does the factor cost more under Adam than under SGD? Per contrast (:data:`CONTRASTS`), per setting
+    without the optimiser: (subject / reference under Adam) over (subject / reference under SGD), the median
+    over settings, one bootstrap of the seeds for all four arms (``mechanism.adam_over_sgd.*``, null 1)."""
+    if not {"sgd", "adam"} <= set(d["optimizer"]):
+        return []
+    out = []
+    problem = [k for k in PROBLEM_KEYS if k not in ("dataset", "optimizer")]
+    for subject, reference in CONTRASTS.items():
+        sub = d[d["loss"].isin([subject, reference]) & d["optimizer"].isin(["sgd", "adam"])]
+        if not {subject, reference} <= set(sub["loss"]):
+            continue
+        sub = sub.assign(_arm=sub["loss"] + "/" + sub["optimizer"])
+        arms = [f"{subject}/adam", f"{reference}/adam", f"{subject}/sgd", f"{reference}/sgd"]
+        claim = f"mechanism.adam_over_sgd.{subject}_vs_{reference}"
+        u = units(sub, "_t", "_arm", arms, problem)
+        out += _rows(claim, "mechanism.adam_over_sgd", "ratio",
+                     bootstrap(u, "ratio_of_ratios", stable_seed(claim), resamples), resamples,
+                     broken_shares(sub, "_arm", arms, problem), subject=subject, reference=reference,
+                     optimizer="adam/sgd", metric="steps_to_target", setting="Adam's ratio over SGD's")
     return out
 
 
@@ -273,6 +305,14 @@ def metric_claims(runs: pd.DataFrame, resamples: int = RESAMPLES, prefix: str = 
                 out += _rows(claim, f"{prefix}.{metric}{suffix}", kind,
                              bootstrap(u, stat, stable_seed(claim), resamples), resamples, broken,
                              subject=loss, reference=REFERENCE, metric=metric)
+            if metric == "test_acc" and runs["optimizer"].nunique() > 1:   # as each paper measured: one optimiser
+                for opt, sub in runs.groupby("optimizer", sort=True):
+                    claim = f"{prefix}.test_acc_mean.{opt}.{loss}_vs_{REFERENCE}"
+                    u = units(sub, metric, "loss", [loss, REFERENCE], problem)
+                    out += _rows(claim, f"{prefix}.test_acc_mean.{opt}", "difference",
+                                 bootstrap(u, "mean_difference", stable_seed(claim), resamples), resamples,
+                                 broken_shares(sub, "loss", [loss, REFERENCE], problem), subject=loss,
+                                 reference=REFERENCE, optimizer=opt, metric=metric)
     return out
 
 
@@ -442,9 +482,10 @@ def claims_table(runs: pd.DataFrame, tuning: pd.DataFrame, layers: pd.DataFrame 
     cross-entropy's tuned effective rate per problem, loss and tuning seed (``rates.matched_rate_costs``);
     ``targets``: which cells learn (the reach shares and the ECE floor leave the others out)."""
     budgets = runs.groupby("dataset")["steps"].first().astype(float).to_dict()
+    main = float(targets.loc[targets["main"], "level"].iloc[0]) if targets is not None and len(targets) else None
     rows = search_claims(tuning)
     rows += speed_claims(runs, resamples)
-    rows += level_claims(levels, runs, resamples)
+    rows += level_claims(levels, runs, resamples, main)
     rows += mechanism_claims(runs, resamples)
     rows += effective_rate_claims(matched, budgets, resamples)
     rows += reach_claims(runs, resamples, targets)

@@ -36,7 +36,8 @@ def calibration_table(runs: pd.DataFrame, claims: pd.DataFrame, dataset: str = P
     interval, and the paired difference from cross-entropy as the claims table states it (claims
     ``<prefix>.<metric>.*``: ``test`` for the runs at the speed-tuned rates, ``tuned_for_acc`` for those at
     the rates of best validation accuracy), over problems (``<metric>_diff``, ``_low``, ``_high``, ``_p``:
-    Holm-adjusted) and, for ``test``, paired over test examples (``<metric>_diff_examples``...; accuracy,
+    Holm-adjusted; accuracy's is the mean difference over problems, ``<prefix>.test_acc_mean``, the view that
+    carries its test) and, for ``test``, paired over test examples (``<metric>_diff_examples``...; accuracy,
     NLL and Brier; the per-example outputs are kept for the speed-tuned runs only)."""
     d = runs if dataset == POOLED else runs[runs["dataset"] == dataset]
     problem = [k for k in PROBLEM_KEYS if k != "dataset"]
@@ -53,7 +54,8 @@ def calibration_table(runs: pd.DataFrame, claims: pd.DataFrame, dataset: str = P
             row[m], row[f"{m}_low"], row[f"{m}_high"] = ((found.estimate, found.ci_low, found.ci_high)
                                                          if found else (float("nan"),) * 3)
             for kind, suffix in ((prefix, "_diff"), ("test_examples" if prefix == "test" else None, "_diff_examples")):
-                vals = _claim(claims, f"{kind}.{m}.{loss}_vs_cross_entropy", dataset) if kind else None
+                view = "test_acc_mean" if m == "test_acc" and kind == prefix else m    # accuracy: its tested view
+                vals = _claim(claims, f"{kind}.{view}.{loss}_vs_cross_entropy", dataset) if kind else None
                 row[f"{m}{suffix}"], row[f"{m}{suffix}_low"], row[f"{m}{suffix}_high"], row[f"{m}{suffix}_p"] = (
                     (vals["estimate"], vals["ci_low"], vals["ci_high"], vals["p_adjusted"]) if vals is not None
                     else (float("nan"),) * 4)

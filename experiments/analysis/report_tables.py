@@ -30,7 +30,7 @@ ACCURACY = "tuned_for_acc"       # the claims behind every accuracy statement (c
 FACT_TABLES = ["losses", "gradients", "constants", "names"]
 # the tables of results/report/, by name (the workflow's outputs; the report reads each)
 REPORT_TABLES = [
-    "counts", "pool", "shown", "convergence_curves", "stuck_curves", "stuck", "mechanism", "speed_levels",
+    "counts", "pool", "coverage", "shown", "convergence_curves", "stuck_curves", "stuck", "mechanism", "speed_levels",
     "accuracy_settings", "accuracy_summary", "depth", "depth_layers", "init_control", "calibration", "mnist1d", "target_check",
     "target_cells", "levels", "search", "edge", "gradient_scale", "effective_rate", "fixed_lr", "saturation",
     "saturation_end", "steps_best", "heatmap", "failures", "failure_counts", "amp", "amp_breaks",
@@ -63,11 +63,18 @@ def pool(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["optimizer", "datasets", "n_datasets", "hidden", "settings", "runs"])
 
 
+def coverage(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per optimiser, every dataset it trained on, studies included (the pool's are :func:`pool`)."""
+    return runs.groupby("optimizer", sort=True)["dataset"].agg(lambda d: ", ".join(sorted(d.unique()))) \
+        .rename("datasets").reset_index()
+
+
 def mechanism(claims: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     """The mechanism claims (``claims.mechanism_claims``: MSE on sigmoid against binary CE one-vs-rest, the
     factor s(1 - s) alone; MSE on softmax against cross-entropy) beside each arm's reach share (the share
     of its evaluation runs that reached the main target and did not break) over the same runs."""
-    rows = claims[claims["claim"].str.startswith("mechanism.")].copy()
+    rows = claims[claims["claim"].str.startswith("mechanism.")
+                  & ~claims["claim"].str.startswith("mechanism.adam_over_sgd.")].copy()
     if rows.empty:
         return rows.assign(reach_subject=[], reach_reference=[], activation=[], logit_scale=[])
     d = runs.assign(_r=np.isfinite(steps_or_inf(runs)).astype(float))
@@ -236,6 +243,7 @@ def report_tables(t: dict[str, pd.DataFrame], cv: dict, facts: dict[str, pd.Data
     out = {
         "counts": counts(t),
         "pool": pool(main),
+        "coverage": coverage(runs),
         "shown": pd.DataFrame([shown]),
         "convergence_curves": in_setting(best, shown),
         "stuck_curves": stuck_curves,
@@ -263,7 +271,9 @@ def report_tables(t: dict[str, pd.DataFrame], cv: dict, facts: dict[str, pd.Data
         "saturation_end": saturation_end(runs),
         "steps_best": picked[picked["best_scale"]].pivot_table(
             index=["dataset", "loss"], columns="activation", values="steps_to_target_median").reset_index(),
-        "heatmap": picked.reset_index(drop=True),
+        "heatmap": picked.assign(budget=picked["dataset"].map(runs.groupby("dataset")["steps"].max()),
+                                 budget_share=lambda x: x["steps_to_target_median"] / x["budget"]
+                                 ).reset_index(drop=True),
         "failures": broke,
         "failure_counts": tally,
         "amp": amp_table(t["amp"]),

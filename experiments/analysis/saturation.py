@@ -20,6 +20,7 @@ THRESHOLDS = {"stuck_wrong_frac": "0.1", "stuck_wrong_frac_strict": "0.01", "stu
 SCOPES = {                     # the rows of stuck_shares: every setting, per logit scale, per setting
     "every setting": [],
     "logit scale": ["logit_scale"],
+    "activation and scale": ["logit_scale", "activation"],          # pooled over the datasets
     "setting": ["dataset", "logit_scale", "activation"],
 }
 STUCK_SHARES = ["optimizer", "loss", "scope", "dataset", "logit_scale", "activation", "runs", "error_end",

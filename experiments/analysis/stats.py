@@ -110,6 +110,8 @@ class Statistic:
     null: float | None
     arms: int
     mean: bool = False    # a mean over problems of means over seeds: its interval is t-calibrated (below)
+    bounds: tuple = (-math.inf, math.inf)   # where the statistic can lie (a share: [0, 1]); the interval stays there
+    censored: bool = False                  # a ratio of medians censored at the budget (claims say where it binds)
 
 
 @_quiet
@@ -134,7 +136,12 @@ def _worse(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 STATISTICS = {
     # steps to the target in budgets, a miss or a break at the budget (1): the median over seeds, a ratio of
     # two arms (NaN where both medians sit at the budget), the median over problems
-    "ratio_of_medians": Statistic("ratio_of_medians", _median, _censored_ratio, _median, 1.0, 2),
+    "ratio_of_medians": Statistic("ratio_of_medians", _median, _censored_ratio, _median, 1.0, 2, censored=True),
+    # how a speed ratio changes between two conditions (e.g. Adam over SGD), per problem from four arms
+    # (subject and reference under each condition), seeds resampled jointly: (a / b) / (c / d), the median
+    "ratio_of_ratios": Statistic("ratio_of_ratios", _median,
+                                 lambda a, b, c, d: _ratio(_censored_ratio(a, b), _censored_ratio(c, d)), _median,
+                                 1.0, 4),
     # a test metric: the mean over seeds, a difference of two arms, the median over problems
     "difference_of_means": Statistic("difference_of_means", _mean, lambda a, b: a - b, _median, 0.0, 2),
     # the same, descriptive (no test): accuracy, where a run that broke scores chance. An isolated break (one seed
@@ -144,9 +151,9 @@ STATISTICS = {
     # the same, the mean over problems
     "mean_difference": Statistic("mean_difference", _mean, lambda a, b: a - b, _mean, 0.0, 2, mean=True),
     # the share of problems where the first arm's mean is more than WORSE_BY below the second's (descriptive)
-    "share_worse": Statistic("share_worse", _mean, _worse, _mean, None, 2),
+    "share_worse": Statistic("share_worse", _mean, _worse, _mean, None, 2, bounds=(0.0, 1.0)),
     # a share (reached the target, 0/1): the mean over seeds, then over problems
-    "mean": Statistic("mean", _mean, lambda a: a, _mean, None, 1, mean=True),
+    "mean": Statistic("mean", _mean, lambda a: a, _mean, None, 1, mean=True, bounds=(0.0, 1.0)),
     # one arm's level of a test metric: the mean over seeds, the median over problems (descriptive)
     "median_of_means": Statistic("median_of_means", _mean, lambda a: a, _median, None, 1),
     # one arm's median (e.g. a gradient ratio, null 1 = no shrinkage): the median over seeds, then problems
@@ -203,6 +210,10 @@ class Estimate:
     problems: int
     seeds: int
     replicates: int
+    loo_low: float = math.nan      # the estimate with one problem left out, at its lowest and highest
+    loo_high: float = math.nan
+    censored: int = 0              # problems where the subject's median sits at the budget, the reference's not
+    lower_bound: bool = False      # the estimate would grow were those problems' ratios unbounded
 
 
 @_quiet
@@ -270,12 +281,43 @@ def bootstrap(u: Units, stat: Statistic | str, seed: int, resamples: int = RESAM
         if stat.mean:
             rr = est + (rr - est) * t_calibration([reps[n] for n in members], [len(u.seeds[n]) for n in members],
                                                   alpha)
+        rr = np.clip(rr, *stat.bounds)
         enough = any(len(u.seeds[n]) >= MIN_SEEDS for n in members)
         lo, hi, p = decide(est, rr, stat.null, alpha) if enough else (math.nan,) * 3
+        loo = leave_one_out(stat, pp)
+        censored, bound = _censoring(stat, [u.strata[n] for n in members], arms, pp, est)
         out[g] = Estimate(est, lo, hi, math.nan if stat.null is None else float(stat.null), p,
                           int(np.sum(~np.isnan(pp))), int(max(len(u.seeds[n]) for n in members)),
-                          int(np.sum(~np.isnan(rr))))
+                          int(np.sum(~np.isnan(rr))) if enough else 0, *loo, censored, bound)
     return out
+
+
+@_quiet
+def leave_one_out(stat: Statistic, per_problem: np.ndarray) -> tuple[float, float]:
+    """(lowest, highest) of the statistic over problems with each problem left out in turn: whether a
+    claim rests on one setting (NaN with fewer than three problems)."""
+    keep = np.flatnonzero(~np.isnan(per_problem))
+    if len(keep) < 3:
+        return (math.nan, math.nan)
+    pp = per_problem[keep]
+    drop = ~np.eye(len(pp), dtype=bool)                                              # (P, P): row i leaves i out
+    vals = stat.across(np.where(drop, pp[None, :], np.nan), axis=-1)                # (P,)
+    return (float(np.nanmin(vals)), float(np.nanmax(vals)))
+
+
+def _censoring(stat: Statistic, strata: list[dict], arms: list, per_problem: np.ndarray, est: float) -> tuple[int, bool]:
+    """For a censored ratio: how many problems have the subject's median at the budget and the reference's
+    below it (their ratio is a lower bound), and whether the estimate is a lower bound (the median over
+    problems grows when those ratios are made unbounded)."""
+    if not stat.censored:
+        return (0, False)
+    a = np.concatenate([stat.within(s[arms[0]], axis=-1) for s in strata])
+    b = np.concatenate([stat.within(s[arms[1]], axis=-1) for s in strata])
+    cens = (a >= 1) & (b < 1)
+    if not cens.any():
+        return (0, False)
+    upper = float(stat.across(np.where(cens, np.inf, per_problem)[None, :], axis=-1)[0])
+    return (int(cens.sum()), bool(upper > est))
 
 
 def holm(p: pd.Series | np.ndarray) -> np.ndarray:

@@ -8,10 +8,13 @@ The stack's objective is sum_k L_k, whose gradient with respect to theta_k is
 exactly dL_k/dtheta_k, so runs never interact: a run gives the same curve alone
 or inside any stack (up to float rounding of batched kernels). A run whose loss
 or gradient becomes non-finite is frozen at that step (status ``nonfinite``);
-one whose full-training-set loss exceeds ``DIVERGENCE_FACTOR`` times its initial
-loss is frozen too (``diverged``); the others go on. Failures are rows, never
-exceptions. A run that broke has no final model: it scores chance accuracy
-(:func:`broken_score`) and no NLL, Brier or ECE, and it misses every target.
+the others go on to the end of the budget. A run that ends with a training loss
+above ``DIVERGENCE_FACTOR`` times its initial loss, never coming back below it, is
+``diverged`` (:func:`diverged_steps`): judged at the end, never stopped early, since
+a loss spike in the first steps (a large logit scale) is often followed by full
+recovery. Failures are rows, never exceptions. A run that broke (either status) has
+no usable final model: it scores chance accuracy (:func:`broken_score`) and no NLL,
+Brier or ECE, and it misses every target.
 """
 
 from __future__ import annotations
@@ -234,14 +237,12 @@ def _train_chunk(group, members, ds, device, order_cache, shared, test, targets,
     # checks evaluate every run instead of asking the host which runs still wait
     sync_free = step_mode != "eager"
     nonfinite_step = torch.full((K,), -1, dtype=torch.long, device=device)
-    diverged_step = np.full(K, -1)
     # (levels, K): each run's target accuracy per level, and the first check at or above it
     levels = targets.levels if targets is not None else ()
     exact = [targets.of(hidden_name(st.hidden), st.activation, st.optimizer) for st in stacks] if levels else []
     target_acc = torch.tensor(exact, device=device).T.reshape(len(levels), K) if levels else \
         torch.empty(0, K, device=device)
     reached_step = torch.full((len(levels), K), -1, dtype=torch.long, device=device)
-    initial_loss = None
     log_steps = set(log_schedule(group.steps, group.log_points).tolist())
     check_steps = set(target_schedule(group.steps).tolist())
     records = []
@@ -251,11 +252,6 @@ def _train_chunk(group, members, ds, device, order_cache, shared, test, targets,
         if step in log_steps:
             tr = net.evaluate(x_me, y_me, loss_grad, saturation=True, stuck=stuck)
             va = net.evaluate(x_va, y_va)
-            if initial_loss is None:
-                initial_loss = tr["loss"].clone()
-            blown = alive & torch.isfinite(tr["loss"]) & (tr["loss"] > DIVERGENCE_FACTOR * initial_loss.abs())
-            diverged_step[blown.cpu().numpy()] = step
-            alive &= ~blown
             va_acc = va["acc"]
             row = {"step": step, "train_loss": tr["loss"], "train_acc": tr["acc"], "val_acc": va["acc"],
                    "grad_norm_logits": tr["grad_norm_logits"], "mean_abs_logit": tr["mean_abs_logit"],
@@ -293,6 +289,8 @@ def _train_chunk(group, members, ds, device, order_cache, shared, test, targets,
         alive &= finite
 
     nonfinite_step, reached_step = nonfinite_step.cpu().numpy(), reached_step.cpu().numpy()
+    diverged_step = diverged_steps(np.array([rec["step"] for rec in records]),
+                                   np.stack([rec["train_loss"] for rec in records]), nonfinite_step)
     tested = {}
     chance = {"val": broken_score(ds.y_val)[0]}
     if test:
@@ -316,6 +314,20 @@ def _train_chunk(group, members, ds, device, order_cache, shared, test, targets,
     return out
 
 
+def diverged_steps(steps: np.ndarray, loss: np.ndarray, nonfinite_step: np.ndarray,
+                   factor: float | None = None) -> np.ndarray:
+    """Per run (K,): the logged step from which its training loss stayed above ``factor`` (default
+    :data:`DIVERGENCE_FACTOR`) times its initial loss to the end of training, or -1 when it ended below
+    that (a spike it recovered from is not a divergence) or broke at a NaN/inf first. ``steps`` (T,) the
+    logged steps, ``loss`` (T, K) the training loss there."""
+    factor = DIVERGENCE_FACTOR if factor is None else factor
+    above = loss > factor * np.abs(loss[:1])                              # (T, K)
+    live = steps[:, None] <= np.where(nonfinite_step >= 0, -1, steps[-1])[None, :]   # a NaN/inf run: none
+    tail = np.flip(np.logical_and.accumulate(np.flip(above, 0), 0), 0)   # above from this step to the end
+    first = np.where(tail.any(0), tail.argmax(0), -1)
+    return np.where(live.all(0) & (first >= 0), steps[np.maximum(first, 0)], -1)
+
+
 def broken_score(y: np.ndarray) -> tuple[float, np.ndarray]:
     """What a run that broke scores on a split with labels ``y``: the accuracy of the best constant guess
     (the split's most frequent class: its share, the targets' *chance*), and per example whether that
@@ -337,7 +349,7 @@ def _run_record(group, stack, run, k, records, nonfinite_step, diverged_step, re
                 hidden=hidden_name(stack.hidden), optimizer=stack.optimizer, learn_scale=stack.learn_scale,
                 logit_scale=run.logit_scale, lr=run.lr, seed=run.seed)
     broke = [s for s in (nonfinite_step, diverged_step) if s >= 0]
-    stop = min(broke) if broke else group.steps
+    stop = nonfinite_step if nonfinite_step >= 0 else group.steps
     kept = [rec for rec in records if rec["step"] <= stop]  # a frozen run repeats its last state: not data
     curve = [dict(keys, **{c: (rec[c] if c == "step" else float(rec[c][k])) for c in columns.CURVE_METRICS})
              for rec in kept]

@@ -487,39 +487,38 @@ def stuck_figure(curves: pd.DataFrame):
 
 @_styled
 def steps_heatmap_figure(summary: pd.DataFrame):
-    """Median steps to target (log colour scale; blank = half or more of the seeds missed it or broke)
-    over loss x activation, one panel per (dataset, logit scale) that was trained, two panels a row."""
-    from matplotlib.colors import LogNorm
-
+    """Median steps to target as a share of the dataset's budget (``budget_share``, so that datasets of
+    different budgets share one colour scale; blank = half or more of the seeds missed it or broke) over
+    loss x activation, one panel per (dataset, logit scale) that was trained: a row per dataset, its scales
+    side by side."""
     d = _labelled(summary)
-    d["steps"] = d["steps_to_target_median"].replace(np.inf, np.nan)
-    keys = sorted(d.groupby(["dataset", "logit_scale"]).groups)      # only what was trained
-    finite = d["steps"].dropna()
-    norm = LogNorm(vmin=max(1, finite.min()), vmax=max(2, finite.max())) if len(finite) else None
-    ncol = min(2, max(1, len(keys)))
-    nrow = max(1, -(-len(keys) // ncol))
+    d["share"] = 100 * d["budget_share"].replace(np.inf, np.nan)
+    scales = {ds: sorted(g.unique()) for ds, g in d.groupby("dataset")["logit_scale"]}  # only what was trained
+    datasets = sorted(scales, key=str.lower)
+    slots = {(ds, sc): (i, j) for i, ds in enumerate(datasets) for j, sc in enumerate(scales[ds])}
+    nrow, ncol = max(1, len(datasets)), max([1] + [len(v) for v in scales.values()])
     order = list(loss_palette(set(d["loss"])))
     fig, axes = plt.subplots(nrow, ncol, figsize=(WIDTH, 0.3 * len(order) * nrow + 0.9 * nrow + 0.6),
                              squeeze=False, sharey=True, layout="constrained")
-    for k, (ds, sc) in enumerate(keys):
-        ax = axes[k // ncol][k % ncol]
+    for i, j in set(np.ndindex(nrow, ncol)) - set(slots.values()):
+        axes[i][j].set_visible(False)                    # a scale this dataset did not train: not a panel
+    for (ds, sc), (i, j) in slots.items():
+        ax = axes[i][j]
         sub = d[(d["dataset"] == ds) & (d["logit_scale"] == sc)]
-        grid = sub.pivot_table(index="loss", columns="activation", values="steps", aggfunc="min",
+        grid = sub.pivot_table(index="loss", columns="activation", values="share", aggfunc="min",
                                dropna=False).reindex(order)
         ax.set_title(f"{ds}, logit scale {sc:g}")
         if grid.isna().all().all():  # seaborn cannot colour an all-empty grid
             _note_empty(ax, "no loss reached the target\n(half or more seeds missed or broke)")
             ax.set_xticks([])
             continue
-        sns.heatmap(grid, ax=ax, norm=norm, cmap="viridis_r", cbar=False, linewidths=0.3, linecolor="white")
+        sns.heatmap(grid, ax=ax, vmin=0, vmax=100, cmap="viridis_r", cbar=False, linewidths=0.3, linecolor="white",
+                    annot=True, fmt=".0f", annot_kws={"fontsize": FONT_PT})
         ax.set_xlabel("")
         ax.set_ylabel("")
-    for k in range(len(keys), nrow * ncol):
-        axes[k // ncol][k % ncol].set_visible(False)      # the grid's spare slot: not a panel
-    if norm is not None:
-        sm = plt.cm.ScalarMappable(norm=norm, cmap="viridis_r")
-        fig.colorbar(sm, ax=axes.ravel().tolist(), orientation="horizontal", fraction=0.04, pad=0.02,
-                     aspect=40, label="median steps to target")
+    sm = plt.cm.ScalarMappable(norm=plt.Normalize(0, 100), cmap="viridis_r")
+    fig.colorbar(sm, ax=axes.ravel().tolist(), orientation="horizontal", fraction=0.04, pad=0.02, aspect=40,
+                 label="median steps to target, % of the dataset's budget")
     return fig
 
 
@@ -579,7 +578,9 @@ def _plain_log_ticks(ax, axis: str = "y") -> None:
     a = ax.yaxis if axis == "y" else ax.xaxis
     lo, hi = sorted(ax.get_ylim() if axis == "y" else ax.get_xlim())
     inside = [m * 10.0 ** k for k in range(-12, 13) for m in (1, 2, 5) if lo <= m * 10.0 ** k <= hi]
-    if len(inside) >= 2:
+    if lo > 0 and np.log10(hi / lo) > 3:            # many decades: the decades alone (1, 2, 5 would go unlabelled)
+        a.set_major_locator(LogLocator(base=10, numticks=6))
+    elif len(inside) >= 2:
         a.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=6))
     else:
         ticks = spread_ticks(lo, hi)

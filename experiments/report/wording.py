@@ -37,10 +37,10 @@ def label(loss: str) -> str:
 
 
 def num(x: float) -> str:
-    """A number for a sentence: 3 significant figures, +inf as ∞."""
+    """A number for a sentence: 3 significant figures, kept (1.00, not 1; 0.980, not 0.98), +inf as ∞."""
     if isinstance(x, float) and math.isnan(x):
         return "–"
-    return ("∞" if x > 0 else "−∞") if np.isinf(x) else f"{x:.3g}"
+    return ("∞" if x > 0 else "−∞") if np.isinf(x) else f"{x:#.3g}".rstrip(".")
 
 
 def points(x: float) -> str:
@@ -54,12 +54,29 @@ def _value(row, x: float) -> str:
     if isinstance(x, float) and math.isnan(x):
         return "–"
     if row["kind"] == "ratio":
-        return f"{num(x)}×"
+        return ("≥ " if _bound(row) and x == row["estimate"] else "") + f"{num(x)}×"
     if row["metric"] == "test_acc" and row["kind"].startswith("difference"):
         return points(x)
     if row["kind"] == "share":
         return f"{x:.0%}"
     return f"{x:+.3f}" if row["kind"].startswith("difference") else num(x)
+
+
+def _bound(row) -> bool:
+    """The estimate is a lower bound (a censored ratio whose misses bind: ``claims.lower_bound``)."""
+    b = row.get("lower_bound", False) if hasattr(row, "get") else False
+    return bool(b) if b is not None and not (isinstance(b, float) and math.isnan(b)) else False
+
+
+def fragile(row) -> str:
+    """Where a resolved claim rests on one setting (leaving one out moves its estimate across the value of no
+    effect), the words that say so, else ""."""
+    lo, hi, null = row.get("loo_low", math.nan), row.get("loo_high", math.nan), row.get("null_value", math.nan)
+    if any(isinstance(v, float) and math.isnan(v) for v in (lo, hi, null)) or not row.get("p_adjusted", 1) < ALPHA:
+        return ""
+    if lo <= null <= hi:
+        return f"rests on one setting: leaving one out gives {_value(row, lo)} to {_value(row, hi)}"
+    return ""
 
 
 def ends(lo: float, hi: float, null: float | None, fmt) -> tuple[str, str]:
@@ -119,9 +136,15 @@ def sentence(row: pd.Series | dict) -> str:
     if row["n"] and kind in ("ratio", "difference", "share", "median", "level"):
         tail.append(f"{row['n']} settings × up to {row['seeds']} seeds")
     if not math.isnan(row.get("broken", math.nan)) and row.get("broken", 0) > 0:
-        tail.append(f"{row['broken']:.0%} of its runs broke" + (
+        tail.append(("under 1%" if row["broken"] < 0.01 else f"{row['broken']:.0%}") + " of its runs broke" + (
             ", counted at chance" if row["metric"] == "test_acc" else
-            ", counted as misses" if kind == "ratio" else ", left out (undefined for them)"))
+            ", counted as misses" if kind in ("ratio", "share") and row["metric"] in ("steps_to_target", "reached")
+            else ", left out (undefined for them)"))
+    if kind == "ratio" and row.get("censored", 0) and row["censored"] > 0:
+        tail.append(f"in {int(row['censored'])} of the {row['n']} settings the subject's median sat at the budget"
+                    + (", so the estimate is a lower bound" if _bound(row) else ", without moving the estimate"))
+    if fragile(row):
+        tail.append(fragile(row))
     floor = row["p_value"] < 1e-3           # at the bootstrap's resolution: the adjusted value is a bound too
     tested = (f"{p_text(row['p_value'])}; Holm-adjusted, "
               f"{p_text(row['p_adjusted']).replace('p = ', 'p ≤ ') if floor else p_text(row['p_adjusted'])}"
@@ -133,6 +156,9 @@ def sentence(row: pd.Series | dict) -> str:
     if kind == "ratio" and claim_id.startswith(("speed_ratio.", "speed_level.")):
         what = (f"Under {opt} {where(row)}{setting}, {label(row['subject'])} needed {head} the steps of "
                 f"{label(row['reference'])} to the {'main ' if claim_id.startswith('speed_ratio.') else ''}target")
+    elif kind == "ratio" and claim_id.startswith("mechanism.adam_over_sgd."):
+        what = (f"{where(row).capitalize()}, {label(row['subject'])}'s steps over {label(row['reference'])}'s were "
+                f"{head} as large under Adam as under SGD, the median over settings")
     elif kind == "ratio" and claim_id.startswith("mechanism."):
         what = (f"Under {opt} {where(row)}{setting}, {label(row['subject'])} needed {head} the steps of "
                 f"{label(row['reference'])}, which shares its outputs and targets")
@@ -206,8 +232,10 @@ def speed_summary(claims: pd.DataFrame, optimizer: str, dataset: str = POOLED) -
         parts.append("faster than cross-entropy: none")
     if len(rest):
         parts.append("not resolved after Holm: " + "; ".join(item(r) for _, r in rest.iterrows()))
-    pool = sorted(set(claims.loc[claims["claim"].isin(rows["claim"]) & (claims["dataset"] != POOLED), "dataset"]))
-    return (f"Under {OPT_LABELS.get(optimizer, optimizer)}, {where(rows.iloc[0])} ({', '.join(pool)}), steps to the "
+    pool = [names.dataset(d) for d in sorted(set(claims.loc[claims["claim"].isin(rows["claim"])
+                                                             & (claims["dataset"] != POOLED), "dataset"]))]
+    return (f"Under {OPT_LABELS.get(optimizer, optimizer)}, {where(rows.iloc[0])}"
+            + (f" ({', '.join(pool)})" if pool else "") + ", steps to the "
             f"main target relative to cross-entropy: per setting the ratio of median steps over seeds, a run that "
             f"missed or broke counting as the whole budget, then the median over the n settings where either loss "
             f"reached it on half its seeds; 95% seed-bootstrap intervals, unadjusted; a difference is said only "
@@ -265,14 +293,18 @@ def _direction(rows: dict) -> str:
 
 
 def abstract(claims: pd.DataFrame, counts: pd.DataFrame, pool: pd.DataFrame, thresholds: pd.DataFrame,
-             seeds: int, level: float = 0.95, subject: str = "mse_sigmoid", reference: str = "cross_entropy",
+             seeds: int, level: float = 0.95, accuracy: pd.DataFrame | None = None,
+             coverage: pd.DataFrame | None = None, subject: str = "mse_sigmoid", reference: str = "cross_entropy",
              contrast: str | None = "bce_ovr") -> str:
-    """The report's abstract (at most 180 words; tests/test_findings.py counts), answering "why not
-    ``subject`` instead of ``reference``?": speed per optimiser (a miss counted as the budget) with the
-    reach shares, test accuracy as a distribution (its mean with an interval, the share of settings worse
-    by 5 points, the median), the mechanism by its clean contrast (``subject`` against ``contrast``, which
-    shares its outputs), the overflow of the naive log(softmax), and what was run. No ∞ and no "nan":
-    a number without an interval says why first. ``seeds``: evaluation seeds per dataset (most)."""
+    """The report's abstract (at most 200 words; tests/test_findings.py counts), answering "why not
+    ``subject`` instead of ``reference``?": speed per optimiser (a miss counted as the budget; "at least"
+    where the misses make the estimate a lower bound) with the reach shares, test accuracy as a
+    distribution (its mean with an interval, where the loss comes from by hidden activation, the share of
+    settings worse by 5 points, the median; ``accuracy``: ``report_tables.accuracy_summary``), the
+    mechanism by its clean contrast (``subject`` against ``contrast``, which shares its outputs), the
+    overflow of the naive log(softmax), and what was run (``coverage``: every optimiser's datasets, studies
+    included). No ∞ and no "nan": a number without an interval says why first. ``seeds``: evaluation seeds
+    per dataset (most)."""
     parts = []
     if seeds < MIN_SEEDS:
         parts.append(f"*With {seeds} evaluation seeds per dataset, fewer than the {MIN_SEEDS} an interval needs, "
@@ -282,22 +314,27 @@ def abstract(claims: pd.DataFrame, counts: pd.DataFrame, pool: pd.DataFrame, thr
                                           "optimizer"]} - set(opts))
     speed = {o: pooled_row(claims, f"speed_ratio.{subject}_vs_{reference}.{o}") for o in opts}
     pts = lambda x: f"{abs(100 * x):.1f}"                                                     # noqa: E731
+    atleast = lambda r: "at least " if _bound(r) else ""                                      # noqa: E731
     if speed:
         way = _direction(speed)
-        said = " and ".join(f"{_two(r['estimate'])}× the steps under {OPT_LABELS.get(o, o)}{_span(r, first=i == 0)}"
-                            for i, (o, r) in enumerate(speed.items()))
+        said = " and ".join(f"{atleast(r)}{_two(r['estimate'])}×{' the steps' if i == 0 else ''} under "
+                            f"{OPT_LABELS.get(o, o)}{_span(r, first=i == 0)}" for i, (o, r) in enumerate(speed.items()))
+        bound = [f"{int(r['censored'])} of {r['n']} {OPT_LABELS.get(o, o)} settings" for o, r in speed.items()
+                 if _bound(r)]
         reach = {o: (pooled_row(claims, f"reach_fraction.{subject}.{o}"), pooled_row(claims, f"reach_fraction.{reference}.{o}"))
                  for o in speed}
         shares = [(a, b) for a, b in reach.values() if a is not None and b is not None]
-        reached = (", and reached the target in " + " and ".join(f"{a['estimate']:.0%}" for a, _ in shares)
-                   + " of runs against " + " and ".join(f"{b['estimate']:.0%}" for _, b in shares) if shares else "")
-        name = label(subject)[0].upper() + label(subject)[1:]
+        reached = ("; it reached the target in " + " and ".join(f"{a['estimate']:.0%}" for a, _ in shares)
+                   + " of runs against " + " and ".join(f"{b['estimate']:.0%}" for _, b in shares)
+                   + (f" (at the budget in {' and '.join(bound)}, hence \"at least\")" if bound else "")
+                   if shares else "")
         tested = any(not math.isnan(r["p_adjusted"]) for r in speed.values())
+        name = label(subject)[0].upper() + label(subject)[1:]
         parts.append(f"{name} " + (f"learned {way} than {label(reference)}" if way else
                                    f"against {label(reference)}, no difference in speed resolved" if tested else
                                    f"against {label(reference)}")
                      + f": to reach the same validation accuracy, each at its tuned rate, it needed {said}, a missed "
-                       f"run counting as the whole budget{reached}.")
+                       f"run counting as the whole budget" + reached + ".")
     else:
         parts.append(f"{label(subject)} and {label(reference)} were not both in this sweep's pool, so the question "
                      f"is not answered here.")
@@ -309,22 +346,28 @@ def abstract(claims: pd.DataFrame, counts: pd.DataFrame, pool: pd.DataFrame, thr
                        "ci_high": max(abs(mean["ci_low"]), abs(mean["ci_high"]))}, pts, first=not speed)
                 if same_side else _span(mean, lambda x: f"{100 * x:+.1f}".replace("-", "−"), first=not speed))
         text = f"At its most accurate rate its test accuracy was {pts(mean['estimate'])} points {way} on average over settings{span}"
+        by = accuracy[(accuracy["loss"] == subject) & (accuracy["dataset"] == "all") & (accuracy["activation"] != "all")] \
+            if accuracy is not None and len(accuracy) else None
+        if by is not None and len(by) > 1:
+            order = by.assign(_o=by["mean"]).sort_values("_o")
+            text = (text[:-1] if text.endswith(")") else text + " (") + ("; " if text.endswith(")") else "") + \
+                ", ".join(f"{r.activation} units {signed_points(r.mean)}" for r in order.itertuples()) + ")"
         worse = pooled_row(claims, f"{ACCURACY_CLAIMS}.test_acc_worse.{subject}_vs_{reference}")
         median = pooled_row(claims, f"{ACCURACY_CLAIMS}.test_acc.{subject}_vs_{reference}")
         if worse is not None:
             text += f", more than 5 points lower in {worse['estimate']:.0%} of settings"
         if median is not None:
-            text += (f", {pts(median['estimate'])} {'lower' if median['estimate'] < 0 else 'higher'} in the median "
-                     f"setting")
+            text += f"; the median setting {signed_points(median['estimate'])}"
         parts.append(text + ".")
     if contrast is not None:
         mech = {o: pooled_row(claims, f"mechanism.{subject}_vs_{contrast}.{o}") for o in opts}
         mech = {o: r for o, r in mech.items() if r is not None}
         if mech:
             parts.append(f"Against {label(contrast)} on the same sigmoid outputs, whose gradient lacks only the "
-                         f"factor s(1 − s) (the lecture's mechanism), it needed "
-                         + " and ".join(f"{_two(r['estimate'])}× the steps under {OPT_LABELS.get(o, o)}{_span(r)}"
-                                        for o, r in mech.items()) + ".")
+                         f"factor s(1 − s), it needed "
+                         + " and ".join(f"{atleast(r)}{_two(r['estimate'])}×{' the steps' if i == 0 else ''} under "
+                                        f"{OPT_LABELS.get(o, o)}{_span(r)}" for i, (o, r) in enumerate(mech.items()))
+                         + ": the factor's cost.")
     gap = thresholds[(thresholds["axis"] == "gap")] if len(thresholds) else thresholds
     if len(gap):
         classes = min(gap["num_classes"].unique(), key=lambda c: (abs(c - 10), c))
@@ -335,18 +378,25 @@ def abstract(claims: pd.DataFrame, counts: pd.DataFrame, pool: pd.DataFrame, thr
         agrees = "agrees" in naive_rows and naive_rows["agrees"].astype(bool).all()
         if len(naive):
             lo, hi = naive.idxmin(), naive.idxmax()
-            parts.append("`log(softmax(z))` broke (a NaN/inf loss or gradient) at a logit gap of "
+            parts.append(f"`log(softmax(z))` broke at a logit gap of "
                          + (f"{naive[lo]:.3g} ({lo}) to {naive[hi]:.3g} ({hi})" if lo != hi else f"{naive[lo]:.3g} ({lo})")
+                         + f" with {int(classes)} classes"
                          + (", as IEEE-754 predicts" if agrees else ", not everywhere where IEEE-754 predicts")
-                         + ("; F.cross_entropy stayed finite" if len(fused) and
+                         + ("; F.cross_entropy stayed finite there" if len(fused) and
                             fused["measured_threshold"].isna().all() else "") + ".")
     total = counts.set_index("stage")["runs"].get("total")
-    order = pool.assign(_o=pool["optimizer"].map({"sgd": 0, "adam": 1}).fillna(2)).sort_values(["_o", "optimizer"])
+    cover = coverage if coverage is not None and len(coverage) else pool
+    order = cover.assign(_o=cover["optimizer"].map({"sgd": 0, "adam": 1}).fillna(2)).sort_values(["_o", "optimizer"])
     per = order.groupby("datasets", sort=False)["optimizer"].agg(lambda o: " and ".join(OPT_LABELS.get(x, x) for x in o))
-    where_ = "; ".join(f"{o}, each on {', '.join(names.dataset(d) for d in ds.split(', '))}" for ds, o in per.items())
+    where_ = "; ".join(f"{o} on {', '.join(names.dataset(d) for d in ds.split(', '))}" for ds, o in per.items())
     if total is not None:
         parts.append(f"{int(total):,} MLPs trained ({where_}).")
     return " ".join(parts)
+
+
+def signed_points(x: float) -> str:
+    """"−20.3", "+0.4", "0.0": percentage points, a minus sign that reads as one."""
+    return "0.0" if round(100 * x, 1) == 0 else f"{100 * x:+.1f}".replace("-", "−")
 
 
 def estimate_with_interval(claims: pd.DataFrame, claim_id: str, dataset: str | None = None) -> str:

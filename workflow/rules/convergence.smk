@@ -145,6 +145,7 @@ rule aggregate_convergence:
         tuning=expand(results("convergence/tuning/{group}.parquet"), group=TUNE_GROUPS),
         tuning_runs=expand(results("convergence/tuning/{group}.runs.parquet"), group=TUNE_GROUPS),
         targets=results("convergence/targets.parquet"),
+        datasets=results("data/datasets.parquet"),  # training-split sizes: the budget in epochs (literature)
     output:
         runs=results("convergence/runs.parquet"),
         curves=results("convergence/curves.parquet"),

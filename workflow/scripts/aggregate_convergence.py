@@ -6,7 +6,7 @@ import pandas as pd
 
 from experiments.analysis.claims import claims_table
 from experiments.analysis.contract import concat_parquet
-from experiments.analysis.literature import literature_table
+from experiments.analysis.literature import budget_epochs, literature_table
 from experiments.analysis.profile import performance_profile
 from experiments.analysis.rates import matched_rate_costs
 from experiments.analysis.summary import shown_setting, summary_table
@@ -51,4 +51,5 @@ write_parquet(profile, snakemake.output.profile)
 write_parquet(tuning, snakemake.output.tuning)
 write_parquet(tuning_runs, snakemake.output.tuning_runs)
 write_parquet(claims, snakemake.output.claims)
-write_parquet(literature_table(claims), snakemake.output.literature)
+epochs = budget_epochs(pool(runs), pd.read_parquet(snakemake.input.datasets))
+write_parquet(literature_table(claims, epochs), snakemake.output.literature)
