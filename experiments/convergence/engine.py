@@ -228,9 +228,10 @@ class StackedMLP:
     def step(self, x, y: torch.Tensor, loss_grad, alive: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One SGD/Adam step of every live run on its minibatch; returns (loss (K,), finite (K,)).
 
-        ``x`` as in :meth:`forward` (per data group or per run), ``y`` (K, B). Runs not ``alive`` are
-        not updated. ``finite``: the run's loss and every gradient entry are finite (one sum per
-        tensor: NaN/inf anywhere makes it non-finite; so does a sum that overflows).
+        ``x`` as in :meth:`forward` (per data group or per run), ``y`` (K, B). ``finite``: the run's loss
+        and every gradient entry are finite (one sum per tensor: NaN/inf anywhere makes it non-finite; so
+        does a sum that overflows). A run not ``alive`` or not ``finite`` keeps its weights and log scale
+        bit for bit, whatever its gradient holds (:meth:`_update`).
         """
         z, pres, hs = self.forward(x, buffers="train")
         B = z.shape[2]
@@ -270,15 +271,22 @@ class StackedMLP:
 
     @torch.no_grad()
     def _update(self, live: torch.Tensor, dlog_s: torch.Tensor) -> None:
-        """theta <- theta - lr_k u for live runs: u = g (SGD); u = m^/(sqrt(v^) + eps) (Adam, from
-        torch's fused kernel run on a zeroed buffer with rate 1, which leaves -u there)."""
+        """theta <- theta - lr_k [live_k] u for every parameter tensor: u = g (SGD); u = m^/(sqrt(v^) + eps)
+        (Adam, from torch's fused kernel run on a zeroed buffer with rate 1, which leaves -u there).
+
+        A run that is not ``live`` keeps every bit of its weights and log scale whatever its gradient
+        holds: its update is zeroed by selection (``where(live, u, 0)``), not by a zero rate
+        (0 * inf = NaN). Its Adam moments still take its gradient (they may turn NaN) and its range's
+        step count advances; they are never read again, as a run that is not live never trains again
+        (``alive`` only turns false). A fixed number of kernels, no host sync (a CUDA graph replays it)."""
         params, grads = [*self.W, self.log_scale], [*self.grads, dlog_s]
-        lr = torch.where(live, self.lr, 0.0)                     # a broken run is frozen
+        shape = lambda p: (-1, *([1] * (p.dim() - 1)))            # noqa: E731  a (K,) vector against p
         for s, e, name in self.opt_ranges:
-            lr_se = lr[s:e]
-            if name == "sgd":
+            lr_se, live_se = self.lr[s:e], live[s:e]
+            if name == "sgd":                # u = g, selected into a new tensor (weight_grad_norms reads g)
                 for p, g in zip(params, grads):
-                    p[s:e].addcmul_(lr_se.view(-1, *([1] * (p.dim() - 1))), g[s:e], value=-1.0)
+                    p[s:e].addcmul_(lr_se.view(shape(p)), torch.where(live_se.view(shape(p)), g[s:e], 0.0),
+                                    value=-1.0)
                 continue
             st = self._adam[(s, e)]
             for u in st["u"]:
@@ -287,8 +295,8 @@ class StackedMLP:
             torch._fused_adam_(st["u"], [g[s:e] for g in grads], st["m"], st["v"], [], st["step"],
                                lr=1.0, beta1=0.9, beta2=0.999, weight_decay=0.0, eps=1e-8,
                                amsgrad=False, maximize=False)
-            for p, u in zip(params, st["u"]):
-                p[s:e].addcmul_(lr_se.view(-1, *([1] * (p.dim() - 1))), u)
+            for p, u in zip(params, st["u"]):   # -u, zeroed in place where not live (the buffer is Adam's own)
+                p[s:e].addcmul_(lr_se.view(shape(p)), u.masked_fill_(~live_se.view(shape(p)), 0.0))
 
     # ---- full-set evaluation -------------------------------------------------------------------
     @torch.no_grad()
