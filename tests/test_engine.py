@@ -115,6 +115,29 @@ def test_a_frozen_run_is_not_updated(optimizer, broken, alive):
     assert not torch.equal(net.W[0][0], before[0][0])                                   # the live run moved
 
 
+def test_a_captured_step_may_move_none_of_its_buffers():
+    """Once ``frozen`` (a CUDA graph replays the step on the addresses it recorded), every work buffer the
+    step used, forward and backward alike (the da, dh and W^T copies too), refuses to grow; the step on the
+    same shapes still runs, and evaluation's own buffers may still grow."""
+    K, B, sizes = 3, 4, [5, 6, 4, 3]
+    net, _ = _net(sizes, [0, 1, 2], ["tanh"] * K, ["sgd"] * K, lr=0.1)
+    g = torch.Generator().manual_seed(6)
+    x = augment(torch.randn(K * B, sizes[0], generator=g, dtype=torch.float64)).view(K, B, -1)
+    y = torch.randint(0, sizes[-1], (K, B), generator=g)
+    step = lambda: net.step(x, y, get_loss_grad("cross_entropy"), torch.ones(K, dtype=torch.bool))  # noqa: E731
+    step()
+    used = dict(net._storage)                                         # name -> flat storage: the step's
+    assert {name.rstrip("0123456789") for name in used} == {f"train/{b}" for b in ("pre", "h", "da", "dh", "wt")}
+    net.frozen = True
+    step()
+    for name, flat in used.items():
+        with pytest.raises(RuntimeError, match=f"work buffer {name} would move"):
+            net._buffer(name, flat.numel() // K + 1, 1)
+        assert net._storage[name] is flat
+    net.evaluate(augment(torch.randn(50, sizes[0], generator=g, dtype=torch.float64)), torch.zeros(50, dtype=torch.long))
+    assert {name for name in net._storage if name not in used} == {"eval/pre0", "eval/h0", "eval/pre1", "eval/h1", "eval/pre2"}
+
+
 def test_evaluations_between_steps_change_nothing(monkeypatch):
     """The work buffers are views of one storage per name, shared by minibatches and evaluation blocks
     of every size: steps interleaved with evaluations (blocks larger and smaller than the minibatch, a

@@ -165,11 +165,15 @@ class StackedMLP:
         """A contiguous (K, rows, cols) work tensor: a view of one flat storage per name, grown to the
         largest shape asked for and then reused (evaluation blocks of any size share it: no allocation
         inside the loop, no second copy per block size, fixed addresses);
-        with ``ones_row``, its last row is ones (refilled when the shape changes; nothing else writes it)."""
+        with ``ones_row``, its last row is ones (refilled when the shape changes; nothing else writes it).
+
+        Once ``frozen`` (a CUDA graph captured the step), a buffer may not move: asking more of any buffer
+        but evaluation's (names under "eval/") raises; the step's, forward ("train/pre", "train/h") and
+        backward ("train/da", "train/dh", "train/wt") alike, are fixed."""
         n = self.K * rows * cols
         flat = self._storage.get(name)
         if flat is None or flat.numel() < n:
-            if self.frozen and name.startswith("train/"):
+            if self.frozen and not name.startswith("eval/"):
                 raise RuntimeError(f"work buffer {name} would move under a captured CUDA graph "
                                    f"({n} > {0 if flat is None else flat.numel()} elements)")
             w = self.W[0]
@@ -241,7 +245,7 @@ class StackedMLP:
         dlog_s = torch.where(self.learn, (g * z.transpose(1, 2)).sum((1, 2)) / B, 0.0)  # dL/dlog s = sum g z / B
         self.grad_log_scale = dlog_s
         da = torch.mul(g.transpose(1, 2), scale.view(-1, 1, 1) / B,             # dL/da_L (K, C, B)
-                       out=self._buffer(f"da{len(self.W) - 1}", z.shape[1], B))
+                       out=self._buffer(f"train/da{len(self.W) - 1}", z.shape[1], B))
         inputs = [x, *hs]
         for l_ in range(len(self.W) - 1, -1, -1):
             if l_ == 0:
@@ -249,11 +253,11 @@ class StackedMLP:
             else:
                 torch.bmm(da, inputs[l_].transpose(1, 2), out=self.grads[l_])
                 w = self.W[l_]
-                wt = self._buffer(f"wt{l_}", w.shape[2] - 1, w.shape[1])
+                wt = self._buffer(f"train/wt{l_}", w.shape[2] - 1, w.shape[1])
                 wt.copy_(w[:, :, :-1].transpose(1, 2))                 # contiguous W^T: a narrow layer's
                 dh = torch.bmm(wt, da,                                 # bmm on a strided view is 3x slower
-                               out=self._buffer(f"dh{l_}", w.shape[2] - 1, da.shape[2]))  # (K, n, B)
-                da = self._buffer(f"da{l_ - 1}", dh.shape[1], dh.shape[2])
+                               out=self._buffer(f"train/dh{l_}", w.shape[2] - 1, da.shape[2]))  # (K, n, B)
+                da = self._buffer(f"train/da{l_ - 1}", dh.shape[1], dh.shape[2])
                 for s, e, name in self.act_ranges:
                     ACTIVATION_GRADS[name](dh[s:e], pres[l_ - 1][s:e], hs[l_ - 1][s:e, :-1], da[s:e])
         finite = torch.isfinite(loss + dlog_s + sum(gr.view(self.K, -1).sum(1) for gr in self.grads))
