@@ -1,4 +1,6 @@
 """The hand-written engine against autograd and torch's own optimisers, kernel by kernel."""
+import math
+
 import pytest
 import torch
 
@@ -83,12 +85,57 @@ def test_updates_equal_torch_optim(optimizer):
             torch.testing.assert_close(w[k:k + 1].reshape(t.shape), t.detach(), rtol=1e-10, atol=1e-12)
 
 
-def test_a_frozen_run_is_not_updated():
-    net, _ = _net([5, 4, 3], [0, 1], ["relu"] * 2, ["adam"] * 2, lr=0.1)
-    before = [w.clone() for w in net.W]
-    x = augment(torch.randn(12, 5, dtype=torch.float64)).view(2, 6, -1)
-    net.step(x, torch.zeros(2, 6, dtype=torch.long), get_loss_grad("cross_entropy"), torch.tensor([True, False]))
-    assert all(not torch.equal(w[0], b[0]) and torch.equal(w[1], b[1]) for w, b in zip(net.W, before))
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+@pytest.mark.parametrize("broken", ["inf input", "nan input", "huge scale"])
+@pytest.mark.parametrize("alive", [True, False])
+def test_a_frozen_run_is_not_updated(optimizer, broken, alive):
+    """A run whose gradient is not finite (an inf or NaN input; a logit scale whose logits overflow float32),
+    whether still marked alive (its finite flag freezes it) or not: every bit of its weights and log scale
+    stays (0 x inf would be NaN); the live run beside it takes the step it takes alone."""
+    K, B, sizes = 2, 6, [5, 4, 3]
+    net, _ = _net(sizes, [0, 1], ["relu"] * K, [optimizer] * K, lr=0.1, dtype=torch.float32)
+    alone, _ = _net(sizes, [0], ["relu"], [optimizer], lr=0.1, dtype=torch.float32)
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(K, B, sizes[0], generator=g)
+    if broken == "huge scale":
+        net.log_scale[1] = math.log(1e39)                      # s = exp(log s) overflows float32: inf logits
+    else:
+        x[1, 2, 3] = float("inf") if broken == "inf input" else float("nan")
+    x = augment(x.reshape(-1, sizes[0])).view(K, B, -1)
+    y = torch.randint(0, sizes[-1], (K, B), generator=g)
+    before = [t.clone() for t in [*net.W, net.log_scale]]
+    _, finite = net.step(x, y, get_loss_grad("cross_entropy"), torch.tensor([True, alive]))
+    assert finite.tolist() == [True, False]
+    assert not all(torch.isfinite(gr[1]).all() for gr in [*net.grads, net.grad_log_scale.view(K, 1)])  # the case
+    for t, b in zip([*net.W, net.log_scale], before):
+        assert torch.equal(t[1].view(torch.int32), b[1].view(torch.int32))              # every bit, NaN-safe
+    alone.step(x[:1], y[:1], get_loss_grad("cross_entropy"), torch.tensor([True]))
+    for t, a in zip([*net.W, net.log_scale], [*alone.W, alone.log_scale]):
+        torch.testing.assert_close(t[:1], a)
+    assert not torch.equal(net.W[0][0], before[0][0])                                   # the live run moved
+
+
+def test_a_captured_step_may_move_none_of_its_buffers():
+    """Once ``frozen`` (a CUDA graph replays the step on the addresses it recorded), every work buffer the
+    step used, forward and backward alike (the da, dh and W^T copies too), refuses to grow; the step on the
+    same shapes still runs, and evaluation's own buffers may still grow."""
+    K, B, sizes = 3, 4, [5, 6, 4, 3]
+    net, _ = _net(sizes, [0, 1, 2], ["tanh"] * K, ["sgd"] * K, lr=0.1)
+    g = torch.Generator().manual_seed(6)
+    x = augment(torch.randn(K * B, sizes[0], generator=g, dtype=torch.float64)).view(K, B, -1)
+    y = torch.randint(0, sizes[-1], (K, B), generator=g)
+    step = lambda: net.step(x, y, get_loss_grad("cross_entropy"), torch.ones(K, dtype=torch.bool))  # noqa: E731
+    step()
+    used = dict(net._storage)                                         # name -> flat storage: the step's
+    assert {name.rstrip("0123456789") for name in used} == {f"train/{b}" for b in ("pre", "h", "da", "dh", "wt")}
+    net.frozen = True
+    step()
+    for name, flat in used.items():
+        with pytest.raises(RuntimeError, match=f"work buffer {name} would move"):
+            net._buffer(name, flat.numel() // K + 1, 1)
+        assert net._storage[name] is flat
+    net.evaluate(augment(torch.randn(50, sizes[0], generator=g, dtype=torch.float64)), torch.zeros(50, dtype=torch.long))
+    assert {name for name in net._storage if name not in used} == {"eval/pre0", "eval/h0", "eval/pre1", "eval/h1", "eval/pre2"}
 
 
 def test_evaluations_between_steps_change_nothing(monkeypatch):

@@ -165,11 +165,15 @@ class StackedMLP:
         """A contiguous (K, rows, cols) work tensor: a view of one flat storage per name, grown to the
         largest shape asked for and then reused (evaluation blocks of any size share it: no allocation
         inside the loop, no second copy per block size, fixed addresses);
-        with ``ones_row``, its last row is ones (refilled when the shape changes; nothing else writes it)."""
+        with ``ones_row``, its last row is ones (refilled when the shape changes; nothing else writes it).
+
+        Once ``frozen`` (a CUDA graph captured the step), a buffer may not move: asking more of any buffer
+        but evaluation's (names under "eval/") raises; the step's, forward ("train/pre", "train/h") and
+        backward ("train/da", "train/dh", "train/wt") alike, are fixed."""
         n = self.K * rows * cols
         flat = self._storage.get(name)
         if flat is None or flat.numel() < n:
-            if self.frozen and name.startswith("train/"):
+            if self.frozen and not name.startswith("eval/"):
                 raise RuntimeError(f"work buffer {name} would move under a captured CUDA graph "
                                    f"({n} > {0 if flat is None else flat.numel()} elements)")
             w = self.W[0]
@@ -228,9 +232,10 @@ class StackedMLP:
     def step(self, x, y: torch.Tensor, loss_grad, alive: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One SGD/Adam step of every live run on its minibatch; returns (loss (K,), finite (K,)).
 
-        ``x`` as in :meth:`forward` (per data group or per run), ``y`` (K, B). Runs not ``alive`` are
-        not updated. ``finite``: the run's loss and every gradient entry are finite (one sum per
-        tensor: NaN/inf anywhere makes it non-finite; so does a sum that overflows).
+        ``x`` as in :meth:`forward` (per data group or per run), ``y`` (K, B). ``finite``: the run's loss
+        and every gradient entry are finite (one sum per tensor: NaN/inf anywhere makes it non-finite; so
+        does a sum that overflows). A run not ``alive`` or not ``finite`` keeps its weights and log scale
+        bit for bit, whatever its gradient holds (:meth:`_update`).
         """
         z, pres, hs = self.forward(x, buffers="train")
         B = z.shape[2]
@@ -240,7 +245,7 @@ class StackedMLP:
         dlog_s = torch.where(self.learn, (g * z.transpose(1, 2)).sum((1, 2)) / B, 0.0)  # dL/dlog s = sum g z / B
         self.grad_log_scale = dlog_s
         da = torch.mul(g.transpose(1, 2), scale.view(-1, 1, 1) / B,             # dL/da_L (K, C, B)
-                       out=self._buffer(f"da{len(self.W) - 1}", z.shape[1], B))
+                       out=self._buffer(f"train/da{len(self.W) - 1}", z.shape[1], B))
         inputs = [x, *hs]
         for l_ in range(len(self.W) - 1, -1, -1):
             if l_ == 0:
@@ -248,11 +253,11 @@ class StackedMLP:
             else:
                 torch.bmm(da, inputs[l_].transpose(1, 2), out=self.grads[l_])
                 w = self.W[l_]
-                wt = self._buffer(f"wt{l_}", w.shape[2] - 1, w.shape[1])
+                wt = self._buffer(f"train/wt{l_}", w.shape[2] - 1, w.shape[1])
                 wt.copy_(w[:, :, :-1].transpose(1, 2))                 # contiguous W^T: a narrow layer's
                 dh = torch.bmm(wt, da,                                 # bmm on a strided view is 3x slower
-                               out=self._buffer(f"dh{l_}", w.shape[2] - 1, da.shape[2]))  # (K, n, B)
-                da = self._buffer(f"da{l_ - 1}", dh.shape[1], dh.shape[2])
+                               out=self._buffer(f"train/dh{l_}", w.shape[2] - 1, da.shape[2]))  # (K, n, B)
+                da = self._buffer(f"train/da{l_ - 1}", dh.shape[1], dh.shape[2])
                 for s, e, name in self.act_ranges:
                     ACTIVATION_GRADS[name](dh[s:e], pres[l_ - 1][s:e], hs[l_ - 1][s:e, :-1], da[s:e])
         finite = torch.isfinite(loss + dlog_s + sum(gr.view(self.K, -1).sum(1) for gr in self.grads))
@@ -270,15 +275,22 @@ class StackedMLP:
 
     @torch.no_grad()
     def _update(self, live: torch.Tensor, dlog_s: torch.Tensor) -> None:
-        """theta <- theta - lr_k u for live runs: u = g (SGD); u = m^/(sqrt(v^) + eps) (Adam, from
-        torch's fused kernel run on a zeroed buffer with rate 1, which leaves -u there)."""
+        """theta <- theta - lr_k [live_k] u for every parameter tensor: u = g (SGD); u = m^/(sqrt(v^) + eps)
+        (Adam, from torch's fused kernel run on a zeroed buffer with rate 1, which leaves -u there).
+
+        A run that is not ``live`` keeps every bit of its weights and log scale whatever its gradient
+        holds: its update is zeroed by selection (``where(live, u, 0)``), not by a zero rate
+        (0 * inf = NaN). Its Adam moments still take its gradient (they may turn NaN) and its range's
+        step count advances; they are never read again, as a run that is not live never trains again
+        (``alive`` only turns false). A fixed number of kernels, no host sync (a CUDA graph replays it)."""
         params, grads = [*self.W, self.log_scale], [*self.grads, dlog_s]
-        lr = torch.where(live, self.lr, 0.0)                     # a broken run is frozen
+        shape = lambda p: (-1, *([1] * (p.dim() - 1)))            # noqa: E731  a (K,) vector against p
         for s, e, name in self.opt_ranges:
-            lr_se = lr[s:e]
-            if name == "sgd":
+            lr_se, live_se = self.lr[s:e], live[s:e]
+            if name == "sgd":                # u = g, selected into a new tensor (weight_grad_norms reads g)
                 for p, g in zip(params, grads):
-                    p[s:e].addcmul_(lr_se.view(-1, *([1] * (p.dim() - 1))), g[s:e], value=-1.0)
+                    p[s:e].addcmul_(lr_se.view(shape(p)), torch.where(live_se.view(shape(p)), g[s:e], 0.0),
+                                    value=-1.0)
                 continue
             st = self._adam[(s, e)]
             for u in st["u"]:
@@ -287,8 +299,8 @@ class StackedMLP:
             torch._fused_adam_(st["u"], [g[s:e] for g in grads], st["m"], st["v"], [], st["step"],
                                lr=1.0, beta1=0.9, beta2=0.999, weight_decay=0.0, eps=1e-8,
                                amsgrad=False, maximize=False)
-            for p, u in zip(params, st["u"]):
-                p[s:e].addcmul_(lr_se.view(-1, *([1] * (p.dim() - 1))), u)
+            for p, u in zip(params, st["u"]):   # -u, zeroed in place where not live (the buffer is Adam's own)
+                p[s:e].addcmul_(lr_se.view(shape(p)), u.masked_fill_(~live_se.view(shape(p)), 0.0))
 
     # ---- full-set evaluation -------------------------------------------------------------------
     @torch.no_grad()
