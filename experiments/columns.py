@@ -95,7 +95,7 @@ CLAIMS = ["claim", "dataset", "family", "kind", "subject", "reference", "optimiz
           "ci_high", "null_value", "n", "seeds", "test", "p_value", "p_adjusted", "setting", "broken", "replicates",
           "loo_low", "loo_high", "censored", "lower_bound"]
 
-# results/literature.parquet: one row per published result set beside ours (experiments.convergence.literature)
+# results/literature.parquet: one row per published result set beside ours (experiments.analysis.literature, from its registry literature.yaml)
 # band_reason: why the band; band_fixed: when it was set (before any run, or after seeing results: post hoc);
 # short_reason: the verdict's reason in a few words (the report's main table)
 LITERATURE = ["paper", "claim", "their_setting", "our_claim", "our_setting", "selection", "band", "estimate",

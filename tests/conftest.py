@@ -10,6 +10,43 @@ from experiments.config import load_schema, validate_config
 
 REPO = Path(__file__).resolve().parent.parent
 
+# The test layers (docs/development.md): `pytest -m "not slow"` after every change (under 2 minutes on 2
+# cores), `pytest` before you stop. A test that trains a workflow, renders, starts SLURM or a browser is
+# slow by its marker; one that takes more than a few seconds on its own is marked slow where it stands.
+SLOW_BY_MARKER = ("workflow", "slurm", "gpu")
+FAST_LIMIT_S = 5.0        # a fast-layer test slower than this is named at the end of the run
+
+
+def pytest_configure(config):
+    """One torch thread in the test process: its tensors are tiny, and on a loaded machine (CI beside other
+    jobs) a second spinning thread made single tests 10 to 50 times slower (measured: 0.2 s idle, 24 s
+    beside a sweep). The workflow's jobs, run as subprocesses, set their own threads."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if any(item.get_closest_marker(m) for m in SLOW_BY_MARKER) and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.slow)
+
+
+_too_slow: list[tuple[str, float]] = []
+
+
+def pytest_runtest_logreport(report):
+    """Keeps the fast layer fast: a test not marked slow whose setup or call took over FAST_LIMIT_S."""
+    if report.when in ("setup", "call") and report.duration > FAST_LIMIT_S and "slow" not in report.keywords:
+        _too_slow.append((report.nodeid, report.duration))
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _too_slow:
+        terminalreporter.write_sep("-", f"fast-layer tests over {FAST_LIMIT_S:g} s: mark them slow or make them faster")
+        for nodeid, seconds in sorted(_too_slow, key=lambda x: -x[1]):
+            terminalreporter.write_line(f"{seconds:6.1f} s  {nodeid}")
+
 
 @pytest.fixture(scope="session")
 def repo() -> Path:

@@ -84,6 +84,7 @@ def test_predictive_distribution_of_each_loss(loss):
     assert LOSS_PREDICTIVE["bce_ovr"] == LOSS_PREDICTIVE["mse_sigmoid"] == "normalised sigmoid"
 
 
+@pytest.mark.slow
 def test_temperature_scaling_recovers_a_planted_temperature():
     """Labels drawn from softmax(u); the model shows a_k u (over-confident by 3, under-confident by 2, or
     right): the fitted T of run k comes back as a_k (within 3%, 20,000 examples), and a run whose logits

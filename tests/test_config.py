@@ -203,6 +203,7 @@ def test_each_config_gets_its_own_results_folder(repo, tmp_path):
     assert results_folder([default, tmp_path / "big.yaml"], default) == "results/big"
 
 
+@pytest.mark.slow
 def test_the_config_command_prints_the_plan_and_refuses_in_one_line(repo):
     import subprocess
     import sys
@@ -229,6 +230,7 @@ def test_the_config_command_prints_the_plan_and_refuses_in_one_line(repo):
     assert proc.returncode == 1 and proc.stderr.startswith("config error: convergence.steps: 0 is not allowed")
 
 
+@pytest.mark.slow
 def test_the_configs_table_in_the_docs_is_what_the_configs_plan(repo):
     """docs/configs.md states each shipped config's folder, jobs and runs per stage: they must be what
     `python3 -m experiments.config` computes from the files today."""

@@ -2,6 +2,7 @@
 import re
 import tomllib
 
+import pytest
 import yaml
 
 CONDA_NAMES = {"torch": "pytorch"}  # PyPI name -> conda-forge name where they differ
@@ -37,6 +38,7 @@ def test_dependency_lists_agree(repo):
     assert conda["python"] == project["requires-python"]
 
 
+@pytest.mark.slow
 def test_schema_is_found_after_a_plain_install(repo, tmp_path):
     """A non-editable install (a wheel built from the tree, installed into a folder of its own) carries the
     config schema as package data: validating a config works from anywhere, without the repository."""

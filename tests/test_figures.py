@@ -223,6 +223,7 @@ def test_stuck_figure_has_a_panel_per_dataset_and_optimiser_and_leaves_out_raw_l
     assert max(line.get_ydata().max() for line in axes[0].get_lines() if len(line.get_ydata())) == pytest.approx(30)
 
 
+@pytest.mark.slow
 def test_every_figure_is_drawn_at_the_width_it_is_shown_with_text_of_at_least_10_points():
     """The report's text column is 800 px; a figure drawn wider is shrunk, and its text with it. Saved as
     the notebook's inline backend saves it (tight bounding box, the figure's dpi), every figure is at most
@@ -239,6 +240,7 @@ def test_every_figure_is_drawn_at_the_width_it_is_shown_with_text_of_at_least_10
         assert sizes and min(sizes) >= figures.FONT_PT, (name, min(sizes))
 
 
+@pytest.mark.slow
 def test_one_colour_per_loss_in_every_figure():
     """Every line or marker drawn for a loss has the registry's colour (cross-entropy is the same blue in
     every figure), and the registry gives each loss its own colour."""

@@ -222,6 +222,40 @@ def test_abstract_answers_first_with_intervals_in_at_most_200_words():
     assert faster.startswith("MSE on sigmoid learned faster than cross-entropy")
 
 
+def test_a_claim_without_an_interval_says_why_seeds_or_resamples():
+    """Too few seeds, or enough seeds but too few resamples on which the statistic is defined (a ratio
+    whose arms both sit at the budget on most resamples): each sentence gives its own reason."""
+    base = dict(claim="speed_ratio.mse_sigmoid_vs_cross_entropy.sgd", subject="mse_sigmoid", optimizer="sgd",
+                estimate=1.5, ci_low=np.nan, ci_high=np.nan, p_value=np.nan, p_adjusted=np.nan)
+    few_seeds = claim_rows(dict(base, seeds=3, replicates=0)).iloc[0]
+    few_reps = claim_rows(dict(base, seeds=10, replicates=12)).iloc[0]
+    assert "no interval: 3 seeds, fewer than the 5 an interval needs" in wording.sentence(few_seeds)
+    assert "no interval: only 12 resamples defined the statistic, fewer than the 21 a 5% test needs" in \
+        wording.sentence(few_reps)
+
+
+@pytest.mark.parametrize("lo,hi,null,fmt,want", [
+    (1.0004, 1.56, 1.0, "num", ("1.0004", "1.56")),         # 3 figures would print the null: more figures
+    (0.9996, 1.2, 1.0, "num", ("0.9996", "1.20")),
+    (0.97, 1.0, 1.0, "num", ("0.970", "1.00")),              # an end that is the null prints as it
+    (-0.00004, 0.01, 0.0, "points", ("-0.004 points", "+1.0 points")),
+    (0.5, 2.0, None, "num", ("0.500", "2.00")),
+    (-0.000224, 0.002, 0.0, "signed3", ("-0.0002", "+0.002")),  # fixed decimals: one more decimal
+])
+def test_an_interval_end_is_never_rounded_onto_the_null(lo, hi, null, fmt, want):
+    fmt = (lambda x: f"{x:+.3f}") if fmt == "signed3" else getattr(wording, fmt)
+    assert wording.ends(lo, hi, null, fmt) == want
+
+
+def test_a_ratio_cell_marks_a_lower_bound_and_a_resolved_claim():
+    """The table cells of ratio claims say what the sentences say: ≥ where the estimate is a lower bound,
+    † where Holm resolves it, no interval end rounded onto 1."""
+    row = dict(estimate=1.28, ci_low=1.0004, ci_high=1.56, p_adjusted=0.01, lower_bound=True)
+    assert wording.ratio_cell(row) == "≥ 1.28× [1.0004, 1.56]†"
+    assert wording.ratio_cell(dict(row, lower_bound=False, p_adjusted=0.2), interval=False) == "1.28×"
+    assert wording.ratio_interval(dict(row, ci_low=np.nan)) == "–"
+
+
 def test_amp_finding_tells_the_format_from_float32():
     """Planted: the naive loss breaks from scale 10 in float16 (float32 only from 100: the format's), from 100
     in bfloat16 (as float32); one seed of two breaking is half; scaler runs are left out; the fused loss
@@ -281,7 +315,7 @@ def test_mechanism_finding_reads_the_contrast_and_splits_the_gap():
     assert "4% of its remaining training errors are stuck" in text and "through its size" in text
     assert "Not resolved after Holm: relu units, logit scale 1 under SGD (1.15×); relu units, logit scale 1 " \
            "under Adam (1.94×)." in text
-    assert "Adam against SGD, the same settings and seeds:" in text and "1.69" in text
+    assert "Adam against SGD on the same settings and seeds. Pooled over the datasets" in text and "1.69" in text
     assert "against cross-entropy sigmoid + MSE needed 1.46× (SGD) and 2.35× (Adam)" in text
     assert "binary CE itself 1.10× (SGD) and 1.05× (Adam)" in text and "do not multiply" in text
     saturated = findings.mechanism_finding(claims, _mechanism(), stuck.assign(stuck_of_errors=0.6))

@@ -56,6 +56,7 @@ def test_a_verdict_whose_premise_fails_is_not_comparable():
         t = literature_table(_claims({LS: (-0.02, -0.03, -0.01), "tuned_for_acc.temperature.cross_entropy": temp}))
         muller = t[t["our_claim"] == LS].iloc[0]
         assert muller["verdict"] == "not comparable" and "premise does not hold" in muller["reason"]
+        assert muller["short_reason"] == "its premise does not hold here (Appendix C)"
         assert "[-0.03, -0.01]" in muller["reason"]                 # the measurement is still given
     unchecked = literature_table(_claims({LS: (-0.02, -0.03, -0.01)}))
     assert unchecked.loc[unchecked["our_claim"] == LS, "verdict"].iloc[0] == "not comparable"
@@ -139,3 +140,14 @@ def test_the_budget_in_epochs_is_steps_times_batch_over_the_training_split():
     datasets = pd.DataFrame(dict(dataset=["digits", "mixture", "unused"], n_train=[1077, 1200, 10]))
     assert budget_epochs(runs, datasets) == pytest.approx((56 * 64 / 1077, 80 * 64 / 1200))
     assert budget_epochs(runs.drop(columns="steps"), datasets) is None
+
+
+def test_an_interval_end_never_prints_as_the_band_edge_it_is_not():
+    """0.9996 is not "1": an end within rounding of the band's edge gets the digits that tell them apart, in
+    the verdict's reason and in a failed premise's."""
+    assert "[0.9996, 1.3]" in verdict(("above", 1.0), 0.9996, 1.3)[1]
+    assert "[-1.99996, 1] points" in verdict(("within", -0.02, 0.02), -0.0199996, 0.01,
+                                             "tuned_for_acc.test_acc_mean.x")[1]
+    t = literature_table(_claims({LS: (-0.02, -0.03, -0.01),
+                                  "tuned_for_acc.temperature.cross_entropy": (0.962, 0.94, 0.9996)}))
+    assert "95% interval [0.94, 0.9996]" in t.loc[t["our_claim"] == LS, "reason"].iloc[0]

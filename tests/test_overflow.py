@@ -160,6 +160,7 @@ def test_log_grid_endpoints():
     assert g[0] == pytest.approx(0.1) and g[-1] == pytest.approx(1e4) and len(g) == 81
 
 
+@pytest.mark.slow
 def test_amp_training_records_where_it_breaks():
     cfg = validate_config({"overflow": {"amp_training": {"dtypes": ["float32", "float16"], "logit_scales": [1.0, 10.0],
                                                          "optimizers": ["sgd"], "seeds": [0], "steps": 20}}})

@@ -30,13 +30,13 @@ def _replicate(r: int) -> list[dict]:
         kind = "speed_ratio" if c["kind"] == "ratio" else c["metric"]
         if kind not in ("speed_ratio", "test_acc"):
             continue
-        stat = "mean" if c["family"].endswith("_mean") else "median"
-        t = truth(runs, planted, kind, c["dataset"], c["subject"], c["reference"],
-                  c["optimizer"] if kind == "speed_ratio" else None, statistic=stat)
+        stat = "mean" if ".test_acc_mean" in c["family"] else "median"
+        opt = c["optimizer"] or None                      # speed, and accuracy per optimiser ("" pooled over them)
+        t = truth(runs, planted, kind, c["dataset"], c["subject"], c["reference"], opt, statistic=stat)
         mine = runs[runs["loss"].isin([c["subject"], c["reference"]]) & (
             (runs["dataset"] == c["dataset"]) | (c["dataset"] == POOLED))]
-        if kind == "speed_ratio":
-            mine = mine[mine["optimizer"] == c["optimizer"]]
+        if opt is not None:
+            mine = mine[mine["optimizer"] == opt]
         mine = mine[mine.groupby("problem")["loss"].transform("nunique") == 2]     # problems both losses ran
         rows.append(dict(claim=c["claim"], family=c["family"], kind=c["kind"], dataset=c["dataset"], truth=t,
                          estimate=c["estimate"], low=c["ci_low"], high=c["ci_high"], p=c["p_value"],
@@ -62,9 +62,12 @@ def coverage():
 # focal breaks on exactly half its seeds: its median steps sit exactly at the budget, where a sample median
 # of 6 or 10 seeds jumps between a finite value and the budget (no interval can cover a discontinuity);
 # its accuracy (mean) carries the check that broken runs are counted
-TESTED = r"speed_ratio\.(?:hinge|mse_sigmoid)_|test\.test_acc_mean\."
+TESTED = r"speed_ratio\.(?:hinge|mse_sigmoid)_|test\.test_acc_mean\.(?!sgd\.|adam\.)"
+# the accuracy claims per optimiser (each literature verdict reads its paper's optimiser): half the problems
+PER_OPTIMISER = r"test\.test_acc_mean\.(?:sgd|adam)\."
 
 
+@pytest.mark.slow
 def test_headline_intervals_cover_the_planted_value_90_to_99_percent(coverage):
     """Each tested speed and test-accuracy claim, per dataset with enough seeds and pooled, over 200 sweeps:
     speed counting misses and breaks at the budget, accuracy counting a break at chance."""
@@ -77,6 +80,21 @@ def test_headline_intervals_cover_the_planted_value_90_to_99_percent(coverage):
     assert bad.empty, f"coverage outside [0.90, 0.99]:\n{bad}\n{rate}"
 
 
+@pytest.mark.slow
+def test_per_optimiser_accuracy_intervals_cover_at_least_80_percent(coverage):
+    """The per-optimiser accuracy claims stand on half the problems (12 per dataset here, 6 to 8 seeds), and
+    hinge and MSE break in isolated runs (1%) beside clustered ones: in a sample where no isolated break
+    happened the resamples carry none of their variance, and the interval misses the planted mean that
+    counts them (measured 0.85 to 0.97 over 150 to 200 sweeps; pooled over both optimisers, 0.94 to 0.99).
+    The bound here is what docs/protocol.md states for them: at least 80%, at most 99%."""
+    rate = coverage[coverage["claim"].str.contains(PER_OPTIMISER)].dropna(subset=["low"]).groupby(
+        ["claim", "dataset"])["covered"].agg(["mean", "size"])
+    assert len(rate) >= 12 and (rate["size"] >= REPLICATES * 0.9).all(), rate
+    bad = rate[(rate["mean"] < 0.80) | (rate["mean"] > 0.99)]
+    assert bad.empty, f"coverage outside [0.80, 0.99]:\n{bad}\n{rate}"
+
+
+@pytest.mark.slow
 def test_misses_are_counted_and_the_headline_stays_finite(coverage):
     """mse_sigmoid misses the budget on most seeds of its slower settings: its planted speed ratio holds
     settings censored at the budget, and every estimate and interval end stays finite."""
@@ -88,6 +106,7 @@ def test_misses_are_counted_and_the_headline_stays_finite(coverage):
     assert np.isfinite(speed[["estimate", "low", "high"]].to_numpy()).all()
 
 
+@pytest.mark.slow
 def test_a_loss_that_breaks_on_half_its_seeds_is_counted_not_dropped(coverage):
     """focal breaks on half its seeds and is otherwise as accurate as cross-entropy: every claim on it is
     made on every dataset, its accuracy difference carries the broken runs at chance (about -0.3, covered
@@ -103,6 +122,7 @@ def test_a_loss_that_breaks_on_half_its_seeds_is_counted_not_dropped(coverage):
     assert (speed["estimate"] > 1.5).mean() > 0.9                 # half its runs at the budget: slow, finite
 
 
+@pytest.mark.slow
 def test_too_few_seeds_give_no_interval(coverage):
     """gamma has 2 seeds (< MIN_SEEDS): its estimate stands alone, without an interval or a test."""
     assert Plant().seeds["gamma"] < MIN_SEEDS
@@ -110,6 +130,7 @@ def test_too_few_seeds_give_no_interval(coverage):
     assert len(gamma) and gamma["low"].isna().all() and gamma["p"].isna().all()
 
 
+@pytest.mark.slow
 def test_interval_and_test_agree_on_every_claim(coverage):
     """p < 0.05 exactly when the interval excludes the null (one procedure for both)."""
     d = coverage.dropna(subset=["p"])
@@ -118,6 +139,7 @@ def test_interval_and_test_agree_on_every_claim(coverage):
     assert excluded.any() and (~excluded).any()                # both cases occur
 
 
+@pytest.mark.slow
 def test_per_dataset_claims_show_an_effect_that_flips(coverage):
     """hinge is planted 0.8x cross-entropy's steps on alpha and 1.25x on beta: the per-dataset estimates say
     so, most intervals excluding 1 on the side planted, where the pooled claim blurs it."""

@@ -94,6 +94,7 @@ def test_math_becomes_mathml_outside_code():
     assert "<math" in out and "`cost $5$`" in out and "$x_1$" not in out
 
 
+@pytest.mark.slow
 def test_fallback_render_is_self_contained(tmp_path):
     src = tmp_path / "src"
     src.mkdir()
@@ -138,6 +139,7 @@ format:
 """
 
 
+@pytest.mark.slow
 def test_quarto_render_applies_the_project_and_is_one_offline_file(tmp_path):
     """Regression: a scratch copy in a hidden folder made Quarto ignore _quarto.yml (no embed-resources, no TOC,
     report_files/ never copied), and any HTML output pulled jQuery and require.js from a CDN."""

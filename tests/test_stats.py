@@ -24,6 +24,24 @@ def test_interval_is_the_set_of_nulls_the_test_keeps():
     assert all(math.isnan(v) for v in decide(np.nan, reps, 0.0))
 
 
+def test_the_test_and_the_interval_agree_at_every_number_of_replicates():
+    """With B defined replicates (the rest NaN: a statistic undefined on a resample) the smallest p is 1/B:
+    at B <= 20 a null outside [min, max] would get p >= 0.05 beside an interval that excludes it. There no
+    interval or p is given (the claims table's replicates column says why); above, they agree for every null."""
+    from experiments.analysis.stats import min_replicates
+
+    rng = np.random.default_rng(1)
+    assert min_replicates(0.05) == 21
+    for B in range(1, 70):
+        reps = np.concatenate([rng.normal(size=B), np.full(2000 - B, np.nan)])
+        for null in (-10.0, 10.0, float(np.median(reps[:B])), float(reps[0])):
+            lo, hi, p = decide(0.0, reps, null)
+            if B < 21:
+                assert all(math.isnan(v) for v in (lo, hi, p)), B
+            else:
+                assert (p < 0.05) == (null < lo or null > hi), (B, null, lo, hi, p)
+
+
 def _frame(seeds=6, effect=2.0, noise=0.1, seed=0):
     rng = np.random.default_rng(seed)
     rows = []
@@ -120,3 +138,9 @@ def test_t_calibration_is_the_t_quantile_over_z_at_welch_degrees_of_freedom():
     got = t_calibration(two, [5, 11])
     assert t.ppf(0.975, 14) / norm.ppf(0.975) < got < t.ppf(0.975, 4) / norm.ppf(0.975)
     assert t_calibration([rng.normal(size=(500, 8))], [1000]) == pytest.approx(1.0, abs=2e-3)
+
+
+def test_two_runs_in_one_unit_raise_instead_of_keeping_the_last():
+    d = _frame()
+    with pytest.raises(ValueError, match="rows share a unit"):
+        units(pd.concat([d, d.iloc[:1]]), "v", "arm", ["a", "b"], ["problem"])

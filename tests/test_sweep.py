@@ -47,6 +47,7 @@ def test_split_groups_hold_every_run_once_and_respect_the_cap(smoke, cap, phase)
         assert Group.from_dict(g.to_dict()) == g  # what the Snakefile hands the job
 
 
+@pytest.mark.slow
 def test_split_jobs_train_the_same_runs(smoke):
     cfg = {"seed": smoke["seed"], "data": smoke["data"]}
     (whole,) = [g for n, g in groups_from_config(smoke, "tune").items() if n == "digits.cross_entropy"]

@@ -17,7 +17,7 @@ Claims about the same number have bands that exclude each other, so one interval
 cannot agree with both: Golik's "worse" is more than 2 points below cross-entropy,
 Janocha & Czarnecki's "close" within 2 points of it.
 
-**Bands are a registry fixed before the run** (:data:`PAPERS`): each band comes with
+**Bands are a registry fixed before the run** (:data:`PAPERS`, read from ``literature.yaml`` beside this module): each band comes with
 its reason (``band_reason``) and when it was set (``band_fixed``). A band changed
 after seeing results says so in its verdict (Golik's was "below 0" until a review
 found that both verdicts agreed on the same -0.7 points, and was moved to exclude
@@ -36,84 +36,28 @@ runs), speed verdicts the speed selection, the depth verdict initialisation.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from .. import columns
 from .claims import pooled_row
 
-BEFORE_RUNS = "before any run (2026-11-20, with the literature table)"
+REGISTRY = Path(__file__).with_name("literature.yaml")
 
-PAPERS = [
-    dict(paper="Golik, Doetsch & Ney 2013",
-         claim="From a random start, squared error on softmax outputs trains to a worse result than cross-entropy "
-               "(it can match it when started from a cross-entropy-trained net).",
-         their_setting="DNN acoustic models for speech recognition (thousands of tied states), SGD.",
-         our_claim="tuned_for_acc.test_acc_mean.sgd.mse_softmax_vs_cross_entropy", expect=("below", -0.02),
-         band_reason="\"worse\" as more than 2 points below, so that it excludes Janocha & Czarnecki's \"close\" "
-                     "(within 2 points) were both read on one number",
-         band_fixed="after seeing results: it was \"below 0\" until a review (2026-11-26) found Golik's and "
-                    "Janocha's verdicts agreeing on the same -0.7 points (both then read the pooled number; "
-                    "since 2026-12-05 each reads its own optimiser's); moved before the rerun shown",
-         post_hoc=True,
-         our_setting="MSE on softmax minus cross-entropy, test accuracy, mean over every setting of the sweep "
-                     "under SGD, as they trained (random start)."),
-    dict(paper="Glorot & Bengio 2010",
-         claim="The quadratic cost has more plateaus than the log-likelihood (cross-entropy) cost: training with it "
-               "is slower.",
-         their_setting="MLPs of up to 5 hidden layers of 1,000 units on Shapeset-3x2, MNIST, CIFAR-10; SGD.",
-         our_claim="speed_ratio.mse_softmax_vs_cross_entropy.sgd", expect=("above", 1.0),
-         band_reason="\"slower\": more steps than cross-entropy to the same target, any amount",
-         band_fixed=BEFORE_RUNS,
-         our_setting="Steps to the target, MSE on softmax over cross-entropy, SGD at tuned rates (ratio; a miss "
-                     "counts as the budget)."),
-    dict(paper="Glorot & Bengio 2010",
-         claim="With the standard initialisation, back-propagated gradients shrink towards the input, yet the "
-               "weight gradients stay of roughly the same size across layers.",
-         their_setting="tanh MLPs of 5 hidden layers, standard U[-1/sqrt(n), 1/sqrt(n)] initialisation, at the "
-                       "start of training; histograms of the weight gradients of each hidden layer.",
-         our_claim="depth.rms_ratio_init.mnist1d.tanh.sgd.cross_entropy", expect=("within", 0.5, 2.0),
-         band_reason="\"roughly the same size\": within a factor 2", band_fixed=BEFORE_RUNS,
-         selection="none (initialisation)",
-         our_setting="5 tanh layers on MNIST-1D, the same initialisation, at step 0: the per-entry RMS of dL/dW "
-                     "of layer 1 over that of the last hidden layer, as they compared layers."),
-    dict(paper="Janocha & Czarnecki 2017",
-         claim="Squared (L2) loss on softmax outputs is a sound classification objective, reaching accuracy close "
-               "to log loss.",
-         their_setting="MLPs and a convnet on MNIST and CIFAR-10, Adam; 13 losses compared.",
-         our_claim="tuned_for_acc.test_acc_mean.adam.mse_softmax_vs_cross_entropy", expect=("within", -0.02, 0.02),
-         band_reason="\"close\": within 2 points either way", band_fixed=BEFORE_RUNS,
-         our_setting="MSE on softmax minus cross-entropy, test accuracy, mean over every setting under Adam, as "
-                     "they trained."),
-    dict(paper="Hui & Belkin 2021",
-         claim="The square loss on logits (rescaled for many classes) classifies as accurately as cross-entropy "
-               "or better.",
-         their_setting="Tuned architectures on NLP, speech and vision benchmarks (10 to 1,000+ classes), trained "
-                       "for tens to hundreds of epochs; k = M = 1 (no rescaling) for 10 classes, as here.",
-         our_claim="tuned_for_acc.test_acc_mean.mse_logits_vs_cross_entropy", expect=("above", -0.01),
-         band_reason="\"as accurately or better\": not more than 1 point worse", band_fixed=BEFORE_RUNS,
-         our_setting="Square loss on logits (k = 1, M = 1) minus cross-entropy, test accuracy, mean over every "
-                     "setting."),
-    dict(paper="Lin et al. 2017",
-         claim="Focal loss lets a dense one-stage detector train despite extreme foreground-background imbalance, "
-               "beating cross-entropy.",
-         their_setting="RetinaNet on COCO: per-class sigmoid focal loss with alpha = 0.25, ~1:1,000 imbalance.",
-         our_claim="tuned_for_acc.test_acc_mean.focal_vs_cross_entropy", expect=("above", 0.0),
-         band_reason="\"beating\": any improvement", band_fixed=BEFORE_RUNS, comparable=False,
-         why_not="Our classes are balanced and our focal loss is the softmax form without alpha: few easy "
-                 "negatives to down-weight.",
-         our_setting="Softmax focal loss (gamma 2) minus cross-entropy, test accuracy, balanced classes."),
-    dict(paper="Müller, Kornblith & Hinton 2019",
-         claim="Label smoothing improves calibration: a lower expected calibration error than hard targets.",
-         their_setting="ResNets and Transformers on CIFAR-100, ImageNet and WMT, whose cross-entropy models are "
-                       "overconfident; ECE with 15 bins.",
-         our_claim="tuned_for_acc.test_ece.cross_entropy_ls_vs_cross_entropy", expect=("below", 0.0),
-         band_reason="\"improves\": any reduction", band_fixed=BEFORE_RUNS,
-         premise=dict(claim="tuned_for_acc.temperature.cross_entropy", expect=("above", 1.0),
-                      text="cross-entropy overconfident: its fitted temperature above 1"),
-         our_setting="Label-smoothed minus plain cross-entropy, ECE (15 bins) on the test split, before "
-                     "temperature scaling (as they compare; after it: Appendix B)."),
-]
+
+def _load(path: Path = REGISTRY) -> list[dict]:
+    """The registry's entries, each ``expect`` (and its premise's) as a tuple."""
+    papers = yaml.safe_load(path.read_text())["papers"]
+    for p in papers:
+        p["expect"] = tuple(p["expect"])
+        if "premise" in p:
+            p["premise"]["expect"] = tuple(p["premise"]["expect"])
+    return papers
+
+
+PAPERS = _load()
 
 
 def _unit(our_claim: str | None) -> tuple[float, str]:
@@ -143,7 +87,9 @@ def verdict(expect: tuple, lo: float, hi: float, our_claim: str | None = None) -
     """(verdict, why) of an interval [lo, hi] against what a claim predicts (words in the claim's unit)."""
     kind, where = expect[0], band(expect, our_claim)
     k, unit = _unit(our_claim)
-    shown = f"[{k * lo:.3g}, {k * hi:.3g}]{unit}"
+    edges = [k * e for e in expect[1:]]
+    near = lambda x: min(edges, key=lambda e: abs(e - x))          # noqa: E731  (the edge an end could print as)
+    shown = f"[{_apart(k * lo, near(k * lo))}, {_apart(k * hi, near(k * hi))}]{unit}"
     if kind in ("below", "above"):
         t = expect[1]
         inside, outside = (hi < t, lo > t) if kind == "below" else (lo > t, hi < t)
@@ -166,6 +112,8 @@ def short_reason(verdict_: str, reason: str) -> str:
                        ("lies below", "interval below the band"), ("reaches both", "interval across the band's edge")):
         if key in reason and verdict_ != "not comparable":
             return short + (" (band set post hoc)" if "post hoc" in reason else "")
+    if reason.startswith("its premise does not hold here"):
+        return "its premise does not hold here (Appendix C)"
     return reason.split(" (Our measurement:")[0]
 
 
@@ -203,7 +151,16 @@ def _premise(p: dict, claims: pd.DataFrame) -> tuple[str, str] | None:
     if holds == "agree":
         return None
     return "not comparable", (f"its premise does not hold here: {pr['text']} is not resolved (our "
-                              f"{c['estimate']:.3g}, 95% interval [{c['ci_low']:.3g}, {c['ci_high']:.3g}])")
+                              f"{c['estimate']:.3g}, 95% interval [{_apart(c['ci_low'], pr['expect'][1])}, "
+                              f"{_apart(c['ci_high'], pr['expect'][1])}])")
+
+
+def _apart(x: float, edge: float) -> str:
+    """``x`` to 3 significant figures, or more where that would print the band's edge it is not."""
+    for digits in range(3, 12):
+        if x == edge or f"{x:.{digits}g}" != f"{edge:.{digits}g}":
+            return f"{x:.{digits}g}"
+    return f"{x!r}"
 
 
 def literature_table(claims: pd.DataFrame, epochs: tuple[float, float] | None = None) -> pd.DataFrame:

@@ -176,9 +176,15 @@ class Units:
 def units(df: pd.DataFrame, value: str, arm: str, arms: list, problem: list[str], stratum: str = "dataset",
           seed: str = "seed") -> Units:
     """:class:`Units` from a long table (one row per run): ``value`` per (stratum, problem, arm, seed).
-    Only problems on which every arm has a value for some seed are kept."""
+    Only problems on which every arm has a value for some seed are kept; two rows in one unit raise."""
     out = Units()
     d = df.loc[df[arm].isin(arms).to_numpy(), list(dict.fromkeys([stratum, *problem, arm, seed, value]))]
+    keys = list(dict.fromkeys([stratum, *problem, arm, seed]))
+    twice = d.duplicated(keys, keep=False)
+    if twice.any():                  # two runs in one unit: a concatenation gone wrong, not a replicate
+        first = d.loc[twice, keys].iloc[0].to_dict()
+        raise ValueError(f"{int(twice.sum())} rows share a unit ({', '.join(keys)}), e.g. {first}: one run per "
+                         f"unit is expected")
     for name, sub in d.groupby(stratum, sort=True):
         if not set(arms) <= set(sub[arm]):
             continue
@@ -232,13 +238,21 @@ def t_calibration(reps: list[np.ndarray], seeds: list[int], alpha: float = ALPHA
     return float(t.ppf(1 - alpha / 2, df) / norm.ppf(1 - alpha / 2))
 
 
+def min_replicates(alpha: float = ALPHA) -> int:
+    """The fewest defined replicates at which the test and the interval can agree: with B of them the
+    smallest p is 1/B (no replicate across the null) while the interval is then [min, max] and excludes
+    the null, so 1/B must be below ``alpha``: B > 1/alpha (21 at 5%)."""
+    return math.floor(1 / alpha) + 1
+
+
 def decide(estimate: float, replicates: np.ndarray, null: float | None, alpha: float = ALPHA) -> tuple:
     """(low, high, p) from bootstrap replicates: the interval is the set of nulls the test keeps at
-    ``alpha`` (module docstring). NaN replicates (statistic undefined) are left out; with none left,
-    all NaN. ``null`` None: the interval alone, p NaN."""
+    ``alpha`` (module docstring). NaN replicates (statistic undefined) are left out; with fewer than
+    ``min_replicates(alpha)`` left, all NaN (the claims table's ``replicates`` says how many). ``null``
+    None: the interval alone, p NaN."""
     r = np.sort(np.asarray(replicates, dtype=float)[~np.isnan(replicates)])
     B = len(r)
-    if B == 0 or np.isnan(estimate):
+    if B < min_replicates(alpha) or np.isnan(estimate):
         return (math.nan, math.nan, math.nan)
     m = max(1, math.ceil(alpha * B / 2))
     lo, hi = float(r[m - 1]), float(r[B - m])

@@ -1,6 +1,6 @@
 """Convergence: does the loss change how fast, how well and how calibrated a classifier learns?
 
-Holds the training side of the sweep: ``data`` (datasets and their three splits),
+Holds the training side of the sweep: ``data`` (datasets and their three splits; ``vision`` names the torchvision ones),
 ``activations``, ``losses`` (the loss registry, closed-form gradients, predictive distributions),
 ``models`` (``init_params``, ``init_engine_weights`` and the autograd reference), ``engine`` (the
 stacked MLP that trains the sweep), ``sizing`` (runs per chunk and examples per evaluation block, from

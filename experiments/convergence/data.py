@@ -34,6 +34,7 @@ from sklearn.model_selection import train_test_split
 
 from ..storage import write_bytes
 from ..sweep import derive_seed
+from .vision import VISION
 
 Split = tuple[np.ndarray, np.ndarray]            # (x (N, D), y (N,))
 
@@ -118,13 +119,7 @@ def _mnist1d(cfg: dict) -> tuple[Split, Split, Split]:
                 (f["x_val"], f["y_val"].astype(np.int64)))
 
 
-# torchvision datasets for bigger machines (optional extra "vision"), flattened to vectors.
-# name -> (torchvision class, files torchvision expects under <data.root>/<folder>)
-VISION = {
-    "mnist": ("MNIST", "MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte"),
-    "fashion_mnist": ("FashionMNIST", "FashionMNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte"),
-    "cifar10": ("CIFAR10", "cifar-10-batches-py/{data_batch_1..5,test_batch,batches.meta}"),
-}
+# torchvision datasets for bigger machines (optional extra "vision"), flattened to vectors: ``vision.VISION``
 
 
 def _vision(name: str):

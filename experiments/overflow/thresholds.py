@@ -37,6 +37,7 @@ rule's slope in v.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -104,6 +105,8 @@ def _crossing(f, level: float) -> float | None:
     a, b = math.log(LO), math.log(HI)
     for _ in range(100):
         m = (a + b) / 2
+        if m in (a, b):                 # a and b adjacent doubles: converged
+            break
         a, b = (a, m) if f(math.exp(m)) >= level else (m, b)
     return math.exp(b)
 
@@ -139,8 +142,15 @@ def _bce_breaks(ex: _Exact, fi, v: float) -> bool:
 def predictions(implementation: str, dtype: str, c: int, axis: str, seed: int = 0,
                 compute_dtype: str | None = None) -> list[Prediction]:
     """Every rule that fires, sorted by threshold. ``dtype`` holds the logits;
-    ``compute_dtype`` (default: the same) runs the breaking arithmetic."""
-    fl, fc = torch.finfo(DTYPES[dtype]), torch.finfo(DTYPES[compute_dtype or dtype])
+    ``compute_dtype`` (default: the same) runs the breaking arithmetic. Computed once per setting
+    (the probe samples densely around them, the thresholds table reads them again)."""
+    return list(_predictions(implementation, dtype, c, axis, seed, compute_dtype or dtype))
+
+
+@functools.lru_cache(maxsize=None)
+def _predictions(implementation: str, dtype: str, c: int, axis: str, seed: int, compute_dtype: str
+                 ) -> tuple[Prediction, ...]:
+    fl, fc = torch.finfo(DTYPES[dtype]), torch.finfo(DTYPES[compute_dtype])
     s_c = fc.smallest_normal * fc.eps  # smallest subnormal of the compute format
     ex = _Exact(axis, c, seed)
     family = FAMILY[implementation]
@@ -169,7 +179,7 @@ def predictions(implementation: str, dtype: str, c: int, axis: str, seed: int = 
         if t is not None:
             slope = _slope(ex.max_abs, t) or float("inf")
             out.append(Prediction(t, "bce_clamp", (math.log(2) + fl.eps * ex.max_abs(t)) / slope))
-    return sorted(out, key=lambda p: p.threshold)
+    return tuple(sorted(out, key=lambda p: p.threshold))
 
 
 def predicted_thresholds(implementation: str, dtype: str, c: int, axis: str, seed: int = 0) -> list[float]:

@@ -418,12 +418,19 @@ def relative_error_figure(probes: pd.DataFrame):
     d = probes[probes["loss_finite"]].copy()
     d["relative error"] = d["relative_error"].clip(lower=1e-17)
     d["implementation"] = d["implementation"].map(names.implementation)
-    g = sns.relplot(data=d, x="logit_gap", y="relative error", hue="implementation", col="dtype",
-                    col_wrap=2, kind="line", facet_kws={"sharey": True, "legend_out": False}, **_relplot_size(2, 2.0))
+    return _log_lines(d, "logit_gap", "relative error", "implementation", "dtype", ("logit gap v", "relative error"),
+                      2, 2.0, col_wrap=2, facet_kws={"sharey": True, "legend_out": False})
+
+
+def _log_lines(d: pd.DataFrame, x: str, y: str, hue: str, col: str, axis_labels: tuple[str, str], ncol: int,
+               height: float, **kw):
+    """Lines of ``y`` against ``x`` on log-log axes, a line per ``hue``, a panel per ``col`` titled by its
+    value, the legend below."""
+    g = sns.relplot(data=d, x=x, y=y, hue=hue, col=col, kind="line", **kw, **_relplot_size(ncol, height))
     g.set(xscale="log", yscale="log")
     g.set_titles("{col_name}")
     _legend_below(g)
-    g.set_axis_labels("logit gap v", "relative error")
+    g.set_axis_labels(*axis_labels)
     return g.figure
 
 
@@ -449,14 +456,9 @@ def grad_norm_figure(curves: pd.DataFrame):
     d = _labelled(curves)
     d["step + 1"] = d["step"] + 1
     pal = loss_palette(d["loss"].unique())
-    g = sns.relplot(data=d, x="step + 1", y="grad_norm_logits", hue="loss", hue_order=list(pal), palette=pal,
-                    col="dataset", kind="line", errorbar=("pi", 100), facet_kws={"sharex": False, "legend_out": False},
-                    **_relplot_size(max(1, d["dataset"].nunique()), 2.4))
-    g.set(xscale="log", yscale="log")
-    g.set_titles("{col_name}")
-    _legend_below(g)
-    g.set_axis_labels("step + 1", "mean ||dl/dz||")
-    return g.figure
+    return _log_lines(d, "step + 1", "grad_norm_logits", "loss", "dataset", ("step + 1", "mean ||dl/dz||"),
+                      max(1, d["dataset"].nunique()), 2.4, hue_order=list(pal), palette=pal, errorbar=("pi", 100),
+                      facet_kws={"sharex": False, "legend_out": False})
 
 
 @_styled

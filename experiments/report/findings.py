@@ -124,7 +124,7 @@ def mechanism_finding(claims: pd.DataFrame, mechanism: pd.DataFrame, stuck: pd.D
                    f"settings that bind): " + "; ".join(items) + "." + extremes)
     both = pooled_row(claims, "mechanism.adam_over_sgd.mse_sigmoid_vs_bce_ovr")
     if both is not None:
-        out.append("Adam against SGD, the same settings and seeds: " + wording.sentence(both))
+        out.append("Adam against SGD on the same settings and seeds. " + wording.sentence(both))
     speed = {o: pooled_row(claims, f"speed_ratio.mse_sigmoid_vs_cross_entropy.{o}") for o in ("sgd", "adam")}
     bce = {o: pooled_row(claims, f"speed_ratio.bce_ovr_vs_cross_entropy.{o}") for o in ("sgd", "adam")}
     told = [o for o in ("sgd", "adam") if speed[o] is not None and bce[o] is not None]
@@ -537,9 +537,9 @@ def literature_caveat(literature: pd.DataFrame) -> str:
     if not said:
         return ""
     n = len(said)
-    return (f"**One caveat on all {n} accuracy verdicts alike** (marked *short budget*): {said[0]}. A "
-            f"*disagree* with a claim of equal accuracy may be the budget's, and an *agree* with a claim of worse "
-            f"accuracy holds for short budgets only.")
+    return (f"**One caveat on all {n} accuracy verdicts** (*short budget*): {said[0]}; a *disagree* with a claim "
+            f"of equal accuracy may be the budget's, an *agree* with a claim of worse accuracy holds for short "
+            f"budgets only.")
 
 
 def mnist1d_finding(row: pd.DataFrame) -> str:
@@ -551,8 +551,8 @@ def mnist1d_finding(row: pd.DataFrame) -> str:
     interval = (f"95% CI [{r['test_acc_low']:.1%}, {r['test_acc_high']:.1%}] over seeds, " if not np.isnan(r["test_acc_low"])
                 else f"too few seeds for an interval (fewer than {MIN_SEEDS}), ")
     budget = (f"Our budget is {r['paper_budget_ratio']:.0f} times shorter than the paper's ({r['epochs']:.1f} epochs of "
-              f"its 4,000 training signals), sized to compare losses at equal cost, not to reach the published "
-              f"accuracy; `config/mnist1d.yaml` trains MNIST-1D to a budget of its own (README)."
+              f"its 4,000 training signals), sized to compare losses at equal cost; `config/mnist1d.yaml` trains it "
+              f"longer (README)."
               if r["paper_budget_ratio"] > 4 else
               f"The budget is {r['epochs']:.0f} epochs of the paper's 4,000 training signals, "
               f"{1 / r['paper_budget_ratio']:.2g} of the paper's 6,000 steps of 100.")

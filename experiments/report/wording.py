@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..analysis.claims import pooled_row
-from ..analysis.stats import ALPHA, MIN_SEEDS, POOLED
+from ..analysis.stats import ALPHA, MIN_SEEDS, POOLED, min_replicates
 from . import names
 
 OPT_LABELS = names.OPTIMIZER_LABELS
@@ -88,19 +88,29 @@ def ends(lo: float, hi: float, null: float | None, fmt) -> tuple[str, str]:
         if null is None or math.isnan(null) or math.isnan(x) or x == null:
             return text
         same = lambda a, b: re.sub(r"[−+-](?=0(\.0+)?\b)", "", a) == re.sub(r"[−+-](?=0(\.0+)?\b)", "", b)  # noqa: E731
-        for digits in (2, 3, 4, 5):
-            if not same(text, fmt(null)):
-                break
+        if not same(text, fmt(null)):
+            return text
+        unit = "×" if text.endswith("×") else ""
+        fixed = re.fullmatch(r"([+−-]?)\d+\.(\d+)", text)            # fixed decimals ("+0.002"): more decimals
+        sign = "+" if fixed and fixed.group(1) else ""
+        for digits in range(2, 12):                                  # more digits, x and null alike, until apart
             if text.endswith(" points"):                             # points: 100 x with more decimals
-                text = f"{100 * x:+.{digits}f} points"
+                a, b = (f"{100 * v:+.{digits}f} points" for v in (x, null))
+            elif fixed and fmt is not num:
+                a, b = (f"{v:{sign}.{len(fixed.group(2)) + digits - 1}f}" for v in (x, null))
             else:
-                text = f"{x:.{digits - 1}g}" + ("×" if text.endswith("×") else "")
+                a, b = (f"{v:#.{digits + 1}g}".rstrip(".") + unit for v in (x, null))
+            if not same(a, b):
+                return a
         return text
     return one(lo), one(hi)
 
 
 def interval(row) -> str:
     if math.isnan(row["ci_low"]):
+        if row["seeds"] >= MIN_SEEDS:                 # enough seeds, too few resamples where it is defined
+            return (f"no interval: only {int(row.get('replicates', 0))} resamples defined the statistic, fewer "
+                    f"than the {min_replicates()} a 5% test needs")
         return f"no interval: {row['seeds']} seeds, fewer than the {MIN_SEEDS} an interval needs"
     null = row["null_value"] if row["kind"] in ("ratio", "difference", "median", "level") else None
     lo, hi = ends(row["ci_low"], row["ci_high"], null, lambda x: _value(row, x))
@@ -124,6 +134,21 @@ def verdict(row) -> str:
 
 def where(row) -> str:
     return "pooled over the datasets" if row["dataset"] == POOLED else f"on {names.dataset(row['dataset'])}"
+
+
+# the words around a ratio claim, by its id's prefix (the first that matches): {head} is the estimate
+RATIO_WORDS = {
+    "speed_ratio.": "Under {opt} {where}{setting}, {subject} needed {head} the steps of {reference} to the main target",
+    "speed_level.": "Under {opt} {where}{setting}, {subject} needed {head} the steps of {reference} to the target",
+    "mechanism.adam_over_sgd.": "{Where}, {subject}'s steps over {reference}'s were {head} as large under Adam as "
+                                "under SGD, the median over settings",
+    "mechanism.": "Under {opt} {where}{setting}, {subject} needed {head} the steps of {reference}, which shares its "
+                  "outputs and targets",
+    "effective_rate.": "At cross-entropy's tuned effective rate (SGD, tuning seeds) {where}, {subject} needed {head} "
+                       "the steps of {reference}",
+    "scale_effect.": "{subject} at its worst logit scale (chosen on the tuning seeds) needed {head} the steps of its "
+                     "best scale {where}",
+}
 
 
 def sentence(row: pd.Series | dict) -> str:
@@ -153,21 +178,11 @@ def sentence(row: pd.Series | dict) -> str:
     head = f"**{_value(row, row['estimate'])}**"
     setting = f" ({row['setting']})" if isinstance(row.get("setting"), str) and row.get("setting") else ""
     opt = OPT_LABELS.get(row["optimizer"], row["optimizer"])
-    if kind == "ratio" and claim_id.startswith(("speed_ratio.", "speed_level.")):
-        what = (f"Under {opt} {where(row)}{setting}, {label(row['subject'])} needed {head} the steps of "
-                f"{label(row['reference'])} to the {'main ' if claim_id.startswith('speed_ratio.') else ''}target")
-    elif kind == "ratio" and claim_id.startswith("mechanism.adam_over_sgd."):
-        what = (f"{where(row).capitalize()}, {label(row['subject'])}'s steps over {label(row['reference'])}'s were "
-                f"{head} as large under Adam as under SGD, the median over settings")
-    elif kind == "ratio" and claim_id.startswith("mechanism."):
-        what = (f"Under {opt} {where(row)}{setting}, {label(row['subject'])} needed {head} the steps of "
-                f"{label(row['reference'])}, which shares its outputs and targets")
-    elif kind == "ratio" and claim_id.startswith("effective_rate."):
-        what = (f"At cross-entropy's tuned effective rate (SGD, tuning seeds) {where(row)}, {label(row['subject'])} "
-                f"needed {head} the steps of {label(row['reference'])}")
-    elif kind == "ratio" and claim_id.startswith("scale_effect."):
-        what = (f"{label(row['subject'])} at its worst logit scale (chosen on the tuning seeds) needed {head} the "
-                f"steps of its best scale {where(row)}")
+    fields = dict(opt=opt, where=where(row), Where=where(row).capitalize(), setting=setting, head=head,
+                  subject=label(row["subject"]), reference=label(row["reference"]))
+    ratio = next((w for prefix, w in RATIO_WORDS.items() if claim_id.startswith(prefix)), None)
+    if kind == "ratio" and ratio is not None:
+        what = ratio.format(**fields)
     elif kind == "difference":
         rate = ("each at its rate of best validation accuracy" if claim_id.startswith(ACCURACY_CLAIMS + ".")
                 else "each at its rate tuned for speed")
@@ -319,22 +334,21 @@ def abstract(claims: pd.DataFrame, counts: pd.DataFrame, pool: pd.DataFrame, thr
         way = _direction(speed)
         said = " and ".join(f"{atleast(r)}{_two(r['estimate'])}×{' the steps' if i == 0 else ''} under "
                             f"{OPT_LABELS.get(o, o)}{_span(r, first=i == 0)}" for i, (o, r) in enumerate(speed.items()))
-        bound = [f"{int(r['censored'])} of {r['n']} {OPT_LABELS.get(o, o)} settings" for o, r in speed.items()
-                 if _bound(r)]
+        bound = [f"{int(r['censored'])} of {r['n']} {OPT_LABELS.get(o, o)}" for o, r in speed.items() if _bound(r)]
         reach = {o: (pooled_row(claims, f"reach_fraction.{subject}.{o}"), pooled_row(claims, f"reach_fraction.{reference}.{o}"))
                  for o in speed}
         shares = [(a, b) for a, b in reach.values() if a is not None and b is not None]
         reached = ("; it reached the target in " + " and ".join(f"{a['estimate']:.0%}" for a, _ in shares)
                    + " of runs against " + " and ".join(f"{b['estimate']:.0%}" for _, b in shares)
-                   + (f" (at the budget in {' and '.join(bound)}, hence \"at least\")" if bound else "")
+                   + (f" (\"at least\": its median sat at the budget in {' and '.join(bound)} settings)" if bound else "")
                    if shares else "")
         tested = any(not math.isnan(r["p_adjusted"]) for r in speed.values())
         name = label(subject)[0].upper() + label(subject)[1:]
         parts.append(f"{name} " + (f"learned {way} than {label(reference)}" if way else
                                    f"against {label(reference)}, no difference in speed resolved" if tested else
                                    f"against {label(reference)}")
-                     + f": to reach the same validation accuracy, each at its tuned rate, it needed {said}, a missed "
-                       f"run counting as the whole budget" + reached + ".")
+                     + f": to the same validation accuracy, each at its tuned rate, it needed {said}, a miss "
+                       f"counting as the whole budget" + reached + ".")
     else:
         parts.append(f"{label(subject)} and {label(reference)} were not both in this sweep's pool, so the question "
                      f"is not answered here.")
@@ -397,6 +411,22 @@ def abstract(claims: pd.DataFrame, counts: pd.DataFrame, pool: pd.DataFrame, thr
 def signed_points(x: float) -> str:
     """"−20.3", "+0.4", "0.0": percentage points, a minus sign that reads as one."""
     return "0.0" if round(100 * x, 1) == 0 else f"{100 * x:+.1f}".replace("-", "−")
+
+
+def ratio_interval(row) -> str:
+    """"[1.21, 1.56]": a ratio claim's 95% interval for a table cell, no end rounded onto 1; "–" without one."""
+    if math.isnan(row["ci_low"]):
+        return "–"
+    return "[{}, {}]".format(*ends(row["ci_low"], row["ci_high"], 1.0, num))
+
+
+def ratio_cell(row, interval: bool = True, resolved: bool = True) -> str:
+    """"≥ 1.28× [1.21, 1.56]†": a ratio claim for a table cell (≥: a lower bound, the subject's median at the
+    budget in settings that bind; †: resolved after Holm's adjustment)."""
+    text = ("≥ " if _bound(row) else "") + f"{num(row['estimate'])}×"
+    if interval and not math.isnan(row["ci_low"]):
+        text += " " + ratio_interval(row)
+    return text + ("†" if resolved and row["p_adjusted"] < ALPHA else "")
 
 
 def estimate_with_interval(claims: pd.DataFrame, claim_id: str, dataset: str | None = None) -> str:

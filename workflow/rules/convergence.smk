@@ -146,6 +146,9 @@ rule aggregate_convergence:
         tuning_runs=expand(results("convergence/tuning/{group}.runs.parquet"), group=TUNE_GROUPS),
         targets=results("convergence/targets.parquet"),
         datasets=results("data/datasets.parquet"),  # training-split sizes: the budget in epochs (literature)
+        # the analysis' code and the literature registry: an edit reruns the claims (seconds), never the training
+        code=sorted(str(p) for p in (REPO_DIR / "experiments" / "analysis").glob("*.py")),
+        registry=REPO_DIR / "experiments" / "analysis" / "literature.yaml",
     output:
         runs=results("convergence/runs.parquet"),
         curves=results("convergence/curves.parquet"),

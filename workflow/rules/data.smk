@@ -1,7 +1,9 @@
 # Fetch torchvision datasets. Run it where there is internet (a login node):
 #   snakemake download_data --cores 1
 # Training never downloads: compute nodes often have no network.
-VISION_DATASETS = [d for d in DATASETS if d in ("mnist", "fashion_mnist", "cifar10")]
+from experiments.convergence.vision import VISION
+
+VISION_DATASETS = [d for d in DATASETS if d in VISION]
 
 
 rule download_data:
