@@ -85,14 +85,35 @@ def test_cuda_graph_steps_give_the_eager_tables(loss, optimizer):
                                       rtol=1e-6, atol=1e-7)
 
 
+def init_disagreements(got: list[torch.Tensor], sizes: list[int], seeds: list[int]) -> list[str]:
+    """Where initial weights ``got`` [W_l (K, n_l, n_{l-1} + 1)], on any device, differ in any bit from the
+    host's reference draw (``models.init_params``: each run from its own generator, float64, stacked,
+    cast): one line per layer and run. Empty when they agree."""
+    from experiments.convergence.engine import engine_weights
+    from experiments.convergence.models import init_params
+
+    want = engine_weights(init_params(sizes, seeds))
+    out = [] if len(got) == len(want) else [f"{len(got)} layers, want {len(want)}"]
+    for layer, (g, w) in enumerate(zip(got, want), start=1):
+        if g.shape != w.shape or g.dtype != w.dtype:
+            out.append(f"layer {layer}: {g.dtype} {tuple(g.shape)}, want {w.dtype} {tuple(w.shape)}")
+            continue
+        differs = (g.cpu().view(torch.int32) != w.view(torch.int32)).flatten(1).any(1)     # (K,)
+        out += [f"layer {layer}, run {k} (seed {seeds[k]})" for k in differs.nonzero().flatten().tolist()]
+    return out
+
+
 @pytest.mark.gpu
 @no_cuda
-def test_cuda_init_is_bitwise_the_cpu_init():
+def test_cuda_init_is_bitwise_the_host_draw():
+    """``init_engine_weights`` on CUDA, the tensors made on the device and each seed's draw written into
+    its runs there (32 runs of 5 seeds, interleaved), holds every bit of the host's reference draw."""
     from experiments.convergence.models import init_engine_weights
 
-    sizes, seeds = [784, 512, 256, 10], list(range(32))
-    for c, g in zip(init_engine_weights(sizes, seeds), init_engine_weights(sizes, seeds, "cuda")):
-        assert g.device.type == "cuda" and torch.equal(c, g.cpu())
+    sizes, seeds = [784, 512, 256, 10], [(7 * k) % 5 + 40 for k in range(32)]
+    got = init_engine_weights(sizes, seeds, "cuda")
+    assert all(w.device.type == "cuda" for w in got)
+    assert init_disagreements(got, sizes, seeds) == []
 
 
 @pytest.mark.gpu
@@ -174,6 +195,24 @@ def test_the_comparison_passes_the_same_table_and_a_rounding_difference(cpu_runs
     assert device_disagreements(runs, runs.copy(), group.steps) == []
     nudged = runs.assign(final_train_loss=runs["final_train_loss"] * (1 + RTOL / 10))
     assert device_disagreements(runs, nudged, group.steps) == []
+
+
+def test_the_init_comparison_catches_a_device_draw_a_bit_and_a_swap():
+    """``init_disagreements``, which the CUDA init test asks, passes the host's own draw and catches what a
+    device could get wrong: a draw from the device's generator (another stream), one bit of one run, two
+    runs swapped."""
+    from experiments.convergence.models import init_engine_weights
+
+    sizes, seeds = [12, 9, 4], [3, 8, 3, 5, 8, 3]
+    assert init_disagreements(init_engine_weights(sizes, seeds), sizes, seeds) == []
+    g = torch.Generator().manual_seed(3)            # what drawing on the device would give: another stream
+    other = [(torch.rand(w.shape, generator=g) * 2 - 1) / w.shape[2] ** 0.5 for w in init_engine_weights(sizes, seeds)]
+    assert len(init_disagreements(other, sizes, seeds)) == 2 * len(seeds)
+    bit = init_engine_weights(sizes, seeds)
+    bit[1].view(torch.int32)[4, 2, 1] ^= 1
+    assert init_disagreements(bit, sizes, seeds) == ["layer 2, run 4 (seed 8)"]
+    swapped = [w[[0, 1, 2, 4, 3, 5]] for w in init_engine_weights(sizes, seeds)]
+    assert init_disagreements(swapped, sizes, seeds) == [f"layer {n}, run {k} (seed {seeds[k]})" for n in (1, 2) for k in (3, 4)]
 
 
 def test_the_comparison_catches_a_status_a_step_and_a_loss(cpu_runs):
