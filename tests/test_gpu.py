@@ -148,6 +148,43 @@ def test_cuda_chunk_and_block_follow_total_memory_and_fit():
 
 @pytest.mark.gpu
 @no_cuda
+@pytest.mark.parametrize("loss", ["cross_entropy", "mse_softmax"])
+def test_cuda_evaluation_block_peaks_within_its_estimate(loss):
+    """Where the block binds (256 runs of the cluster's 784-512-256-10 in a 256 MiB block: 123 examples
+    per block, three blocks and a ragged one), the heaviest evaluation (the training metrics of sigmoid
+    runs: loss, stuck test, saturation) peaks on the device within ``sizing``'s estimate of the block and
+    fills at least 70% of it (``torch.cuda.max_memory_allocated`` over what the stack held before; cuBLAS's
+    workspace made by a warm-up first)."""
+    from experiments.convergence.engine import StackedMLP, augment
+    from experiments.convergence.losses import get_loss_grad, stuck_outputs
+    from experiments.convergence.models import init_engine_weights
+
+    sizes, K, budget = [784, 512, 256, 10], 256, 256 << 20
+    block = sizing.examples_per_block(budget, K, sizes)
+    assert block * K * sizing.example_bytes(sizes) <= budget < (block + 1) * K * sizing.example_bytes(sizes)
+
+    def stack():
+        return StackedMLP(init_engine_weights(sizes, list(range(K)), "cuda"), torch.zeros(K, device="cuda"),
+                          torch.zeros(K, dtype=torch.bool, device="cuda"), torch.ones(K, device="cuda"),
+                          ["sigmoid"] * K, ["sgd"] * K, [0] * K, shared=False, trains=False, eval_block_bytes=budget)
+    g = torch.Generator(device="cuda").manual_seed(0)
+    n = 3 * block + block // 3
+    x = augment(torch.randn(n, sizes[0], generator=g, device="cuda"))
+    y = torch.randint(0, sizes[-1], (n,), generator=g, device="cuda")
+    kw = dict(loss_grad=get_loss_grad(loss), stuck=stuck_outputs(loss), saturation=True)
+    stack().evaluate(x[:block], y[:block], **kw)                          # cuBLAS handles and workspace
+    net = stack()
+    torch.cuda.synchronize()
+    held = torch.cuda.memory_allocated()
+    torch.cuda.reset_peak_memory_stats()
+    net.evaluate(x, y, **kw)
+    torch.cuda.synchronize()
+    peak = torch.cuda.max_memory_allocated() - held
+    assert 0.7 * budget <= peak <= budget, (peak, budget)
+
+
+@pytest.mark.gpu
+@no_cuda
 def test_amp_training_on_cuda_is_a_table_and_syncs_no_more_for_more_steps():
     """Without a scaler, AMP training reads the device only every CHECK_EVERY steps and at the end:
     as many syncs at 20 steps as at 5 (torch's sync debug mode counts them)."""
