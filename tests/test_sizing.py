@@ -92,11 +92,18 @@ def test_group_plan_on_a_simulated_gpu_is_what_train_group_uses(digits, monkeypa
     assert plan["runs_per_chunk"] == {"64": sizing.stack_chunk_size("auto", [64, 64, 10], 64, 80 * GIB, len(ds.y_val),
                                                                      len(ds.y_test), data)}
     assert plan["train_metric_examples"] == len(ds.y_train)
-    # per run: 4 logged steps x (train + val) forward passes over 12 steps x 64 examples x a training step
+    # per run: 4 logged steps x (train + val) forward passes, and the 9 other target checks (steps 0-12, every
+    # one a check; 0, 1, 3, 12 logged) x val, over 12 steps x 64 examples x a training step
     fwd = 2 * (65 * 64 + 65 * 10)
     step = 2 * fwd + 2 * 64 * 10
-    want = 4 * (len(ds.y_train) + len(ds.y_val)) * fwd / (12 * 64 * step)
+    assert training.log_schedule(12, 3).tolist() == [0, 1, 3, 12] and training.target_schedule(12).tolist() == list(range(13))
+    checks = 9 * len(ds.y_val) * fwd / (12 * 64 * step)
+    want = 4 * (len(ds.y_train) + len(ds.y_val)) * fwd / (12 * 64 * step) + checks
     assert plan["eval_to_train_flops"]["64"] == pytest.approx(want, abs=1e-3)
+    assert plan["check_to_train_flops"]["64"] == pytest.approx(checks, abs=1e-3)
+    k, n_val = plan["runs_per_chunk"]["64"], len(ds.y_val)          # all runs in one evaluation: 1.1 ms < 2 syncs
+    assert k * n_val * fwd / training.EVAL_FLOP_RATE < 2 * training.SYNC_SECONDS["cuda"] and plan["target_checks"] == {"64": "all"}
+    assert training.group_plan(group, ds, torch.device("cuda"), "auto", checks=False)["check_to_train_flops"] == {"64": 0}
 
     seen = []
     real = training.train_chunk
