@@ -74,11 +74,19 @@ def test_cuda_trains_as_the_cpu_does(loss, optimizer):
 @pytest.mark.gpu
 @no_cuda
 @pytest.mark.parametrize("loss, optimizer", [("cross_entropy", "adam"), ("mse_sigmoid", "sgd"), ("hinge", "adam")])
-def test_cuda_graph_steps_give_the_eager_tables(loss, optimizer):
-    """The training step captured once and replayed (cuda_graphs) gives the eager step's tables."""
+def test_cuda_graph_steps_give_the_eager_tables(loss, optimizer, monkeypatch):
+    """The training step captured once per chunk and replayed (cuda_graphs) gives the tables of the eager
+    step on the same device (step_mode eager: no fixed buffers, no graph; CUDA's default is 'static'),
+    and a capture really happened, once per chunk."""
+    from experiments.convergence import steps
+
     cfg, group = small_group(loss, optimizer)
-    eager = train_group(group, cfg, "cuda", targets=TARGET, test=True)
+    eager = train_group(group, cfg, "cuda", targets=TARGET, test=True, step_mode="eager")
+    captures = []
+    real = steps.StepRunner._capture
+    monkeypatch.setattr(steps.StepRunner, "_capture", lambda self: captures.append(self.net) or real(self))
     graph = train_group(group, cfg, "cuda", targets=TARGET, test=True, cuda_graphs=True)
+    assert len(captures) == 1 and captures[0].frozen                  # one chunk: every run of the group
     for a, b in zip(eager, graph):
         pd.testing.assert_frame_equal(a.drop(columns=["wall_time_s", "started_at"], errors="ignore"),
                                       b.drop(columns=["wall_time_s", "started_at"], errors="ignore"),

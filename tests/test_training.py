@@ -499,11 +499,12 @@ def test_step_modes_refuse_an_unknown_mode():
 def test_graph_protocol_warms_up_captures_once_and_replays(monkeypatch):
     """The 'graph' mode's protocol on the CPU, CUDA's calls replaced by stand-ins that keep a graph's
     meaning (capture records the step on the fixed buffers; each replay runs it again and writes the
-    outputs captured): WARMUP eager steps, one capture, a replay at every later step, FLOPs counted once
-    per step, the step's buffers frozen, and the eager tables bit for bit."""
+    outputs captured): per chunk (two here) WARMUP eager steps, exactly one capture, a replay at every later
+    step, the step's buffers frozen from the capture on, FLOPs counted once per step; and the tables of
+    the 'eager' mode (no fixed buffers, no graph) bit for bit."""
     from experiments.convergence import engine, steps
 
-    events = []
+    events, captured = [], []
 
     class Graph:
         def __init__(self, step, out):
@@ -521,6 +522,8 @@ def test_graph_protocol_warms_up_captures_once_and_replays(monkeypatch):
 
     def capture(self):
         events.append("capture")
+        captured.append(self.net)
+        assert not self.net.frozen                         # frozen by the runner once captured
         out = self._step()
         return Graph(self._step, out), out
 
@@ -534,16 +537,20 @@ def test_graph_protocol_warms_up_captures_once_and_replays(monkeypatch):
                       activations=["tanh", "relu"])
     (group,) = groups_from_config(cfg, "tune").values()
     group = dataclasses.replace(group, steps=12)
-    eager = train(group, cfg, step_mode="eager")
+    chunk = group.num_runs // 2 + 1                                        # two chunks
+    eager = train(group, cfg, max_stack=chunk, step_mode="eager")
+    assert events == []
     engine.MODEL_FLOPS.clear()
-    graph = train(group, cfg, step_mode="graph")
+    graph = train(group, cfg, max_stack=chunk, step_mode="graph")
     flops = engine.MODEL_FLOPS["train"]
-    assert events == ["warm-up"] * steps.WARMUP + ["capture"] + ["replay"] * (12 - steps.WARMUP)
+    per_chunk = ["warm-up"] * steps.WARMUP + ["capture"] + ["replay"] * (12 - steps.WARMUP)
+    assert events == per_chunk * 2 and events.count("capture") == len(captured) == 2
+    assert len({id(net) for net in captured}) == 2 and all(net.frozen for net in captured)
     for a, b in zip(eager, graph):
         pd.testing.assert_frame_equal(a.drop(columns=["wall_time_s", "started_at"], errors="ignore"),
                                       b.drop(columns=["wall_time_s", "started_at"], errors="ignore"))
     engine.MODEL_FLOPS.clear()
-    train(group, cfg, step_mode="eager")
+    train(group, cfg, max_stack=chunk, step_mode="eager")
     assert flops == engine.MODEL_FLOPS["train"]                     # one step's FLOPs per step, replays included
 
 
