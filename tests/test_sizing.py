@@ -3,7 +3,7 @@ against simulated device memories: deterministic, within the memory they claim, 
 import dataclasses
 import gc
 
-import memory
+import host_memory
 import pytest
 import torch
 
@@ -160,7 +160,7 @@ def test_train_metrics_on_a_subsample(digits):
 
 
 # ---- the evaluation block's estimate against what StackedMLP.evaluate allocates (CPU) -----------------------
-needs_mallinfo = pytest.mark.skipif(not memory.available(), reason="needs glibc's mallinfo2 (Linux, glibc >= 2.33)")
+needs_mallinfo = pytest.mark.skipif(not host_memory.available(), reason="needs glibc's mallinfo2 (Linux, glibc >= 2.33)")
 RUNS, BLOCK = 8, 2000             # runs and examples per block of the measured stacks
 
 
@@ -187,8 +187,8 @@ def measured(sizes: list[int], activation: str = "relu", blocks: int = 2, call: 
     try:
         def once():
             net = block_net(sizes, activation)
-            return memory.peak_bytes(net.forward, x[:BLOCK]) if call == "forward" else \
-                memory.peak_bytes(net.evaluate, x, y, **kwargs)
+            return host_memory.peak_bytes(net.forward, x[:BLOCK]) if call == "forward" else \
+                host_memory.peak_bytes(net.evaluate, x, y, **kwargs)
         once()
         gc.collect()
         return min(once()[0] for _ in range(3)) / (RUNS * BLOCK)
