@@ -32,14 +32,14 @@ def test_cuda_block_is_a_32nd_of_memory_within_bounds(total, block):
 @pytest.mark.parametrize("sizes, batch", [(CLUSTER, 128), ([3072, 512, 256, 10], 128), ([64, 64, 10], 64),
                                           ([40, 64, 64, 64, 64, 64, 10], 64)])
 def test_cuda_chunk_fits_its_memory_and_leaves_full_blocks(total, sizes, batch):
-    """The chunk is the largest that (a) fits half the memory beside the evaluation block and (b) leaves
+    """The chunk is the largest that (a) fits half the memory beside two evaluation blocks and (b) leaves
     the block at least MIN_EVAL_EXAMPLES examples, unless MAX_STACK binds; the same every call."""
     k = sizing.stack_chunk_size("auto", sizes, batch, total, 10000, 10000, 1 << 28)
     assert k == sizing.stack_chunk_size("auto", sizes, batch, total, 10000, 10000, 1 << 28)   # no free-memory input
     block = sizing.eval_block_bytes(total)
 
     def fits(n):
-        return (n * sizing.run_bytes(sizes, batch, 10000, 10000) + block + (1 << 28) <= total // 2
+        return (n * sizing.run_bytes(sizes, batch, 10000, 10000) + 2 * block + (1 << 28) <= total // 2
                 and sizing.examples_per_block(block, n, sizes) >= sizing.MIN_EVAL_EXAMPLES)
     assert 1 <= k <= sizing.MAX_STACK and fits(k)
     assert k == sizing.MAX_STACK or not fits(k + 1)
@@ -56,7 +56,7 @@ def test_cluster_shape_on_an_h200_gets_hundreds_of_examples_per_block():
 
 def test_run_bytes_counts_parameters_activations_and_test_outputs():
     # [2, 3, 4]: P = 3*3 + 4*4 = 25; h = 4 + 5 = 9; an input row of 2 + 1; C = 4
-    assert sizing.run_bytes([2, 3, 4], 10) == 4 * (6 * 25 + 4 * 10 * 9 + 2 * 10 * 3 + 4 * 10 * 4)
+    assert sizing.run_bytes([2, 3, 4], 10) == 4 * (7 * 25 + 4 * 10 * 9 + 2 * 10 * 3 + 4 * 10 * 4)
     assert sizing.run_bytes([2, 3, 4], 10, n_val=7, n_test=5) == sizing.run_bytes([2, 3, 4], 10) + 4 * (3 * 7 * 4 + 6 * 5)
 
 
@@ -66,7 +66,7 @@ def test_data_on_the_device_comes_out_of_the_chunk():
     with_data = sizing.stack_chunk_size("auto", [3072, 512, 256, 10], 128, total, 12500, 10000, data_bytes=2 * GIB)
     assert with_data < plain
     assert with_data * sizing.run_bytes([3072, 512, 256, 10], 128, 12500, 10000) + 2 * GIB \
-        + sizing.eval_block_bytes(total) <= total // 2
+        + 2 * sizing.eval_block_bytes(total) <= total // 2
 
 
 @pytest.fixture(scope="module")
@@ -251,3 +251,25 @@ def test_a_block_of_the_training_metrics_fits_its_budget(loss):
     got = measured(sizes, "sigmoid", blocks=3, loss_grad=get_loss_grad(loss), stuck=stuck_outputs(loss),
                    saturation=True)
     assert 0.75 * sizing.example_bytes(sizes) <= got <= sizing.example_bytes(sizes)
+
+
+@needs_mallinfo
+def test_a_check_of_the_runs_still_waiting_holds_their_weights_and_a_block_of_their_own():
+    """A target check that evaluates only the runs still waiting (``StackedMLP.subset``) copies their weights
+    and streams a block of their own, beside the chunk's (``run_bytes`` counts the copy, ``stack_chunk_size``
+    two blocks): its peak is at least the copy and the block's activation buffers, at most the copy and
+    a budget."""
+    sizes = [400, 64, 32, 10]
+    net = block_net(sizes)
+    g = torch.Generator().manual_seed(1)
+    x = engine.augment(torch.randn(2 * BLOCK, sizes[0], generator=g))
+    y = torch.randint(0, sizes[-1], (2 * BLOCK,), generator=g)
+    net.evaluate(x, y)                                                  # the chunk's own block, kept
+    waiting = torch.arange(0, RUNS, 2)
+    check = lambda: net.subset(waiting).evaluate(x, y)                  # noqa: E731
+    check()
+    gc.collect()
+    peak = min(host_memory.peak_bytes(check)[0] for _ in range(3))
+    copy = 4 * len(waiting) * sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
+    block = len(waiting) * 2 * BLOCK * 4 * sizing.block_floats(sizes)["activations"]   # the subset's one block
+    assert copy + block <= peak <= copy + net.eval_block_bytes

@@ -10,6 +10,7 @@ Per run of a chunk, float32 (P parameters, B minibatch, h = sum_l (n_l + 1) the 
 C classes, D inputs, N_val and N_test the validation and test splits)::
 
     weights, gradients, Adam's m, v and update, W^T copies   ~ 6 P
+    at a target check, a copy of the waiting runs' weights    ~ P     (``StackedMLP.subset``)
     a minibatch's pre-activations, [h; 1], dh, da              ~ 4 B h
     its inputs gathered per run, and the step's fixed copy     ~ 2 B (D + 1)
     the step's loss and logit-gradient temporaries             ~ 4 B C
@@ -37,7 +38,8 @@ within ``eval_block_bytes``:
           cluster shapes, re-reads all first-layer weights per block: 119 s for one 256-run group on
           an H200, 6.5 s with a 1 GiB block; issue 23)
 
-On CUDA a chunk takes what half the memory holds after the evaluation block, and no more runs than
+On CUDA a chunk takes what half the memory holds after two evaluation blocks (its own and, at a target
+check that evaluates only the runs still waiting, theirs: a stack of its own), and no more runs than
 leave ``MIN_EVAL_EXAMPLES`` examples per block (fewer make the evaluation GEMMs memory-bound).
 """
 
@@ -102,21 +104,21 @@ def run_bytes(sizes: list[int], batch_size: int, n_val: int = 0, n_test: int = 0
     """Device bytes one run of a chunk needs while it trains and is tested (see the module docstring)."""
     n_params = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
     B, C = batch_size, sizes[-1]
-    return 4 * (6 * n_params + 4 * B * stacked_width(sizes) + 2 * B * (sizes[0] + 1) + 4 * B * C
+    return 4 * (7 * n_params + 4 * B * stacked_width(sizes) + 2 * B * (sizes[0] + 1) + 4 * B * C
                 + 3 * n_val * C + 6 * n_test)
 
 
 def stack_chunk_size(max_stack: int | str, sizes: list[int], batch_size: int, total_memory: int | None,
                      n_val: int = 0, n_test: int = 0, data_bytes: int = 0) -> int:
     """Runs trained as one stacked model. An integer ``max_stack`` is used as is; ``auto``: ``CPU_STACK``
-    on a CPU (``total_memory`` None); on CUDA, as many as half the memory holds after the data and the
-    evaluation block, at most as many as leave ``MIN_EVAL_EXAMPLES`` examples per block, at most
+    on a CPU (``total_memory`` None); on CUDA, as many as half the memory holds after the data and two
+    evaluation blocks, at most as many as leave ``MIN_EVAL_EXAMPLES`` examples per block, at most
     ``MAX_STACK``."""
     if max_stack != "auto":
         return int(max_stack)
     if total_memory is None:
         return CPU_STACK
     block = eval_block_bytes(total_memory)
-    by_memory = (total_memory // 2 - block - data_bytes) // run_bytes(sizes, batch_size, n_val, n_test)
+    by_memory = (total_memory // 2 - 2 * block - data_bytes) // run_bytes(sizes, batch_size, n_val, n_test)
     by_block = block // (example_bytes(sizes) * MIN_EVAL_EXAMPLES)
     return int(max(1, min(MAX_STACK, by_memory, by_block)))
