@@ -134,8 +134,9 @@ def test_a_captured_step_may_move_none_of_its_buffers():
         with pytest.raises(RuntimeError, match=f"work buffer {name} would move"):
             net._buffer(name, flat.numel() // K + 1, 1)
         assert net._storage[name] is flat
-    net.evaluate(augment(torch.randn(50, sizes[0], generator=g, dtype=torch.float64)), torch.zeros(50, dtype=torch.long))
-    assert {name for name in net._storage if name not in used} == {"eval/pre0", "eval/h0", "eval/pre1", "eval/h1", "eval/pre2"}
+    x_eval = augment(torch.randn(50, sizes[0], generator=g, dtype=torch.float64))
+    net.evaluate(x_eval, torch.zeros(50, dtype=torch.long))
+    assert {name for name in net._storage if name not in used} == {f"eval/{b}" for b in ("pre0", "h0", "pre1", "h1", "pre2")}
 
 
 def test_evaluations_between_steps_change_nothing(monkeypatch):

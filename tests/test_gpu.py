@@ -257,7 +257,8 @@ def test_the_init_comparison_catches_a_device_draw_a_bit_and_a_swap():
     bit[1].view(torch.int32)[4, 2, 1] ^= 1
     assert init_disagreements(bit, sizes, seeds) == ["layer 2, run 4 (seed 8)"]
     swapped = [w[[0, 1, 2, 4, 3, 5]] for w in init_engine_weights(sizes, seeds)]
-    assert init_disagreements(swapped, sizes, seeds) == [f"layer {n}, run {k} (seed {seeds[k]})" for n in (1, 2) for k in (3, 4)]
+    want = [f"layer {n}, run {k} (seed {seeds[k]})" for n in (1, 2) for k in (3, 4)]
+    assert init_disagreements(swapped, sizes, seeds) == want
 
 
 def test_the_comparison_catches_a_status_a_step_and_a_loss(cpu_runs):

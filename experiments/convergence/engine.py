@@ -323,7 +323,8 @@ class StackedMLP:
         sats = [(s, e, Saturation(name, e - s, x.device)) for s, e, name in self.act_ranges] if saturation else []
         cal = CalibrationSums(K, x.device, keep=True) if log_probs is not None else None
         for n0 in range(0, x.shape[0], block):
-            self._add_block(sums, x[n0:n0 + block], y[n0:n0 + block], loss_grad, stuck, below, cal, log_probs, sats)
+            self._add_block(sums, x[n0:n0 + block], y[n0:n0 + block], loss_grad, stuck, below, cal, log_probs,
+                            sats)
         n, C = x.shape[0], self.W[-1].shape[1]
         MODEL_FLOPS["eval"] += K * n * self.forward_flops
         out = {"acc": sums["acc"] / n}
