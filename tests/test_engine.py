@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from experiments.convergence import engine
+from experiments.convergence import engine, sizing
 from experiments.convergence.activations import ACTIVATION_GRADS, ACTIVATIONS, Saturation, saturated_fraction
 from experiments.convergence.engine import StackedMLP, augment, correct, engine_weights, ranges
 from experiments.convergence.losses import LOSSES, get_loss, get_loss_grad
@@ -134,8 +134,9 @@ def test_a_captured_step_may_move_none_of_its_buffers():
         with pytest.raises(RuntimeError, match=f"work buffer {name} would move"):
             net._buffer(name, flat.numel() // K + 1, 1)
         assert net._storage[name] is flat
-    net.evaluate(augment(torch.randn(50, sizes[0], generator=g, dtype=torch.float64)), torch.zeros(50, dtype=torch.long))
-    assert {name for name in net._storage if name not in used} == {"eval/pre0", "eval/h0", "eval/pre1", "eval/h1", "eval/pre2"}
+    x_eval = augment(torch.randn(50, sizes[0], generator=g, dtype=torch.float64))
+    net.evaluate(x_eval, torch.zeros(50, dtype=torch.long))
+    assert {name for name in net._storage if name not in used} == {f"eval/{b}" for b in ("pre0", "h0", "pre1", "h1", "pre2")}
 
 
 def test_evaluations_between_steps_change_nothing(monkeypatch):
@@ -146,7 +147,7 @@ def test_evaluations_between_steps_change_nothing(monkeypatch):
     acts = ["relu", "sigmoid", "tanh", "tanh"]
     a, _ = _net(sizes, list(range(K)), acts, ["sgd"] * 2 + ["adam"] * 2, lr=0.05)
     b, _ = _net(sizes, list(range(K)), acts, ["sgd"] * 2 + ["adam"] * 2, lr=0.05)
-    width = sum(w.shape[1] + 1 for w in b.W)
+    per_example = K * sizing.example_bytes(sizes)                           # a block's bytes per example
     g = torch.Generator().manual_seed(4)
     x_eval = augment(torch.randn(23, 5, generator=g, dtype=torch.float64))
     y_eval = torch.randint(0, 3, (23,), generator=g)
@@ -154,7 +155,7 @@ def test_evaluations_between_steps_change_nothing(monkeypatch):
         x = augment(torch.randn(K * B, 5, generator=g, dtype=torch.float64)).view(K, B, -1)
         y = torch.randint(0, 3, (K, B), generator=g)
         a.step(x, y, get_loss_grad("cross_entropy"), torch.ones(K, dtype=torch.bool))
-        b.eval_block_bytes = 4 * K * 2 * width * (10 if i % 2 else 3)       # blocks of 10 or 3 examples
+        b.eval_block_bytes = per_example * (10 if i % 2 else 3)             # blocks of 10 or 3 examples
         whole = b.evaluate(x_eval, y_eval, get_loss_grad("cross_entropy"), saturation=True)
         b.step(x, y, get_loss_grad("cross_entropy"), torch.ones(K, dtype=torch.bool))
         assert all(bool((h[:, -1] == 1).all()) for h in b.forward(x, buffers="train")[2])
@@ -190,8 +191,7 @@ def test_evaluate_in_blocks_equals_one_block(monkeypatch):
     x = augment(torch.randn(50, 6, generator=g, dtype=torch.float64) * 3)
     y = torch.randint(0, 4, (50,), generator=g)
     whole = net.evaluate(x, y, get_loss_grad("mse_softmax"), saturation=True)
-    width = sum(w.shape[1] + 1 for w in net.W)
-    monkeypatch.setattr(engine, "EVAL_BLOCK_BYTES", 7 * 4 * 4 * 2 * width)   # 7 examples per block
+    monkeypatch.setattr(engine, "EVAL_BLOCK_BYTES", 7 * 4 * sizing.example_bytes([6, 5, 4]))   # 7 examples per block
     blocks = net.evaluate(x, y, get_loss_grad("mse_softmax"), saturation=True)
     for key in whole:
         torch.testing.assert_close(blocks[key], whole[key].to(blocks[key].dtype))
@@ -295,7 +295,7 @@ def test_evaluate_test_metrics_equal_calibration_of_the_forward_pass(loss, monke
     from experiments.convergence.calibration import calibration_metrics
     from experiments.convergence.losses import predictive_log_probs
 
-    monkeypatch.setattr(engine, "EVAL_BLOCK_BYTES", 4 * 3 * 2 * 40 * 7)      # blocks of 7 examples
+    monkeypatch.setattr(engine, "EVAL_BLOCK_BYTES", 3 * sizing.example_bytes([6, 5, 4]) * 7)   # blocks of 7 examples
     sizes, acts = [6, 5, 4], ["tanh", "relu", "sigmoid"]
     net, params = _net(sizes, [0, 1, 2], acts, ["sgd"] * 3, scale=3.0)
     g = torch.Generator().manual_seed(2)

@@ -74,25 +74,54 @@ def test_cuda_trains_as_the_cpu_does(loss, optimizer):
 @pytest.mark.gpu
 @no_cuda
 @pytest.mark.parametrize("loss, optimizer", [("cross_entropy", "adam"), ("mse_sigmoid", "sgd"), ("hinge", "adam")])
-def test_cuda_graph_steps_give_the_eager_tables(loss, optimizer):
-    """The training step captured once and replayed (cuda_graphs) gives the eager step's tables."""
+def test_cuda_graph_steps_give_the_eager_tables(loss, optimizer, monkeypatch):
+    """The training step captured once per chunk and replayed (cuda_graphs) gives the tables of the eager
+    step on the same device (step_mode eager: no fixed buffers, no graph; CUDA's default is 'static'),
+    and a capture really happened, once per chunk."""
+    from experiments.convergence import steps
+
     cfg, group = small_group(loss, optimizer)
-    eager = train_group(group, cfg, "cuda", targets=TARGET, test=True)
+    eager = train_group(group, cfg, "cuda", targets=TARGET, test=True, step_mode="eager")
+    captures = []
+    real = steps.StepRunner._capture
+    monkeypatch.setattr(steps.StepRunner, "_capture", lambda self: captures.append(self.net) or real(self))
     graph = train_group(group, cfg, "cuda", targets=TARGET, test=True, cuda_graphs=True)
+    assert len(captures) == 1 and captures[0].frozen                  # one chunk: every run of the group
     for a, b in zip(eager, graph):
         pd.testing.assert_frame_equal(a.drop(columns=["wall_time_s", "started_at"], errors="ignore"),
                                       b.drop(columns=["wall_time_s", "started_at"], errors="ignore"),
                                       rtol=1e-6, atol=1e-7)
 
 
+def init_disagreements(got: list[torch.Tensor], sizes: list[int], seeds: list[int]) -> list[str]:
+    """Where initial weights ``got`` [W_l (K, n_l, n_{l-1} + 1)], on any device, differ in any bit from the
+    host's reference draw (``models.init_params``: each run from its own generator, float64, stacked,
+    cast): one line per layer and run. Empty when they agree."""
+    from experiments.convergence.engine import engine_weights
+    from experiments.convergence.models import init_params
+
+    want = engine_weights(init_params(sizes, seeds))
+    out = [] if len(got) == len(want) else [f"{len(got)} layers, want {len(want)}"]
+    for layer, (g, w) in enumerate(zip(got, want), start=1):
+        if g.shape != w.shape or g.dtype != w.dtype:
+            out.append(f"layer {layer}: {g.dtype} {tuple(g.shape)}, want {w.dtype} {tuple(w.shape)}")
+            continue
+        differs = (g.cpu().view(torch.int32) != w.view(torch.int32)).flatten(1).any(1)     # (K,)
+        out += [f"layer {layer}, run {k} (seed {seeds[k]})" for k in differs.nonzero().flatten().tolist()]
+    return out
+
+
 @pytest.mark.gpu
 @no_cuda
-def test_cuda_init_is_bitwise_the_cpu_init():
+def test_cuda_init_is_bitwise_the_host_draw():
+    """``init_engine_weights`` on CUDA, the tensors made on the device and each seed's draw written into
+    its runs there (32 runs of 5 seeds, interleaved), holds every bit of the host's reference draw."""
     from experiments.convergence.models import init_engine_weights
 
-    sizes, seeds = [784, 512, 256, 10], list(range(32))
-    for c, g in zip(init_engine_weights(sizes, seeds), init_engine_weights(sizes, seeds, "cuda")):
-        assert g.device.type == "cuda" and torch.equal(c, g.cpu())
+    sizes, seeds = [784, 512, 256, 10], [(7 * k) % 5 + 40 for k in range(32)]
+    got = init_engine_weights(sizes, seeds, "cuda")
+    assert all(w.device.type == "cuda" for w in got)
+    assert init_disagreements(got, sizes, seeds) == []
 
 
 @pytest.mark.gpu
@@ -123,6 +152,43 @@ def test_cuda_chunk_and_block_follow_total_memory_and_fit():
     out = train_group(big, cfg, "cuda", targets=TARGET, test=True)
     assert len(out.runs) == k and set(out.runs["device"]) == {"cuda"}
     assert torch.cuda.max_memory_allocated() <= 0.75 * total, (torch.cuda.max_memory_allocated(), total)
+
+
+@pytest.mark.gpu
+@no_cuda
+@pytest.mark.parametrize("loss", ["cross_entropy", "mse_softmax"])
+def test_cuda_evaluation_block_peaks_within_its_estimate(loss):
+    """Where the block binds (256 runs of the cluster's 784-512-256-10 in a 256 MiB block: 123 examples
+    per block, three blocks and a ragged one), the heaviest evaluation (the training metrics of sigmoid
+    runs: loss, stuck test, saturation) peaks on the device within ``sizing``'s estimate of the block and
+    fills at least 70% of it (``torch.cuda.max_memory_allocated`` over what the stack held before; cuBLAS's
+    workspace made by a warm-up first)."""
+    from experiments.convergence.engine import StackedMLP, augment
+    from experiments.convergence.losses import get_loss_grad, stuck_outputs
+    from experiments.convergence.models import init_engine_weights
+
+    sizes, K, budget = [784, 512, 256, 10], 256, 256 << 20
+    block = sizing.examples_per_block(budget, K, sizes)
+    assert block * K * sizing.example_bytes(sizes) <= budget < (block + 1) * K * sizing.example_bytes(sizes)
+
+    def stack():
+        return StackedMLP(init_engine_weights(sizes, list(range(K)), "cuda"), torch.zeros(K, device="cuda"),
+                          torch.zeros(K, dtype=torch.bool, device="cuda"), torch.ones(K, device="cuda"),
+                          ["sigmoid"] * K, ["sgd"] * K, [0] * K, shared=False, trains=False, eval_block_bytes=budget)
+    g = torch.Generator(device="cuda").manual_seed(0)
+    n = 3 * block + block // 3
+    x = augment(torch.randn(n, sizes[0], generator=g, device="cuda"))
+    y = torch.randint(0, sizes[-1], (n,), generator=g, device="cuda")
+    kw = dict(loss_grad=get_loss_grad(loss), stuck=stuck_outputs(loss), saturation=True)
+    stack().evaluate(x[:block], y[:block], **kw)                          # cuBLAS handles and workspace
+    net = stack()
+    torch.cuda.synchronize()
+    held = torch.cuda.memory_allocated()
+    torch.cuda.reset_peak_memory_stats()
+    net.evaluate(x, y, **kw)
+    torch.cuda.synchronize()
+    peak = torch.cuda.max_memory_allocated() - held
+    assert 0.7 * budget <= peak <= budget, (peak, budget)
 
 
 @pytest.mark.gpu
@@ -174,6 +240,25 @@ def test_the_comparison_passes_the_same_table_and_a_rounding_difference(cpu_runs
     assert device_disagreements(runs, runs.copy(), group.steps) == []
     nudged = runs.assign(final_train_loss=runs["final_train_loss"] * (1 + RTOL / 10))
     assert device_disagreements(runs, nudged, group.steps) == []
+
+
+def test_the_init_comparison_catches_a_device_draw_a_bit_and_a_swap():
+    """``init_disagreements``, which the CUDA init test asks, passes the host's own draw and catches what a
+    device could get wrong: a draw from the device's generator (another stream), one bit of one run, two
+    runs swapped."""
+    from experiments.convergence.models import init_engine_weights
+
+    sizes, seeds = [12, 9, 4], [3, 8, 3, 5, 8, 3]
+    assert init_disagreements(init_engine_weights(sizes, seeds), sizes, seeds) == []
+    g = torch.Generator().manual_seed(3)            # what drawing on the device would give: another stream
+    other = [(torch.rand(w.shape, generator=g) * 2 - 1) / w.shape[2] ** 0.5 for w in init_engine_weights(sizes, seeds)]
+    assert len(init_disagreements(other, sizes, seeds)) == 2 * len(seeds)
+    bit = init_engine_weights(sizes, seeds)
+    bit[1].view(torch.int32)[4, 2, 1] ^= 1
+    assert init_disagreements(bit, sizes, seeds) == ["layer 2, run 4 (seed 8)"]
+    swapped = [w[[0, 1, 2, 4, 3, 5]] for w in init_engine_weights(sizes, seeds)]
+    want = [f"layer {n}, run {k} (seed {seeds[k]})" for n in (1, 2) for k in (3, 4)]
+    assert init_disagreements(swapped, sizes, seeds) == want
 
 
 def test_the_comparison_catches_a_status_a_step_and_a_loss(cpu_runs):

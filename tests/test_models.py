@@ -23,16 +23,37 @@ def test_each_run_is_its_own_seed_whatever_the_stack():
 
 
 @pytest.mark.parametrize("sizes, seeds", [([3, 2, 2], [0, 7]), ([64, 64, 64, 10], [5, 1, 9, 123456789]),
-                                          ([784, 512, 256, 10], [3]), ([20, 16, 10], list(range(40)))])
+                                          ([784, 512, 256, 10], [3]), ([20, 16, 10], list(range(40))),
+                                          ([20, 16, 10], [7, 2, 7, 7, 9, 2, 0, 9, 7])])
 def test_engine_init_is_bitwise_the_autograd_init(sizes, seeds):
-    """``init_engine_weights`` (run by run into a preallocated float32 tensor) gives every bit of
-    ``init_params`` (all runs drawn, stacked, then cast), in the engine's layout."""
+    """``init_engine_weights`` (each seed drawn once, written into every run of it in a preallocated float32
+    tensor) gives every bit of ``init_params`` (all runs drawn, stacked, then cast), in the engine's layout."""
     direct = init_engine_weights(sizes, seeds)
     via_params = engine_weights(init_params(sizes, seeds))
     assert [tuple(w.shape) for w in direct] == [(len(seeds), b, a + 1) for a, b in zip(sizes[:-1], sizes[1:])]
     for d, v in zip(direct, via_params):
         assert d.dtype == torch.float32 and d.is_contiguous()
         assert torch.equal(d.view(torch.int32), v.view(torch.int32))
+
+
+def test_engine_init_draws_each_seed_once_and_equals_the_per_run_draw(monkeypatch):
+    """A chunk's runs share a few seeds (~20 for ~1,000 runs on a GPU): each distinct seed is drawn once,
+    and the weights are bit for bit those of the per-run draw it replaced (each run drawn from its own
+    generator and cast into its slice), seeds repeated in any order."""
+    from experiments.convergence import models
+
+    sizes, seeds = [12, 9, 7, 4], [(k * 7) % 5 + 100 for k in range(23)]               # 5 seeds, interleaved
+    per_run = [torch.empty(len(seeds), b, a + 1) for a, b in zip(sizes[:-1], sizes[1:])]
+    for k, seed in enumerate(seeds):                                                    # the former loop
+        for W, (w, b) in zip(per_run, models._draw_run(sizes, seed)):
+            W[k].copy_(torch.cat([w.t(), b.t()], dim=1).to(torch.float32))
+    drawn = []
+    real = models._draw_run
+    monkeypatch.setattr(models, "_draw_run", lambda sizes, seed: drawn.append(seed) or real(sizes, seed))
+    got = init_engine_weights(sizes, seeds)
+    assert sorted(drawn) == sorted(set(seeds))
+    for g, want in zip(got, per_run):
+        assert torch.equal(g.view(torch.int32), want.view(torch.int32))
 
 
 def test_the_draw_is_the_one_shipped_before():

@@ -503,11 +503,12 @@ def test_step_modes_refuse_an_unknown_mode():
 def test_graph_protocol_warms_up_captures_once_and_replays(monkeypatch):
     """The 'graph' mode's protocol on the CPU, CUDA's calls replaced by stand-ins that keep a graph's
     meaning (capture records the step on the fixed buffers; each replay runs it again and writes the
-    outputs captured): WARMUP eager steps, one capture, a replay at every later step, FLOPs counted once
-    per step, the step's buffers frozen, and the eager tables bit for bit."""
+    outputs captured): per chunk (two here) WARMUP eager steps, exactly one capture, a replay at every later
+    step, the step's buffers frozen from the capture on, FLOPs counted once per step; and the tables of
+    the 'eager' mode (no fixed buffers, no graph) bit for bit."""
     from experiments.convergence import engine, steps
 
-    events = []
+    events, captured = [], []
 
     class Graph:
         def __init__(self, step, out):
@@ -525,6 +526,8 @@ def test_graph_protocol_warms_up_captures_once_and_replays(monkeypatch):
 
     def capture(self):
         events.append("capture")
+        captured.append(self.net)
+        assert not self.net.frozen                         # frozen by the runner once captured
         out = self._step()
         return Graph(self._step, out), out
 
@@ -538,16 +541,20 @@ def test_graph_protocol_warms_up_captures_once_and_replays(monkeypatch):
                       activations=["tanh", "relu"])
     (group,) = groups_from_config(cfg, "tune").values()
     group = dataclasses.replace(group, steps=12)
-    eager = train(group, cfg, step_mode="eager")
+    chunk = group.num_runs // 2 + 1                                        # two chunks
+    eager = train(group, cfg, max_stack=chunk, step_mode="eager")
+    assert events == []
     engine.MODEL_FLOPS.clear()
-    graph = train(group, cfg, step_mode="graph")
+    graph = train(group, cfg, max_stack=chunk, step_mode="graph")
     flops = engine.MODEL_FLOPS["train"]
-    assert events == ["warm-up"] * steps.WARMUP + ["capture"] + ["replay"] * (12 - steps.WARMUP)
+    per_chunk = ["warm-up"] * steps.WARMUP + ["capture"] + ["replay"] * (12 - steps.WARMUP)
+    assert events == per_chunk * 2 and events.count("capture") == len(captured) == 2
+    assert len({id(net) for net in captured}) == 2 and all(net.frozen for net in captured)
     for a, b in zip(eager, graph):
         pd.testing.assert_frame_equal(a.drop(columns=["wall_time_s", "started_at"], errors="ignore"),
                                       b.drop(columns=["wall_time_s", "started_at"], errors="ignore"))
     engine.MODEL_FLOPS.clear()
-    train(group, cfg, step_mode="eager")
+    train(group, cfg, max_stack=chunk, step_mode="eager")
     assert flops == engine.MODEL_FLOPS["train"]                     # one step's FLOPs per step, replays included
 
 
@@ -580,3 +587,48 @@ def test_a_loss_spike_at_a_large_logit_scale_recovers_and_is_trained_on():
     assert (curves["train_loss"] > 10 * start).any()                      # the spike is there
     assert (runs["status"] != "diverged").all() and curves.groupby("seed")["step"].max().eq(56).all()
     assert (runs["final_val_acc"] > 0.8).all()
+
+
+def test_check_mode_weighs_an_evaluation_of_every_run_against_a_host_read():
+    """check_mode: on a CPU a host read is free ("waiting"); on CUDA "all" exactly where evaluating every run
+    on the validation split takes less than two host reads: a small stack's, not the cluster's MNIST chunk."""
+    from experiments.convergence.engine import flops_per_example
+    from experiments.convergence.training import EVAL_FLOP_RATE, SYNC_SECONDS, check_mode
+
+    mnist, small = [784, 512, 256, 10], [40, 64, 10]
+    assert check_mode("cpu", 1, 1, small) == check_mode("cpu", 990, 15000, mnist) == "waiting"
+    assert check_mode("cuda", 990, 15000, mnist) == "waiting"                  # E = 0.64 s against 1 ms
+    assert check_mode("cuda", 1600, 1000, small) == "all"                      # E = 0.42 ms
+    border = 2 * SYNC_SECONDS["cuda"] * EVAL_FLOP_RATE / flops_per_example(small)[0]   # runs x examples
+    assert check_mode("cuda", 1, int(border) - 1, small) == "all" and check_mode("cuda", 1, int(border) + 1, small) == "waiting"
+
+
+@pytest.mark.parametrize("step_mode", ["eager", "static"])
+def test_either_target_check_gives_the_same_tables(step_mode, monkeypatch):
+    """Checking the targets of the runs still waiting (one host read per check) or of every run (none)
+    gives the same tables, three levels reached at different steps and a run that breaks included; each
+    forced choice takes its own path ("waiting" evaluates subsets once runs stop waiting, "all" never)."""
+    from experiments.convergence.engine import StackedMLP
+
+    subsets = []
+    real = StackedMLP.subset
+    monkeypatch.setattr(StackedMLP, "subset", lambda self, runs: subsets.append(len(runs)) or real(self, runs))
+    cfg = make_config(activations=["tanh", "relu"])
+    (group,) = groups_from_config(cfg, "tune").values()
+    first = group.stacks[0]
+    hot = (dataclasses.replace(first.runs[0], lr=1e6),) + first.runs[1:]          # breaks
+    group = dataclasses.replace(group, stacks=(dataclasses.replace(first, runs=hot),) + group.stacks[1:])
+    cells = {(hidden_name(s.hidden), s.activation, s.optimizer): (0.5, 0.8, 0.9) for s in group.stacks}
+    three = Targets(levels=(0.5, 0.8, 0.9), main=0.8, acc=cells)
+    tables = {}
+    for checks in ("waiting", "all"):
+        subsets.clear()
+        tables[checks] = train(group, cfg, targets=three, step_mode=step_mode, target_checks=checks)
+        assert (len(subsets) > 0) == (checks == "waiting"), subsets
+    reached = tables["all"].levels["steps_to_target"].dropna()
+    assert reached.nunique() > 3 and tables["all"].runs["status"].isin(["nonfinite", "diverged"]).sum() == 1
+    for a, b in zip(tables["waiting"], tables["all"]):
+        pd.testing.assert_frame_equal(a.drop(columns=["wall_time_s", "started_at"], errors="ignore"),
+                                      b.drop(columns=["wall_time_s", "started_at"], errors="ignore"))
+    with pytest.raises(ValueError, match="unknown target_checks"):
+        train(group, cfg, targets=three, target_checks="some")

@@ -66,13 +66,16 @@ class Saturation:
     def add(self, layer: int, h: torch.Tensor) -> None:
         seen, _ = self.sizes.get(layer, (0, h.shape[1]))
         self.sizes[layer] = (seen + h.shape[1] * h.shape[2], h.shape[1])
-        # h outside [lo, hi] <=> clamp(h, lo, hi) != h: two passes into one reused scratch tensor,
-        # the comparison written as float 0/1 and summed (a bool output and its integer sum cost 2x)
+        # h outside [lo, hi] <=> clamp(h, lo, hi) != h: two passes into one reused scratch tensor (one
+        # storage, grown to the widest layer and block seen, the old one let go first: at most one
+        # layer's (K, H, n) at a time), the comparison written as float 0/1 and summed (a bool output and
+        # its integer sum cost 2x)
         if self.activation in ("sigmoid", "tanh"):
             lo = SATURATION_TOL if self.activation == "sigmoid" else -1 + SATURATION_TOL
-            if self._scratch is None or self._scratch.shape != h.shape:
-                self._scratch = torch.empty(h.shape, dtype=h.dtype, device=h.device)
-            c = self._scratch
+            if self._scratch is None or self._scratch.numel() < h.numel():
+                self._scratch = None
+                self._scratch = torch.empty(h.numel(), dtype=h.dtype, device=h.device)
+            c = self._scratch[:h.numel()].view(h.shape)
             torch.ne(torch.clamp(h, lo, 1 - SATURATION_TOL, out=c), h, out=c)
             # a float32 sum counts exactly below 2^24 entries per run (every CPU block); past that, float64
             big = h.shape[1] * h.shape[2] >= 1 << 24

@@ -323,27 +323,8 @@ class StackedMLP:
         sats = [(s, e, Saturation(name, e - s, x.device)) for s, e, name in self.act_ranges] if saturation else []
         cal = CalibrationSums(K, x.device, keep=True) if log_probs is not None else None
         for n0 in range(0, x.shape[0], block):
-            xb, yb = x[n0:n0 + block], y[n0:n0 + block]
-            z, _, hs = self.forward(xb)                             # (K, C, n)
-            right = correct(z, yb)                                  # (K, n)
-            sums["acc"] += right.sum(1)
-            if stuck is not None:
-                q = stuck(z.transpose(1, 2), yb)                    # (K, n) true-class output
-                for name, q_max in below.items():
-                    sums[name] += ((q < q_max) & ~right).sum(1)
-            if cal is not None:
-                cal.add(log_probs(z.transpose(1, 2)), yb)
-            if loss_grad is None:
-                continue
-            zt = z.transpose(1, 2)                                  # (K, n, C)
-            l, g = loss_grad(zt, yb.expand(K, -1))
-            sums["loss"] += l.sum(1)
-            sums["grad_norm_logits"] += (g * g).sum(-1).sqrt_().sum(1)   # ||.||: sum over a short
-            sums["abs"] += z.abs().sum((1, 2))                          # axis as squares, 20x
-            sums["norm"] += (z * z).sum(1).sqrt_().sum(1)               # torch.norm there
-            for s, e, sat in sats:
-                for layer, h in enumerate(hs):
-                    sat.add(layer, h[s:e, :-1])
+            self._add_block(sums, x[n0:n0 + block], y[n0:n0 + block], loss_grad, stuck, below, cal, log_probs,
+                            sats)
         n, C = x.shape[0], self.W[-1].shape[1]
         MODEL_FLOPS["eval"] += K * n * self.forward_flops
         out = {"acc": sums["acc"] / n}
@@ -362,8 +343,34 @@ class StackedMLP:
             out["per_example"] = cal.per_example()                  # (K, N) each
         return out
 
+    def _add_block(self, sums: dict, xb: torch.Tensor, yb: torch.Tensor, loss_grad, stuck, below: dict,
+                   cal, log_probs, sats: list) -> None:
+        """Add one block of examples, [x; 1] (n, D + 1) and y (n,), to :meth:`evaluate`'s sums. Its
+        temporaries die when it returns, so a block never holds the last one's (``sizing`` counts one)."""
+        K = self.K
+        z, _, hs = self.forward(xb)                                 # (K, C, n)
+        right = correct(z, yb)                                      # (K, n)
+        sums["acc"] += right.sum(1)
+        if stuck is not None:
+            q = stuck(z.transpose(1, 2), yb)                        # (K, n) true-class output
+            for name, q_max in below.items():
+                sums[name] += ((q < q_max) & ~right).sum(1)
+        if cal is not None:
+            cal.add(log_probs(z.transpose(1, 2)), yb)
+        if loss_grad is None:
+            return
+        zt = z.transpose(1, 2)                                      # (K, n, C)
+        l, g = loss_grad(zt, yb.expand(K, -1))
+        sums["loss"] += l.sum(1)
+        sums["grad_norm_logits"] += (g * g).sum(-1).sqrt_().sum(1)       # ||.||: sum over a short
+        sums["abs"] += z.abs().sum((1, 2))                              # axis as squares, 20x
+        sums["norm"] += (z * z).sum(1).sqrt_().sum(1)                   # torch.norm there
+        for s, e, sat in sats:
+            for layer, h in enumerate(hs):
+                sat.add(layer, h[s:e, :-1])
+
     def _eval_block(self) -> int:
-        """Examples per evaluation block: every run's activations (and a copy) within the block budget
+        """Examples per evaluation block: every buffer a block holds, for every run, within the block budget
         (``sizing.examples_per_block``; ``EVAL_BLOCK_BYTES`` where none was given)."""
         budget = EVAL_BLOCK_BYTES if self.eval_block_bytes is None else self.eval_block_bytes
         return sizing.examples_per_block(budget, self.K, [0] + [w.shape[1] for w in self.W])

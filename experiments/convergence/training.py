@@ -108,27 +108,64 @@ def start_job(requested_device: str, threads: int, matmul_precision: str = "high
                     "cuda_matmul_fp32": setting if device.type == "cuda" else None}
 
 
-def group_plan(group: Group, ds: Dataset, device: torch.device, max_stack: int | str) -> dict:
+# How a chunk checks its targets (check_mode): "waiting" reads on the host which runs still wait and
+# evaluates those; "all" evaluates every run and never reads the host.
+CHECKS = ("waiting", "all")
+SYNC_SECONDS = {"cuda": 1e-3}   # what a host read costs: the queue drains, then the GPU idles while the host
+                                # launches the next kernels, about one launch-bound step (1.1-1.3 ms, issue 23,
+                                # H200); none on a CPU, whose kernels run as they are called
+EVAL_FLOP_RATE = 25e12          # FLOP/s of an evaluation on a GPU: the float32 rate issue 23 measured for a
+                                # cluster-shaped step on an H200 (25.9 TFLOP/s); an assumption elsewhere
+
+
+def check_mode(device_type: str, runs: int, n_val: int, sizes: list[int]) -> str:
+    """The cheaper way for a chunk of ``runs`` runs (layer sizes ``sizes``) to check its targets on an
+    ``n_val``-example validation split, by a cost model. Per check, with E = runs n_val F / R the seconds
+    of one evaluation of every run (F forward FLOPs per run and example, R = ``EVAL_FLOP_RATE``), T the
+    seconds of a host read (``SYNC_SECONDS``) and w in [0, 1] the share of runs still waiting:
+
+        "waiting":  T + w E      one host read, then only the runs that still wait are evaluated
+        "all":      E            every run evaluated, no host read
+
+    w is not known before training (all runs wait at first; those that reached every level, or broke,
+    no longer do), so the choice is the one whose worst case over w loses less: "all" loses E - T at
+    w = 0, "waiting" loses T at w = 1; "all" where E < 2 T. On a CPU (T = 0): "waiting". Either way
+    the tables are the same (a run's accuracy does not depend on which runs are evaluated with it)."""
+    sync = SYNC_SECONDS.get(device_type, 0.0)
+    seconds = runs * n_val * flops_per_example(sizes)[0] / EVAL_FLOP_RATE
+    return "all" if seconds < 2 * sync else "waiting"
+
+
+def group_plan(group: Group, ds: Dataset, device: torch.device, max_stack: int | str, checks: bool = True) -> dict:
     """How ``train_group`` will split and stream ``group`` on ``device`` (``sizing``): the device's total
-    memory, the evaluation block's bytes, runs per chunk for each architecture, and what evaluation costs
-    beside training (model FLOPs at every logged step on the training metrics' examples and the
-    validation split, over the training steps' FLOPs). A job writes it to its ``job.json``; it depends on
-    the device's total memory and the shapes only, so a rerun or a resume makes the same chunks."""
+    memory, the evaluation block's bytes, runs per chunk for each architecture, how a full chunk checks
+    its targets (:func:`check_mode`; ``checks`` false: no targets, as in the reference stage) and what
+    evaluation costs beside training: model FLOPs at every logged step on the training metrics'
+    examples and the validation split, and at every other target check on the validation split (at
+    most: every run; ``check_to_train_flops`` alone), over the training steps' FLOPs. A job writes it to
+    its ``job.json``; it depends on the device's total memory and the shapes only, so a rerun or a
+    resume makes the same chunks."""
     total = sizing.device_memory(device)
     n_train = min(group.train_metric_examples or len(ds.y_train), len(ds.y_train))
     # [x; 1] of every split on the device, the training split twice (augment's temporary) and the metrics' copy
     data_bytes = 4 * (ds.num_features + 1) * (2 * len(ds.y_train) + n_train + len(ds.y_val) + len(ds.y_test))
-    chunks, ratio = {}, {}
+    logged = set(log_schedule(group.steps, group.log_points).tolist())
+    extra_checks = len(set(target_schedule(group.steps).tolist()) - logged) if checks else 0   # logged: no new pass
+    chunks, modes, ratio, check_ratio = {}, {}, {}, {}
     for hidden in dict.fromkeys(tuple(stack.hidden) for stack in group.stacks):      # each architecture once
         sizes = [ds.num_features, *hidden, ds.num_classes]
         name = hidden_name(hidden)
         chunks[name] = sizing.stack_chunk_size(max_stack, sizes, group.batch_size, total, len(ds.y_val),
                                                len(ds.y_test), data_bytes)
+        modes[name] = check_mode(device.type, chunks[name], len(ds.y_val), sizes) if checks else None
         fwd, step = flops_per_example(sizes)
-        evals = len(log_schedule(group.steps, group.log_points)) * (n_train + len(ds.y_val)) * fwd
-        ratio[name] = round(evals / max(1, group.steps * group.batch_size * step), 3)
+        train = max(1, group.steps * group.batch_size * step)
+        check_evals = extra_checks * len(ds.y_val) * fwd
+        ratio[name] = round((len(logged) * (n_train + len(ds.y_val)) * fwd + check_evals) / train, 3)
+        check_ratio[name] = round(check_evals / train, 3)
     return {"device_memory_bytes": total, "eval_block_bytes": sizing.eval_block_bytes(total),
-            "runs_per_chunk": chunks, "train_metric_examples": n_train, "eval_to_train_flops": ratio}
+            "runs_per_chunk": chunks, "train_metric_examples": n_train, "target_checks": modes,
+            "eval_to_train_flops": ratio, "check_to_train_flops": check_ratio}
 
 
 def batch_indices(n: int, steps: int, batch: int, seed: int) -> torch.Tensor:
@@ -175,7 +212,8 @@ def run_order(members: list[tuple[Stack, Run]], shared: bool) -> list[int]:
 def train_chunk(group: Group, members: list[tuple[Stack, Run]], ds: Dataset, device: torch.device,
                 order_cache: dict | None = None, shared: bool | None = None, test: bool = False,
                 targets: Targets | None = None, metric_rows: torch.Tensor | None = None,
-                eval_block_bytes: int | None = None, step_mode: str = "eager") -> list[dict]:
+                eval_block_bytes: int | None = None, step_mode: str = "eager",
+                target_checks: str | None = None) -> list[dict]:
     """Train ``members`` (runs of one architecture, from any of the group's stacks) as one stacked
     model (:class:`engine.StackedMLP`); return one record per member, in the given order.
 
@@ -187,19 +225,20 @@ def train_chunk(group: Group, members: list[tuple[Stack, Run]], ds: Dataset, dev
     run's cell and level (None: no check, as in the reference stage). ``metric_rows``: the training
     examples the training metrics are measured on (:func:`train_metric_rows`; None: all).
     ``eval_block_bytes``: the evaluation block's budget (``sizing.eval_block_bytes``; None: a CPU's).
-    ``step_mode``: how the training step runs (``steps.MODES``: eager, static buffers, CUDA graph); any
-    but eager also checks the targets without host syncs (every run evaluated at each check).
+    ``step_mode``: how the training step runs (``steps.MODES``: eager, static buffers, CUDA graph).
+    ``target_checks``: how the targets are checked (``CHECKS``; None: :func:`check_mode`'s choice for this
+    chunk on this device); the tables are the same either way.
     """
     torch.set_flush_denormal(True)
     try:
         return _train_chunk(group, members, ds, device, order_cache, shared, test, targets, metric_rows,
-                            eval_block_bytes, step_mode)
+                            eval_block_bytes, step_mode, target_checks)
     finally:
         torch.set_flush_denormal(False)
 
 
 def _train_chunk(group, members, ds, device, order_cache, shared, test, targets, metric_rows,
-                 eval_block_bytes, step_mode) -> list[dict]:
+                 eval_block_bytes, step_mode, target_checks) -> list[dict]:
     order_cache = {} if order_cache is None else order_cache
     if shared is None:
         shared = ds.num_features + 1 >= SHARED_MIN_FEATURES
@@ -233,9 +272,11 @@ def _train_chunk(group, members, ds, device, order_cache, shared, test, targets,
 
     alive = torch.ones(K, dtype=torch.bool, device=device)       # updated in place only (a graph reads it)
     step_runner = StepRunner(net, loss_grad, alive, step_mode)
-    # with fixed step buffers (a GPU's modes) the loop reads the device only at logged steps: the target
-    # checks evaluate every run instead of asking the host which runs still wait
-    sync_free = step_mode != "eager"
+    # "all": the loop reads the device only at logged steps, the target checks evaluating every run;
+    # "waiting": each check asks the host which runs still wait (check_mode: the cheaper on this device)
+    checks = target_checks or check_mode(device.type, K, len(y_va), sizes)
+    if checks not in CHECKS:
+        raise ValueError(f"unknown target_checks {checks!r}; valid: {list(CHECKS)}")
     nonfinite_step = torch.full((K,), -1, dtype=torch.long, device=device)
     # (levels, K): each run's target accuracy per level, and the first check at or above it
     levels = targets.levels if targets is not None else ()
@@ -263,7 +304,7 @@ def _train_chunk(group, members, ds, device, order_cache, shared, test, targets,
                    "layer_entries": [w.shape[1] * (w.shape[2] - 1) for w in net.W]}      # weights per layer
             records.append({k: (v.cpu().numpy() if torch.is_tensor(v) else v) for k, v in row.items()})
         checking = bool(levels) and (step in check_steps or va_acc is not None)
-        if checking and sync_free:                     # every run's accuracy; the host never looks
+        if checking and checks == "all":               # every run's accuracy; the host never looks
             va_acc = net.evaluate(x_va, y_va)["acc"] if va_acc is None else va_acc
         elif checking:                                 # accuracy only of the runs still waiting, if any
             waiting = alive & (reached_step < 0).any(0)                         # (K,)
@@ -416,13 +457,15 @@ class GroupTables(NamedTuple):
 def train_group(group: Group, cfg: dict, device: torch.device | str = "cpu",
                 max_stack: int | str = "auto", checkpoint_dir: Path | str | None = None,
                 log=lambda msg: None, test: bool = False, targets: Targets | None = None,
-                cuda_graphs: bool = False, step_mode: str | None = None) -> GroupTables:
+                cuda_graphs: bool = False, step_mode: str | None = None,
+                target_checks: str | None = None) -> GroupTables:
     """Train every stack of ``group`` in chunks sized to the device; return its :class:`GroupTables`.
     ``test``: measure each final model on the test split (the evaluation stage only). ``targets``: the
     accuracies checked during training, per cell and level (None: none, as in the reference stage).
     ``cuda_graphs``: on a CUDA device, replay each chunk's training step as a CUDA graph (``steps``; the
     same numbers, fewer launches); without it CUDA runs ``static`` steps and the CPU ``eager`` ones;
-    ``step_mode`` sets the mode outright (the tests').
+    ``step_mode`` sets the mode outright, ``target_checks`` the way targets are checked (``CHECKS``; None:
+    :func:`check_mode`'s choice per chunk): the tests'.
 
     With ``checkpoint_dir``, each finished chunk is saved there (atomically) and a
     rerun of the same group loads it instead of training it again, so a killed or
@@ -432,7 +475,7 @@ def train_group(group: Group, cfg: dict, device: torch.device | str = "cpu",
     device = torch.device(device)
     started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     ds = load_dataset(group.dataset, cfg)
-    plan = group_plan(group, ds, device, max_stack)
+    plan = group_plan(group, ds, device, max_stack, checks=targets is not None)
     mode = step_mode or ("eager" if device.type != "cuda" else "graph" if cuda_graphs else "static")
     metric_rows = train_metric_rows(len(ds.y_train), group.train_metric_examples, cfg["seed"], group.dataset)
     order_cache: dict = {}
@@ -458,7 +501,7 @@ def train_group(group: Group, cfg: dict, device: torch.device | str = "cpu",
                 t0 = time.perf_counter()
                 part = train_chunk(group, [m for _, m in part_members], ds, device, order_cache, test=test,
                                    targets=targets, metric_rows=metric_rows, eval_block_bytes=plan["eval_block_bytes"],
-                                   step_mode=mode)
+                                   step_mode=mode, target_checks=target_checks)
                 if device.type == "cuda":
                     torch.cuda.synchronize(device)
                 seconds = time.perf_counter() - t0

@@ -17,7 +17,8 @@ run = execution_settings(snakemake.config)   # device, max_stack, data root, mat
 cfg = {"seed": snakemake.params.seed, "data": {**snakemake.params.data, "root": run["data_root"]}}
 device, env = start_job(run["device"], snakemake.threads, run["matmul_precision"])
 env["cuda_graphs"] = run["cuda_graphs"] and device.type == "cuda"
-env["plan"] = group_plan(group, load_dataset(group.dataset, cfg), device, run["max_stack"])   # chunks, blocks: as trained
+# chunks, blocks: as trained; this stage has no targets, so no target checks
+env["plan"] = group_plan(group, load_dataset(group.dataset, cfg), device, run["max_stack"], checks=False)
 print(f"reference {group.name}: {group.num_runs} runs in the initial grid, {len(group.stacks)} stacks; {env}")
 
 
