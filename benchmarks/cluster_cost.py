@@ -31,17 +31,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import torch
 import yaml
 
-from experiments.config import validate_config
-from experiments.convergence.engine import SHARED_MIN_FEATURES, StackedMLP, augment, flops_per_example
-from experiments.convergence.losses import get_loss_grad
-from experiments.convergence.models import init_engine_weights
+from experiments.config import split_sizes, validate_config
+from experiments.convergence.engine import flops_per_example
 from experiments.sweep import groups_from_config
+from measure import engine_step
 
 REPO = Path(__file__).resolve().parent.parent
 # (examples, features, classes, published test examples or None) of each dataset, as data.py loads it
@@ -58,27 +56,8 @@ def shape(name: str, cfg: dict) -> tuple[int, int, int, int]:
         n, d, c, test = SHAPES[name]
     if name == "mnist1d":                       # its own splits: 4,000 training, 1,000 validation signals
         return 4000, 1000, d, c
-    rest = n - (test if test is not None else round(cfg["data"]["test_fraction"] * n))
-    val = round(cfg["data"]["val_fraction"] * rest)
-    return rest - val, val, d, c
-
-
-def step_seconds(sizes: list[int], batch: int, k: int, repeats: int = 20) -> float:
-    """Measured seconds of one engine step (forward, backward, SGD update) of a stack of k runs."""
-    shared = sizes[0] + 1 >= SHARED_MIN_FEATURES
-    net = StackedMLP(init_engine_weights(sizes, list(range(k))), log_scale=torch.zeros(k),
-                     learn=torch.zeros(k, dtype=torch.bool), lr=torch.full((k,), 0.01),
-                     activations=["relu"] * k, optimizers=["sgd"] * k, data_groups=[0] * k, shared=shared)
-    x = augment(torch.randn(batch, sizes[0]))
-    x = [x] if shared else x.expand(k, -1, -1).contiguous()
-    y = torch.randint(0, sizes[-1], (k, batch))
-    loss_grad, alive = get_loss_grad("cross_entropy"), torch.ones(k, dtype=torch.bool)
-    torch.set_flush_denormal(True)
-    net.step(x, y, loss_grad, alive)  # warm-up
-    t = time.perf_counter()
-    for _ in range(repeats):
-        net.step(x, y, loss_grad, alive)
-    return (time.perf_counter() - t) / repeats
+    n_train, n_val, _ = split_sizes(n, cfg["data"]["val_fraction"], cfg["data"]["test_fraction"], test)
+    return n_train, n_val, d, c
 
 
 def main() -> None:
@@ -111,7 +90,7 @@ def main() -> None:
             flop += k * (step * g.batch_size * g.steps + fwd * n * (g.log_points + 1))
             key = (tuple(sizes), g.batch_size)
             if key not in measured:
-                s = step_seconds(sizes, g.batch_size, args.stack)
+                s, _ = engine_step(sizes, g.batch_size, args.stack)
                 measured[key] = (s / args.stack, step * g.batch_size / (s / args.stack))
                 print(f"measured: sizes {sizes}, batch {g.batch_size}: {1e3 * measured[key][0]:.3f} ms per "
                       f"run-step (stack of {args.stack}, one thread), {measured[key][1] / 1e9:.1f} GFLOP/s")

@@ -31,29 +31,7 @@ from experiments.convergence import engine
 from experiments.convergence.data import load_dataset
 from experiments.convergence.training import group_plan, resolve_device, set_matmul_precision, train_group
 from experiments.sweep import groups_from_config
-
-
-def gemm_peak_tflops(device: torch.device, seconds: float = 2.0) -> float:
-    """Best float32 TFLOP/s of square matrix products on ``device`` (the current matmul precision)."""
-    sizes = (8192,) if device.type == "cuda" else (512, 1024, 2048)
-    best = 0.0
-    for n in sizes:
-        a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
-        torch.mm(a, b)
-        sync(device)
-        end = time.perf_counter() + seconds
-        while time.perf_counter() < end:
-            t = time.perf_counter()
-            for _ in range(4):
-                torch.mm(a, b)
-            sync(device)
-            best = max(best, 4 * 2 * n ** 3 / (time.perf_counter() - t) / 1e12)
-    return best
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+from measure import engine_step, gemm_peak_flops, sync
 
 
 def cluster_group(args) -> tuple[dict, object]:
@@ -74,26 +52,14 @@ def cluster_group(args) -> tuple[dict, object]:
     return cfg, dataclasses.replace(group, stacks=stacks)
 
 
-def step_only_tflops(group, cfg, device: torch.device, runs: int, repeats: int = 20) -> float:
-    """Model TFLOP/s of the training step alone (forward, backward, update) on ``runs`` stacked runs."""
-    from experiments.convergence.losses import get_loss_grad
-    from experiments.convergence.models import init_engine_weights
-
+def step_only_tflops(group, cfg, device: torch.device, runs: int) -> float:
+    """Model TFLOP/s of the training step alone (forward, backward, update) on ``runs`` stacked runs of the
+    group's architecture, on its dataset's first batch."""
     ds = load_dataset(group.dataset, cfg)
     sizes = [ds.num_features, *group.stacks[0].hidden, ds.num_classes]
-    net = engine.StackedMLP(init_engine_weights(sizes, list(range(runs)), device), torch.zeros(runs, device=device),
-                            torch.zeros(runs, dtype=torch.bool, device=device), torch.full((runs,), 0.01, device=device),
-                            ["relu"] * runs, ["sgd"] * runs, [0] * runs, shared=True)
-    x = [engine.augment(torch.as_tensor(ds.x_train[:group.batch_size], device=device))]
-    y = torch.as_tensor(ds.y_train[:group.batch_size], device=device).expand(runs, -1)
-    loss_grad, alive = get_loss_grad("cross_entropy"), torch.ones(runs, dtype=torch.bool, device=device)
-    net.step(x, y, loss_grad, alive)
-    sync(device)
-    t = time.perf_counter()
-    for _ in range(repeats):
-        net.step(x, y, loss_grad, alive)
-    sync(device)
-    return repeats * runs * group.batch_size * net.step_flops / (time.perf_counter() - t) / 1e12
+    seconds, flops = engine_step(sizes, group.batch_size, runs, device, x=torch.as_tensor(ds.x_train[:group.batch_size]),
+                                 y=torch.as_tensor(ds.y_train[:group.batch_size]))
+    return flops / seconds / 1e12
 
 
 def main() -> None:
@@ -124,7 +90,7 @@ def main() -> None:
           f"{args.steps} steps, {args.log_points} logged steps, {args.points:,} points, cross-entropy")
     print(f"plan: {json.dumps(plan)}")
 
-    peak = gemm_peak_tflops(device)
+    peak = gemm_peak_flops(device, seconds=2.0) / 1e12
     print(f"float32 GEMM peak, measured now: {peak:.2f} TFLOP/s")
     small = dataclasses.replace(group, steps=2, log_points=2,
                                 stacks=tuple(dataclasses.replace(s, runs=s.runs[:1]) for s in group.stacks[:1]))

@@ -43,31 +43,17 @@ import torch
 import yaml
 
 from experiments import columns
-
-from experiments.convergence import engine
-from experiments.config import validate_config
 from experiments.analysis.targets import Targets
+from experiments.config import validate_config
+from experiments.convergence import engine
+from experiments.convergence.training import train_group
 from experiments.sweep import Group, groups_from_config
+from measure import gemm_peak_flops
 
 TARGET = Targets.constant(0.9)   # set from --target in main()
-from experiments.convergence.training import train_group
 
 REPO = Path(__file__).resolve().parent.parent
 METRICS = ["train_loss", "train_acc", "val_acc", "grad_norm_logits"]
-
-
-def matmul_peak_gflops(sizes=(512, 1024, 2048), seconds: float = 1.0) -> float:
-    """Best float32 GFLOP/s of an n x n matmul on this thread count, over ``sizes``."""
-    best = 0.0
-    for n in sizes:
-        a, b = torch.randn(n, n), torch.randn(n, n)
-        torch.mm(a, b)
-        end = time.perf_counter() + seconds
-        while time.perf_counter() < end:
-            t = time.perf_counter()
-            torch.mm(a, b)
-            best = max(best, 2 * n ** 3 / (time.perf_counter() - t) / 1e9)
-    return best
 
 
 def sample_group(group: Group, k: int, seed: int = 0) -> Group:
@@ -132,7 +118,7 @@ def main() -> None:
     print(f"group {group.name}: {group.num_runs} runs, {group.steps} steps each, 1 CPU thread, "
           f"torch {torch.__version__}")
 
-    peak = matmul_peak_gflops()
+    peak = gemm_peak_flops() / 1e9
     print(f"float32 GEMM peak (best of 512^3..2048^3, 1 thread): {peak:.1f} GFLOP/s")
 
     timed(sample_group(group, 2), cfg)                    # warm-up: dataset cache, first-call kernel setup

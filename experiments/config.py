@@ -168,6 +168,16 @@ def _check_tuning(cv: dict) -> None:
 DIGITS_SIZE, DIGITS_CLASSES = 1797, 10
 
 
+def split_sizes(n: int, val_fraction: float, test_fraction: float | None = None, n_test: int | None = None
+                ) -> tuple[int, int, int]:
+    """(training, validation, test) examples of a dataset of ``n`` as ``convergence.data`` splits it with
+    scikit-learn's stratified ``train_test_split``, which rounds a held-out share up: test
+    ceil(test_fraction n) (or a published ``n_test`` of the n), validation ceil(val_fraction (n - test))."""
+    test = n_test if n_test is not None else math.ceil(test_fraction * n)
+    val = math.ceil(val_fraction * (n - test))
+    return n - test - val, val, test
+
+
 def _check_splits(cfg: dict) -> None:
     """Stratified test and validation splits need at least one example per class on every side
     (scikit-learn refuses otherwise): say so here, naming the key, not in a job."""
@@ -177,9 +187,7 @@ def _check_splits(cfg: dict) -> None:
     if "gaussian_mixture" in axis_values(cfg["convergence"], "datasets"):
         sizes["gaussian_mixture"] = ("data.gaussian_mixture.n_samples", gm["n_samples"], gm["n_classes"])
     for name, (size_key, n, c) in sizes.items():
-        n_test = math.ceil(t * n)
-        n_val = math.ceil(v * (n - n_test))
-        n_train = n - n_test - n_val
+        n_train, n_val, n_test = split_sizes(n, v, t)
         # the key to change: the size if there are too few examples at all, else the fraction at fault
         key = size_key if size_key and n < 3 * c else \
             "data.test_fraction" if n_test < c or n - n_test < 2 * c else "data.val_fraction"

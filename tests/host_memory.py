@@ -13,7 +13,6 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 
-import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 

@@ -234,7 +234,6 @@ def test_the_config_command_prints_the_plan_and_refuses_in_one_line(repo):
 def test_the_configs_table_in_the_docs_is_what_the_configs_plan(repo):
     """docs/configs.md states each shipped config's folder, jobs and runs per stage: they must be what
     `python3 -m experiments.config` computes from the files today."""
-    import re
 
     from experiments.config import FIXED_JOBS, plan, workflow_config
 
@@ -278,3 +277,16 @@ def test_results_folder_names_are_safe_and_never_the_default_runs_own(tmp_path):
     link.symlink_to(tmp_path / "smoke.yaml")
     assert results_folder([link], default) == "results/latest"                        # the name given
     assert workflow_config([], {"results": "out/"}, default)["results"] == "out"
+
+
+@pytest.mark.parametrize("val,test", [(0.25, 0.2), (0.1, 0.3), (0.33, 0.07)])
+def test_split_sizes_are_the_splits_the_data_module_makes(val, test):
+    """experiments.config.split_sizes (the split check, benchmarks/cluster_cost.py) against what
+    convergence.data's stratified splits hold, on digits (1,797 examples) and the mixture (1,600)."""
+    from experiments.config import split_sizes
+    from experiments.convergence.data import load_dataset
+
+    cfg = validate_config({"data": {"val_fraction": val, "test_fraction": test}})
+    for name, n in (("digits", 1797), ("gaussian_mixture", cfg["data"]["gaussian_mixture"]["n_samples"])):
+        ds = load_dataset(name, {"seed": cfg["seed"], "data": cfg["data"]})
+        assert split_sizes(n, val, test) == (len(ds.y_train), len(ds.y_val), len(ds.y_test)), name

@@ -62,7 +62,7 @@ def test_schema_is_found_after_a_plain_install(repo, tmp_path):
 # import name -> distribution name, where they differ
 DISTRIBUTION = {"sklearn": "scikit-learn", "yaml": "pyyaml", "IPython": "ipykernel", "hypothesis_jsonschema":
                 "hypothesis-jsonschema", "torchvision": "torchvision"}
-PROVIDED = {"experiments", "planted", "host_memory", "conftest",           # ours, or a plugin's
+PROVIDED = {"experiments", "planted", "host_memory", "conftest", "measure",  # ours, or a plugin's
             "snakemake_interface_executor_plugins"}
 
 

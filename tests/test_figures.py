@@ -10,7 +10,6 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from experiments.overflow.probe import AXES  # noqa: E402
 from experiments.report import figures  # noqa: E402
 from experiments.convergence.gradients import logit_gradients  # noqa: E402
 from experiments.convergence.losses import LOSS_LABELS  # noqa: E402

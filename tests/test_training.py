@@ -405,7 +405,7 @@ def test_layer_table_and_test_metrics_of_one_run_equal_autograd():
     cfg = make_config(activations=["sigmoid"], hidden_layers=[[8, 8, 8]], loss_params={}, losses=["mse_softmax"])
     group = groups_from_config(cfg, "tune")["digits.mse_softmax"]
     group = dataclasses.replace(group, stacks=(dataclasses.replace(group.stacks[0], runs=group.stacks[0].runs[:1]),))
-    (stack,), (run,) = group.stacks, group.stacks[0].runs
+    (run,) = group.stacks[0].runs
     runs, curves, layers, *_ = train(group, cfg, test=True)
     assert list(layers.columns) == columns.LAYERS
     assert sorted(layers["layer"].unique()) == [1, 2, 3, 4]

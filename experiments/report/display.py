@@ -88,9 +88,9 @@ def readable(df: pd.DataFrame, labels: dict[str, str] | None = None) -> pd.DataF
     if isinstance(out.columns, pd.MultiIndex):
         out.columns = [" ".join(str(p) for p in c if str(p)) for c in out.columns]
     out.columns = [str(c) for c in out.columns]
-    for c, names in _value_labels().items():
+    for c, value_names in _value_labels().items():
         if c in out.columns and not pd.api.types.is_numeric_dtype(out[c]):
-            out[c] = out[c].map(lambda x, names=names: names.get(x, x) if isinstance(x, str) else x)
+            out[c] = out[c].map(lambda x, v=value_names: v.get(x, x) if isinstance(x, str) else x)
     for c in out.columns:
         s = out[c]
         if pd.api.types.is_bool_dtype(s) or (s.dtype == object and s.notna().any()

@@ -232,8 +232,8 @@ def levels_finding(levels: pd.DataFrame, subject: str = "mse_sigmoid") -> str:
              for opt, sub in d.groupby("optimizer", sort=False)]
     lv = " / ".join(f"{x:g}" for x in sorted(d["level"].unique()))
     return (f"The answer depends on the target: {label(subject)} over cross-entropy at levels {lv} of the way "
-            f"from chance to tuned cross-entropy, " + "; ".join(parts) + " (the table gives each interval and the "
-            f"reach shares; rates were tuned for the main level).")
+            "from chance to tuned cross-entropy, " + "; ".join(parts) + " (the table gives each interval and the "
+            "reach shares; rates were tuned for the main level).")
 
 
 def accuracy_finding(claims: pd.DataFrame, summary: pd.DataFrame, subject: str = "mse_sigmoid") -> str:
@@ -464,8 +464,8 @@ def init_control_finding(control: pd.DataFrame) -> str:
     if not mine["inflated"].any():
         verdict = f"at the default bias {names_} already start where cross-entropy does, so there is nothing to explain."
     elif mine.loc[mine["inflated"], "explained"].all():
-        verdict = (f"the loss-dependence of the ratio at initialisation is the mean-error inflation of the output "
-                   f"layer's gradient, not a vanishing gradient of MSE" + (
+        verdict = ("the loss-dependence of the ratio at initialisation is the mean-error inflation of the output "
+                   "layer's gradient, not a vanishing gradient of MSE" + (
                        ": BCE, whose gradient has no σ' factor, moved with it." if "bce_ovr" in sig else "."))
     else:
         verdict = "which accounts for part of the loss-dependence; the rest is unexplained here."
@@ -583,5 +583,5 @@ def matched_rate_finding(claims: pd.DataFrame) -> str:
     return ("At equal effective rate — every loss at cross-entropy's tuned effective rate on the same setting, "
             "read off its own tried rates seed by seed (tuning seeds, SGD, linear in log-log between the two "
             "rates around it) — the steps to the target relative to cross-entropy are: " + "; ".join(parts) +
-            f". A loss whose tried rates do not reach that effective rate is left out of that setting"
+            ". A loss whose tried rates do not reach that effective rate is left out of that setting"
             + (f"; {seeds} tuning seeds are too few for an interval." if seeds < MIN_SEEDS else ".") + caveat)

@@ -392,7 +392,7 @@ def abstract(claims: pd.DataFrame, counts: pd.DataFrame, pool: pd.DataFrame, thr
         agrees = "agrees" in naive_rows and naive_rows["agrees"].astype(bool).all()
         if len(naive):
             lo, hi = naive.idxmin(), naive.idxmax()
-            parts.append(f"`log(softmax(z))` broke at a logit gap of "
+            parts.append("`log(softmax(z))` broke at a logit gap of "
                          + (f"{naive[lo]:.3g} ({lo}) to {naive[hi]:.3g} ({hi})" if lo != hi else f"{naive[lo]:.3g} ({lo})")
                          + f" with {int(classes)} classes"
                          + (", as IEEE-754 predicts" if agrees else ", not everywhere where IEEE-754 predicts")
