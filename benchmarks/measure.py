@@ -39,10 +39,12 @@ def gemm_peak_flops(device: torch.device | str = "cpu", seconds: float = 1.0) ->
 
 
 def engine_step(sizes: list[int], batch: int, k: int, device: torch.device | str = "cpu", repeats: int = 20,
-                x: torch.Tensor | None = None, y: torch.Tensor | None = None) -> tuple[float, float]:
+                x: torch.Tensor | None = None, y: torch.Tensor | None = None,
+                loss: str = "cross_entropy") -> tuple[float, float]:
     """(seconds, model FLOPs) of one engine step of a stack of ``k`` runs of layer ``sizes`` (ReLU, SGD,
-    cross-entropy) on a batch of ``batch``: the examples ``x`` (batch, sizes[0]) and labels ``y`` (batch,)
-    given, or random ones; the first layer shared where the engine shares it."""
+    ``loss``: a registered loss, by its closed form or autograd) on a batch of ``batch``: the examples
+    ``x`` (batch, sizes[0]) and labels ``y`` (batch,) given, or random ones; the first layer shared where
+    the engine shares it."""
     device = torch.device(device)
     shared = sizes[0] + 1 >= SHARED_MIN_FEATURES
     net = StackedMLP(init_engine_weights(sizes, list(range(k)), device), log_scale=torch.zeros(k, device=device),
@@ -51,7 +53,7 @@ def engine_step(sizes: list[int], batch: int, k: int, device: torch.device | str
     x = augment(torch.randn(batch, sizes[0], device=device) if x is None else x.to(device))
     x = [x] if shared else x.expand(k, -1, -1).contiguous()
     y = (torch.randint(0, sizes[-1], (batch,), device=device) if y is None else y.to(device)).expand(k, -1)
-    loss_grad, alive = get_loss_grad("cross_entropy"), torch.ones(k, dtype=torch.bool, device=device)
+    loss_grad, alive = get_loss_grad(loss), torch.ones(k, dtype=torch.bool, device=device)
     torch.set_flush_denormal(True)
     net.step(x, y, loss_grad, alive)  # warm-up
     sync(device)

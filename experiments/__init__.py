@@ -3,9 +3,10 @@
 The package by concern (``tests/test_architecture.py`` keeps the import directions):
 
 - shared plumbing, torch-free so the Snakefile imports it cheaply: ``config`` (validation against
-  ``config.schema.yaml``), ``sweep`` (config -> runs, stacks, groups, their schedules), ``columns``
-  (every table's column names), ``storage`` (atomic writes), ``provenance``; imports nothing outside
-  itself;
+  ``config.schema.yaml``), ``registry`` (losses and datasets by name, the built-ins' and a user's:
+  ``from experiments import loss, dataset``), ``sweep`` (config -> runs, stacks, groups, their
+  schedules), ``columns`` (every table's column names), ``storage`` (atomic writes), ``provenance``;
+  imports nothing outside itself;
 - ``lecture``: the lecture's worked numbers (plumbing only);
 - ``analysis/``: the numbers the report prints, from the results tables, torch-free: summaries,
   targets, the performance profile, the seed bootstrap and Holm, the claims (numbers only) and the
@@ -19,3 +20,5 @@ The package by concern (``tests/test_architecture.py`` keeps the import directio
 """
 
 __version__ = "0.1.0"
+
+from .registry import dataset, loss  # noqa: E402,F401  (a user's extension file: ``from experiments import loss``)

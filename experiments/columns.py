@@ -8,7 +8,7 @@ RUN_KEYS = ["dataset", "loss", "activation", "hidden", "optimizer", "learn_scale
 
 # results/data/datasets.parquet: one row per dataset in the sweep
 DATASETS = ["dataset", "source", "n_train", "n_val", "n_test", "num_features", "num_classes", "val_fraction",
-            "test_split", "split_seed", "chance"]
+            "test_split", "split_seed", "chance", "label"]
 
 # results/convergence/curves.parquet: one row per run and logged step
 CURVE_METRICS = ["step", "train_loss", "train_acc", "val_acc", "grad_norm_logits", "mean_abs_logit",

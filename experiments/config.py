@@ -24,6 +24,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from . import registry
 from .sweep import axis_values
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "config.schema.yaml"
@@ -38,9 +39,15 @@ def load_schema(path: Path | str = SCHEMA_PATH) -> dict:
         return yaml.safe_load(f)
 
 
+def _is_object(schema: dict) -> bool:
+    """The schema describes a mapping (``type: object``, or ``[object, "null"]`` for a part that can be off)."""
+    t = schema.get("type")
+    return t == "object" or (isinstance(t, list) and "object" in t)
+
+
 def _fill_defaults(instance: Any, schema: dict) -> None:
     """Insert each missing key's ``default`` (recursively, objects only)."""
-    if not isinstance(instance, dict) or schema.get("type") != "object":
+    if not isinstance(instance, dict) or not _is_object(schema):
         return
     for key, sub in schema.get("properties", {}).items():
         if key not in instance and "default" in sub:
@@ -52,7 +59,7 @@ def _fill_defaults(instance: Any, schema: dict) -> None:
 def _in_schema_order(instance: Any, schema: dict) -> Any:
     """``instance`` with every mapping's keys in the schema's order (free names, e.g. studies, as given):
     Snakemake compares params as written, so two files that differ only in key order must give one config."""
-    if not isinstance(instance, dict) or schema.get("type") != "object":
+    if not isinstance(instance, dict) or not _is_object(schema):
         return instance
     props = schema.get("properties", {})
     extra = schema.get("additionalProperties")
@@ -119,6 +126,8 @@ def validate_config(config: dict, schema: dict | None = None) -> dict:
     cfg = copy.deepcopy(config)
     if isinstance(cfg.get("convergence"), dict) and cfg["convergence"].get("studies", {}) is None:
         cfg["convergence"]["studies"] = {}   # `studies: null`, as `studies: {}`: no study
+    if isinstance(cfg.get("convergence"), dict) and isinstance(cfg["convergence"].get("studies"), dict):
+        cfg["convergence"]["studies"] = {k: v for k, v in cfg["convergence"]["studies"].items() if v is not None}
     if isinstance(cfg.get("convergence"), dict) and "target_acc" in cfg["convergence"]:
         raise ConfigError("config error: convergence.target_acc: no longer a setting; targets come from the "
                           "reference stage (convergence.targets: levels, main; experiments/analysis/targets.py)")
@@ -128,13 +137,79 @@ def validate_config(config: dict, schema: dict | None = None) -> dict:
     if errors:
         raise ConfigError("config error: " + _message(errors[0]))
     ov = cfg["overflow"]
-    if ov["gap_min"] >= ov["gap_max"]:
+    if ov is not None and ov["gap_min"] >= ov["gap_max"]:
         raise ConfigError(
             f"config error: overflow.gap_min: {ov['gap_min']!r} must be below overflow.gap_max ({ov['gap_max']!r})"
         )
+    _check_names(cfg, set(schema["properties"]["convergence"]["properties"]["loss_params"]["properties"]))
     _check_splits(cfg)
     _check_tuning(cfg["convergence"])
+    cfg["question"] = question(cfg)
     return _in_schema_order(cfg, schema)
+
+
+# The overflow probe's own implementations (experiments.overflow.probe.IMPLEMENTATIONS; a test keeps them
+# equal), named here so that a config is checked without torch. A registered loss may be probed too.
+PROBE_IMPLEMENTATIONS = ("softmax_naive", "log_softmax_naive", "log_softmax_nll", "cross_entropy",
+                         "logsumexp_manual", "bce_naive", "bce_logits", "mse_softmax")
+
+
+def _check_names(cfg: dict, builtin_params: set) -> None:
+    """Load the config's extensions, then check every loss, dataset, probe implementation, loss parameter
+    and per-dataset budget it names against what is registered: one line naming the key."""
+    try:
+        registry.load_extensions(cfg["extensions"])
+    except registry.ExtensionError as err:
+        raise ConfigError(f"config error: extensions: {err}") from None
+    cv = cfg["convergence"]
+    known = {"losses": registry.loss_names(), "datasets": registry.dataset_names()}
+    for where, grid in [("convergence", cv), *[(f"convergence.studies.{n}", s) for n, s in cv["studies"].items()]]:
+        for axis, what in (("losses", "loss"), ("datasets", "dataset")):
+            for i, name in enumerate(grid.get(axis, [])):
+                if name not in known[axis]:
+                    raise ConfigError(
+                        f"config error: {where}.{axis}[{i}]: unknown {what} {name!r}; known: "
+                        f"{', '.join(known[axis])} (a {what} of your own registers in a file listed under "
+                        f"extensions: docs/extending.md)")
+    if cfg["overflow"] is not None:
+        for i, name in enumerate(cfg["overflow"]["implementations"]):
+            if name not in PROBE_IMPLEMENTATIONS and name not in known["losses"]:
+                raise ConfigError(f"config error: overflow.implementations[{i}]: unknown implementation {name!r}; "
+                                  f"known: {', '.join(PROBE_IMPLEMENTATIONS)}, or a registered loss")
+    takes = builtin_params | {k for loss in axis_values(cv, "losses") for k in registry.loss_params(loss)}
+    for key in cv["loss_params"]:
+        if key not in takes:
+            raise ConfigError(f"config error: convergence.loss_params.{key}: no loss takes {key!r}; the swept "
+                              f"losses take {', '.join(sorted(takes))}")
+    if isinstance(cv["steps"], dict):
+        for name in cv["steps"]:
+            if name not in known["datasets"]:
+                raise ConfigError(f"config error: convergence.steps.{name}: unknown dataset {name!r}; known: "
+                                  f"{', '.join(known['datasets'])}")
+
+
+LECTURE_QUESTION = {"subject": "mse_sigmoid", "reference": "cross_entropy"}
+
+
+def question(cfg: dict) -> dict:
+    """The comparison the report answers (``question``): as given (both losses swept in the main grid),
+    else the lecture's where MSE on sigmoid is swept, else the first loss swept against cross-entropy."""
+    main = cfg["convergence"]["losses"]
+    q = cfg.get("question")
+    if q is None:
+        ref = LECTURE_QUESTION["reference"]
+        subject = LECTURE_QUESTION["subject"] if LECTURE_QUESTION["subject"] in main else next(
+            (x for x in main if x != ref), ref)
+        return {"subject": subject, "reference": ref}
+    q = {"reference": LECTURE_QUESTION["reference"], **q}
+    for key in ("subject", "reference"):
+        if q[key] not in main:
+            raise ConfigError(f"config error: question.{key}: {q[key]!r} is not in convergence.losses "
+                              f"({', '.join(main)}); the question compares two losses of the main grid")
+    if q["subject"] == q["reference"]:
+        raise ConfigError(f"config error: question.subject: {q['subject']!r} is also question.reference; "
+                          "the question compares two losses")
+    return {"subject": q["subject"], "reference": q["reference"]}
 
 
 def _check_tuning(cv: dict) -> None:
@@ -186,6 +261,9 @@ def _check_splits(cfg: dict) -> None:
     sizes = {"digits": (None, DIGITS_SIZE, DIGITS_CLASSES)}
     if "gaussian_mixture" in axis_values(cfg["convergence"], "datasets"):
         sizes["gaussian_mixture"] = ("data.gaussian_mixture.n_samples", gm["n_samples"], gm["n_classes"])
+    for name in axis_values(cfg["convergence"], "datasets"):
+        if name not in registry.BUILTIN_DATASETS:      # a user's: built now (it is split as digits is)
+            sizes[name] = (None, *_user_dataset_size(name, cfg))
     for name, (size_key, n, c) in sizes.items():
         n_train, n_val, n_test = split_sizes(n, v, t)
         # the key to change: the size if there are too few examples at all, else the fraction at fault
@@ -196,6 +274,22 @@ def _check_splits(cfg: dict) -> None:
                 f"config error: {key}: with {n:,} examples, {c} classes, data.test_fraction {t:g} and "
                 f"data.val_fraction {v:g}, {name} splits into {n_train:,} training, {n_val:,} validation and "
                 f"{n_test:,} test examples; a stratified split needs at least {c} (one per class) in each")
+
+
+def _user_dataset_size(name: str, cfg: dict) -> tuple[int, int]:
+    """(examples, classes) of a registered user dataset, built once here; one line if it cannot be built
+    or has a class too small for three stratified splits."""
+    import numpy as np
+
+    try:
+        (x, y), *_ = registry.DATASETS[name].load(cfg)
+    except registry.ExtensionError as err:
+        raise ConfigError(f"config error: convergence.datasets: {err}") from None
+    counts = np.bincount(y)
+    if counts.min() < 3:
+        raise ConfigError(f"config error: convergence.datasets: dataset {name!r} has a class with {counts.min()} "
+                          "example(s); stratified training, validation and test splits need at least 3 per class")
+    return len(y), len(counts)
 
 
 # Where and how a job runs, not what it computes: kept out of the params Snakemake tracks for reruns
@@ -354,9 +448,59 @@ def plan(cfg: dict) -> list[dict]:
     return rows
 
 
+def plan_one_off(cfg: dict) -> list[dict]:
+    """The one-off jobs of a validated config with what each computes: the overflow probe (settings, and
+    the points of its log grid per setting before the dense points around each prediction), the
+    reduced-precision training (runs and steps), and the rest, which take seconds. None of the
+    overflow stage's with ``overflow: null``."""
+    rows = []
+    ov = cfg["overflow"]
+    if ov is not None:
+        settings = sum(1 for _ in ov["implementations"] for d in ov["dtypes"] for a in ov["axes"]
+                       for _ in ([10] if a == "lecture" else ov["num_classes"])
+                       for ac in ov["autocast"] if not ac or d in ("float16", "bfloat16"))
+        grid = int(round(math.log10(ov["gap_max"] / ov["gap_min"]) * ov["points_per_decade"])) + 1
+        rows.append({"stage": "overflow probe", "jobs": 1, "runs": settings, "run_steps": settings * grid,
+                     "note": "probe settings; losses and gradients on the log grid (more near each prediction)"})
+        a = ov["amp_training"]
+        formats = sum(2 if d == "float16" else 1 for d in a["dtypes"])           # float16 with and without a scaler
+        runs = formats * 2 * len(a["optimizers"]) * len(a["logit_scales"]) * len(a["seeds"])   # naive and fused
+        rows.append({"stage": "reduced precision", "jobs": 1, "runs": runs, "run_steps": runs * a["steps"],
+                     "note": "runs on digits under autocast, with their float32 control"})
+    rows.append({"stage": "other one-off", "jobs": FIXED_JOBS - 2, "runs": 0, "run_steps": 0,
+                 "note": "sweep, datasets, targets, aggregation, report tables, depth control, lecture, "
+                         "provenance, report, all: seconds each"})
+    return rows
+
+
+def replaced_results(cfg: dict, workdir: Path | str = ".") -> str | None:
+    """What a run of ``cfg`` would do to an existing results folder, as a warning line: another config's
+    results there would be replaced; None where the folder is new or holds this config's own (a rerun
+    redoes only what changed)."""
+    folder = Path(workdir) / cfg["results"]
+    used = folder / "config.yaml"
+    if used.exists():
+        try:
+            old = yaml.safe_load(used.read_text())
+        except yaml.YAMLError:
+            old = None
+        if old == json.loads(json.dumps(science_config(cfg))):
+            return None
+        differ = sorted(k for k in set(old or {}) | set(science_config(cfg))
+                        if (old or {}).get(k) != json.loads(json.dumps(science_config(cfg).get(k))))
+        return (f"warning: {cfg['results']}/ holds the results of another config ({used}; it differs in "
+                f"{', '.join(differ) or 'its form'}); this run replaces what differs. To keep both, give this "
+                f"config its own folder (results: <folder>).")
+    if folder.is_dir() and any(p.name != "README.md" for p in folder.iterdir()):
+        return (f"warning: {cfg['results']}/ already holds files this run may replace; to keep them, give this "
+                f"config its own folder (results: <folder>).")
+    return None
+
+
 # Rules with one job each, whatever the config (workflow/rules/*.smk): sweep, describe_datasets,
 # targets, aggregate_convergence, report_tables, init_control, overflow_probe, amp_training, lecture_examples,
-# provenance, report and the target rule `all`; tests/test_config.py checks the total against `snakemake -n`.
+# provenance, report and the target rule `all` (the overflow stage's two are left out with `overflow: null`);
+# tests/test_config.py checks the total against `snakemake -n`.
 FIXED_JOBS = 12
 
 
@@ -389,14 +533,20 @@ def main(argv: list[str] | None = None) -> int:
         print(err, file=sys.stderr)
         return 1
     rows = plan(cfg)
+    one_off = plan_one_off(cfg)
     names = ", ".join(map(str, args.files)) or f"{default_file.relative_to(default_file.parents[1])} (default)"
     print(f"{names}: ok; results in {cfg['results']}/")
-    print(f"{'stage':<10}{'jobs':>6}{'runs':>10}{'run-steps':>14}")
-    for r in rows:
-        print(f"{r['stage']:<10}{r['jobs']:>6}{r['runs']:>10,}{r['run_steps']:>14,}")
-    total = FIXED_JOBS + sum(r["jobs"] for r in rows)
-    print(f"jobs in all: {total} (the three stages and {FIXED_JOBS} one-off jobs); tune runs are the initial "
-          "grid, before the search extends it")
+    q = cfg["question"]
+    print(f"question: {q['subject']} against {q['reference']}"
+          + (f"; extensions: {', '.join(cfg['extensions'])}" if cfg["extensions"] else ""))
+    print(f"{'stage':<18}{'jobs':>6}{'runs':>10}{'run-steps':>14}")
+    for r in rows + one_off:
+        print(f"{r['stage']:<18}{r['jobs']:>6}{r['runs']:>10,}{r['run_steps']:>14,}" + (f"  {r['note']}" if r.get("note") else ""))
+    total = sum(r["jobs"] for r in rows + one_off)
+    print(f"jobs in all: {total}; tune runs are the initial grid, before the search extends it"
+          + ("" if cfg["overflow"] is not None else "; the overflow probe and reduced-precision training are off"))
+    if warning := replaced_results(cfg):
+        print(warning)
     return 0
 
 

@@ -141,8 +141,29 @@ def smoke_run(repo, tmp_path_factory):
 def report_names():
     """The labels the report reads from results/report/ (losses.parquet, names.parquet), as the workflow
     writes them: so that a test of a sentence or figure sees "MSE on sigmoid", not "mse_sigmoid"."""
-    from experiments.convergence.facts import loss_facts
+    import pandas as pd
+
+    from experiments.convergence.facts import dataset_names, loss_facts
     from experiments.overflow.facts import overflow_names
     from experiments.report import names
 
-    names.use(loss_facts([], 10, {}), overflow_names())
+    names.use(loss_facts([], 10, {}), pd.concat([overflow_names(), dataset_names()], ignore_index=True))
+
+
+@pytest.fixture()
+def clean_registry():
+    """The loss and dataset registries (experiments.registry) as they were before the test, whatever
+    extensions it loads: the built-ins only, and no extension path left in the environment."""
+    import os
+
+    from experiments import registry
+
+    saved = [dict(t) for t in (registry.LOSSES, registry.DATASETS, registry._loaded)]
+    env = os.environ.pop(registry.ENV, None)
+    yield registry
+    for table, old in zip((registry.LOSSES, registry.DATASETS, registry._loaded), saved):
+        table.clear()
+        table.update(old)
+    os.environ.pop(registry.ENV, None)
+    if env is not None:
+        os.environ[registry.ENV] = env

@@ -20,7 +20,7 @@ from experiments.report.render import quarto_path, render_report
 pytestmark = pytest.mark.workflow
 
 CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
-SECTIONS = ["Abstract", "The answers in three figures", "Summary", "Setup", "The lecture, reproduced",
+SECTIONS = ["Abstract", "The answers in figures", "Summary", "Setup", "The lecture, reproduced",
             "The lecture’s mechanism, tested", "Depth: where the gradient vanishes", "Convergence",
             "Accuracy and calibration on the test split", "Beside the literature", "Numerical overflow",
             "Appendix A: Protocol, losses and targets", "Appendix B: Every claim",

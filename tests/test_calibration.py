@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from experiments.convergence.calibration import BINS, CalibrationSums, calibration_metrics
-from experiments.convergence.losses import LOSS_PREDICTIVE, LOSSES, predictive_log_probs
+from experiments.convergence.losses import LOSSES, predictive_log_probs
 
 # four examples, two classes; confidences 0.92, 0.62, 0.65, 0.78 fall in bins 14, 10, 10 and 12 of 15
 # (1-based; bin b holds ((b-1)/15, b/15]), none on a bin edge
@@ -76,12 +76,12 @@ def test_predictive_distribution_of_each_loss(loss):
     logp = predictive_log_probs(loss)(z)
     assert torch.isfinite(logp).all()
     torch.testing.assert_close(logp.exp().sum(-1), torch.ones(2, dtype=torch.float64))
-    if LOSS_PREDICTIVE[loss] == "softmax":
+    if LOSSES[loss].predictive == "softmax":
         torch.testing.assert_close(logp, torch.log_softmax(z, -1))
     else:
         s = torch.sigmoid(z[0])
         torch.testing.assert_close(logp[0].exp(), s / s.sum())
-    assert LOSS_PREDICTIVE["bce_ovr"] == LOSS_PREDICTIVE["mse_sigmoid"] == "normalised sigmoid"
+    assert LOSSES["bce_ovr"].predictive == LOSSES["mse_sigmoid"].predictive == "normalised sigmoid"
 
 
 @pytest.mark.slow

@@ -12,7 +12,9 @@ import pytest  # noqa: E402
 
 from experiments.report import figures  # noqa: E402
 from experiments.convergence.gradients import logit_gradients  # noqa: E402
-from experiments.convergence.losses import LOSS_LABELS  # noqa: E402
+from experiments.convergence.losses import LOSSES  # noqa: E402
+
+LOSS_LABELS = {n: s.label for n, s in LOSSES.items()}
 
 
 @pytest.fixture(autouse=True)

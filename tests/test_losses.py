@@ -3,7 +3,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from experiments.convergence.losses import LOSS_LABELS, LOSSES, get_loss
+from experiments import registry
+from experiments.convergence.losses import LOSSES, get_loss
 
 
 def _batch(seed=0, n=32, c=7, dtype=torch.float64, scale=3.0):
@@ -33,10 +34,11 @@ REFERENCES = {
 
 
 def test_every_loss_has_a_reference_a_label_and_a_definition():
-    from experiments.convergence.losses import LOSS_DEFINITIONS
-
-    assert set(REFERENCES) == set(LOSSES)
-    assert list(LOSS_LABELS) == list(LOSSES) == list(LOSS_DEFINITIONS)
+    """The built-ins register in registry.BUILTIN_LOSSES' order (the list a config is checked against
+    without torch), each with a reference here, a label, a definition and a closed-form gradient."""
+    assert list(LOSSES) == list(registry.BUILTIN_LOSSES) and set(REFERENCES) == set(LOSSES)
+    for s in LOSSES.values():
+        assert s.label and s.definition and s.grad is not None and s.source == "built-in"
 
 
 @pytest.mark.parametrize("name", sorted(LOSSES))
@@ -121,9 +123,11 @@ def test_unknown_loss_lists_valid_names():
         get_loss("mse")
 
 
-def test_registry_equals_schema_enum(schema):
-    enum = schema["properties"]["convergence"]["properties"]["losses"]["items"]["enum"]
-    assert list(enum) == list(LOSSES)
+def test_registry_equals_the_torch_free_list_and_the_schema_default(schema):
+    """A config is checked against registry.BUILTIN_LOSSES without torch: it must be what registers; the
+    default sweep is every built-in."""
+    default = schema["properties"]["convergence"]["properties"]["losses"]["default"]
+    assert list(default) == list(LOSSES) == list(registry.BUILTIN_LOSSES)
 
 
 @pytest.mark.parametrize("scale", [0.3, 3.0, 30.0])
@@ -132,9 +136,8 @@ def test_closed_form_gradient_equals_autograd(name, scale):
     """The training engine's (l, dl/dz) without autograd equal the loss and its autograd gradient,
     per example, in float64, on a (K, B, C) stack whose logits are stored class-first (the engine's
     layout: a transposed view)."""
-    from experiments.convergence.losses import LOSS_GRADS, get_loss_grad
+    from experiments.convergence.losses import get_loss_grad
 
-    assert list(LOSS_GRADS) == list(LOSSES)
     params = {"label_smoothing": 0.2, "focal_gamma": 1.5, "square_k": 2.0, "square_M": 3.0, "margin": 0.7}
     z, y = _batch(n=24, c=5, scale=scale, seed=3)
     z = z.detach().view(3, 8, 5).transpose(1, 2).contiguous().transpose(1, 2).requires_grad_()  # (K, B, C) view

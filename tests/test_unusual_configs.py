@@ -18,7 +18,8 @@ import pytest
 import yaml
 from conftest import snakemake
 
-from experiments.config import ConfigError, load_schema, validate_config
+from experiments.config import PROBE_IMPLEMENTATIONS, ConfigError, load_schema, validate_config
+from experiments.registry import BUILTIN_DATASETS, BUILTIN_LOSSES
 
 pytestmark = pytest.mark.workflow
 
@@ -49,6 +50,9 @@ UNUSUAL = {
     "overflow_without_10_classes_or_gap": ({"overflow": {"num_classes": [2, 100], "axes": ["max_logit", "lecture"],
                                                          "autocast": [True]}},
                                            ["No finite loss on the gap axis in this run"]),
+    "overflow_off": ({"overflow": None, "convergence": {"losses": ["cross_entropy", "hinge"]}},
+                     ["No overflow probe in this run", "No reduced-precision training in this run",
+                      "why not train with multi-class hinge instead of cross-entropy"]),
     "every_run_fails": ({"convergence": {"learning_rates": {"sgd": [1.0e30]},
                                          "lr_search": {"max_extensions": 0, "bounds": {"sgd": [1.0, 1.0e31]}}}},
                         ["No comparison of losses in this run", "and 0 reached it"]),
@@ -127,6 +131,8 @@ SMALL = {
     "required": ["device", "data", "convergence", "overflow"],   # a left-out key takes its (large) default
     "properties": {
         "device": {"enum": ["cpu", "auto"]},
+        "extensions": {"maxItems": 0},            # no user files here (tests/test_extending.py has them)
+        "question": {"type": "null"},             # the default question: a generated one names unswept losses
         "results": {"enum": ["results"]},
         "data": {"required": ["gaussian_mixture"], "properties": {
             "root": {"enum": ["data"]},
@@ -136,7 +142,8 @@ SMALL = {
                                      "optimizers", "learning_rates", "lr_search", "tuning_seeds", "eval_seeds",
                                      "hidden_layers", "steps", "log_points"], "properties": {
             "datasets": {"maxItems": 1, "items": {"enum": ["digits", "gaussian_mixture"]}},
-            "losses": {"maxItems": 2}, "activations": {"maxItems": 2},
+            "losses": {"maxItems": 2, "items": {"enum": list(BUILTIN_LOSSES)}}, "activations": {"maxItems": 2},
+            "loss_params": {"additionalProperties": False},   # a key of a user's loss: none registered here
             "logit_scales": {"maxItems": 2, "items": {"minimum": 1e-3, "maximum": 1e3}},
             "learn_logit_scale": {"maxItems": 2},
             "optimizers": {"maxItems": 2},
@@ -155,14 +162,16 @@ SMALL = {
             # widths in the billions is valid, and not what a test can train)
             "studies": {"maxProperties": 1, "additionalProperties": {"properties": {
                 "datasets": {"maxItems": 1, "items": {"enum": ["digits", "gaussian_mixture"]}},
-                "losses": {"maxItems": 2}, "activations": {"maxItems": 2}, "optimizers": {"maxItems": 2},
+                "losses": {"maxItems": 2, "items": {"enum": list(BUILTIN_LOSSES)}}, "activations": {"maxItems": 2},
+                "optimizers": {"maxItems": 2},
                 "hidden_layers": {"maxItems": 2, "items": {"maxItems": 2, "items": {"maximum": 16}}},
                 "logit_scales": {"maxItems": 2, "items": {"minimum": 1e-3, "maximum": 1e3}},
                 "learn_logit_scale": {"maxItems": 2}}}},
         }},
         "overflow": {"required": ["implementations", "dtypes", "num_classes", "axes", "points_per_decade",
                                   "amp_training"], "properties": {
-            "implementations": {"maxItems": 3}, "dtypes": {"maxItems": 2}, "axes": {"maxItems": 2},
+            "implementations": {"maxItems": 3, "items": {"enum": list(PROBE_IMPLEMENTATIONS)}},
+            "dtypes": {"maxItems": 2}, "axes": {"maxItems": 2},
             "num_classes": {"maxItems": 2, "items": {"maximum": 100}},
             "gap_min": {"minimum": 1e-3, "maximum": 10}, "gap_max": {"minimum": 20, "maximum": 1e5},
             "points_per_decade": {"maximum": 2},
@@ -192,7 +201,7 @@ def test_narrowed_schema_keeps_keys_and_only_narrows():
     assert small["properties"].keys() == schema["properties"].keys()
     cv, cv0 = small["properties"]["convergence"]["properties"], schema["properties"]["convergence"]["properties"]
     assert cv.keys() == cv0.keys() and cv["steps"]["anyOf"][0] == {**cv0["steps"]["anyOf"][0], "maximum": 12}
-    assert set(cv["datasets"]["items"]["enum"]) < set(cv0["datasets"]["items"]["enum"])
+    assert set(cv["datasets"]["items"]["enum"]) < set(BUILTIN_DATASETS) and "enum" not in cv0["datasets"]["items"]
 
 
 def _generated_examples() -> int:

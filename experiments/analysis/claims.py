@@ -128,15 +128,25 @@ def _speed(d: pd.DataFrame, claim: str, family: str, subject: str, reference: st
                  metric="steps_to_target", **what)
 
 
-def speed_claims(runs: pd.DataFrame, resamples: int = RESAMPLES) -> list[dict]:
-    """Per optimiser and loss: its steps to the main target over cross-entropy's, per dataset and pooled
-    (family ``speed_ratio.<optimizer>``); with ``censored`` and ``lower_bound`` where its misses bind."""
+def pairs(losses, question: dict | None = None) -> list[tuple[str, str]]:
+    """(subject, reference) of the claims comparing losses: every loss against cross-entropy, and the
+    config's ``question`` where its reference is another loss (both swept)."""
+    out = [(loss, REFERENCE) for loss in sorted(set(losses) - {REFERENCE})]
+    if question and question["reference"] != REFERENCE and {question["subject"], question["reference"]} <= set(losses):
+        out.append((question["subject"], question["reference"]))
+    return out
+
+
+def speed_claims(runs: pd.DataFrame, resamples: int = RESAMPLES, question: dict | None = None) -> list[dict]:
+    """Per optimiser and loss: its steps to the main target over cross-entropy's (and the ``question``'s
+    pair), per dataset and pooled (family ``speed_ratio.<optimizer>``); with ``censored`` and
+    ``lower_bound`` where its misses bind."""
     out = []
     d = runs.assign(_t=censored_budgets(runs))
     problem = [k for k in PROBLEM_KEYS if k not in ("dataset", "optimizer")]
     for opt, sub in d.groupby("optimizer", sort=True):
-        for loss in sorted(set(sub["loss"]) - {REFERENCE}):
-            out += _speed(sub, f"speed_ratio.{loss}_vs_{REFERENCE}.{opt}", f"speed_ratio.{opt}", loss, REFERENCE,
+        for loss, ref in pairs(sub["loss"], question):
+            out += _speed(sub, f"speed_ratio.{loss}_vs_{ref}.{opt}", f"speed_ratio.{opt}", loss, ref,
                           problem, resamples, optimizer=opt)
     return out
 
@@ -281,12 +291,13 @@ def effective_rate_claims(matched: pd.DataFrame | None, budgets: dict[str, float
     return out
 
 
-def metric_claims(runs: pd.DataFrame, resamples: int = RESAMPLES, prefix: str = "test") -> list[dict]:
-    """Per test metric and loss: the paired difference from cross-entropy (family ``<prefix>.<metric>``).
-    ``prefix``: ``test`` for the runs at the speed-tuned rates, ``tuned_for_acc`` for those at the rates
-    with the best final validation accuracy (``convergence.tuning.SELECTIONS``)."""
+def metric_claims(runs: pd.DataFrame, resamples: int = RESAMPLES, prefix: str = "test",
+                  question: dict | None = None) -> list[dict]:
+    """Per test metric and loss: the paired difference from cross-entropy (and the ``question``'s pair;
+    family ``<prefix>.<metric>``). ``prefix``: ``test`` for the runs at the speed-tuned rates,
+    ``tuned_for_acc`` for those at the rates with the best final validation accuracy
+    (``convergence.tuning.SELECTIONS``)."""
     out = []
-    losses = sorted(set(runs["loss"]) - {REFERENCE})
     if REFERENCE not in set(runs["loss"]):
         return out
     problem = [k for k in PROBLEM_KEYS if k != "dataset"]
@@ -297,22 +308,22 @@ def metric_claims(runs: pd.DataFrame, resamples: int = RESAMPLES, prefix: str = 
         if metric == "test_acc":        # accuracy as a distribution over settings: the mean carries the test
             views = [("", "difference", "median_difference"), ("_mean", "difference", "mean_difference"),
                      ("_worse", "share", "share_worse")]
-        for loss in losses:
-            u = units(runs, metric, "loss", [loss, REFERENCE], problem)
-            broken = broken_shares(runs, "loss", [loss, REFERENCE], problem)
+        for loss, ref in pairs(runs["loss"], question):
+            u = units(runs, metric, "loss", [loss, ref], problem)
+            broken = broken_shares(runs, "loss", [loss, ref], problem)
             for suffix, kind, stat in views:
-                claim = f"{prefix}.{metric}{suffix}.{loss}_vs_{REFERENCE}"
+                claim = f"{prefix}.{metric}{suffix}.{loss}_vs_{ref}"
                 out += _rows(claim, f"{prefix}.{metric}{suffix}", kind,
                              bootstrap(u, stat, stable_seed(claim), resamples), resamples, broken,
-                             subject=loss, reference=REFERENCE, metric=metric)
+                             subject=loss, reference=ref, metric=metric)
             if metric == "test_acc" and runs["optimizer"].nunique() > 1:   # as each paper measured: one optimiser
                 for opt, sub in runs.groupby("optimizer", sort=True):
-                    claim = f"{prefix}.test_acc_mean.{opt}.{loss}_vs_{REFERENCE}"
-                    u = units(sub, metric, "loss", [loss, REFERENCE], problem)
+                    claim = f"{prefix}.test_acc_mean.{opt}.{loss}_vs_{ref}"
+                    u = units(sub, metric, "loss", [loss, ref], problem)
                     out += _rows(claim, f"{prefix}.test_acc_mean.{opt}", "difference",
                                  bootstrap(u, "mean_difference", stable_seed(claim), resamples), resamples,
-                                 broken_shares(sub, "loss", [loss, REFERENCE], problem), subject=loss,
-                                 reference=REFERENCE, optimizer=opt, metric=metric)
+                                 broken_shares(sub, "loss", [loss, ref], problem), subject=loss,
+                                 reference=ref, optimizer=opt, metric=metric)
     return out
 
 
@@ -473,27 +484,29 @@ def adjust(claims: pd.DataFrame) -> pd.DataFrame:
 def claims_table(runs: pd.DataFrame, tuning: pd.DataFrame, layers: pd.DataFrame | None = None,
                  matched: pd.DataFrame | None = None, predictions: pd.DataFrame | None = None,
                  resamples: int = RESAMPLES, targets: pd.DataFrame | None = None,
-                 accuracy_runs: pd.DataFrame | None = None, levels: pd.DataFrame | None = None) -> pd.DataFrame:
+                 accuracy_runs: pd.DataFrame | None = None, levels: pd.DataFrame | None = None,
+                 question: dict | None = None) -> pd.DataFrame:
     """Every headline number, one row per claim and dataset (``columns.CLAIMS``), Holm-adjusted within
     families. ``runs``, ``accuracy_runs``, ``predictions`` and ``levels``: the evaluation runs of the pool
     (the main grid: ``experiments.sweep.in_main_grid``), at the rates tuned for speed and, for
     ``accuracy_runs``, at the rates of best final validation accuracy (their test metrics make the
     ``tuned_for_acc.*`` claims); ``layers``: the depth study's per-layer gradients; ``matched``: steps at
     cross-entropy's tuned effective rate per problem, loss and tuning seed (``rates.matched_rate_costs``);
-    ``targets``: which cells learn (the reach shares and the ECE floor leave the others out)."""
+    ``targets``: which cells learn (the reach shares and the ECE floor leave the others out); ``question``:
+    the config's comparison, whose pair is claimed too where its reference is not cross-entropy."""
     budgets = runs.groupby("dataset")["steps"].first().astype(float).to_dict()
     main = float(targets.loc[targets["main"], "level"].iloc[0]) if targets is not None and len(targets) else None
     rows = search_claims(tuning)
-    rows += speed_claims(runs, resamples)
+    rows += speed_claims(runs, resamples, question)
     rows += level_claims(levels, runs, resamples, main)
     rows += mechanism_claims(runs, resamples)
     rows += effective_rate_claims(matched, budgets, resamples)
     rows += reach_claims(runs, resamples, targets)
     rows += scale_claims(runs, tuning, resamples)
     if "test_acc" in runs:
-        rows += metric_claims(runs, resamples)
+        rows += metric_claims(runs, resamples, question=question)
     if accuracy_runs is not None and "test_acc" in accuracy_runs:
-        rows += metric_claims(accuracy_runs, resamples, prefix="tuned_for_acc")
+        rows += metric_claims(accuracy_runs, resamples, prefix="tuned_for_acc", question=question)
         rows += temperature_claims(accuracy_runs, resamples)
     rows += example_metric_claims(predictions, resamples)
     rows += ece_floor_claims(predictions, targets=targets)

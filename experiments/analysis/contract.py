@@ -22,6 +22,16 @@ def check_columns(df: pd.DataFrame, expected: list[str], name: str) -> None:
         raise ValueError(f"{name}: missing columns {missing}")
 
 
+def empty(name: str) -> pd.DataFrame:
+    """Table ``name`` of the contract with no rows (a stage turned off, e.g. ``overflow: null``)."""
+    return pd.DataFrame(columns=CONTRACT[name])
+
+
+def read_table(path: Path | str, name: str) -> pd.DataFrame:
+    """Table ``name`` from ``path``, or :func:`empty` where the stage that writes it is off."""
+    return pd.read_parquet(path) if Path(path).exists() else empty(name)
+
+
 CONTRACT = {
     "runs": columns.RUNS,
     "accuracy_runs": columns.RUNS,

@@ -33,6 +33,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 from ..storage import write_bytes
+from .. import registry
 from ..sweep import derive_seed
 from .vision import VISION
 
@@ -144,9 +145,14 @@ def _vision(name: str):
     return load
 
 
-# name -> function(cfg) returning ((x, y), the published test split or None[, a validation split])
-DATASETS = {"digits": _digits, "gaussian_mixture": _gaussian_mixture, "mnist1d": _mnist1d,
-            **{n: _vision(n) for n in VISION}}
+# The built-ins, registered as a user's dataset is (experiments.registry): name -> load(cfg) returning
+# ((x, y), the published test split or None[, a validation split]); a user's is split as digits is.
+for _name, _load, _label in [("digits", _digits, "digits"), ("gaussian_mixture", _gaussian_mixture, "Gaussian mixture"),
+                             ("mnist1d", _mnist1d, "MNIST-1D"), ("mnist", _vision("mnist"), "MNIST"),
+                             ("fashion_mnist", _vision("fashion_mnist"), "Fashion-MNIST"),
+                             ("cifar10", _vision("cifar10"), "CIFAR-10")]:
+    registry.dataset(_name, _label)(_load)
+DATASETS = registry.DATASETS     # name -> registry.Dataset
 SOURCES = {"digits": "scikit-learn", "gaussian_mixture": "generated", "mnist1d": "mnist1d (generated)",
            **{n: "torchvision" for n in VISION}}
 
@@ -155,15 +161,16 @@ def load_dataset(name: str, cfg: dict) -> Dataset:
     """Build, split and standardise dataset ``name`` for a validated config (``seed`` and ``data`` are
     all it reads). Kept for the process's next call with the same settings (a job plans, then trains,
     then tunes round after round on one dataset): the arrays are shared, never written."""
+    registry.ensure_loaded()
     if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; valid: {sorted(DATASETS)}")
+        raise ValueError(f"unknown dataset {name!r}; valid: {registry.dataset_names()}")
     return _load_dataset(name, json.dumps({"seed": cfg["seed"], "data": cfg["data"]}, sort_keys=True))
 
 
 @functools.lru_cache(maxsize=4)
 def _load_dataset(name: str, settings: str) -> Dataset:
     cfg = json.loads(settings)
-    (x, y), test, *val = DATASETS[name](cfg)
+    (x, y), test, *val = DATASETS[name].load(cfg)
     if test is None:
         x, x_te, y, y_te = train_test_split(x, y, test_size=cfg["data"]["test_fraction"], stratify=y,
                                             random_state=derive_seed(cfg["seed"], name, "test-split"))
@@ -186,7 +193,9 @@ def _load_dataset(name: str, settings: str) -> Dataset:
 def describe(ds: Dataset, cfg: dict) -> dict:
     """One row of ``results/data/datasets.parquet``: sizes, how the split was made, and chance accuracy."""
     published = ds.name == "mnist1d" or ds.name in VISION
-    return {"dataset": ds.name, "source": SOURCES[ds.name],
+    spec = DATASETS[ds.name]
+    return {"dataset": ds.name, "label": spec.label,
+            "source": SOURCES.get(ds.name, f"extension ({Path(spec.source).name})"),
             "n_train": len(ds.y_train), "n_val": len(ds.y_val), "n_test": len(ds.y_test),
             "num_features": ds.num_features, "num_classes": ds.num_classes,
             "val_fraction": math.nan if ds.name == "mnist1d" else cfg["data"]["val_fraction"],

@@ -12,7 +12,7 @@ transposed, one column per example, with a row of ones under them::
 
     a_l  = W_l [h_{l-1}; 1]                   (K, n_l, B)    one bmm; the bias rides in the GEMM
     z    = s * a_L                            (K, C, B)      s = exp(log_scale)
-    g    = dl/dz / B                          (K, C, B)      closed form (losses.LOSS_GRADS)
+    g    = dl/dz / B                          (K, C, B)      losses.get_loss_grad
     dW_l = da_l [h_{l-1}; 1]^T                (K, n_l, n_{l-1} + 1)   bias gradient = the last column
     dh   = W_l[:, :, :-1]^T da_l              (K, n_{l-1}, B)
     da   = dh * a'(a_{l-1})                   one fused kernel (activations.ACTIVATION_GRADS)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .gradients import grad_norm_at_zero, gradient_at, logit_gradients
-from .losses import LOSS_DEFINITIONS, LOSS_LABELS, LOSS_OUTPUTS, LOSS_PREDICTIVE, STUCK_FRACTIONS, stuck_below
+from .losses import STUCK_FRACTIONS, registered, stuck_below
 from .training import DIVERGENCE_FACTOR
 
 CONFIDENTLY_WRONG = -10.0     # the true-class logit at which the report compares the gradients
@@ -20,11 +20,21 @@ def loss_facts(losses: list[str], num_classes: int, params: dict) -> pd.DataFram
     from its logits, ||dl/dz|| at z = 0 for ``num_classes`` classes, and d loss / d z_y at the confidently
     wrong logit :data:`CONFIDENTLY_WRONG` (10 classes, other logits 0)."""
     curves = logit_gradients()
-    return pd.DataFrame([dict(loss=name, label=label, definition=LOSS_DEFINITIONS[name], swept=name in losses,
-                              output=LOSS_OUTPUTS[name], predictive=LOSS_PREDICTIVE[name],
+    return pd.DataFrame([dict(loss=name, label=s.label, definition=s.definition, swept=name in losses,
+                              output=s.output, predictive=s.predictive, closed_form=s.grad is not None,
+                              source=s.source,
                               grad_norm_at_zero=grad_norm_at_zero(name, num_classes, params),
                               grad_when_wrong=gradient_at(curves, name, CONFIDENTLY_WRONG))
-                         for name, label in LOSS_LABELS.items()])
+                         for name, s in registered().items()])
+
+
+def dataset_names() -> pd.DataFrame:
+    """How the report names each registered dataset (kind, name, label: rows of ``names.parquet``)."""
+    from .. import registry
+    from .data import DATASETS
+
+    registry.ensure_loaded()
+    return pd.DataFrame([dict(kind="dataset", name=n, label=d.label) for n, d in DATASETS.items()])
 
 
 def constants() -> pd.DataFrame:

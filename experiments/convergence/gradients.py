@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .losses import LOSSES, get_loss
+from .losses import get_loss, registered
 
 
 def logit_gradients(num_classes: int = 10, z_min: float = -12.0, z_max: float = 12.0,
@@ -21,7 +21,7 @@ def logit_gradients(num_classes: int = 10, z_min: float = -12.0, z_max: float = 
     """Long table: loss, true_logit, grad (d loss / d z_y), one row per loss and logit value."""
     zy = torch.linspace(z_min, z_max, points, dtype=torch.float64)
     rows = []
-    for name in LOSSES:
+    for name in registered():
         z = torch.zeros(points, num_classes, dtype=torch.float64)
         z[:, 0] = zy
         z.requires_grad_()

@@ -24,7 +24,7 @@ import pandas as pd
 import torch
 
 from .data import load_dataset
-from .losses import LOSS_OUTPUTS, get_loss
+from .losses import get_loss, spec
 from .models import forward, init_params
 from .training import batch_indices
 from ..columns import INIT_CONTROL
@@ -33,7 +33,7 @@ from ..sweep import groups_from_config, hidden_name
 
 def prior_bias(output: str, prior: np.ndarray) -> np.ndarray | None:
     """The logit bias at which an untrained model predicts the class prior ``prior`` (C,), per output
-    kind (``losses.LOSS_OUTPUTS``); None for a loss on raw logits."""
+    kind (the registered loss's ``output``); None for a loss on raw logits."""
     if output == "sigmoid":
         return np.log(prior / (1 - prior))
     if output == "softmax":
@@ -60,7 +60,7 @@ def init_control(cfg: dict) -> pd.DataFrame:
             continue
         ds = data.setdefault(g.dataset, load_dataset(g.dataset, cfg))
         prior = np.bincount(ds.y_train, minlength=ds.num_classes) / len(ds.y_train)
-        output = LOSS_OUTPUTS[g.loss]
+        output = spec(g.loss).output
         b = prior_bias(output, prior)                      # (C,), or None on raw logits
         loss_fn = get_loss(g.loss, g.loss_params)
         for st in g.stacks:

@@ -1,12 +1,13 @@
-"""Classification losses, as a registry of per-example functions.
+"""Classification losses: the built-ins, registered in ``experiments.registry`` as a user's are.
 
 Every loss takes logits ``z`` of shape ``(..., C)`` and integer targets ``y`` of
 shape ``(...)`` with values in ``[0, C)``, and returns the per-example loss of
 shape ``(...)``; a leading run axis ``K`` passes straight through. Averaging
 over the batch gives the ``reduction="mean"`` value of the matching torch
 built-in where there is one (the tests check value and gradient). Keyword
-parameters are named as in the config's ``convergence.loss_params``.
-Notation: p = softmax(z), s = sigmoid(z), t = one_hot(y).
+parameters are named as in the config's ``convergence.loss_params``. Each built-in
+has a closed-form gradient for the engine; a user's loss without one trains on autograd's
+(:func:`get_loss_grad`). Notation: p = softmax(z), s = sigmoid(z), t = one_hot(y).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import inspect
 
 import torch
 import torch.nn.functional as F
+
+from .. import registry
 
 
 def onehot_like(z: torch.Tensor, y: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
@@ -124,35 +127,9 @@ def focal(z: torch.Tensor, y: torch.Tensor, focal_gamma: float = 2.0) -> torch.T
     return (1 - (-nll).exp()) ** focal_gamma * nll
 
 
-LOSSES = {
-    "cross_entropy": cross_entropy,
-    "cross_entropy_ls": cross_entropy_ls,
-    "bce_ovr": bce_ovr,
-    "mse_softmax": mse_softmax,
-    "mse_sigmoid": mse_sigmoid,
-    "mse_logits": mse_logits,
-    "hinge": hinge,
-    "squared_hinge": squared_hinge,
-    "focal": focal,
-}
-
-# Labels for figures and tables; the same keys, in the same order, as LOSSES (a test checks it).
-LOSS_LABELS = {
-    "cross_entropy": "cross-entropy",
-    "cross_entropy_ls": "cross-entropy, label smoothing",
-    "bce_ovr": "binary CE, one-vs-rest",
-    "mse_softmax": "MSE on softmax",
-    "mse_sigmoid": "MSE on sigmoid",
-    "mse_logits": "square loss on logits",
-    "hinge": "multi-class hinge",
-    "squared_hinge": "squared hinge",
-    "focal": "focal",
-}
-
-
 # Closed-form gradients, for the training engine: each returns (l, dl/dz) for the same (z, y) and
 # keyword parameters as the loss of the same name, without autograd (a test checks both against
-# autograd of LOSSES). Fewer passes over the (K, B, C) logits than autograd's chain. Notation as
+# autograd of the losses). Fewer passes over the (K, B, C) logits than autograd's chain. Notation as
 # above; g = dl/dz has z's shape *and memory layout*: the engine's logits are class-first (a
 # (K, C, B) tensor seen as (K, B, C)), and an element-wise op between tensors of two layouts
 # cannot vectorise (3-10x slower), so one-hot targets are built like z, and scatters write in place.
@@ -233,17 +210,47 @@ def _focal_grad(z, y, focal_gamma=2.0):
     return (1 - q) ** focal_gamma * n, _minus_onehot_(p, y).mul_(-dlogq.unsqueeze(-1))
 
 
-LOSS_GRADS = {
-    "cross_entropy": _cross_entropy_grad,
-    "cross_entropy_ls": _cross_entropy_ls_grad,
-    "bce_ovr": _bce_ovr_grad,
-    "mse_softmax": _mse_softmax_grad,
-    "mse_sigmoid": _mse_sigmoid_grad,
-    "mse_logits": _mse_logits_grad,
-    "hinge": _hinge_grad,
-    "squared_hinge": _squared_hinge_grad,
-    "focal": _focal_grad,
-}
+# ---- the registry: every built-in loss with its label, definition, gradient and output ---------------
+# (experiments.registry: a user's loss registers the same way, without ``grad``: autograd gives it)
+for _name, _fn, _grad, _label, _output, _predictive, _definition in [
+    ("cross_entropy", cross_entropy, _cross_entropy_grad, "cross-entropy", "softmax", "softmax",
+     "-log p_y, p = softmax(z) (F.cross_entropy)"),
+    ("cross_entropy_ls", cross_entropy_ls, _cross_entropy_ls_grad, "cross-entropy, label smoothing", "softmax",
+     "softmax", "(1 - eps) (-log p_y) + eps mean_j (-log p_j), eps = label_smoothing (Müller et al. 2019)"),
+    ("bce_ovr", bce_ovr, _bce_ovr_grad, "binary CE, one-vs-rest", "sigmoid", "normalised sigmoid",
+     "mean_j of binary cross-entropy of sigmoid(z_j) against one_hot(y)_j: one-vs-rest"),
+    ("mse_softmax", mse_softmax, _mse_softmax_grad, "MSE on softmax", "softmax", "softmax",
+     "mean_j (p_j - t_j)^2 on softmax probabilities"),
+    ("mse_sigmoid", mse_sigmoid, _mse_sigmoid_grad, "MSE on sigmoid", "sigmoid", "normalised sigmoid",
+     "mean_j (sigmoid(z_j) - t_j)^2: the lecture's sigmoid + MSE"),
+    ("mse_logits", mse_logits, _mse_logits_grad, "square loss on logits", "none", "softmax",
+     "(1/C) [k (z_y - M)^2 + sum_{j != y} z_j^2] on raw logits (Hui & Belkin 2021; k = M = 1: MSE)"),
+    ("hinge", hinge, _hinge_grad, "multi-class hinge", "none", "softmax",
+     "(1/C) sum_{j != y} max(0, margin - z_y + z_j): Weston-Watkins (a sum over wrong classes, "
+     "nn.MultiMarginLoss p=1), not Crammer-Singer (their maximum)"),
+    ("squared_hinge", squared_hinge, _squared_hinge_grad, "squared hinge", "none", "softmax",
+     "(1/C) sum_{j != y} max(0, margin - z_y + z_j)^2: Weston-Watkins, squared (p=2)"),
+    ("focal", focal, _focal_grad, "focal", "softmax", "softmax",
+     "-(1 - p_y)^gamma log p_y on the softmax, without alpha (Lin et al. 2017 use per-class "
+     "sigmoids with alpha = 0.25)"),
+]:
+    registry.loss(_name, _label, grad=_grad, output=_output, predictive=_predictive, definition=_definition)(_fn)
+
+LOSSES = registry.LOSSES     # name -> registry.Loss (callable as its function), built-ins first
+
+
+def registered() -> dict[str, registry.Loss]:
+    """Every registered loss, the built-ins first (the extensions this process was started with loaded)."""
+    registry.ensure_loaded()
+    return dict(LOSSES)
+
+
+def spec(name: str) -> registry.Loss:
+    """The registered loss ``name`` (a user's file loaded first where this process was started with one)."""
+    registry.ensure_loaded()
+    if name not in LOSSES:
+        raise ValueError(f"unknown loss {name!r}; valid: {registry.loss_names()}")
+    return LOSSES[name]
 
 
 def _bind(fn, params: dict | None):
@@ -252,42 +259,47 @@ def _bind(fn, params: dict | None):
     return functools.partial(fn, **bound) if bound else fn
 
 
-# What each loss is, exactly, in one line (the report's table of losses); same keys as LOSSES.
-LOSS_DEFINITIONS = {
-    "cross_entropy": "-log p_y, p = softmax(z) (F.cross_entropy)",
-    "cross_entropy_ls": "(1 - eps) (-log p_y) + eps mean_j (-log p_j), eps = label_smoothing (Müller et al. 2019)",
-    "bce_ovr": "mean_j of binary cross-entropy of sigmoid(z_j) against one_hot(y)_j: one-vs-rest",
-    "mse_softmax": "mean_j (p_j - t_j)^2 on softmax probabilities",
-    "mse_sigmoid": "mean_j (sigmoid(z_j) - t_j)^2: the lecture's sigmoid + MSE",
-    "mse_logits": "(1/C) [k (z_y - M)^2 + sum_{j != y} z_j^2] on raw logits (Hui & Belkin 2021; k = M = 1: MSE)",
-    "hinge": "(1/C) sum_{j != y} max(0, margin - z_y + z_j): Weston-Watkins (a sum over wrong classes, "
-             "nn.MultiMarginLoss p=1), not Crammer-Singer (their maximum)",
-    "squared_hinge": "(1/C) sum_{j != y} max(0, margin - z_y + z_j)^2: Weston-Watkins, squared (p=2)",
-    "focal": "-(1 - p_y)^gamma log p_y on the softmax, without alpha (Lin et al. 2017 use per-class "
-             "sigmoids with alpha = 0.25)",
-}
+def _autograd_grad(name: str, fn):
+    """``(z (..., C), y (...)) -> (l (...), dl/dz (..., C))`` by autograd on the logits, for a loss without
+    a closed form: a copy of z as (N, C) that requires grad, the per-example losses summed (each reads its
+    own row only, so the gradient of the sum is each row's own), under ``enable_grad`` (the engine runs
+    without grad)."""
+    def loss_grad(z: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        c = z.shape[-1]
+        with torch.enable_grad():
+            leaf = z.detach().reshape(-1, c).clone().requires_grad_(True)          # (N, C)
+            l = fn(leaf, y.expand(z.shape[:-1]).reshape(-1))
+            if l.shape != leaf.shape[:1]:
+                raise ValueError(f"loss {name!r} must return one value per example, shape ({len(leaf)},); "
+                                 f"it returned {tuple(l.shape)}")
+            (g,) = torch.autograd.grad(l.sum(), leaf)
+        return l.detach().view(z.shape[:-1]), g.view(z.shape)
+    return loss_grad
 
 
 def get_loss_grad(name: str, params: dict | None = None):
-    """``(z, y) -> (l, dl/dz)`` for the loss ``name``, per example, without autograd."""
-    if name not in LOSS_GRADS:
-        raise ValueError(f"unknown loss {name!r}; valid: {sorted(LOSS_GRADS)}")
-    return _bind(LOSS_GRADS[name], params)
+    """``(z, y) -> (l, dl/dz)`` for the loss ``name``, per example: its closed form where it has one,
+    else autograd on the logits (:func:`_autograd_grad`)."""
+    s = spec(name)
+    if s.grad is not None:
+        return _bind(s.grad, params)
+    return _autograd_grad(name, _bind(s.fn, params))
+
+
+def has_closed_form(name: str) -> bool:
+    return spec(name).grad is not None
 
 
 def get_loss(name: str, params: dict | None = None):
     """The loss ``name`` with those of ``params`` that it takes bound as keywords."""
-    if name not in LOSSES:
-        raise ValueError(f"unknown loss {name!r}; valid: {sorted(LOSSES)}")
-    return _bind(LOSSES[name], params)
+    return _bind(spec(name).fn, params)
 
 
 # ---- output saturation: the lecture's mechanism, where it acts ------------------------------------
 # The non-linearity between each loss and the logits, whose derivative at the true class scales the
 # loss's gradient there: softmax (dp_y/dz_y = p_y (1 - p_y)), one sigmoid per class (s_y (1 - s_y)),
-# or none (the loss reads the logits; its output derivative is 1 and never vanishes). Both maxima are 1/4.
-LOSS_OUTPUTS = {name: "softmax" for name in LOSSES} | {
-    "bce_ovr": "sigmoid", "mse_sigmoid": "sigmoid", "mse_logits": "none", "hinge": "none", "squared_hinge": "none"}
+# or none (the loss reads the logits; its output derivative is 1 and never vanishes): each registered
+# loss's ``output``. Both maxima are 1/4.
 # A wrong answer is *stuck* when its true-class output q is below one half and its derivative q (1 - q) below a
 # fraction f of its maximum 1/4, i.e. q < (1 - sqrt(1 - f)) / 2: the lecture's confidently wrong output. The
 # main threshold f = 0.1 (q_y < 0.026, a sigmoid's z_y < -3.6); the curves hold two more, to show how much the
@@ -315,7 +327,7 @@ def stuck_outputs(loss: str):
     :func:`stuck_below` of each of :data:`STUCK_FRACTIONS` (with ``engine.correct`` false) says whether an
     example is stuck: a confidently wrong answer the output no longer passes gradient to; None for a loss
     with no output non-linearity."""
-    output = LOSS_OUTPUTS[loss]
+    output = spec(loss).output
     if output == "none":
         return None
     return lambda z, y: _true_class_probability(output, z, y)
@@ -331,12 +343,10 @@ def _log_normalised_sigmoid(z: torch.Tensor) -> torch.Tensor:
 # How probabilities are read from the logits for test NLL, Brier score and calibration: softmax where
 # the loss is a function of softmax(z) or has no probabilistic reading (hinge, the square loss on
 # logits: their softmax is what a user would take); normalised sigmoids where the loss fits one
-# sigmoid per class. Argmax, hence accuracy, is the same either way.
-LOSS_PREDICTIVE = {name: "softmax" for name in LOSSES} | {"bce_ovr": "normalised sigmoid",
-                                                          "mse_sigmoid": "normalised sigmoid"}
+# sigmoid per class (each registered loss's ``predictive``). Argmax, hence accuracy, is the same either way.
 PREDICTIVE_LOG_PROBS = {"softmax": log_softmax, "normalised sigmoid": _log_normalised_sigmoid}
 
 
 def predictive_log_probs(loss: str):
     """``fn(z (..., C)) -> log p (..., C)``: the log of the distribution ``loss`` trains."""
-    return PREDICTIVE_LOG_PROBS[LOSS_PREDICTIVE[loss]]
+    return PREDICTIVE_LOG_PROBS[spec(loss).predictive]

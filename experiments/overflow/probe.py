@@ -33,7 +33,7 @@ import torch.nn.functional as F
 
 from .. import columns
 from ..lecture import lecture_logits
-from ..convergence.losses import LOSSES, onehot_like
+from ..convergence.losses import LOSSES, get_loss, onehot_like
 
 DTYPES = {
     "float16": torch.float16,
@@ -102,6 +102,21 @@ IMPLEMENTATION_LABELS = {
 }
 FAMILY = {name: "ce" for name in IMPLEMENTATIONS} | {"bce_naive": "bce", "bce_logits": "bce",
                                                    "mse_softmax": "mse_softmax"}
+
+
+def implementation_fn(name: str):
+    """The function an implementation name runs: one of :data:`IMPLEMENTATIONS`, else a registered loss
+    (a user's: probed as it is, measured against its own float64 value, with no IEEE-754 prediction)."""
+    return IMPLEMENTATIONS[name] if name in IMPLEMENTATIONS else get_loss(name)
+
+
+def reference_loss(name: str, z64: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The loss of float64 logits to measure ``name`` against: the exact value of its family, or a registered
+    loss's own value in float64 (N,)."""
+    if name in FAMILY:
+        return exact_loss(z64, y, FAMILY[name])
+    with torch.no_grad():
+        return get_loss(name)(z64, y).to(torch.float64)
 
 
 def exact_loss(z64: torch.Tensor, y: torch.Tensor, family: str) -> torch.Tensor:
@@ -176,7 +191,7 @@ def probe_batch(implementation: str, dtype: str, z64: torch.Tensor, y: torch.Ten
     ``compute_dtype``). Never raises on inf/NaN; where an op refuses a row, that
     row gets NaN and the op's message in ``error``.
     """
-    fn = IMPLEMENTATIONS[implementation]
+    fn = implementation_fn(implementation)
     n = len(y)
     out = {"loss": np.full(n, np.nan), "grad_norm": np.full(n, np.nan), "grad_finite": np.zeros(n, bool),
            "compute_dtype": "", "error": np.full(n, "", dtype=object)}
@@ -242,7 +257,7 @@ def _run_probes(cfg: dict, device: str, predict) -> pd.DataFrame:
                         values = np.unique(np.concatenate([base, dense_grid(guesses, base[0], base[-1])]))
                         z64, y = probe_logits(axis, values, c, cfg["seed"])
                         out = probe_batch(impl, dtype, z64, y, autocast=ac, device=device)
-                        ref = exact_loss(z64, y, FAMILY[impl]).numpy()
+                        ref = reference_loss(impl, z64, y).numpy()
                         loss = out["loss"]
                         finite = np.isfinite(loss)
                         with np.errstate(invalid="ignore", divide="ignore"):

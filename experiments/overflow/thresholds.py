@@ -150,6 +150,8 @@ def predictions(implementation: str, dtype: str, c: int, axis: str, seed: int = 
 @functools.lru_cache(maxsize=None)
 def _predictions(implementation: str, dtype: str, c: int, axis: str, seed: int, compute_dtype: str
                  ) -> tuple[Prediction, ...]:
+    if implementation not in FAMILY:          # a registered loss of a user's: no rule predicts it
+        return ()
     fl, fc = torch.finfo(DTYPES[dtype]), torch.finfo(DTYPES[compute_dtype])
     s_c = fc.smallest_normal * fc.eps  # smallest subnormal of the compute format
     ex = _Exact(axis, c, seed)
@@ -196,6 +198,7 @@ RULE_TEXT = {
     "grad_nan": "some p_j < s/2 rounds to 0: the backward of log gives 0/0 = NaN",
     "bce_clamp": "a sigmoid output rounds to 0 or 1 and the 1e-12 clamp of BCE's backward is 0 in float16",
     None: "never on this grid: max-subtracted or fused arithmetic, or a clamped log",
+    "not_predicted": "a registered loss probed by name: measured, no IEEE-754 rule predicts where it breaks",
 }
 
 
@@ -220,6 +223,7 @@ def thresholds_table(probes: pd.DataFrame, seed: int = 0, predict=None) -> pd.Da
         compute = next((d for d in sub["compute_dtype"] if d in DTYPES), dtype)
         preds = predict(impl, dtype, c, axis, seed, compute_dtype=compute)
         first = preds[0] if preds else None
+        predicted = impl in FAMILY
         measured = float(grid[broken.argmax()]) if broken.any() else None
         if measured is not None:
             i = int(broken.argmax())
@@ -234,8 +238,10 @@ def thresholds_table(probes: pd.DataFrame, seed: int = 0, predict=None) -> pd.Da
             implementation=impl, dtype=dtype, num_classes=c, axis=axis, autocast=ac, compute_dtype=compute,
             supported=supported, measured_threshold=measured,
             predicted_threshold=first.threshold if first else None,
-            tolerance=first.tolerance if first else None, rule=first.rule if first else None,
-            rule_text=RULE_TEXT[first.rule if first else None], agrees=bool(agrees) if supported else None,
+            tolerance=first.tolerance if first else None,
+            rule=first.rule if first else None if predicted else "not_predicted",
+            rule_text=RULE_TEXT[first.rule if first else None if predicted else "not_predicted"],
+            agrees=bool(agrees) if supported and predicted else None,
             refused_from=float(grid[refused.argmax()]) if refused.any() else None,
         ))
     return pd.DataFrame(rows)

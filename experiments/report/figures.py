@@ -220,13 +220,26 @@ def _dataset_key(fig, datasets: list[str], extra: list | None = None) -> None:
 
 
 @_styled
-def speed_forest_figure(claims: pd.DataFrame):
+def _against_cross_entropy(claims: pd.DataFrame) -> pd.Series:
+    """The claims against cross-entropy (a question's other pair is left to its own sentences)."""
+    return claims["reference"].fillna("cross_entropy").eq("cross_entropy") if "reference" in claims else \
+        pd.Series(True, index=claims.index)
+
+
+def _bold(ax, loss: str | None) -> None:
+    """The question's loss in bold among the row labels of a forest."""
+    for t in ax.get_yticklabels():
+        if loss is not None and t.get_text() == names.loss(loss):
+            t.set_fontweight("bold")
+
+
+def speed_forest_figure(claims: pd.DataFrame, highlight: str | None = None):
     """Steps to the main target relative to cross-entropy, per loss (rows) and optimiser (panels): the
     pooled ratio with its 95% seed-bootstrap interval and each dataset's ratio; 1 = as fast, 2 = twice
     the steps (a run that missed counting as the budget); a last panel gives each loss's reach share per
     optimiser, so a ratio resting on runs that seldom reached reads as such. Input: the claims table
-    (families ``speed_ratio.<optimizer>`` and ``reach``)."""
-    d = claims[claims["family"].str.startswith("speed_ratio.")]
+    (families ``speed_ratio.<optimizer>`` and ``reach``); ``highlight``: the question's loss, in bold."""
+    d = claims[claims["family"].str.startswith("speed_ratio.") & _against_cross_entropy(claims)]
     opts = [o for o in ("sgd", "adam") if o in set(d["optimizer"])] + sorted(set(d["optimizer"]) - {"sgd", "adam"})
     order = loss_order(set(d["subject"]) | {"cross_entropy"})
     reach = claims[(claims["family"] == "reach") & (claims["dataset"] == "all")]
@@ -255,18 +268,20 @@ def speed_forest_figure(claims: pd.DataFrame):
     _dataset_key(fig, sorted(x for x in d["dataset"].unique() if x != "all"),
                  [plt.Line2D([], [], marker=m, color="0.2", ms=8, mew=1.6, ls="none", label=f"reached, {names.optimizer(o)}")
                   for o, m in reach_marks.items()])
+    _bold(axes[0][0], highlight)
     fig.tight_layout()
     return fig
 
 
 @_styled
-def test_forest_figure(claims: pd.DataFrame, prefix: str = "tuned_for_acc"):
+def test_forest_figure(claims: pd.DataFrame, prefix: str = "tuned_for_acc", highlight: str | None = None):
     """Test accuracy (percentage points) and expected calibration error against cross-entropy, per loss:
     the pooled difference with its 95% seed-bootstrap interval and each dataset's difference (claims
-    ``<prefix>.*``: by default the runs at the rates of best validation accuracy)."""
+    ``<prefix>.*``: by default the runs at the rates of best validation accuracy); ``highlight``: the
+    question's loss, in bold."""
     panels = [(f"{prefix}.test_acc_mean", "Δ test accuracy (points, mean)", 100.0),
               (f"{prefix}.test_ece", "Δ calibration error (ECE)", 1.0)]
-    d = claims[claims["family"].isin([f for f, _, _ in panels])]
+    d = claims[claims["family"].isin([f for f, _, _ in panels]) & _against_cross_entropy(claims)]
     order = loss_order(set(d["subject"]))
     fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 0.3 * max(1, len(order)) + 1.1), sharey=True, squeeze=False)
     for ax, (fam, label, scale) in zip(axes[0], panels):
@@ -279,6 +294,7 @@ def test_forest_figure(claims: pd.DataFrame, prefix: str = "tuned_for_acc"):
     axes[0][0].set_title("higher is better")
     axes[0][1].set_title("lower is better")
     _dataset_key(fig, sorted(x for x in d["dataset"].unique() if x != "all"))
+    _bold(axes[0][0], highlight)
     fig.tight_layout()
     return fig
 

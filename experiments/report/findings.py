@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..analysis.claims import pooled_row
+from ..analysis.claims import REFERENCE, pooled_row
 from ..analysis.stats import MIN_SEEDS, POOLED
 from . import names, wording
 
@@ -335,10 +335,13 @@ def overflow_finding(thresholds: pd.DataFrame) -> str:
     if not parts:
         return absent("naive or fused implementation on the gap or max-logit axis in float32/float64",
                       "the config's overflow.implementations, dtypes and axes leave them out")
-    agree = int(thresholds["agrees"].fillna(False).astype(bool).sum())
+    predicted = thresholds[thresholds["rule"] != "not_predicted"] if "rule" in thresholds else thresholds
+    agree = int(predicted["agrees"].fillna(False).astype(bool).sum())
     text = "; ".join(parts)
+    unpredicted = len(thresholds) - len(predicted)
     return (text[0].upper() + text[1:] + f". Measured and predicted break points agree in {agree} of "
-            f"{len(thresholds)} settings.")
+            f"{len(predicted)} settings" + (f"; {unpredicted} settings of registered losses were measured "
+                                           f"without a prediction" if unpredicted else "") + ".")
 
 
 def amp_finding(breaks: pd.DataFrame) -> str:
@@ -381,16 +384,19 @@ def failure_finding(counts: pd.DataFrame, divergence_factor: float) -> str:
             f"others in its batch train on, counts as a miss for speed and at chance for accuracy.")
 
 
-def summary_findings(claims, thresholds, examples) -> list[str]:
+def summary_findings(claims, thresholds, examples, subject: str = "mse_sigmoid") -> list[str]:
     """The bullets of the report's summary: every loss against cross-entropy per optimiser (pooled,
-    faster and slower said alike), how often sigmoid + MSE and cross-entropy reached the target, the rate
-    searches, then the overflow thresholds and the lecture (exact values, no sampling)."""
+    faster and slower said alike), how often the question's ``subject`` and cross-entropy reached the
+    target, the rate searches, then the overflow thresholds (where probed) and the lecture (exact values,
+    no sampling)."""
     out = [speed_pointer(claims)]
-    for c in ("reach_fraction.mse_sigmoid.sgd", "reach_fraction.cross_entropy.sgd"):
+    opt = "sgd" if (claims["optimizer"] == "sgd").any() else (claims["optimizer"].dropna().iloc[0] if len(claims) else "")
+    for c in (f"reach_fraction.{subject}.{opt}", f"reach_fraction.{REFERENCE}.{opt}"):
         if (text := claim(claims, c)) is not None:
             out.append(text)
     out.append(search_finding(claims))
-    out.append(overflow_finding(thresholds))
+    if len(thresholds):
+        out.append(overflow_finding(thresholds))
     out.append(lecture_finding(examples))
     return out
 
@@ -477,9 +483,10 @@ def init_control_finding(control: pd.DataFrame) -> str:
             + "; ".join(parts) + f"; {verdict}")
 
 
-def calibration_finding(claims: pd.DataFrame, cal: pd.DataFrame) -> str:
-    """Cross-entropy's test ECE, then what label smoothing, focal loss and MSE on softmax did against it, per
-    dataset (no loss is named best: that would be a pick among all losses, untested), and the ECE floors."""
+def calibration_finding(claims: pd.DataFrame, cal: pd.DataFrame, subject: str = "mse_sigmoid") -> str:
+    """Cross-entropy's test ECE, then what label smoothing, focal loss, MSE on softmax and the question's
+    ``subject`` did against it, per dataset (no loss is named best: that would be a pick among all losses,
+    untested), and the ECE floors."""
     if cal.empty or cal["test_ece"].isna().all():
         return absent("test-split metrics", "no evaluation run finished")
     ref = cal[cal["loss"] == "cross_entropy"]
@@ -490,7 +497,7 @@ def calibration_finding(claims: pd.DataFrame, cal: pd.DataFrame) -> str:
            f"median over {int(best['problems'])} settings; every loss in the table below).")
     fmt = lambda x: f"{x:+.3f}"                                                  # noqa: E731
     said = []
-    for loss in ("cross_entropy_ls", "focal", "mse_softmax", "mse_sigmoid"):
+    for loss in dict.fromkeys(("cross_entropy_ls", "focal", "mse_softmax", "mse_sigmoid", subject)):
         rows = claims[claims["claim"] == f"{wording.ACCURACY_CLAIMS}.test_ece.{loss}_vs_cross_entropy"]
         rows = rows.assign(pooled=rows["dataset"] == POOLED).sort_values(["pooled", "dataset"])
         if rows.empty:
@@ -506,7 +513,7 @@ def calibration_finding(claims: pd.DataFrame, cal: pd.DataFrame) -> str:
                 "interval; †: resolved on every dataset and pooled after Holm's adjustment; every interval in "
                 "Appendix B): " + "; ".join(said) + ".")
     scaled = []
-    for loss in ("cross_entropy_ls", "focal", "mse_softmax", "mse_sigmoid"):
+    for loss in dict.fromkeys(("cross_entropy_ls", "focal", "mse_softmax", "mse_sigmoid", subject)):
         r = pooled_row(claims, f"{wording.ACCURACY_CLAIMS}.test_ece_ts.{loss}_vs_cross_entropy")
         if r is not None:
             scaled.append(f"{label(loss)} **{r['estimate']:+.3f}**" + (

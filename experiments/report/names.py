@@ -16,8 +16,7 @@ LOSS_LABELS: dict[str, str] = {}            # filled by load(): loss -> label, i
 LOSS_DEFINITIONS: dict[str, str] = {}
 IMPLEMENTATION_LABELS: dict[str, str] = {}
 AXIS_LABELS: dict[str, str] = {}
-DATASET_LABELS = {"digits": "digits", "gaussian_mixture": "Gaussian mixture", "mnist1d": "MNIST-1D",
-                  "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10", "all": "all (pooled)"}
+DATASET_LABELS: dict[str, str] = {"all": "all (pooled)"}   # filled by load() from the registry's labels
 OPTIMIZER_LABELS = {"sgd": "SGD", "adam": "Adam"}
 
 
@@ -28,10 +27,12 @@ def use(losses: pd.DataFrame, names: pd.DataFrame | None = None) -> None:
     LOSS_DEFINITIONS.clear()
     LOSS_DEFINITIONS.update(zip(losses["loss"], losses["definition"]))
     if names is not None:
-        for kind, target in (("implementation", IMPLEMENTATION_LABELS), ("axis", AXIS_LABELS)):
+        for kind, target in (("implementation", IMPLEMENTATION_LABELS), ("axis", AXIS_LABELS),
+                             ("dataset", DATASET_LABELS)):
             target.clear()
             sub = names[names["kind"] == kind]
             target.update(zip(sub["name"], sub["label"]))
+        DATASET_LABELS.setdefault("all", "all (pooled)")
 
 
 def load(report_tables: Path | str) -> None:

@@ -307,6 +307,19 @@ def _direction(rows: dict) -> str:
     return sides.pop() if len(sides) == 1 else ""
 
 
+def smoke_banner(eval_seeds: int, tuning_seeds: int) -> str:
+    """The first screen's warning for a run smaller than a study (fewer evaluation seeds than an interval
+    needs, or one tuning seed): a blockquote, else ""."""
+    if eval_seeds >= MIN_SEEDS and tuning_seeds >= 2:
+        return ""
+    why = [f"{eval_seeds} evaluation seed{'s' if eval_seeds != 1 else ''} per dataset (an interval needs "
+           f"{MIN_SEEDS})"] if eval_seeds < MIN_SEEDS else []
+    why += [f"{tuning_seeds} tuning seed (rates chosen on one seed)"] if tuning_seeds < 2 else []
+    return (f"> **A smoke run, not a study.** This run has {' and '.join(why)}: it shows that the pipeline works "
+            f"end to end, and its numbers have no intervals or tests. Read them as a check, not as findings; "
+            f"`config/config.yaml` is the study.")
+
+
 def abstract(claims: pd.DataFrame, counts: pd.DataFrame, pool: pd.DataFrame, thresholds: pd.DataFrame,
              seeds: int, level: float = 0.95, accuracy: pd.DataFrame | None = None,
              coverage: pd.DataFrame | None = None, subject: str = "mse_sigmoid", reference: str = "cross_entropy",

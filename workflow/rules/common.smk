@@ -36,6 +36,18 @@ REFERENCE_GROUPS = groups_from_config(CONFIG, "reference")
 TUNE_GROUPS = groups_from_config(CONFIG, "tune")
 EVAL_GROUPS = groups_from_config(CONFIG, "eval")
 DATASETS = axis_values(CONFIG["convergence"], "datasets")  # of the main grid and every study
+OVERFLOW = CONFIG["overflow"] is not None  # `overflow: null`: no probe, no reduced-precision training
+# A user's losses and datasets (config key extensions, loaded by validate_config): inputs of every job that
+# trains, probes or describes with them, so that editing one reruns what it changed
+EXTENSIONS = [str(Path(p).resolve()) for p in CONFIG["extensions"]]
+
+
+def overflow_tables():
+    """The overflow stage's tables by name ({} when it is off), for the rules that read them."""
+    if not OVERFLOW:
+        return {}
+    return {"probes": results("overflow/probes.parquet"), "thresholds": results("overflow/thresholds.parquet"),
+            "amp": results("overflow/amp_training.parquet")}
 
 
 def reference_group_params(wildcards):

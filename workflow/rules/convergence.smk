@@ -9,6 +9,8 @@
 
 
 rule reference_group:
+    input:
+        extensions=EXTENSIONS,  # a user's dataset: an edit reruns the jobs that train on it
     output:
         tuning=results("convergence/reference/{group}.parquet"),
         runs=results("convergence/reference/{group}.runs.parquet"),
@@ -55,6 +57,7 @@ rule targets:
 rule tune_group:
     input:
         targets=results("convergence/targets.parquet"),
+        extensions=EXTENSIONS,  # a user's loss or dataset: an edit reruns the jobs that train with it
     output:
         tuning=results("convergence/tuning/{group}.parquet"),
         runs=results("convergence/tuning/{group}.runs.parquet"),
@@ -91,6 +94,7 @@ rule evaluate_group:
     input:
         tuning=tuning_of_pair,
         targets=results("convergence/targets.parquet"),
+        extensions=EXTENSIONS,
     output:
         runs=results("convergence/groups/{group}.runs.parquet"),
         curves=results("convergence/groups/{group}.curves.parquet"),
@@ -119,6 +123,8 @@ rule evaluate_group:
 
 
 rule init_control:
+    input:
+        extensions=EXTENSIONS,
     output:
         results("convergence/init_control.parquet"),
     params:
@@ -164,6 +170,7 @@ rule aggregate_convergence:
         literature=results("literature.parquet"),
     params:
         convergence=SCIENCE["convergence"],  # the main grid: the claims' pool
+        question=CONFIG["question"],  # its pair is claimed too where its reference is not cross-entropy
     log:
         results("logs/aggregate_convergence.log"),
     # wall time, CPU time and peak memory of the job; provenance sums them per stage

@@ -26,6 +26,8 @@ rule download_dataset:
 
 
 rule describe_datasets:
+    input:
+        extensions=EXTENSIONS,  # a user's dataset is built here first
     output:
         results("data/datasets.parquet"),
     params:

@@ -3,6 +3,8 @@
 
 
 rule overflow_probe:
+    input:
+        extensions=EXTENSIONS,  # a user's loss may be probed (overflow.implementations)
     output:
         probes=results("overflow/probes.parquet"),
         thresholds=results("overflow/thresholds.parquet"),

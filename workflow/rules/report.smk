@@ -5,7 +5,6 @@ from experiments.analysis.report_tables import FACT_TABLES, REPORT_TABLES
 rule provenance:
     input:
         runs=results("convergence/runs.parquet"),
-        probes=results("overflow/probes.parquet"),
         examples=results("lecture/examples.parquet"),
         sweep=results("sweep.parquet"),
         jobs=expand(results("convergence/reference/{group}.job.json"), group=REFERENCE_GROUPS)
@@ -14,8 +13,8 @@ rule provenance:
         datasets=results("data/datasets.parquet"),
         # every stage's benchmark, summed per stage into provenance (the report's own time is in its log)
         benchmarks=[results(f"benchmarks/{stage}.tsv") for stage in
-                    ["sweep", "describe_datasets", "targets", "aggregate_convergence", "report_tables", "init_control", "overflow_probe",
-                     "amp_training", "lecture_examples"]]
+                    ["sweep", "describe_datasets", "targets", "aggregate_convergence", "report_tables", "init_control",
+                     "lecture_examples"] + (["overflow_probe", "amp_training"] if OVERFLOW else [])]
         + expand(results("benchmarks/reference_group/{group}.tsv"), group=REFERENCE_GROUPS)
         + expand(results("benchmarks/tune_group/{group}.tsv"), group=TUNE_GROUPS)
         + expand(results("benchmarks/evaluate_group/{group}.tsv"), group=EVAL_GROUPS),
@@ -48,9 +47,9 @@ rule report_tables:
         levels=results("convergence/levels.parquet"),
         targets=results("convergence/targets.parquet"),
         claims=results("convergence/claims.parquet"),
-        amp=results("overflow/amp_training.parquet"),
-        probes=results("overflow/probes.parquet"),
         datasets=results("data/datasets.parquet"),
+        extensions=EXTENSIONS,  # a user's loss: its label, definition and gradients are facts here
+        **{k: v for k, v in overflow_tables().items() if k != "thresholds"},
     output:
         tables=[results(f"report/{name}.parquet") for name in REPORT_TABLES + FACT_TABLES],
     params:
@@ -76,12 +75,10 @@ rule report:
         targets=results("convergence/targets.parquet"),
         claims=results("convergence/claims.parquet"),
         literature=results("literature.parquet"),
-        probes=results("overflow/probes.parquet"),
-        thresholds=results("overflow/thresholds.parquet"),
-        amp=results("overflow/amp_training.parquet"),
         examples=results("lecture/examples.parquet"),
         datasets=results("data/datasets.parquet"),
         provenance=results("provenance.json"),
+        **overflow_tables(),
     output:
         results("report.html"),
     params:

@@ -33,7 +33,7 @@ matched = matched_rate_costs(tuning, tuning_runs, curves, setting) if "sgd" in s
 cv = snakemake.params.convergence
 pool = lambda df: df[in_grid(df, cv)] if len(df) else df   # noqa: E731  (the claims' pool: the main grid)
 claims = claims_table(pool(runs), tuning, layers, matched, pool(predictions), targets=targets,
-                      accuracy_runs=pool(accuracy_runs), levels=pool(levels))
+                      accuracy_runs=pool(accuracy_runs), levels=pool(levels), question=snakemake.params.question)
 print(f"{len(runs)} runs, {len(curves)} curve rows, {len(summary)} configurations, {len(tuning)} rates tried")
 print(tuning.loc[tuning["chosen"], "search_outcome"].value_counts().to_string())
 print(runs["status"].value_counts().to_string())

@@ -3,6 +3,7 @@ import sys
 
 import pandas as pd
 
+from experiments import columns
 from experiments.config import execution_settings
 from experiments.convergence.data import describe, load_dataset
 from experiments.storage import write_parquet
@@ -10,6 +11,7 @@ from experiments.storage import write_parquet
 sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
 cfg = {"seed": snakemake.params.seed,
        "data": {**snakemake.params.data, "root": execution_settings(snakemake.config)["data_root"]}}
-table = pd.DataFrame([describe(load_dataset(name, cfg), cfg) for name in snakemake.params.datasets])
+table = pd.DataFrame([describe(load_dataset(name, cfg), cfg) for name in snakemake.params.datasets],
+                     columns=columns.DATASETS)
 print(table.to_string())
 write_parquet(table, snakemake.output[0])
