@@ -183,8 +183,9 @@ def test_config_values_never_reach_a_shell(repo):
 
 def test_numerical_failure_is_a_row_and_the_run_carries_on(smoke_run, repo):
     """The smoke config's reference and tune stages also try learning rates 1000 (losses explode) and 1e30
-    (weights overflow to inf and NaN): those runs break, the rest of their batch and the workflow go on, and
-    the report's failures table lists every one of any stage."""
+    (weights overflow to inf and NaN): those runs break (NaN/inf; a run whose loss ends above 10x its start
+    without one would be diverged: tests/test_training.py plants both), the rest of their batch and the
+    workflow go on, and the report's failures table lists every one of any stage."""
     cfg = yaml.safe_load((repo / "config" / "smoke.yaml").read_text())
     assert {1000.0, 1e30} <= set(cfg["convergence"]["learning_rates"]["sgd"])
     res = smoke_run / SMOKE / "convergence"
@@ -192,7 +193,8 @@ def test_numerical_failure_is_a_row_and_the_run_carries_on(smoke_run, repo):
                       pd.read_parquet(res / "tuning_runs.parquet").assign(stage="tune"),
                       pd.read_parquet(res / "runs.parquet").assign(stage="evaluate")], ignore_index=True)
     broke = runs[runs["status"].isin(["nonfinite", "diverged"])]
-    assert set(broke["status"]) == {"nonfinite", "diverged"}
+    assert "nonfinite" in set(broke["status"]) and set(broke["status"]) <= {"nonfinite", "diverged"}
+    assert set(broke["lr"]) == {1000.0, 1e30}                 # both rates break, at least on some runs
     assert set(broke["lr"]) <= {1000.0, 1e30}
     assert (broke.loc[broke["status"] == "nonfinite", "nonfinite_step"] >= 0).all()
     assert (broke.loc[broke["status"] == "diverged", "diverged_step"] >= 0).all()

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import snakemake
+from conftest import snakemake, table_rows
 
 from experiments.config import PROBE_IMPLEMENTATIONS, ConfigError, load_schema, validate_config
 from experiments.registry import BUILTIN_DATASETS, BUILTIN_LOSSES
@@ -57,7 +57,7 @@ UNUSUAL = {
                                          "lr_search": {"max_extensions": 0, "bounds": {"sgd": [1.0, 1.0e31]}}}},
                         ["No comparison of losses in this run", "and 0 reached it"]),
     "one_target_level": ({"convergence": {"targets": {"levels": [0.3], "main": 0.3}}},
-                         ["level 0.3", "Tuned cross-entropy on the evaluation seeds reached its main target"]),
+                         ["Tuned cross-entropy on the evaluation seeds reached its main target"]),
 }
 
 
@@ -81,13 +81,18 @@ def run_to_report(repo: Path, work: Path, cfg: dict, cores: int = 1) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S)))
 
 
-def check_report(text: str, runs: pd.DataFrame, tuning_runs: pd.DataFrame) -> None:
+def check_report(text: str, res) -> None:
+    """The report of the results in ``res`` (results/convergence): its sections, its renderer, and every
+    run of the three stages counted, failed ones included."""
+    runs, tuning_runs, reference_runs = (pd.read_parquet(res / f"{t}.parquet") for t in
+                                         ("runs", "tuning_runs", "reference_runs"))
     for section in ["Summary", "The lecture, reproduced", "Convergence", "Numerical overflow", "Failures",
                     "Methods and provenance"]:
         assert section in text, section
     assert re.search(r"Rendered (with|by) (quarto|fallback)", text)
-    # every run of both stages is counted, failed ones included
-    assert f"Of {len(runs) + len(tuning_runs):,} runs ({len(tuning_runs):,} tune, {len(runs):,} evaluate)" in text
+    total = len(runs) + len(tuning_runs) + len(reference_runs)
+    assert (f"Of {total:,} runs ({len(reference_runs):,} reference, {len(tuning_runs):,} tune, {len(runs):,} "
+            f"evaluate)") in text
     assert "Traceback" not in text and "Error" not in text.replace("relative error", "")
 
 
@@ -105,9 +110,12 @@ def unusual_runs(repo, tmp_path_factory):
 def test_unusual_config_renders_a_report(unusual_runs, name):
     work, text = unusual_runs[name]
     res = work / "results" / "convergence"
-    check_report(text, pd.read_parquet(res / "runs.parquet"), pd.read_parquet(res / "tuning_runs.parquet"))
+    check_report(text, res)
     for line in UNUSUAL[name][1]:
         assert line in text, line
+    if name == "one_target_level":           # the speed table has the one level as its column
+        columns, rows = table_rows((work / "results" / "report.html").read_text(), "speed-levels-table")
+        assert columns == ["loss", "SGD, level 0.3"] and len(rows) == 1
 
 
 def test_unusual_configs_are_valid_and_their_tables_say_what_was_swept(unusual_runs):
@@ -228,7 +236,7 @@ def test_configs_generated_from_the_schema_render(repo, tmp_path_factory):
         work = tmp_path_factory.mktemp("generated")
         text = run_to_report(repo, work, cfg, cores=2)
         res = work / "results" / "convergence"
-        check_report(text, pd.read_parquet(res / "runs.parquet"), pd.read_parquet(res / "tuning_runs.parquet"))
+        check_report(text, res)
         seen.append(cfg)
 
     one()
