@@ -324,7 +324,7 @@ def abstract(claims: pd.DataFrame, counts: pd.DataFrame, pool: pd.DataFrame, thr
              seeds: int, level: float = 0.95, accuracy: pd.DataFrame | None = None,
              coverage: pd.DataFrame | None = None, subject: str = "mse_sigmoid", reference: str = "cross_entropy",
              contrast: str | None = "bce_ovr") -> str:
-    """The report's abstract (at most 200 words; tests/test_findings.py counts), answering "why not
+    """The report's abstract (at most 180 words; tests/test_findings.py counts), answering "why not
     ``subject`` instead of ``reference``?": speed per optimiser (a miss counted as the budget; "at least"
     where the misses make the estimate a lower bound) with the reach shares, test accuracy as a
     distribution (its mean with an interval, where the loss comes from by hidden activation, the share of
@@ -347,13 +347,11 @@ def abstract(claims: pd.DataFrame, counts: pd.DataFrame, pool: pd.DataFrame, thr
         way = _direction(speed)
         said = " and ".join(f"{atleast(r)}{_two(r['estimate'])}×{' the steps' if i == 0 else ''} under "
                             f"{OPT_LABELS.get(o, o)}{_span(r, first=i == 0)}" for i, (o, r) in enumerate(speed.items()))
-        bound = [f"{int(r['censored'])} of {r['n']} {OPT_LABELS.get(o, o)}" for o, r in speed.items() if _bound(r)]
         reach = {o: (pooled_row(claims, f"reach_fraction.{subject}.{o}"), pooled_row(claims, f"reach_fraction.{reference}.{o}"))
                  for o in speed}
         shares = [(a, b) for a, b in reach.values() if a is not None and b is not None]
         reached = ("; it reached the target in " + " and ".join(f"{a['estimate']:.0%}" for a, _ in shares)
                    + " of runs against " + " and ".join(f"{b['estimate']:.0%}" for _, b in shares)
-                   + (f" (\"at least\": its median sat at the budget in {' and '.join(bound)} settings)" if bound else "")
                    if shares else "")
         tested = any(not math.isnan(r["p_adjusted"]) for r in speed.values())
         name = label(subject)[0].upper() + label(subject)[1:]
@@ -361,7 +359,7 @@ def abstract(claims: pd.DataFrame, counts: pd.DataFrame, pool: pd.DataFrame, thr
                                    f"against {label(reference)}, no difference in speed resolved" if tested else
                                    f"against {label(reference)}")
                      + f": to the same validation accuracy, each at its tuned rate, it needed {said}, a miss "
-                       f"counting as the whole budget" + reached + ".")
+                       f"counted as the budget" + reached + ".")
     else:
         parts.append(f"{label(subject)} and {label(reference)} were not both in this sweep's pool, so the question "
                      f"is not answered here.")
@@ -372,7 +370,7 @@ def abstract(claims: pd.DataFrame, counts: pd.DataFrame, pool: pd.DataFrame, thr
         span = (_span({"ci_low": min(abs(mean["ci_low"]), abs(mean["ci_high"])),
                        "ci_high": max(abs(mean["ci_low"]), abs(mean["ci_high"]))}, pts, first=not speed)
                 if same_side else _span(mean, lambda x: f"{100 * x:+.1f}".replace("-", "−"), first=not speed))
-        text = f"At its most accurate rate its test accuracy was {pts(mean['estimate'])} points {way} on average over settings{span}"
+        text = f"At its most accurate rate its test accuracy was {pts(mean['estimate'])} points {way} on average{span}"
         by = accuracy[(accuracy["loss"] == subject) & (accuracy["dataset"] == "all") & (accuracy["activation"] != "all")] \
             if accuracy is not None and len(accuracy) else None
         if by is not None and len(by) > 1:
