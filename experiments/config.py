@@ -195,13 +195,13 @@ def question(cfg: dict) -> dict:
     """The comparison the report answers (``question``): as given (both losses swept in the main grid),
     else the lecture's where MSE on sigmoid is swept, else the first loss swept against cross-entropy."""
     main = cfg["convergence"]["losses"]
+    ref = LECTURE_QUESTION["reference"]
+    default = {"subject": LECTURE_QUESTION["subject"] if LECTURE_QUESTION["subject"] in main else next(
+        (x for x in main if x != ref), ref), "reference": ref}
     q = cfg.get("question")
-    if q is None:
-        ref = LECTURE_QUESTION["reference"]
-        subject = LECTURE_QUESTION["subject"] if LECTURE_QUESTION["subject"] in main else next(
-            (x for x in main if x != ref), ref)
-        return {"subject": subject, "reference": ref}
-    q = {"reference": LECTURE_QUESTION["reference"], **q}
+    if q is None or q == default:      # validating a validated config again (a job reads the resolved one)
+        return default                 # the report says where its losses were not both swept
+    q = {"reference": ref, **q}
     for key in ("subject", "reference"):
         if q[key] not in main:
             raise ConfigError(f"config error: question.{key}: {q[key]!r} is not in convergence.losses "

@@ -160,6 +160,13 @@ def test_the_question_defaults_to_the_lecture_then_to_the_first_loss():
     cfg = validate_config({"question": {"subject": "focal", "reference": "hinge"},
                            "convergence": {"losses": ["cross_entropy", "hinge", "focal"]}})
     assert cfg["question"] == {"subject": "focal", "reference": "hinge"}
+    assert validate_config(cfg)["question"] == cfg["question"]          # a job validates the resolved config again
+    # without cross-entropy swept the default still validates twice (the report says the pair was not swept);
+    # an explicit question must name swept losses
+    lone = validate_config({"convergence": {"losses": ["focal"]}})
+    assert validate_config(lone)["question"] == lone["question"] == {"subject": "focal", "reference": "cross_entropy"}
+    with pytest.raises(ConfigError, match="question.reference: 'hinge' is not in convergence.losses"):
+        validate_config({"question": {"subject": "focal", "reference": "hinge"}, "convergence": {"losses": ["focal"]}})
 
 
 def test_parts_are_turned_off_and_the_plan_says_what_each_stage_costs():

@@ -199,7 +199,7 @@ def test_abstract_answers_first_with_intervals_in_at_most_180_words():
     assert first.startswith("MSE on sigmoid learned slower than cross-entropy")
     assert "1.70× the steps under SGD (95% CI 1.53 to 2.04)" in first and "under Adam (1.53 to 2.04)" in first
     assert "reached the target in 60% and 60% of runs against 90% and 90%" in first
-    assert "9.0 points lower on average over settings (7.0 to 10.0)" in text
+    assert "9.0 points lower on average (7.0 to 10.0)" in text
     assert "more than 5 points lower in 46% of settings; the median setting −1.6" in text
     assert "Against binary CE, one-vs-rest on the same sigmoid outputs" in text and "1.28× the steps under SGD" in text
     assert "a logit gap of 8.91 (float16) to 708 (float64) with 10 classes, as IEEE-754 predicts" in text

@@ -107,10 +107,10 @@ def test_killed_sweep_resumes_to_the_same_tables(repo, smoke_run, tmp_path):
 
 BAD_INPUT = [
     # (id, config text, what the one line must contain)
-    ("unknown-loss", "convergence: {losses: [cross_entropy, mse]}", "convergence.losses[1]: 'mse' is not one of"),
+    ("unknown-loss", "convergence: {losses: [cross_entropy, mse]}", "convergence.losses[1]: unknown loss 'mse'; known: cross_entropy,"),
     ("unknown-activation", "convergence: {activations: [swish]}", "convergence.activations[0]: 'swish' is not one of"),
-    ("unknown-dataset", "convergence: {datasets: [imagenet]}", "convergence.datasets[0]: 'imagenet' is not one of"),
-    ("unknown-implementation", "overflow: {implementations: [naive]}", "overflow.implementations[0]: 'naive'"),
+    ("unknown-dataset", "convergence: {datasets: [imagenet]}", "convergence.datasets[0]: unknown dataset 'imagenet'; known: digits,"),
+    ("unknown-implementation", "overflow: {implementations: [naive]}", "overflow.implementations[0]: unknown implementation 'naive'; known:"),
     ("unknown-dtype", "overflow: {dtypes: [float8]}", "overflow.dtypes[0]: 'float8' is not one of"),
     ("negative-lr", "convergence: {learning_rates: {sgd: [0.1, -0.5]}}", "convergence.learning_rates.sgd[1]: -0.5"),
     ("zero-scale", "convergence: {logit_scales: [0]}", "convergence.logit_scales[0]: 0 is not allowed, must be > 0"),

@@ -376,7 +376,8 @@ def abstract(claims: pd.DataFrame, counts: pd.DataFrame, pool: pd.DataFrame, thr
         if by is not None and len(by) > 1:
             order = by.assign(_o=by["mean"]).sort_values("_o")
             text = (text[:-1] if text.endswith(")") else text + " (") + ("; " if text.endswith(")") else "") + \
-                ", ".join(f"{r.activation} units {signed_points(r.mean)}" for r in order.itertuples()) + ")"
+                ", ".join(f"{r.activation}{' hidden units' if i == 0 else ''} {signed_points(r.mean)}"
+                          for i, r in enumerate(order.itertuples())) + ")"
         worse = pooled_row(claims, f"{ACCURACY_CLAIMS}.test_acc_worse.{subject}_vs_{reference}")
         median = pooled_row(claims, f"{ACCURACY_CLAIMS}.test_acc.{subject}_vs_{reference}")
         if worse is not None:
@@ -407,7 +408,7 @@ def abstract(claims: pd.DataFrame, counts: pd.DataFrame, pool: pd.DataFrame, thr
                          + (f"{naive[lo]:.3g} ({lo}) to {naive[hi]:.3g} ({hi})" if lo != hi else f"{naive[lo]:.3g} ({lo})")
                          + f" with {int(classes)} classes"
                          + (", as IEEE-754 predicts" if agrees else ", not everywhere where IEEE-754 predicts")
-                         + ("; F.cross_entropy stayed finite there" if len(fused) and
+                         + ("; F.cross_entropy stayed finite" if len(fused) and
                             fused["measured_threshold"].isna().all() else "") + ".")
     total = counts.set_index("stage")["runs"].get("total")
     cover = coverage if coverage is not None and len(coverage) else pool
