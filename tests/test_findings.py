@@ -203,7 +203,14 @@ def test_abstract_answers_first_with_intervals_in_at_most_180_words():
     assert "more than 5 points lower in 46% of settings; the median setting −1.6" in text
     assert "Against binary CE, one-vs-rest on the same sigmoid outputs" in text and "1.28× the steps under SGD" in text
     assert "a logit gap of 8.91 (float16) to 708 (float64) with 10 classes, as IEEE-754 predicts" in text
-    assert "17,535 MLPs trained (SGD and Adam on digits, Gaussian mixture)" in text
+    assert "17,535 MLPs trained; the numbers above pool digits and Gaussian mixture." in text
+    # the pool, not everything trained: a study's extra data is pointed to; pools that differ are said per optimiser
+    wider = POOL.assign(datasets=["digits, gaussian_mixture", "digits, gaussian_mixture, mnist1d"])
+    assert "pool digits and Gaussian mixture (the studies' other data: Setup)." in wording.abstract(
+        _abstract_claims(), COUNTS, POOL, ABSTRACT_THRESHOLDS, 10, coverage=wider)
+    assert ("pool digits, Gaussian mixture and MNIST-1D under SGD; digits and Gaussian mixture under Adam." in
+            wording.abstract(_abstract_claims(), COUNTS, wider, ABSTRACT_THRESHOLDS, 10)), \
+        wording.abstract(_abstract_claims(), COUNTS, wider, ABSTRACT_THRESHOLDS, 10)[-200:]
     assert "∞" not in text and not re.search(r"\bnan\b", text)
     assert "whose gradient lacks only the factor s(1 − s)" in text
     assert len(text.split()) <= 180, len(text.split())
@@ -361,3 +368,13 @@ def test_levels_finding_reads_each_level():
     text = findings.levels_finding(levels)
     assert "levels 0.5 / 0.8 / 0.95" in text and "under SGD 2.00× / 1.46× / 1.46×; under Adam 3.40× / 4.80× / 2.35×" in text
     assert findings.levels_finding(levels[levels["level"] == 0.95]).startswith("*No speed at more than one")
+
+
+def test_shares_never_round_to_all_or_none_names_keep_their_case_and_bounds_are_marked():
+    """A referee's read found "100%" for 239 of 240 runs, "On gaussian mixture" (str.capitalize lowercases
+    the rest) and lower bounds printed bare in the prose."""
+    from experiments.report.wording import cap, percent, times
+    assert [percent(x) for x in (239 / 240, 1.0, 1 / 240, 0.0, 0.55)] == ["99.6%", "100%", "0.4%", "0%", "55%"]
+    assert cap("on Gaussian mixture") == "On Gaussian mixture" and cap("") == ""
+    assert times({"estimate": 2.352941, "lower_bound": True}) == "≥ 2.35×"
+    assert times({"estimate": 1.4, "lower_bound": False}) == "1.40×"

@@ -226,6 +226,7 @@ def test_saturation_term_is_one_scratch_of_the_widest_layer(sizes, activation):
     assert extra == pytest.approx(4 * sizing.block_floats(sizes)["saturation"], rel=0.05)
 
 
+@pytest.mark.slow            # 5-6 s a case on a loaded 2-core machine (CI, 2026-12-05)
 @needs_mallinfo
 @pytest.mark.parametrize("classes", [4, 10, 40])
 def test_logit_term_covers_the_worst_phase_on_the_logits(classes):

@@ -255,18 +255,20 @@ def speed_forest_figure(claims: pd.DataFrame, highlight: str | None = None):
         axes[0][0].set_yticks(range(len(order)), [names.loss(x) for x in order])
     ax = axes[0][-1]
     ys = {loss: i for i, loss in enumerate(order)}
-    reach_marks = {opt: ("|" if j == 0 else "x" if j == 1 else "+") for j, opt in enumerate(opts)}
+    reach_marks = {opt: ("o" if j == 0 else "x" if j == 1 else "+") for j, opt in enumerate(opts)}
+    shift = {opt: 0.36 * (j - (len(opts) - 1) / 2) for j, opt in enumerate(opts)}   # side by side, never on top
     for opt in opts:
         r = reach[(reach["optimizer"] == opt) & reach["subject"].isin(order)]
-        ax.plot(100 * r["estimate"], [ys[x] for x in r["subject"]], reach_marks[opt], color="0.2", ms=8, mew=1.6,
-                ls="none")
+        ax.plot(100 * r["estimate"], [ys[x] + shift[opt] for x in r["subject"]], reach_marks[opt], color="0.2",
+                mfc="none", ms=7, mew=1.6, ls="none")
     ax.set_xlim(-5, 105)
     ax.set_xticks([0, 50, 100])
     ax.set_title("reached (%)")
     ax.set_xlabel("% of runs")
     ax.grid(axis="x", color="0.9", lw=0.6)
     _dataset_key(fig, sorted(x for x in d["dataset"].unique() if x != "all"),
-                 [plt.Line2D([], [], marker=m, color="0.2", ms=8, mew=1.6, ls="none", label=f"reached, {names.optimizer(o)}")
+                 [plt.Line2D([], [], marker=m, color="0.2", mfc="none", ms=7, mew=1.6, ls="none",
+                             label=f"reached, {names.optimizer(o)}")
                   for o, m in reach_marks.items()])
     _bold(axes[0][0], highlight)
     fig.tight_layout()

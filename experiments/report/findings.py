@@ -55,6 +55,10 @@ def gradient_finding(losses: pd.DataFrame, saturation: pd.DataFrame, logit: floa
     text = (f"With the true-class logit at {logit:g} (other logits 0), the gradient of sigmoid + MSE with respect "
             f"to it is {g_mse:.1e}, against {g_ce:.2f} for cross-entropy: about {float(f'{abs(g_ce / g_mse):.2g}'):,.0f} "
             f"times smaller.")
+    if "bce_ovr" in g.index and g["bce_ovr"] != 0:    # the clean contrast: the same sigmoid outputs, without s(1 - s)
+        factor = float(f"{abs(g['bce_ovr'] / g_mse):.2g}")
+        text += (f" Binary CE one-vs-rest on the same outputs gives {g['bce_ovr']:.2f}: s(1 − s) alone is a factor "
+                 f"of about {factor:,.0f}, the classes' averaging the other {abs(g_ce / g['bce_ovr']):.0f}.")
     if len(saturation):
         s = saturation.iloc[0]
         text += (f" In training, the median fraction of saturated sigmoid/tanh hidden units at the end of the "
@@ -66,7 +70,7 @@ def gradient_finding(losses: pd.DataFrame, saturation: pd.DataFrame, logit: floa
 def _ratio_ci(r) -> str:
     """"**≥ 2.16×** [2.00, 2.31]": a ratio row's estimate ("≥" where it is a lower bound) and interval."""
     lo, hi = wording.ends(r["ci_low"], r["ci_high"], 1.0, wording.num)
-    return (f"**{'≥ ' if wording._bound(r) else ''}{wording.num(r['estimate'])}×**"
+    return (f"**{wording.times(r)}**"
             + ("" if np.isnan(r["ci_low"]) else f" [{lo}, {hi}]"))
 
 
@@ -91,10 +95,11 @@ def mechanism_finding(claims: pd.DataFrame, mechanism: pd.DataFrame, stuck: pd.D
             if pooled.empty:
                 continue
             p = pooled.iloc[0]
-            per = "; ".join(f"{names.dataset(x.dataset)} {wording.num(x.estimate)}×" for x in r.itertuples()
+            per = "; ".join(f"{names.dataset(x.dataset)} {wording.times(x)}" for x in r.itertuples()
                             if x.dataset != POOLED)
             items.append(f"under {OPT.get(opt, opt)} {_ratio_ci(p)}" + (f" ({per})" if per and len(r) > 1 else "")
-                         + f", reaching the target in {p['reach_subject']:.0%} of runs against {p['reach_reference']:.0%}")
+                         + f", reaching the target in {wording.percent(p['reach_subject'])} of runs against "
+                         f"{wording.percent(p['reach_reference'])}")
         fine = mechanism[(mechanism["subject"] == subject) & (mechanism["activation"] != "all")
                          & (mechanism["dataset"] == POOLED)]
         extremes = ""
@@ -102,8 +107,8 @@ def mechanism_finding(claims: pd.DataFrame, mechanism: pd.DataFrame, stuck: pd.D
             hi = fine.loc[fine["estimate"].idxmax()]
             unresolved = fine[~(fine["p_adjusted"] < 0.05)]
             extremes = (f" It is largest with {hi['setting']} under {OPT.get(hi['optimizer'], hi['optimizer'])} "
-                        f"({'≥ ' if wording._bound(hi) else ''}{wording.num(hi['estimate'])}×; reached in "
-                        f"{hi['reach_subject']:.0%} of runs against {hi['reach_reference']:.0%})")
+                        f"({wording.times(hi)}; reached in "
+                        f"{wording.percent(hi['reach_subject'])} of runs against {wording.percent(hi['reach_reference'])})")
             if stuck is not None and len(stuck):
                 st = stuck[(stuck["scope"] == "activation and scale") & (stuck["loss"] == subject)
                            & (stuck["optimizer"] == hi["optimizer"]) & (stuck["activation"] == hi["activation"])
@@ -117,9 +122,9 @@ def mechanism_finding(claims: pd.DataFrame, mechanism: pd.DataFrame, stuck: pd.D
             extremes += "."
             if len(unresolved):
                 extremes += (" Not resolved after Holm: " + "; ".join(
-                    f"{r.setting} under {OPT.get(r.optimizer, r.optimizer)} ({wording.num(r.estimate)}×)"
+                    f"{r.setting} under {OPT.get(r.optimizer, r.optimizer)} ({wording.times(r)})"
                     for r in unresolved.itertuples()) + ".")
-        out.append(f"{label(subject)[0].upper() + label(subject)[1:]} over {label(reference)}, steps to the target "
+        out.append(f"{wording.cap(label(subject))} over {label(reference)}, steps to the target "
                    f"(pooled, 95% seed-bootstrap interval; ≥: a lower bound, the subject's median at the budget in "
                    f"settings that bind): " + "; ".join(items) + "." + extremes)
     both = pooled_row(claims, "mechanism.adam_over_sgd.mse_sigmoid_vs_bce_ovr")
@@ -130,9 +135,9 @@ def mechanism_finding(claims: pd.DataFrame, mechanism: pd.DataFrame, stuck: pd.D
     told = [o for o in ("sgd", "adam") if speed[o] is not None and bce[o] is not None]
     if told:
         out.append("Beside it, against cross-entropy sigmoid + MSE needed "
-                   + " and ".join(f"{wording.num(speed[o]['estimate'])}× ({OPT[o]})" for o in told)
+                   + " and ".join(f"{wording.times(speed[o])} ({OPT[o]})" for o in told)
                    + ", binary CE itself "
-                   + " and ".join(f"{wording.num(bce[o]['estimate'])}× ({OPT[o]})" for o in told)
+                   + " and ".join(f"{wording.times(bce[o])} ({OPT[o]})" for o in told)
                    + ": each a median over its own settings, so the ratios do not multiply; the contrast with binary "
                      "CE is the part the sigmoid outputs alone do not explain.")
     return " ".join(out)
@@ -159,7 +164,7 @@ def stuck_finding(stuck: pd.DataFrame, constants: pd.DataFrame) -> str:
                      f"training examples, {m['peak_step_share']:.0%} of the way through the budget")
     return (f"Where the mechanism acts: an example is *stuck* when it is answered wrongly and its true-class output "
             f"q is below 1/2 with derivative q(1 − q) below {frac:g} of its maximum (strict: 0.01; loose: 0.5). "
-            + "; ".join(p[0].upper() + p[1:] if i == 0 else p for i, p in enumerate(parts))
+            + "; ".join(wording.cap(p) if i == 0 else p for i, p in enumerate(parts))
             + ". Stuck errors are not the lecture's mechanism by themselves: cross-entropy and binary CE have them "
               "too, but their gradient there does not carry the vanished factor; the contrast above measures what "
               "the factor costs.")
@@ -215,7 +220,9 @@ def convergence_finding(claims: pd.DataFrame) -> str:
     """Every loss against cross-entropy under each optimiser, pooled (the speed_ratio claims)."""
     datasets = set(claims.loc[claims["claim"].str.startswith("speed_ratio."), "dataset"])
     where = POOLED if POOLED in datasets else next(iter(datasets), POOLED)
-    said = [wording.speed_summary(claims, opt, where) for opt in ("sgd", "adam")]
+    said = []
+    for opt in ("sgd", "adam"):
+        said.append(wording.speed_summary(claims, opt, where, brief=any(said)))
     said = [x for x in said if x]
     if said:
         return " ".join(said)
@@ -228,11 +235,11 @@ def levels_finding(levels: pd.DataFrame, subject: str = "mse_sigmoid") -> str:
     d = levels[levels["subject"] == subject]
     if d["level"].nunique() < 2:
         return absent("speed at more than one target level", f"{label(subject)} or a second level was not swept")
-    parts = [f"under {OPT.get(opt, opt)} " + " / ".join(f"{wording.num(r.estimate)}×" for r in sub.sort_values("level").itertuples())
+    parts = [f"under {OPT.get(opt, opt)} " + " / ".join(wording.times(r) for r in sub.sort_values("level").itertuples())
              for opt, sub in d.groupby("optimizer", sort=False)]
     lv = " / ".join(f"{x:g}" for x in sorted(d["level"].unique()))
     return (f"The answer depends on the target: {label(subject)} over cross-entropy at levels {lv} of the way "
-            "from chance to tuned cross-entropy, " + "; ".join(parts) + " (the table gives each interval and the "
+            "from chance to tuned cross-entropy, " + "; ".join(parts) + " (≥: a lower bound; the table gives each interval and the "
             "reach shares; rates were tuned for the main level).")
 
 
@@ -259,7 +266,7 @@ def accuracy_finding(claims: pd.DataFrame, summary: pd.DataFrame, subject: str =
     acts = "; ".join(f"{r.activation} units: median {wording.points(r.median)}, mean {wording.points(r.mean)}, "
                      f"{r.share_worse:.0%} of {int(r.settings)} settings more than 5 points worse"
                      for r in by_act.itertuples())
-    return (f"{label(subject)[0].upper() + label(subject)[1:]} minus cross-entropy in test accuracy, each at its rate "
+    return (f"{wording.cap(label(subject))} minus cross-entropy in test accuracy, each at its rate "
             f"of best validation accuracy, over settings (a run that broke counts at chance; the mean carries the "
             f"test, the median and the share are descriptive): " + "; ".join(parts) + "."
             + (f" By hidden activation (pooled): {acts}." if acts else ""))
@@ -339,7 +346,7 @@ def overflow_finding(thresholds: pd.DataFrame) -> str:
     agree = int(predicted["agrees"].fillna(False).astype(bool).sum())
     text = "; ".join(parts)
     unpredicted = len(thresholds) - len(predicted)
-    return (text[0].upper() + text[1:] + f". Measured and predicted break points agree in {agree} of "
+    return (wording.cap(text) + f". Measured and predicted break points agree in {agree} of "
             f"{len(predicted)} settings" + (f"; {unpredicted} settings of registered losses were measured "
                                            f"without a prediction" if unpredicted else "") + ".")
 
@@ -515,10 +522,11 @@ def calibration_finding(claims: pd.DataFrame, cal: pd.DataFrame, subject: str = 
     scaled = []
     for loss in dict.fromkeys(("cross_entropy_ls", "focal", "mse_softmax", "mse_sigmoid", subject)):
         r = pooled_row(claims, f"{wording.ACCURACY_CLAIMS}.test_ece_ts.{loss}_vs_cross_entropy")
-        if r is not None:
+        every = claims[claims["claim"] == f"{wording.ACCURACY_CLAIMS}.test_ece_ts.{loss}_vs_cross_entropy"]
+        if r is not None:       # † as above: resolved on every dataset and pooled
             scaled.append(f"{label(loss)} **{r['estimate']:+.3f}**" + (
                 "" if np.isnan(r["ci_low"]) else " [{}, {}]".format(*wording.ends(r["ci_low"], r["ci_high"], 0.0, fmt)))
-                + ("†" if r["p_adjusted"] < wording.ALPHA else ""))
+                + ("†" if (every["p_adjusted"] < wording.ALPHA).all() else ""))
     if scaled:
         out += (" After temperature scaling (one T per model, fitted on validation), the pooled differences from "
                 "cross-entropy's ECE are " + "; ".join(scaled) + ": what is left once a single scale is undone.")
@@ -527,7 +535,11 @@ def calibration_finding(claims: pd.DataFrame, cal: pd.DataFrame, subject: str = 
         lo, hi = wording.ends(temp["ci_low"], temp["ci_high"], 1.0, lambda x: f"{x:.3g}")
         out += (f" Cross-entropy's fitted temperature, the median over settings, was **{temp['estimate']:.3g}**"
                 + ("" if np.isnan(temp["ci_low"]) else f" [{lo}, {hi}]")
-                + " (above 1: overconfident, the premise of the label-smoothing literature).")
+                + (": overconfident, the premise of the label-smoothing literature" if temp["ci_low"] > 1 else
+                   ": underconfident, so the label-smoothing literature's premise (above 1, overconfident) does not "
+                   "hold here" if temp["ci_high"] < 1 else
+                   ", not resolved from 1 (above 1: overconfident, the label-smoothing literature's premise)")
+                + ".")
     floors = claims[claims["claim"] == "ece_floor"]
     if len(floors):
         out += (" A perfectly calibrated model with cross-entropy's confidences would still show an ECE of "

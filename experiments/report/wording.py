@@ -68,6 +68,12 @@ def _bound(row) -> bool:
     return bool(b) if b is not None and not (isinstance(b, float) and math.isnan(b)) else False
 
 
+def times(row) -> str:
+    """"≥ 2.35×": a ratio row's estimate, marked where it is a lower bound (``_bound``)."""
+    row = row._asdict() if hasattr(row, "_asdict") else row
+    return f"{'≥ ' if _bound(row) else ''}{num(row['estimate'])}×"
+
+
 def fragile(row) -> str:
     """Where a resolved claim rests on one setting (leaving one out moves its estimate across the value of no
     effect), the words that say so, else ""."""
@@ -132,6 +138,24 @@ def verdict(row) -> str:
     return "resolved" + ("" if held else f", but not after Holm's adjustment over the {row['family']} family")
 
 
+def percent(x: float) -> str:
+    """"55%", and "99.6%" or "0.4%" where whole percents would print a share that is not 1 or 0 as 100% or 0%."""
+    if math.isnan(x):
+        return "–"
+    whole = f"{x:.0%}"
+    return f"{x:.1%}" if whole in ("100%", "0%") and 0 < x < 1 else whole
+
+
+def and_list(items: list[str]) -> str:
+    """"a, b and c"."""
+    return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else "".join(items)
+
+
+def cap(text: str) -> str:
+    """The first letter upper case, the rest as written ("On Gaussian mixture", not str.capitalize's "gaussian")."""
+    return text[:1].upper() + text[1:]
+
+
 def where(row) -> str:
     return "pooled over the datasets" if row["dataset"] == POOLED else f"on {names.dataset(row['dataset'])}"
 
@@ -178,7 +202,7 @@ def sentence(row: pd.Series | dict) -> str:
     head = f"**{_value(row, row['estimate'])}**"
     setting = f" ({row['setting']})" if isinstance(row.get("setting"), str) and row.get("setting") else ""
     opt = OPT_LABELS.get(row["optimizer"], row["optimizer"])
-    fields = dict(opt=opt, where=where(row), Where=where(row).capitalize(), setting=setting, head=head,
+    fields = dict(opt=opt, where=where(row), Where=cap(where(row)), setting=setting, head=head,
                   subject=label(row["subject"]), reference=label(row["reference"]))
     ratio = next((w for prefix, w in RATIO_WORDS.items() if claim_id.startswith(prefix)), None)
     if kind == "ratio" and ratio is not None:
@@ -188,21 +212,25 @@ def sentence(row: pd.Series | dict) -> str:
                 else "each at its rate tuned for speed")
         over = ("the mean over settings" if ".test_acc_mean." in claim_id else
                 "the median setting, descriptive" if ".test_acc." in claim_id else "the median over settings")
-        what = (f"{where(row).capitalize()}, {rate}, {label(row['subject'])} minus {label(row['reference'])} in "
+        under = f"under {opt} " if isinstance(row.get("optimizer"), str) and row["optimizer"] else ""
+        what = (f"{cap(under + where(row))}, {rate}, {label(row['subject'])} minus {label(row['reference'])} in "
                 f"{METRIC_WORDS.get(row['metric'], row['metric'])} ({over}): {head}")
     elif kind == "difference_examples":
+        pairs = ("its dataset's pairs of runs" if row["dataset"] == POOLED     # the seeds column sums the datasets'
+                 else f"{row['seeds']:,} pairs of runs")
         what = (f"Mean over every run, paired over {row['n']:,} test examples {where(row)} (each example's mean over "
-                f"{row['seeds']:,} pairs of runs; a mean over runs, not the median over settings of the line above), "
+                f"{pairs}; a mean over runs, not the median over settings of the line above), "
                 f"{label(row['subject'])} minus {label(row['reference'])} in "
                 f"{METRIC_WORDS.get(row['metric'], row['metric'])}: {head}")
         tail = []
     elif kind == "share" and row["metric"] == "test_acc":
-        what = (f"{where(row).capitalize()}, {label(row['subject'])}'s mean test accuracy was more than 5 points below "
+        what = (f"{cap(where(row))}, {label(row['subject'])}'s mean test accuracy was more than 5 points below "
                 f"{label(row['reference'])}'s in {head} of the settings (descriptive)")
     elif kind == "share":
         what = (f"Under {opt} {where(row)}, {label(row['subject'])} reached the main target in {head} of its runs")
     elif kind == "level":
-        what = (f"{where(row).capitalize()}, {label(row['subject'])}'s fitted temperature (above 1: overconfident) "
+        what = (f"{cap(where(row))}, {label(row['subject'])}'s fitted temperature (above 1: overconfident, below 1: "
+                f"underconfident) "
                 f"was {head} (median over settings)")
     elif kind == "median" and row["metric"] == "rms_ratio_init":
         what = (f"{claim_id.split('.')[3]} units, {label(row['subject'])} {where(row)}: the per-entry RMS of "
@@ -212,10 +240,10 @@ def sentence(row: pd.Series | dict) -> str:
                 f"||dL/dW|| of the first layer over the output layer's "
                 f"{'at initialisation' if row['metric'].endswith('init') else 'at the end'} is {head}")
     elif kind == "census":
-        return (f"{where(row).capitalize()}, {row['seeds']} of {row['n']} configurations ({row['estimate']:.0%}) ended "
+        return (f"{cap(where(row))}, {row['seeds']} of {row['n']} configurations ({row['estimate']:.0%}) ended "
                 f"the rate search with {OUTCOME_WORDS.get(row['subject'], row['subject'])}.")
     elif kind == "simulation":
-        return (f"On the {row['dataset']} test split ({row['n']:,} examples), a perfectly calibrated model with "
+        return (f"On the {names.dataset(row['dataset'])} test split ({row['n']:,} examples), a perfectly calibrated model with "
                 f"cross-entropy's confidences would still show an ECE of **{row['estimate']:.3f}** (95% of "
                 f"simulations in [{row['ci_low']:.3f}, {row['ci_high']:.3f}]): the noise floor of the measure.")
     else:
@@ -224,15 +252,15 @@ def sentence(row: pd.Series | dict) -> str:
     return f"{what} ({inside})."
 
 
-def speed_summary(claims: pd.DataFrame, optimizer: str, dataset: str = POOLED) -> str:
+def speed_summary(claims: pd.DataFrame, optimizer: str, dataset: str = POOLED, brief: bool = False) -> str:
     """Every loss against cross-entropy under one optimiser, in one sentence: slower, faster (both after
-    Holm), and unresolved, each with its ratio and interval."""
+    Holm), and unresolved, each with its ratio and interval; ``brief``: the method said once already."""
     rows = claims[claims["claim"].str.startswith("speed_ratio.") & (claims["optimizer"] == optimizer)
                   & (claims["dataset"] == dataset)]
     if rows.empty:
         return ""
     def item(r):
-        return f"{label(r['subject'])} {num(r['estimate'])}× [{num(r['ci_low'])}, {num(r['ci_high'])}] (n = {r['n']})"
+        return f"{label(r['subject'])} {times(r)} [{', '.join(ends(r['ci_low'], r['ci_high'], 1.0, num))}] (n = {r['n']})"
     family = claims[claims["family"] == rows["family"].iloc[0]]
     sig = rows["p_adjusted"] < ALPHA
     slower = rows[sig & (rows["estimate"] > 1)].sort_values("estimate", ascending=False)
@@ -249,11 +277,14 @@ def speed_summary(claims: pd.DataFrame, optimizer: str, dataset: str = POOLED) -
         parts.append("not resolved after Holm: " + "; ".join(item(r) for _, r in rest.iterrows()))
     pool = [names.dataset(d) for d in sorted(set(claims.loc[claims["claim"].isin(rows["claim"])
                                                              & (claims["dataset"] != POOLED), "dataset"]))]
+    if brief:
+        return (f"Under {OPT_LABELS.get(optimizer, optimizer)}, {where(rows.iloc[0])}, measured and tested alike "
+                f"({int(family['p_value'].notna().sum())} tests in its family) — " + " · ".join(parts) + ".")
     return (f"Under {OPT_LABELS.get(optimizer, optimizer)}, {where(rows.iloc[0])}"
             + (f" ({', '.join(pool)})" if pool else "") + ", steps to the "
             f"main target relative to cross-entropy: per setting the ratio of median steps over seeds, a run that "
             f"missed or broke counting as the whole budget, then the median over the n settings where either loss "
-            f"reached it on half its seeds; 95% seed-bootstrap intervals, unadjusted; a difference is said only "
+            f"reached it on half its seeds (≥: a lower bound); 95% seed-bootstrap intervals, unadjusted; a difference is said only "
             f"where Holm's adjustment over the {int(family['p_value'].notna().sum())} tests of the family (every "
             f"loss, per dataset and pooled) keeps it — " + " · ".join(parts) + ".")
 
@@ -350,11 +381,11 @@ def abstract(claims: pd.DataFrame, counts: pd.DataFrame, pool: pd.DataFrame, thr
         reach = {o: (pooled_row(claims, f"reach_fraction.{subject}.{o}"), pooled_row(claims, f"reach_fraction.{reference}.{o}"))
                  for o in speed}
         shares = [(a, b) for a, b in reach.values() if a is not None and b is not None]
-        reached = ("; it reached the target in " + " and ".join(f"{a['estimate']:.0%}" for a, _ in shares)
-                   + " of runs against " + " and ".join(f"{b['estimate']:.0%}" for _, b in shares)
+        reached = ("; it reached the target in " + " and ".join(percent(a["estimate"]) for a, _ in shares)
+                   + " of runs against " + " and ".join(percent(b["estimate"]) for _, b in shares)
                    if shares else "")
         tested = any(not math.isnan(r["p_adjusted"]) for r in speed.values())
-        name = label(subject)[0].upper() + label(subject)[1:]
+        name = cap(label(subject))
         parts.append(f"{name} " + (f"learned {way} than {label(reference)}" if way else
                                    f"against {label(reference)}, no difference in speed resolved" if tested else
                                    f"against {label(reference)}")
@@ -411,12 +442,17 @@ def abstract(claims: pd.DataFrame, counts: pd.DataFrame, pool: pd.DataFrame, thr
                          + ("; F.cross_entropy stayed finite" if len(fused) and
                             fused["measured_threshold"].isna().all() else "") + ".")
     total = counts.set_index("stage")["runs"].get("total")
-    cover = coverage if coverage is not None and len(coverage) else pool
-    order = cover.assign(_o=cover["optimizer"].map({"sgd": 0, "adam": 1}).fillna(2)).sort_values(["_o", "optimizer"])
-    per = order.groupby("datasets", sort=False)["optimizer"].agg(lambda o: " and ".join(OPT_LABELS.get(x, x) for x in o))
-    where_ = "; ".join(f"{o} on {', '.join(names.dataset(d) for d in ds.split(', '))}" for ds, o in per.items())
-    if total is not None:
-        parts.append(f"{int(total):,} MLPs trained ({where_}).")
+    if total is not None and len(pool):     # what the numbers above pool (the claims' grid), not all that trained
+        order = pool.assign(_o=pool["optimizer"].map({"sgd": 0, "adam": 1}).fillna(2)).sort_values(["_o", "optimizer"])
+        per = order.groupby("datasets", sort=False)["optimizer"].agg(lambda o: " and ".join(OPT_LABELS.get(x, x) for x in o))
+        listed = lambda ds: and_list([names.dataset(d) for d in ds.split(", ")])                  # noqa: E731
+        where_ = (listed(per.index[0]) if len(per) == 1 else
+                  "; ".join(f"{listed(ds)} under {o}" for ds, o in per.items()))
+        more = coverage is not None and len(coverage) and set(coverage["datasets"]) != set(pool["datasets"])
+        parts.append(f"{int(total):,} MLPs trained; the numbers above pool {where_}"
+                     + (" (the studies' other data: Setup)" if more else "") + ".")
+    elif total is not None:
+        parts.append(f"{int(total):,} MLPs trained.")
     return " ".join(parts)
 
 
@@ -435,7 +471,7 @@ def ratio_interval(row) -> str:
 def ratio_cell(row, interval: bool = True, resolved: bool = True) -> str:
     """"≥ 1.28× [1.21, 1.56]†": a ratio claim for a table cell (≥: a lower bound, the subject's median at the
     budget in settings that bind; †: resolved after Holm's adjustment)."""
-    text = ("≥ " if _bound(row) else "") + f"{num(row['estimate'])}×"
+    text = times(row)
     if interval and not math.isnan(row["ci_low"]):
         text += " " + ratio_interval(row)
     return text + ("†" if resolved and row["p_adjusted"] < ALPHA else "")
