@@ -162,6 +162,21 @@ def test_forest_figures_draw_every_pooled_interval_and_dataset_estimate():
     assert {-2.0, 1.0} <= xs              # accuracy differences drawn in percentage points (the mean over settings)
 
 
+def test_a_lower_bound_is_drawn_as_one_and_the_key_says_so():
+    """A pooled ratio whose misses bind (claims ``lower_bound``) is drawn as a triangle, "at least", and the
+    key names it; an exact estimate stays a circle (a referee read 2.35x drawn as exact)."""
+    c = _claims().assign(lower_bound=False)
+    c.loc[(c["subject"] == "mse_sigmoid") & (c["dataset"] == "all") & (c["optimizer"] == "sgd"), "lower_bound"] = True
+    fig = figures.speed_forest_figure(c)
+    sgd = visible_axes(fig)[0]
+    pooled = {float(np.asarray(line.get_xdata())[0]): line.get_marker() for line in sgd.get_lines()
+              if len(line.get_xdata()) == 1 and line.get_markersize() == 8}
+    assert pooled == {2.0: ">", 1.1: "o"}, pooled
+    assert "at least (misses bind)" in [t.get_text() for t in fig.legends[0].get_texts()]
+    fig = figures.speed_forest_figure(c.assign(lower_bound=False))
+    assert "at least (misses bind)" not in [t.get_text() for t in fig.legends[0].get_texts()]
+
+
 def test_forest_figures_draw_claims_without_intervals_or_finite_estimates():
     """Too few seeds give no interval (NaN), and a loss that missed everywhere an estimate of ∞: the figure
     still draws (the smoke config has both)."""

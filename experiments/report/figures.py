@@ -162,8 +162,9 @@ def _forest(ax, rows: pd.DataFrame, order: list[str], null: float, log: bool, sc
             if not np.isfinite(hi):      # unbounded above: an arrow to the panel's edge
                 ax.annotate("", xy=(hi_all, y), xytext=(lo_drawn, y),
                             arrowprops={"arrowstyle": "-|>", "color": colour, "lw": 2.4, "shrinkA": 0, "shrinkB": 0})
-            if np.isfinite(est):
-                ax.plot(est, y, "o", color=colour, ms=8, mec="black", mew=0.8, zorder=3)
+            if np.isfinite(est):         # a lower bound (the subject's median at the budget where it binds): ▶
+                bound = bool(pd.notna(r.get("lower_bound")) and r.get("lower_bound"))
+                ax.plot(est, y, ">" if bound else "o", color=colour, ms=8, mec="black", mew=0.8, zorder=3)
             else:
                 ax.plot(hi_all, y, ">", color=colour, ms=8, mec="black", zorder=3)
         elif np.isfinite(est):
@@ -266,10 +267,13 @@ def speed_forest_figure(claims: pd.DataFrame, highlight: str | None = None):
     ax.set_title("reached (%)")
     ax.set_xlabel("% of runs")
     ax.grid(axis="x", color="0.9", lw=0.6)
+    bounds = d[(d["dataset"] == "all") & d["lower_bound"].fillna(False).astype(bool)] if "lower_bound" in d else d.iloc[:0]
     _dataset_key(fig, sorted(x for x in d["dataset"].unique() if x != "all"),
                  [plt.Line2D([], [], marker=m, color="0.2", mfc="none", ms=7, mew=1.6, ls="none",
                              label=f"reached, {names.optimizer(o)}")
-                  for o, m in reach_marks.items()])
+                  for o, m in reach_marks.items()]
+                 + ([plt.Line2D([], [], marker=">", color="0.2", mec="black", ms=8, ls="none",
+                                label="at least (misses bind)")] if len(bounds) else []))
     _bold(axes[0][0], highlight)
     fig.tight_layout()
     return fig
