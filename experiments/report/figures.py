@@ -22,7 +22,7 @@ import pandas as pd
 import seaborn as sns
 
 from .. import columns
-from . import names
+from . import names, wording
 
 WIDTH = 7.6      # inches: 760 px at DPI
 DPI = 100
@@ -163,8 +163,7 @@ def _forest(ax, rows: pd.DataFrame, order: list[str], null: float, log: bool, sc
                 ax.annotate("", xy=(hi_all, y), xytext=(lo_drawn, y),
                             arrowprops={"arrowstyle": "-|>", "color": colour, "lw": 2.4, "shrinkA": 0, "shrinkB": 0})
             if np.isfinite(est):         # a lower bound (the subject's median at the budget where it binds): ▶
-                bound = bool(pd.notna(r.get("lower_bound")) and r.get("lower_bound"))
-                ax.plot(est, y, ">" if bound else "o", color=colour, ms=8, mec="black", mew=0.8, zorder=3)
+                ax.plot(est, y, ">" if wording._bound(r) else "o", color=colour, ms=8, mec="black", mew=0.8, zorder=3)
             else:
                 ax.plot(hi_all, y, ">", color=colour, ms=8, mec="black", zorder=3)
         elif np.isfinite(est):

@@ -69,9 +69,7 @@ def gradient_finding(losses: pd.DataFrame, saturation: pd.DataFrame, logit: floa
 
 def _ratio_ci(r) -> str:
     """"**≥ 2.16×** [2.00, 2.31]": a ratio row's estimate ("≥" where it is a lower bound) and interval."""
-    lo, hi = wording.ends(r["ci_low"], r["ci_high"], 1.0, wording.num)
-    return (f"**{wording.times(r)}**"
-            + ("" if np.isnan(r["ci_low"]) else f" [{lo}, {hi}]"))
+    return f"**{wording.times(r)}**" + ("" if np.isnan(r["ci_low"]) else " " + wording.ratio_interval(r))
 
 
 def mechanism_finding(claims: pd.DataFrame, mechanism: pd.DataFrame, stuck: pd.DataFrame | None = None) -> str:

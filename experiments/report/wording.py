@@ -54,7 +54,7 @@ def _value(row, x: float) -> str:
     if isinstance(x, float) and math.isnan(x):
         return "–"
     if row["kind"] == "ratio":
-        return ("≥ " if _bound(row) and x == row["estimate"] else "") + f"{num(x)}×"
+        return times(row) if x == row["estimate"] else f"{num(x)}×"
     if row["metric"] == "test_acc" and row["kind"].startswith("difference"):
         return points(x)
     if row["kind"] == "share":
@@ -260,7 +260,7 @@ def speed_summary(claims: pd.DataFrame, optimizer: str, dataset: str = POOLED, b
     if rows.empty:
         return ""
     def item(r):
-        return f"{label(r['subject'])} {times(r)} [{', '.join(ends(r['ci_low'], r['ci_high'], 1.0, num))}] (n = {r['n']})"
+        return f"{label(r['subject'])} {times(r)} {ratio_interval(r)} (n = {r['n']})"
     family = claims[claims["family"] == rows["family"].iloc[0]]
     sig = rows["p_adjusted"] < ALPHA
     slower = rows[sig & (rows["estimate"] > 1)].sort_values("estimate", ascending=False)
